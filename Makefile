@@ -1,0 +1,45 @@
+# cove: `make demo` shows it working, `make test` runs every test. Both install what they need.
+SHELL := /bin/bash
+PYTHON ?= /usr/bin/python3
+VENV := .venv
+# Debian packages cove and its tests use (installed by `make install` when missing).
+APT_PACKAGES := python3 python3-venv busybox-static mmdebstrap skopeo umoci util-linux tar
+
+.PHONY: install apt-deps demo test lint unit bench clean
+
+install: apt-deps $(VENV)/.installed
+
+apt-deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+demo: install
+	./scripts/demo
+
+lint: install
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy
+
+unit: install
+	$(VENV)/bin/python -m pytest tests/unit -q
+
+test: lint
+	COVE_TEST_REQUIRE=1 $(VENV)/bin/python -m pytest -q
+
+bench: install
+	$(VENV)/bin/python bench/import_unpack.py
+
+clean:
+	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache

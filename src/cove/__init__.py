@@ -1,0 +1,5 @@
+"""cove: a container platform."""
+
+from cove.version import __version__
+
+__all__ = ["__version__"]

@@ -1,0 +1,3 @@
+from cove.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The Docker Engine API: wire shapes now; the server comes later."""

@@ -1,0 +1,1 @@
+"""The image builder: Dockerfile instructions and what they do to an image."""

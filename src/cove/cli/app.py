@@ -1,0 +1,61 @@
+"""What every command handler gets: output streams, the configuration and a lazy engine."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING, TextIO
+
+from cove.cli.progress import ProgressPrinter
+
+if TYPE_CHECKING:
+    from cove.config import EngineConfig
+    from cove.engine.bootstrap import Engine
+
+
+class Cli:
+    def __init__(
+        self,
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
+        stdin: TextIO | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.out = stdout or sys.stdout
+        self.err = stderr or sys.stderr
+        self.stdin = stdin or sys.stdin
+        self.env = os.environ if env is None else env
+        self._engine: Engine | None = None
+
+    @cached_property
+    def config(self) -> EngineConfig:
+        from cove.config import load_config
+
+        return load_config(self.env)
+
+    def engine(self) -> Engine:
+        if self._engine is None:
+            from cove.engine.bootstrap import open_engine
+
+            self._engine = open_engine(self.config)
+        return self._engine
+
+    def progress(self, *, quiet: bool = False) -> ProgressPrinter:
+        return ProgressPrinter(self.err, quiet=quiet)
+
+    def print(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+
+    def confirm(self, warning: str) -> bool:
+        """Ask before destructive work, as Docker does; no answer (not a terminal) means no."""
+        self.out.write(f"{warning}\nAre you sure you want to continue? [y/N] ")
+        self.out.flush()
+        answer = self.stdin.readline() if not self.stdin.closed else ""
+        return answer.strip().lower() in ("y", "yes")
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None

@@ -1,0 +1,34 @@
+"""Exit codes scripts can rely on (Docker's), and how errors are shown."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from cove.errors import CoveError
+
+if TYPE_CHECKING:
+    from cove.cli.app import Cli
+
+Handler = Callable[["Cli", argparse.Namespace], int]
+
+OK = 0
+FAILED = 1  # the command could not do what was asked (no such image, a conflict, bad input)
+ENGINE = 125  # cove itself failed, or was called wrongly (unknown flag, missing argument)
+CANNOT_INVOKE = 126  # the container command cannot be run
+NOT_FOUND = 127  # the container command does not exist
+INTERRUPTED = 130
+USAGE = ENGINE
+
+
+def for_error(exc: CoveError) -> int:
+    return FAILED
+
+
+def describe(exc: CoveError) -> str:
+    """One line: the message, then the hint when there is one."""
+    text = f"Error: {exc.message}"
+    if exc.hint:
+        text += f" (hint: {exc.hint})"
+    return text

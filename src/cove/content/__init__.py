@@ -1,0 +1,1 @@
+"""The content store: blobs addressed by their sha256 digest."""

@@ -1,0 +1,158 @@
+"""Blobs by digest under ``content/blobs/sha256/<hex>``.
+
+A blob becomes visible only whole and verified: writers fill a temporary file under
+``content/ingest/`` and rename it into place once its digest (and size, when known) are
+checked. A crash leaves at most an ingest file, which :meth:`ContentStore.clean_ingest`
+removes when no writer is active (the caller holds the store's exclusive lock).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+from cove.errors import DigestMismatch, InternalError, NotFound
+from cove.oci.digest import Digest, is_digest
+
+
+class BlobNotFound(NotFound):
+    def __init__(self, digest: str) -> None:
+        super().__init__(f"blob {digest} is not in the content store")
+
+
+class BlobWriter:
+    """Write a blob; :meth:`commit` verifies it and makes it visible."""
+
+    def __init__(self, store: ContentStore, expected: Digest | None, expected_size: int | None) -> None:
+        self._store = store
+        self._expected = expected
+        self._expected_size = expected_size
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self._tmp = store.ingest_dir / f"{os.getpid()}-{secrets.token_hex(8)}"
+        self._file: BinaryIO | None = open(self._tmp, "xb")  # noqa: SIM115 - closed in commit/abort
+        self.digest: Digest | None = None
+
+    def write(self, data: bytes | memoryview) -> None:
+        assert self._file is not None, "write after commit"
+        self._hash.update(data)
+        self._file.write(data)
+        self.size += len(data)
+
+    def write_prehashed(self, data: bytes | memoryview) -> None:
+        """Write bytes whose digest the caller computes (see :meth:`commit`'s ``digest``)."""
+        assert self._file is not None, "write after commit"
+        self._file.write(data)
+        self.size += len(data)
+
+    def commit(self, digest: Digest | None = None, what: str = "blob") -> Digest:
+        """Verify and publish. ``digest`` is the caller's own hash of what it wrote."""
+        assert self._file is not None, "commit twice"
+        self._file.close()
+        self._file = None
+        actual = digest or Digest.from_hex(self._hash.hexdigest())
+        try:
+            if self._expected is not None and actual != self._expected:
+                raise DigestMismatch(what, self._expected, actual)
+            if self._expected_size is not None and self.size != self._expected_size:
+                raise DigestMismatch(what, f"{self._expected_size} bytes", f"{self.size} bytes")
+            os.chmod(self._tmp, 0o444)
+            os.rename(self._tmp, self._store.path(actual))
+        except BaseException:
+            self._tmp.unlink(missing_ok=True)
+            raise
+        self.digest = actual
+        return actual
+
+    def abort(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> BlobWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._file is not None:
+            self.abort()
+
+
+class ContentStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.blobs_dir = root / "blobs" / "sha256"
+        self.ingest_dir = root / "ingest"
+        self.blobs_dir.mkdir(parents=True, exist_ok=True)
+        self.ingest_dir.mkdir(parents=True, exist_ok=True)
+
+    def path(self, digest: str) -> Path:
+        return self.blobs_dir / Digest(digest).hex
+
+    def exists(self, digest: str) -> bool:
+        return self.path(digest).exists()
+
+    def size(self, digest: str) -> int:
+        try:
+            return self.path(digest).stat().st_size
+        except FileNotFoundError:
+            raise BlobNotFound(digest) from None
+
+    def open(self, digest: str) -> BinaryIO:
+        try:
+            return open(self.path(digest), "rb")
+        except FileNotFoundError:
+            raise BlobNotFound(digest) from None
+
+    def read(self, digest: str, *, verify: bool = True) -> bytes:
+        """A small blob (manifest, config) in full, checked against its digest."""
+        with self.open(digest) as f:
+            data = f.read()
+        if verify and Digest.of(data) != digest:
+            raise InternalError(
+                f"blob {digest} in the content store is corrupt",
+                hint="remove the image that uses it and load or pull it again",
+            )
+        return data
+
+    def writer(self, expected: Digest | None = None, expected_size: int | None = None) -> BlobWriter:
+        return BlobWriter(self, expected, expected_size)
+
+    def put(self, data: bytes, expected: Digest | None = None) -> Digest:
+        digest = Digest.of(data)
+        if expected is not None and digest != expected:
+            raise DigestMismatch("blob", expected, digest)
+        if self.exists(digest):
+            return digest
+        with self.writer(digest, len(data)) as w:
+            w.write(data)
+            return w.commit()
+
+    def delete(self, digest: str) -> None:
+        self.path(digest).unlink(missing_ok=True)
+
+    def digests(self) -> Iterator[Digest]:
+        for entry in os.scandir(self.blobs_dir):
+            if is_digest("sha256:" + entry.name):
+                yield Digest.from_hex(entry.name)
+
+    def disk_usage(self, digest: str) -> int:
+        try:
+            return self.path(digest).stat().st_blocks * 512
+        except FileNotFoundError:
+            return 0
+
+    def clean_ingest(self) -> int:
+        """Remove leftovers of interrupted writes; only while no writer can be active."""
+        removed = 0
+        for entry in os.scandir(self.ingest_dir):
+            os.unlink(entry.path)
+            removed += 1
+        return removed

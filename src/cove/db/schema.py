@@ -1,0 +1,58 @@
+"""The database schema as an ordered list of migrations (``PRAGMA user_version``)."""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: images, snapshots and the containers that hold images in use
+    """
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE images (
+        id                  TEXT PRIMARY KEY,   -- config digest, Docker's image ID
+        manifest_digest     TEXT NOT NULL,
+        manifest_media_type TEXT NOT NULL,
+        size                INTEGER NOT NULL,   -- bytes of file contents in all layers
+        created             TEXT,               -- from the image config
+        added               REAL NOT NULL       -- when this store got it
+    );
+    CREATE TABLE tags (
+        name     TEXT PRIMARY KEY,              -- normalised: docker.io/library/busybox:latest
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        tagged   REAL NOT NULL
+    );
+    CREATE INDEX tags_by_image ON tags(image_id);
+    CREATE TABLE repo_digests (
+        name     TEXT PRIMARY KEY,              -- repository@sha256:...
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+    );
+    CREATE INDEX repo_digests_by_image ON repo_digests(image_id);
+    CREATE TABLE layers (
+        digest            TEXT PRIMARY KEY,     -- the blob as stored (maybe compressed)
+        diff_id           TEXT NOT NULL,        -- digest of the plain tar
+        uncompressed_size INTEGER NOT NULL
+    );
+    CREATE TABLE snapshots (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        key       TEXT NOT NULL UNIQUE,         -- chainID when committed
+        parent_id INTEGER REFERENCES snapshots(id),
+        kind      TEXT NOT NULL CHECK (kind IN ('preparing', 'active', 'committed')),
+        created   REAL NOT NULL,
+        size      INTEGER NOT NULL DEFAULT 0,   -- bytes of file contents
+        usage     INTEGER NOT NULL DEFAULT 0    -- bytes on disk
+    );
+    CREATE INDEX snapshots_by_parent ON snapshots(parent_id);
+    CREATE TABLE containers (
+        id           TEXT PRIMARY KEY,
+        name         TEXT NOT NULL UNIQUE,
+        image_id     TEXT NOT NULL,             -- not a foreign key: rmi -f may outlive it
+        image_ref    TEXT NOT NULL,
+        snapshot_key TEXT NOT NULL,
+        state        TEXT NOT NULL,
+        created      REAL NOT NULL,
+        config       TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX containers_by_image ON containers(image_id);
+    """,
+)

@@ -1,0 +1,86 @@
+"""One cove root opened: its database, content store, snapshotter and image store.
+
+Concurrency between cove processes on one root: every operation that writes content
+that is not referenced yet (an import, a load) holds the store lock *shared*; garbage
+collection and the cleanup of leftovers hold it *exclusive*. So collection never
+deletes what a running import is writing, and cleanup only ever sees leftovers of
+processes that are gone (flock locks die with their holder, kill -9 included).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from cove.config import EngineConfig
+from cove.content.store import ContentStore
+from cove.db.database import Database
+from cove.host.locks import FileLock
+from cove.host.runner import Runner
+from cove.images.store import ImageStore
+from cove.images.unpack import Unpacker
+from cove.snapshots.snapshotter import Snapshotter
+
+
+@dataclass
+class Store:
+    config: EngineConfig
+    root: Path
+    db: Database
+    content: ContentStore
+    snapshotter: Snapshotter
+    images: ImageStore
+    unpacker: Unpacker
+    runner: Runner
+    driver_reason: str
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.root / "tmp"
+
+    def _lock(self) -> FileLock:
+        return FileLock(self.root / "store.lock")
+
+    def clean_leftovers(self) -> int:
+        """Remove what interrupted operations left behind (caller holds the lock exclusively)."""
+        removed = self.content.clean_ingest() + self.snapshotter.clean_leftovers()
+        if self.tmp_dir.exists():
+            for entry in os.scandir(self.tmp_dir):
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+                removed += 1
+        return removed
+
+    def tidy(self) -> None:
+        """Clean leftovers now if no other cove process is working on this store."""
+        lock = self._lock()
+        if lock.acquire(blocking=False):
+            try:
+                self.clean_leftovers()
+            finally:
+                lock.release()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the store for an operation that adds content."""
+        self.tidy()
+        lock = self._lock()
+        with lock.shared():
+            yield
+
+    @contextmanager
+    def collecting(self) -> Iterator[None]:
+        """Hold the store alone, for removals and garbage collection."""
+        lock = self._lock()
+        with lock.exclusive():
+            self.clean_leftovers()
+            yield
+
+    def close(self) -> None:
+        self.db.close()

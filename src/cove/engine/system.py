@@ -1,0 +1,138 @@
+"""SystemService: info, version, disk usage and system-wide prune."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cove.engine.images import ImageService
+from cove.engine.store import Store
+from cove.engine.types import DiskUsage, DiskUsageRow, ImageUsage, Info
+from cove.errors import CoveError
+from cove.host import mounts, sysinfo
+from cove.images import gc
+from cove.oci.digest import chain_ids
+from cove.oci.platform import host_platform
+from cove.snapshots.usage import disk_usage
+from cove.version import __version__
+
+RUNNING_STATES = frozenset({"running", "restarting"})
+
+
+@dataclass(frozen=True)
+class SystemPruneResult:
+    images_deleted: list[str]
+    space_reclaimed: int
+
+
+class SystemService:
+    def __init__(self, store: Store, images: ImageService) -> None:
+        self.store = store
+        self.images = images
+
+    def info(self) -> Info:
+        db = self.store.db
+        states = {
+            r["state"]: int(r["n"])
+            for r in db.query("SELECT state, COUNT(*) AS n FROM containers GROUP BY state")
+        }
+        total = sum(states.values())
+        running = sum(n for s, n in states.items() if s in RUNNING_STATES)
+        paused = states.get("paused", 0)
+        images = int(db.query("SELECT COUNT(*) AS n FROM images")[0]["n"])
+        return Info(
+            containers=total,
+            containers_running=running,
+            containers_paused=paused,
+            containers_stopped=total - running - paused,
+            images=images,
+            driver=self.store.snapshotter.driver,
+            driver_reason=self.store.driver_reason,
+            backing_filesystem=mounts.filesystem_type(self.store.root),
+            root=str(self.store.root),
+            runtime_dir=str(self.store.config.runtime_dir),
+            kernel_version=sysinfo.kernel_version(),
+            operating_system=sysinfo.operating_system(),
+            architecture=str(host_platform().architecture),
+            cpus=sysinfo.cpu_count(),
+            memory=sysinfo.total_memory(),
+            name=sysinfo.hostname(),
+            server_version=__version__,
+            config_file=str(self.store.config.config_file) if self.store.config.config_file else None,
+        )
+
+    def df(self) -> DiskUsage:
+        store = self.store
+        content = store.content
+        snapshots = {s.key: s for s in store.snapshotter.all()}
+        summaries = self.images.list_images()
+        used_images = {r["image_id"] for r in store.db.query("SELECT DISTINCT image_id FROM containers")}
+
+        # Which blobs and layer snapshots each image holds, as "blob:<digest>" / "layer:<chainID>"
+        # (a plain layer's blob digest and chainID can be the same string).
+        holders: dict[str, set[str]] = {}
+        per_image: dict[str, set[str]] = {}
+        for summary in summaries:
+            record = store.images.get(summary.id)
+            items: set[str] = {f"blob:{record.id}", f"blob:{record.manifest_digest}"}
+            try:
+                manifest = store.images.manifest(record)
+                items.update(f"blob:{layer.digest}" for layer in manifest.layers)
+                items.update(f"layer:{k}" for k in chain_ids(store.images.config(record).diff_ids))
+            except CoveError:
+                pass
+            per_image[summary.id] = items
+            for item in items:
+                holders.setdefault(item, set()).add(summary.id)
+
+        def size_of(item: str) -> int:
+            kind, _, name = item.partition(":")
+            if kind == "layer":
+                snap = snapshots.get(name)
+                return snap.usage if snap else 0
+            return content.disk_usage(name)
+
+        blob_total = sum(content.disk_usage(d) for d in content.digests())
+        layer_total = sum(s.usage for s in snapshots.values() if s.kind == "committed")
+        images_size = blob_total + layer_total
+        reclaimable_items = {i for i, owners in holders.items() if not owners & used_images}
+        reclaimable = sum(size_of(i) for i in reclaimable_items)
+        # Content no image holds (left by an interrupted operation) can go as well.
+        reclaimable += sum(content.disk_usage(d) for d in content.digests() if f"blob:{d}" not in holders)
+        reclaimable += sum(
+            s.usage for s in snapshots.values() if s.kind == "committed" and f"layer:{s.key}" not in holders
+        )
+
+        image_rows = []
+        for summary in summaries:
+            items = per_image[summary.id]
+            shared = sum(size_of(i) for i in items if len(holders[i]) > 1)
+            unique = sum(size_of(i) for i in items if len(holders[i]) == 1)
+            image_rows.append(ImageUsage(summary, shared, unique))
+
+        containers = store.db.query("SELECT id, state, snapshot_key FROM containers")
+        container_size = container_reclaimable = active = 0
+        for row in containers:
+            snap = snapshots.get(row["snapshot_key"])
+            size = store.snapshotter.usage(snap.key)[0] if snap and snap.kind == "active" else 0
+            container_size += size
+            if row["state"] in RUNNING_STATES:
+                active += 1
+            else:
+                container_reclaimable += size
+        rows = [
+            DiskUsageRow(
+                "Images", len(summaries), len(used_images & set(per_image)), images_size, reclaimable
+            ),
+            DiskUsageRow("Containers", len(containers), active, container_size, container_reclaimable),
+            DiskUsageRow("Local Volumes", 0, 0, 0, 0),
+            DiskUsageRow("Build Cache", 0, 0, 0, 0),
+        ]
+        return DiskUsage(rows, image_rows, disk_usage(store.root)[0])
+
+    def prune(self, *, all: bool = False) -> SystemPruneResult:
+        result = self.images.prune(all=all)
+        with self.store.collecting():
+            before = disk_usage(self.store.root)[0]
+            gc.collect(self.store.content, self.store.images, self.store.snapshotter)
+            freed = max(0, before - disk_usage(self.store.root)[0])
+        return SystemPruneResult(result.deleted, result.space_reclaimed + freed)

@@ -1,0 +1,110 @@
+"""What the engine services return: plain data, free of any wire format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from cove.oci.digest import Digest
+
+
+@dataclass(frozen=True)
+class ImageSummary:
+    id: Digest
+    repo_tags: list[str]  # familiar names: busybox:latest
+    repo_digests: list[str]
+    created: str | None  # RFC 3339, from the image config
+    size: int
+    labels: dict[str, str]
+    containers: int
+
+
+@dataclass(frozen=True)
+class ImageDetails:
+    id: Digest
+    repo_tags: list[str]
+    repo_digests: list[str]
+    manifest_digest: Digest
+    manifest_media_type: str
+    config: dict[str, Any]  # the image config JSON
+    size: int
+    added: float
+    driver: str
+    layer_paths: list[str]  # snapshot directories, top first
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    id: str  # the image ID on the top row, "<missing>" below
+    created: str | None
+    created_by: str
+    size: int
+    comment: str
+    empty_layer: bool
+
+
+@dataclass
+class RemoveResult:
+    name: str
+    untagged: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    error: Exception | None = None
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    deleted: list[str]
+    untagged: list[str]
+    space_reclaimed: int
+
+
+@dataclass(frozen=True)
+class DiskUsageRow:
+    kind: str  # Images, Containers, Local Volumes, Build Cache
+    total: int
+    active: int
+    size: int
+    reclaimable: int
+
+
+@dataclass(frozen=True)
+class ImageUsage:
+    summary: ImageSummary
+    shared_size: int
+    unique_size: int
+
+
+@dataclass(frozen=True)
+class DiskUsage:
+    rows: list[DiskUsageRow]
+    images: list[ImageUsage]
+    store_bytes: int  # everything under the root, database included
+
+
+@dataclass(frozen=True)
+class Info:
+    containers: int
+    containers_running: int
+    containers_paused: int
+    containers_stopped: int
+    images: int
+    driver: str
+    driver_reason: str
+    backing_filesystem: str
+    root: str
+    runtime_dir: str
+    kernel_version: str
+    operating_system: str
+    architecture: str
+    cpus: int
+    memory: int
+    name: str
+    server_version: str
+    config_file: str | None
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    image_id: Digest
+    tags: list[str]  # familiar names; empty when the image loaded untagged
+    moved_from: list[tuple[str, str]]  # (tag, image it used to name)

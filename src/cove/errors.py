@@ -1,0 +1,112 @@
+"""The one exception tree of cove.
+
+Every error a user can cause or meet derives from :class:`CoveError`. It carries a
+:class:`Kind` (what went wrong, in terms a front-end can map: the CLI to an exit code,
+the API server to an HTTP status), a message that names the problem, and an optional
+hint that says how to fix it. Nothing below the CLI prints or exits; it raises these.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Kind(enum.Enum):
+    NOT_FOUND = "not found"
+    ALREADY_EXISTS = "already exists"
+    INVALID_ARGUMENT = "invalid argument"
+    CONFLICT = "conflict"
+    FAILED_PRECONDITION = "failed precondition"
+    UNAVAILABLE = "unavailable"
+    PERMISSION_DENIED = "permission denied"
+    NOT_IMPLEMENTED = "not implemented"
+    INTERNAL = "internal"
+
+
+class CoveError(Exception):
+    """Base of all cove errors: a kind, a message and an optional hint."""
+
+    kind: Kind = Kind.INTERNAL
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotFound(CoveError):
+    kind = Kind.NOT_FOUND
+
+
+class AlreadyExists(CoveError):
+    kind = Kind.ALREADY_EXISTS
+
+
+class InvalidArgument(CoveError):
+    kind = Kind.INVALID_ARGUMENT
+
+
+class Conflict(CoveError):
+    kind = Kind.CONFLICT
+
+
+class FailedPrecondition(CoveError):
+    kind = Kind.FAILED_PRECONDITION
+
+
+class Unavailable(CoveError):
+    kind = Kind.UNAVAILABLE
+
+
+class PermissionDenied(CoveError):
+    kind = Kind.PERMISSION_DENIED
+
+
+class NotImplementedYet(CoveError):
+    kind = Kind.NOT_IMPLEMENTED
+
+
+class InternalError(CoveError):
+    kind = Kind.INTERNAL
+
+
+# --- domain errors ---------------------------------------------------------------
+
+
+class ImageNotFound(NotFound):
+    def __init__(self, ref: str) -> None:
+        super().__init__(
+            f"No such image: {ref}",
+            hint="`cove images` lists the images in this store",
+        )
+        self.ref = ref
+
+
+class InvalidReference(InvalidArgument):
+    def __init__(self, ref: str, why: str) -> None:
+        super().__init__(f'invalid reference format "{ref}": {why}')
+        self.ref = ref
+
+
+class DigestMismatch(InvalidArgument):
+    """Content did not hash to the digest (or size) it was announced with."""
+
+    def __init__(self, what: str, expected: str, actual: str) -> None:
+        super().__init__(f"{what}: digest mismatch: expected {expected}, got {actual}")
+
+
+class LayerError(InvalidArgument):
+    """A layer archive that is damaged, or that tries something a layer may not do."""
+
+    def __init__(self, message: str, *, member: str | None = None, hint: str | None = None) -> None:
+        if member is not None:
+            message = f"{message} (entry {member!r})"
+        super().__init__(message, hint=hint)
+        self.member = member
+
+
+class ArchiveError(InvalidArgument):
+    """An image archive (docker-archive, OCI layout) that cannot be read."""

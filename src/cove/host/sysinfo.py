@@ -1,0 +1,39 @@
+"""Facts about the host for `cove info`: kernel, distribution, CPUs, memory."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+
+def kernel_version() -> str:
+    return platform.release()
+
+
+def operating_system() -> str:
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return platform.system()
+
+
+def cpu_count() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def total_memory() -> int:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def hostname() -> str:
+    return platform.node()

@@ -1,0 +1,1 @@
+"""Pure wire types of the OCI specs: digests, references, media types, manifests."""

@@ -1,0 +1,172 @@
+"""Fixtures for all suites.
+
+``COVE_TEST_REQUIRE=1`` (set by ``make test`` and CI) turns every "this host lacks X"
+skip into a failure, so a CI machine that misses a capability fails loudly.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cove.cli.app import Cli
+from cove.cli.main import main
+from cove.config import load_config
+from cove.engine.bootstrap import Engine, open_engine
+from cove.oci.platform import host_platform
+
+REPO = Path(__file__).resolve().parent.parent
+REQUIRE = os.environ.get("COVE_TEST_REQUIRE") == "1"
+CACHE = REPO / ".cache"
+
+
+def need(condition: bool, why: str) -> None:
+    """Skip (or, when CI requires everything, fail) a test that this host cannot run."""
+    if condition:
+        return
+    if REQUIRE:
+        pytest.fail(f"this run requires it, but: {why}")
+    pytest.skip(why)
+
+
+def need_root() -> None:
+    need(os.geteuid() == 0, "needs root")
+
+
+def need_tool(name: str) -> str:
+    path = shutil.which(name)
+    need(path is not None, f"{name} is not installed")
+    assert path is not None
+    return path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/integration/" in str(item.path):
+            item.add_marker(pytest.mark.integration)
+
+
+@dataclass
+class Result:
+    rc: int
+    out: str
+    err: str
+
+    def __str__(self) -> str:
+        return f"rc={self.rc}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
+
+
+class CoveRunner:
+    """Runs cove against one private root: in-process (fast) or as a real process."""
+
+    def __init__(self, root: Path, runtime_dir: Path, config: Path) -> None:
+        self.root = root
+        self.runtime_dir = runtime_dir
+        self.env = {
+            **os.environ,
+            "COVE_ROOT": str(root),
+            "COVE_RUNTIME_DIR": str(runtime_dir),
+            "COVE_CONFIG": str(config),
+        }
+        self.env.pop("COVE_STORAGE_DRIVER", None)
+
+    def __call__(self, *args: str, input: str = "", check: bool = True) -> Result:
+        out, err = io.StringIO(), io.StringIO()
+        cli = Cli(stdout=out, stderr=err, stdin=io.StringIO(input), env=self.env)
+        rc = main(list(args), cli)
+        result = Result(rc, out.getvalue(), err.getvalue())
+        if check and rc != 0:
+            raise AssertionError(f"cove {' '.join(args)} failed: {result}")
+        return result
+
+    def proc(
+        self, *args: str, input: bytes | None = None, check: bool = True, timeout: float = 300
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run ``python -m cove ARGS`` as a separate process."""
+        proc = subprocess.run(
+            [sys.executable, "-m", "cove", *args],
+            input=input,
+            capture_output=True,
+            env=self.env,
+            timeout=timeout,
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            output = f"{proc.stdout.decode()}\n{proc.stderr.decode()}"
+            raise AssertionError(f"cove {' '.join(args)} failed rc={proc.returncode}\n{output}")
+        return proc
+
+    def popen(self, *args: str, **kw: object) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-m", "cove", *args], env=self.env, **kw)  # type: ignore[call-overload]
+
+    def with_driver(self, driver: str) -> CoveRunner:
+        self.env["COVE_STORAGE_DRIVER"] = driver
+        return self
+
+    def engine(self) -> Engine:
+        return open_engine(load_config(self.env))
+
+
+def _new_runner(base: Path) -> CoveRunner:
+    base.mkdir(parents=True, exist_ok=True)
+    config = base / "cove.toml"
+    config.write_text("")
+    return CoveRunner(base / "root", base / "run", config)
+
+
+@pytest.fixture
+def cove(tmp_path: Path) -> CoveRunner:
+    """An empty cove store of its own."""
+    need_root()
+    return _new_runner(tmp_path / "cove")
+
+
+@pytest.fixture(scope="session")
+def busybox_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store holding busybox:latest, made once and copied for each test that wants one."""
+    need_root()
+    need(Path("/bin/busybox").exists(), "busybox-static is not installed")
+    runner = _new_runner(tmp_path_factory.mktemp("busybox-template"))
+    runner("image", "bootstrap", "busybox", "-q")
+    return runner.root
+
+
+@pytest.fixture
+def cove_busybox(tmp_path: Path, busybox_template: Path) -> CoveRunner:
+    """A cove store of its own that already holds busybox:latest."""
+    runner = _new_runner(tmp_path / "cove")
+    subprocess.run(["cp", "-a", str(busybox_template), str(runner.root)], check=True)
+    return runner
+
+
+@pytest.fixture(scope="session")
+def debian_tarball() -> Path:
+    """A Debian bookworm minbase rootfs tarball, made by mmdebstrap once and kept in .cache/."""
+    need_root()
+    need_tool("mmdebstrap")
+    path = CACHE / f"debian-bookworm-minbase-{host_platform().architecture}.tar"
+    if not path.exists():
+        CACHE.mkdir(exist_ok=True)
+        tmp = path.with_suffix(".partial")
+        subprocess.run(
+            ["mmdebstrap", "--variant=minbase", "--format=tar", "--quiet", "bookworm", str(tmp)], check=True
+        )
+        tmp.rename(path)
+    return path
+
+
+@pytest.fixture
+def mounted(tmp_path: Path) -> Iterator[list[Path]]:
+    """Mount points a test made; whatever is still mounted at the end gets unmounted."""
+    points: list[Path] = []
+    yield points
+    for point in reversed(points):
+        subprocess.run(["umount", "-l", str(point)], check=False, capture_output=True)

@@ -1,0 +1,59 @@
+import pytest
+
+from cove.build.changes import apply_changes
+from cove.errors import InvalidArgument
+
+
+def test_each_change_edits_the_config() -> None:
+    config = apply_changes(
+        {"Env": ["A=1", "B=2"]},
+        [
+            'CMD ["sh", "-c", "echo hi"]',
+            "ENTRYPOINT /init --flag",
+            "ENV A=3 C=4",
+            "ENV D has spaces",
+            'LABEL org.example="a b" other=x',
+            "EXPOSE 80 53/udp 8000-8002",
+            "USER nobody:nogroup",
+            "WORKDIR /srv",
+            "VOLUME /data /cache",
+            'VOLUME ["/other"]',
+            "STOPSIGNAL SIGINT",
+            "ONBUILD RUN true",
+        ],
+    )
+    assert config["Cmd"] == ["sh", "-c", "echo hi"]
+    assert config["Entrypoint"] == ["/bin/sh", "-c", "/init --flag"]
+    assert config["Env"] == ["B=2", "A=3", "C=4", "D=has spaces"]
+    assert config["Labels"] == {"org.example": "a b", "other": "x"}
+    assert set(config["ExposedPorts"]) == {"80/tcp", "53/udp", "8000/tcp", "8001/tcp", "8002/tcp"}
+    assert config["User"] == "nobody:nogroup"
+    assert config["WorkingDir"] == "/srv"
+    assert set(config["Volumes"]) == {"/data", "/cache", "/other"}
+    assert config["StopSignal"] == "SIGINT"
+    assert config["OnBuild"] == ["RUN true"]
+
+
+def test_original_config_is_not_modified() -> None:
+    original = {"Env": ["A=1"]}
+    apply_changes(original, ["ENV A=2"])
+    assert original == {"Env": ["A=1"]}
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ("RUN echo", "RUN is not a change"),
+        ("FROM busybox", "FROM is not a change"),
+        ("", "empty is not a change"),
+        ("EXPOSE http", "invalid port"),
+        ("EXPOSE 70000", "invalid port range"),
+        ("LABEL novalue", "KEY=VALUE"),
+        ("CMD", "needs a command"),
+        ("USER", "needs a value"),
+        ('LABEL a="unterminated', "No closing quotation"),
+    ],
+)
+def test_bad_changes_name_the_problem(change: str, why: str) -> None:
+    with pytest.raises(InvalidArgument, match=why):
+        apply_changes({}, [change])
