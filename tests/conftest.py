@@ -148,18 +148,20 @@ def cove_busybox(tmp_path: Path, busybox_template: Path) -> CoveRunner:
 
 
 @pytest.fixture(scope="session")
-def debian_tarball() -> Path:
-    """A Debian bookworm minbase rootfs tarball, made by mmdebstrap once and kept in .cache/."""
+def debian_tarball(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Debian bookworm minbase rootfs tarball, kept in .cache/ across runs.
+
+    When it is not there yet, ``cove image bootstrap debian:bookworm --cache-dir .cache``
+    makes it, so a clean checkout runs cove's real mmdebstrap path once.
+    """
     need_root()
     need_tool("mmdebstrap")
     path = CACHE / f"debian-bookworm-minbase-{host_platform().architecture}.tar"
     if not path.exists():
-        CACHE.mkdir(exist_ok=True)
-        tmp = path.with_suffix(".partial")
-        subprocess.run(
-            ["mmdebstrap", "--variant=minbase", "--format=tar", "--quiet", "bookworm", str(tmp)], check=True
-        )
-        tmp.rename(path)
+        runner = _new_runner(tmp_path_factory.mktemp("debian-bootstrap"))
+        runner("image", "bootstrap", "debian:bookworm", "--cache-dir", str(CACHE), "-q")
+        assert runner("images", "--format", "{{.Repository}}:{{.Tag}}").out == "debian:bookworm\n"
+    assert path.exists()
     return path
 
 

@@ -42,8 +42,8 @@ class Cli:
             self._engine = open_engine(self.config)
         return self._engine
 
-    def progress(self, *, quiet: bool = False) -> ProgressPrinter:
-        return ProgressPrinter(self.err, quiet=quiet)
+    def progress(self, *, quiet: bool = False, plain_lines: bool = False) -> ProgressPrinter:
+        return ProgressPrinter(self.err, quiet=quiet, plain_lines=plain_lines)
 
     def print(self, text: str = "") -> None:
         self.out.write(text + "\n")

@@ -1,4 +1,9 @@
-"""Progress on stderr: Docker-style bars redrawn in place on a terminal, plain lines otherwise."""
+"""Progress on stderr: Docker-style bars redrawn in place on a terminal.
+
+Without a terminal, progress is silent (as Docker's import, load and save are), unless
+the command asks for plain lines: one per change of status, for long work whose log
+should show what happened.
+"""
 
 from __future__ import annotations
 
@@ -23,10 +28,12 @@ def bar(current: int, total: int | None) -> str:
 class ProgressPrinter:
     """Receives progress events; call :meth:`close` when the work ends."""
 
-    def __init__(self, out: TextIO, *, tty: bool | None = None, quiet: bool = False) -> None:
+    def __init__(
+        self, out: TextIO, *, tty: bool | None = None, quiet: bool = False, plain_lines: bool = False
+    ) -> None:
         self.out = out
         self.tty = out.isatty() if tty is None else tty
-        self.quiet = quiet
+        self.quiet = quiet or (not self.tty and not plain_lines)
         self.lines: dict[str, str] = {}
         self.statuses: dict[str, str] = {}
         self.drawn = 0

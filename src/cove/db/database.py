@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,12 +11,17 @@ from typing import Any
 
 from cove.db.schema import MIGRATIONS
 from cove.errors import FailedPrecondition, Unavailable
+from cove.host.locks import FileLock
 
 BUSY_TIMEOUT_MS = 60_000
 
 
 class Database:
-    """One connection to ``cove.db``; several processes share the file safely."""
+    """One connection to ``cove.db``; several processes share the file safely.
+
+    Threads of one process share the connection: a re-entrant lock makes each statement
+    and each transaction run alone, so threads never interleave inside a transaction.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -26,14 +32,20 @@ class Database:
         except sqlite3.Error as exc:
             raise Unavailable(f"cannot open the database {path}: {exc}") from None
         self._conn.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
         self._depth = 0
         try:
             self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            if self._conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = NORMAL")
             self._conn.execute("PRAGMA foreign_keys = ON")
-            self._migrate()
+            # Switching to WAL ignores the busy timeout, so processes that open a new store
+            # together take turns here.
+            with FileLock(path.with_name(path.name + ".init.lock")).exclusive():
+                if self._conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    self._conn.execute("PRAGMA journal_mode = WAL")
+                self._migrate()
+        except sqlite3.OperationalError as exc:
+            raise Unavailable(f"the database {path} cannot be used now: {exc}") from None
         except sqlite3.DatabaseError as exc:
             raise Unavailable(
                 f"the database {path} cannot be used: {exc}",
@@ -61,34 +73,38 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction (BEGIN IMMEDIATE); nested uses join the outer one."""
-        if self._depth:
-            self._depth += 1
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._conn
+                finally:
+                    self._depth -= 1
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
             try:
                 yield self._conn
-            finally:
-                self._depth -= 1
-            return
-        self._conn.execute("BEGIN IMMEDIATE")
-        self._depth = 1
-        try:
-            yield self._conn
-        except BaseException:
+            except BaseException:
+                self._depth = 0
+                self._conn.execute("ROLLBACK")
+                raise
             self._depth = 0
-            self._conn.execute("ROLLBACK")
-            raise
-        self._depth = 0
-        self._conn.execute("COMMIT")
+            self._conn.execute("COMMIT")
 
     def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
-        return self._conn.execute(sql, params).fetchall()
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
 
     def query_one(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self._conn.execute(sql, params).fetchone()
-        return row
+        with self._lock:
+            row: sqlite3.Row | None = self._conn.execute(sql, params).fetchone()
+            return row
 
-    def execute(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Cursor:
-        """A single statement; outside a transaction it commits on its own."""
-        return self._conn.execute(sql, params)
+    def execute(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> int:
+        """A single statement; outside a transaction it commits on its own. Returns rows changed."""
+        with self._lock:
+            return self._conn.execute(sql, params).rowcount
 
     def get_meta(self, key: str) -> str | None:
         row = self.query_one("SELECT value FROM meta WHERE key = ?", (key,))

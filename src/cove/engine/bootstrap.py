@@ -69,6 +69,8 @@ def open_engine(config: EngineConfig, *, runner: Runner | None = None) -> Engine
         images = ImageStore(db, content)
         unpacker = Unpacker(content, snapshotter, images, config.root / "locks", config.workers())
         store = Store(config, config.root, db, content, snapshotter, images, unpacker, runner, reason)
+        # Whatever a killed cove left behind goes now, if no other cove is at work.
+        store.tidy()
     except BaseException:
         db.close()
         raise

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
-import shutil
 import sys
 import time
 import urllib.error
@@ -26,6 +24,7 @@ from cove.errors import (
     NotFound,
     Unavailable,
 )
+from cove.host.atomic import atomic_output
 from cove.images import bootstrap, gc, importer, save
 from cove.images.load import LoadedImage, load_archive
 from cove.images.store import ImageRecord
@@ -435,41 +434,23 @@ class ImageService:
             raise InvalidArgument("save needs at least one image")
         items = save.save_items(self.images, names)
         saver = save.Saver(self.store.content, self.images, progress)
-        if fmt == save.OCI_DIR:
-            if output is None:
-                raise InvalidArgument("--format oci-dir needs an output directory (-o DIR)")
-            if output.exists() and (not output.is_dir() or any(output.iterdir())):
-                raise FailedPrecondition(f"{output} exists and is not an empty directory")
-            tmp = output.with_name(f".{output.name}.cove-{secrets.token_hex(4)}")
-            tmp.mkdir(parents=True)
-            try:
-                saver.save(items, fmt, None, tmp)
-                if output.exists():
-                    output.rmdir()
-                os.rename(tmp, output)
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
-            return
         if output is None:
-            if stream is None:
-                raise InvalidArgument("save needs an output file (-o) or a stream")
+            if stream is None or fmt == save.OCI_DIR:
+                raise InvalidArgument("save needs an output (-o FILE, or -o DIR for oci-dir)")
             saver.save(items, fmt, stream, None)
             return
-        # Write next to the target and rename at the end: the file is whole or absent.
+        if not output.parent.is_dir():
+            raise NotFound(f"cannot write {output}: its directory does not exist")
+        if fmt == save.OCI_DIR:
+            if output.exists() and (not output.is_dir() or any(output.iterdir())):
+                raise FailedPrecondition(f"{output} exists and is not an empty directory")
+            with atomic_output(output, directory=True) as tmp:
+                saver.save(items, fmt, None, tmp)
+            return
         if output.is_dir():
             raise InvalidArgument(f"{output} is a directory", hint="give a file name, or --format oci-dir")
-        tmp = output.with_name(f".{output.name}.cove-{secrets.token_hex(4)}")
-        try:
-            with open(tmp, "xb") as f:
-                saver.save(items, fmt, f, None)
-            os.rename(tmp, output)
-        except FileNotFoundError:
-            tmp.unlink(missing_ok=True)
-            raise NotFound(f"cannot write {output}: its directory does not exist") from None
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        with atomic_output(output) as tmp, open(tmp, "wb") as f:
+            saver.save(items, fmt, f, None)
 
     def bootstrap(
         self,

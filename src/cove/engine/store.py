@@ -69,7 +69,6 @@ class Store:
     @contextmanager
     def writing(self) -> Iterator[None]:
         """Hold the store for an operation that adds content."""
-        self.tidy()
         lock = self._lock()
         with lock.shared():
             yield

@@ -78,7 +78,11 @@ class ImageStore:
         """Find an image by name[:tag], name@digest, full ID or unique ID prefix."""
         image_id = self._resolve_id(text)
         if image_id is None:
-            raise ImageNotFound(text)
+            try:  # name it as Docker does: busybox -> busybox:latest
+                shown = parse_reference(text).familiar()
+            except InvalidReference:
+                shown = text
+            raise ImageNotFound(shown)
         return self.get(image_id)
 
     def _resolve_id(self, text: str) -> str | None:

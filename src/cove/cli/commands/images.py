@@ -57,15 +57,11 @@ def cmd_images(cli: Cli, args: argparse.Namespace) -> int:
         filters.setdefault("reference", []).append(args.repository)
     summaries = cli.engine().images.list_images(all=args.all, filters=filters)
     rows: list[dict[str, Any]] = []
-    seen_ids: set[str] = set()
     for s in summaries:
         names = s.repo_tags or ["<none>:<none>"]
         digest = s.repo_digests[0].split("@", 1)[1] if s.repo_digests else "<none>"
         for name in names:
             repo, _, tag = name.rpartition(":")
-            if args.quiet and s.id in seen_ids:
-                continue
-            seen_ids.add(s.id)
             rows.append(
                 {
                     "Containers": str(s.containers) if s.containers else "N/A",
@@ -398,7 +394,7 @@ def _add_load(sub: argparse._SubParsersAction, name: str) -> None:  # type: igno
 
 
 def cmd_bootstrap(cli: Cli, args: argparse.Namespace) -> int:
-    progress = cli.progress(quiet=args.quiet)
+    progress = cli.progress(quiet=args.quiet, plain_lines=True)
     try:
         image_id = cli.engine().images.bootstrap(
             args.name,

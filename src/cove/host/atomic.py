@@ -1,0 +1,63 @@
+"""Writing an output file or directory whole or not at all.
+
+The work goes to a hidden sibling (``.NAME.cove-XXXX``) that is renamed onto the target
+when done, so a reader never sees half an archive. The sibling is flock'ed while it is
+written; a later write to the same target removes siblings whose writer is gone (killed,
+even with -9), so interrupted runs leave nothing behind for long.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def clean_stale(target: Path) -> None:
+    """Remove leftover siblings of ``target`` that no live writer holds."""
+    for sibling in target.parent.glob(f".{target.name}.cove-*"):
+        try:
+            fd = os.open(sibling, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # someone is still writing it
+        finally:
+            os.close(fd)
+        _remove(sibling)
+
+
+@contextmanager
+def atomic_output(target: Path, *, directory: bool = False) -> Iterator[Path]:
+    """Yield a temporary path to fill; it replaces ``target`` when the block succeeds."""
+    clean_stale(target)
+    tmp = target.with_name(f".{target.name}.cove-{secrets.token_hex(4)}")
+    if directory:
+        tmp.mkdir()
+    else:
+        tmp.touch(exist_ok=False)
+    fd = os.open(tmp, os.O_RDONLY | os.O_CLOEXEC)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield tmp
+        if directory and target.exists():
+            target.rmdir()  # the caller checked it is empty
+        os.rename(tmp, target)
+    except BaseException:
+        _remove(tmp)
+        raise
+    finally:
+        os.close(fd)
