@@ -75,8 +75,10 @@ def test_debian_bootstrap(
     mount_all(mounts, rootfs)
     mounted.append(rootfs)
     try:
-        out = subprocess.run(["chroot", str(rootfs), "/bin/bash", "-c", "cat /etc/debian_version; dpkg -l | wc -l"],
-                             capture_output=True, check=True, text=True).stdout.split()  # fmt: skip
+        script = "cat /etc/debian_version; dpkg -l | wc -l"
+        out = subprocess.run(
+            ["chroot", str(rootfs), "/bin/bash", "-c", script], capture_output=True, check=True, text=True
+        ).stdout.split()
         assert out[0].startswith("12.") and int(out[1]) > 50
     finally:
         unmount(rootfs)
