@@ -31,6 +31,7 @@ lint: install
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --strict bench
 
 unit: install
 	$(VENV)/bin/python -m pytest tests/unit -q

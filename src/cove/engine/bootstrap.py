@@ -15,7 +15,6 @@ from cove.errors import FailedPrecondition, PermissionDenied
 from cove.host.overlay import probe_overlay
 from cove.host.runner import Runner, SubprocessRunner
 from cove.images.store import ImageStore
-from cove.images.unpack import Unpacker
 from cove.snapshots.snapshotter import COPY, OVERLAY, Snapshotter
 
 DRIVER_KEY = "storage_driver"
@@ -67,8 +66,7 @@ def open_engine(config: EngineConfig, *, runner: Runner | None = None) -> Engine
         content = ContentStore(config.root / "content")
         snapshotter = Snapshotter(config.root / "snapshots", db, driver, runner)
         images = ImageStore(db, content)
-        unpacker = Unpacker(content, snapshotter, images, config.root / "locks", config.workers())
-        store = Store(config, config.root, db, content, snapshotter, images, unpacker, runner, reason)
+        store = Store(config, config.root, db, content, snapshotter, images, runner, reason)
         # Whatever a killed cove left behind goes now, if no other cove is at work.
         store.tidy()
     except BaseException:

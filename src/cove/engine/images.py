@@ -6,12 +6,10 @@ import contextlib
 import os
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from cove.build.changes import apply_changes
 from cove.engine.store import Store
@@ -25,14 +23,16 @@ from cove.errors import (
     Unavailable,
 )
 from cove.host.atomic import atomic_output
-from cove.images import bootstrap, gc, importer, save
-from cove.images.load import LoadedImage, load_archive
+from cove.images import gc
 from cove.images.store import ImageRecord
 from cove.oci.digest import Digest, chain_ids
 from cove.oci.platform import parse_platform
 from cove.oci.reference import Reference, parse_reference, reference_matches
 from cove.oci.timestamps import parse_rfc3339, timestamp
 from cove.progress import Progress, no_progress
+
+if TYPE_CHECKING:
+    from cove.images.load import LoadedImage
 
 RUNNING_STATES = frozenset({"running", "paused", "restarting"})
 IMAGE_FILTERS = frozenset({"dangling", "label", "reference", "before", "since"})
@@ -329,6 +329,9 @@ class ImageService:
             yield sys.stdin.buffer, None
             return
         if source.startswith(("http://", "https://")):
+            import urllib.error
+            import urllib.request
+
             try:
                 with urllib.request.urlopen(source, timeout=60) as response:
                     length = response.headers.get("Content-Length")
@@ -369,6 +372,8 @@ class ImageService:
             tags.append(ref)
         container_config = apply_changes({}, changes or [])
         plat = parse_platform(platform) if platform else None
+        from cove.images import importer
+
         with self.store.writing(), self._open_source(source) as (stream, total):
             result = importer.import_rootfs(
                 stream,
@@ -412,6 +417,8 @@ class ImageService:
         ]
 
     def _load(self, source: BinaryIO | Path, progress: Progress) -> list[LoadedImage]:
+        from cove.images.load import load_archive
+
         return load_archive(
             source,
             content=self.store.content,
@@ -424,12 +431,14 @@ class ImageService:
         self,
         names: list[str],
         *,
-        fmt: str = save.DOCKER_ARCHIVE,
+        fmt: str = "docker-archive",
         output: Path | None = None,
         stream: BinaryIO | None = None,
         progress: Progress = no_progress,
     ) -> None:
         """Write images to ``output`` (a file, or a directory for oci-dir) or to ``stream``."""
+        from cove.images import save
+
         if not names:
             raise InvalidArgument("save needs at least one image")
         items = save.save_items(self.images, names)
@@ -466,6 +475,8 @@ class ImageService:
         base = parse_reference(name, default_tag=False)
         short = base.familiar_name()
         target = parse_reference(tag) if tag else base.tagged_or_latest()
+        from cove.images import bootstrap
+
         with self.store.writing():
             if short == "busybox":
                 result = bootstrap.bootstrap_busybox(

@@ -14,7 +14,9 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cove.config import EngineConfig
 from cove.content.store import ContentStore
@@ -22,8 +24,10 @@ from cove.db.database import Database
 from cove.host.locks import FileLock
 from cove.host.runner import Runner
 from cove.images.store import ImageStore
-from cove.images.unpack import Unpacker
 from cove.snapshots.snapshotter import Snapshotter
+
+if TYPE_CHECKING:
+    from cove.images.unpack import Unpacker
 
 
 @dataclass
@@ -34,9 +38,17 @@ class Store:
     content: ContentStore
     snapshotter: Snapshotter
     images: ImageStore
-    unpacker: Unpacker
     runner: Runner
     driver_reason: str
+
+    @cached_property
+    def unpacker(self) -> Unpacker:
+        # Imported on first use: listing images should not load tar, zstd and threads.
+        from cove.images.unpack import Unpacker
+
+        return Unpacker(
+            self.content, self.snapshotter, self.images, self.root / "locks", self.config.workers()
+        )
 
     @property
     def tmp_dir(self) -> Path:

@@ -1,0 +1,155 @@
+"""Shared pieces of the benchmarks: timing, peers (docker, podman) in private state, reports."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+COVE = REPO / ".venv" / "bin" / "cove"
+
+
+def run(argv: Sequence[str], env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(list(argv), check=True, capture_output=True, env=env)
+
+
+DROP_CACHES = Path("/proc/sys/vm/drop_caches")
+
+
+def settle() -> None:
+    """Start every run from the same state: nothing dirty, no cached dentries and inodes.
+
+    On this kind of host, each create-and-delete cycle of a large tree makes the next one
+    slower (system time grows run after run, for GNU tar as for every engine) until the
+    dentry and inode caches are dropped. Inputs live on tmpfs, which dropping leaves alone.
+    """
+    os.sync()
+    if os.access(DROP_CACHES, os.W_OK):
+        DROP_CACHES.write_text("3\n")
+
+
+@dataclass
+class Timings:
+    samples: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+
+    def add(self, case: str, tool: str, seconds: float) -> None:
+        self.samples.setdefault((case, tool), []).append(seconds)
+
+    def median(self, case: str, tool: str) -> float:
+        return statistics.median(self.samples[(case, tool)])
+
+    def report(self, cove: str = "cove") -> str:
+        lines = [f"{'case':<28} {'tool':<16} {'median':>8} {'min':>8} {'max':>8}  runs"]
+        cases = list(dict.fromkeys(case for case, _ in self.samples))
+        for case in cases:
+            tools = [tool for c, tool in self.samples if c == case]
+            for tool in tools:
+                s = self.samples[(case, tool)]
+                lines.append(
+                    f"{case:<28} {tool:<16} {statistics.median(s):8.3f} {min(s):8.3f} {max(s):8.3f}  {len(s)}"
+                )
+            peers = [t for t in tools if t != cove]
+            if cove in tools and peers:
+                fastest = min(peers, key=lambda t: self.median(case, t))
+                ratio = self.median(case, cove) / self.median(case, fastest)
+                lines.append(f"{'':<28} ratio cove / {fastest} = {ratio:.2f}  (goal: <= 1.00)")
+        return "\n".join(lines)
+
+
+def timed(fn: Callable[..., object], *args: object, **kw: object) -> float:
+    """Seconds that ``fn(*args, **kw)`` takes, from a settled machine."""
+    settle()
+    start = time.perf_counter()
+    fn(*args, **kw)
+    return time.perf_counter() - start
+
+
+class Dockerd:
+    """A private dockerd (Debian's docker.io) that leaves the host's firewall alone."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.sock = base / "docker.sock"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("dockerd") is not None and Path("/usr/bin/docker").exists()
+
+    def start(self) -> None:
+        self.base.mkdir(parents=True, exist_ok=True)
+        log = open(self.base / "dockerd.log", "wb")  # noqa: SIM115 - lives as long as dockerd
+        self.proc = subprocess.Popen(
+            ["dockerd", "--data-root", str(self.base / "root"), "--exec-root", str(self.base / "exec"),
+             "-H", f"unix://{self.sock}", "--pidfile", str(self.base / "docker.pid"),
+             "--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=overlay2"],
+            stdout=log, stderr=log,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if subprocess.run(self.cli("version"), capture_output=True, check=False).returncode == 0:
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"dockerd did not start; see {self.base / 'dockerd.log'}")
+
+    def cli(self, *args: str) -> list[str]:
+        return ["/usr/bin/docker", "-H", f"unix://{self.sock}", *args]
+
+    def reset(self) -> None:
+        ids = run(self.cli("images", "-aq")).stdout.split()
+        if ids:
+            run(self.cli("rmi", "-f", *sorted({i.decode() for i in ids})))
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=30)
+            self.proc = None
+        subprocess.run(["umount", "-R", str(self.base / "root")], capture_output=True, check=False)
+
+
+class Podman:
+    """podman with private storage under a temporary directory."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("podman") is not None
+
+    def cli(self, *args: str) -> list[str]:
+        return ["podman", "--root", str(self.base / "root"), "--runroot", str(self.base / "run"),
+                "--storage-driver", "overlay", *args]  # fmt: skip
+
+    def reset(self) -> None:
+        subprocess.run(self.cli("system", "reset", "-f"), capture_output=True, check=False)
+        subprocess.run(["umount", "-R", str(self.base / "root")], capture_output=True, check=False)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def fresh_cove_env(base: Path) -> dict[str, str]:
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir(parents=True)
+    config = base / "cove.toml"
+    config.write_text("")
+    return {**os.environ, "COVE_ROOT": str(base / "root"), "COVE_RUNTIME_DIR": str(base / "run"),
+            "COVE_CONFIG": str(config)}  # fmt: skip
+
+
+def workdir() -> Path:
+    """Where the stores live: on disk, like a real /var/lib."""
+    return Path(tempfile.mkdtemp(prefix="cove-bench-", dir="/var/tmp"))
+
+
+def inputs_dir() -> Path:
+    """Where inputs live: tmpfs, so that reading them costs the same for every tool, every run."""
+    return Path(tempfile.mkdtemp(prefix="cove-bench-in-", dir="/dev/shm"))
