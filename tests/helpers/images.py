@@ -14,6 +14,7 @@ from typing import Any
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 
 
 def digest(data: bytes) -> str:
@@ -42,7 +43,9 @@ def build_image(
     gzip_layers: bool = False,
     config: dict[str, Any] | None = None,
     architecture: str = "amd64",
+    docker_types: bool = False,
 ) -> BuiltImage:
+    """An image from plain layer tars; ``docker_types`` uses Docker v2 schema 2 media types."""
     stored = [gzip.compress(layer, mtime=0) if gzip_layers else layer for layer in layers]
     raw = {
         "architecture": architecture,
@@ -55,11 +58,17 @@ def build_image(
         ],
     }
     config_bytes = json.dumps(raw).encode()
-    layer_type = "application/vnd.oci.image.layer.v1.tar" + ("+gzip" if gzip_layers else "")
+    if docker_types:
+        manifest_type = DOCKER_MANIFEST
+        config_type = "application/vnd.docker.container.image.v1+json"
+        layer_type = "application/vnd.docker.image.rootfs.diff.tar" + (".gzip" if gzip_layers else "")
+    else:
+        manifest_type, config_type = OCI_MANIFEST, OCI_CONFIG
+        layer_type = "application/vnd.oci.image.layer.v1.tar" + ("+gzip" if gzip_layers else "")
     manifest = {
         "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": OCI_CONFIG, "digest": digest(config_bytes), "size": len(config_bytes)},
+        "mediaType": manifest_type,
+        "config": {"mediaType": config_type, "digest": digest(config_bytes), "size": len(config_bytes)},
         "layers": [{"mediaType": layer_type, "digest": digest(b), "size": len(b)} for b in stored],
     }
     return BuiltImage(config_bytes, json.dumps(manifest).encode(), stored, layers)
@@ -82,7 +91,7 @@ def write_oci_layout(
         for data in (image.config, image.manifest, *image.layers):
             _blob(root, data)
         entry: dict[str, Any] = {
-            "mediaType": OCI_MANIFEST,
+            "mediaType": json.loads(image.manifest)["mediaType"],
             "digest": image.manifest_digest,
             "size": len(image.manifest),
         }

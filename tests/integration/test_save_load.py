@@ -136,6 +136,17 @@ def test_legacy_docker_archive_with_gzip_layers(cove: CoveRunner, tmp_path: Path
     assert ids(cove) == [image.id]
 
 
+def test_docker_schema2_manifests_keep_their_digest(cove: CoveRunner, tmp_path: Path) -> None:
+    image = build_image([t.make_tar([t.file("f", b"docker")])], gzip_layers=True, docker_types=True)
+    write_oci_layout(tmp_path / "layout", [(image, "example.com/dockerish:1")])
+    cove("load", "-i", str(tmp_path / "layout"))
+    assert ids(cove) == [image.id]
+    cove("save", "--format", "oci-dir", "-o", str(tmp_path / "again"), "example.com/dockerish:1")
+    index = json.loads((tmp_path / "again" / "index.json").read_text())
+    assert index["manifests"][0]["digest"] == image.manifest_digest
+    assert index["manifests"][0]["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+
+
 def test_multi_arch_index_loads_the_host_platform(cove: CoveRunner, tmp_path: Path) -> None:
     host = host_platform().architecture
     other = "s390x" if host != "s390x" else "amd64"
@@ -160,6 +171,7 @@ def test_load_from_stdin_compressed(cove: CoveRunner, tmp_path: Path) -> None:
         ("truncate", "damaged image archive"),
         ("not-a-tar", "not an image archive"),
         ("wrong-digest", "digest mismatch"),
+        ("wrong-manifest-digest", "digest mismatch"),
         ("no-manifest", "neither manifest.json"),
         ("missing-blob", "image archive is missing"),
     ],
@@ -174,6 +186,9 @@ def test_bad_archives_are_refused_and_leave_nothing(
     if damage == "wrong-digest":
         blob = blob_dir / hashlib.sha256(image.layers[0]).hexdigest()
         blob.write_bytes(blob.read_bytes().replace(b"x" * 10, b"y" * 10, 1))
+    elif damage == "wrong-manifest-digest":
+        blob = blob_dir / image.manifest_digest[7:]
+        blob.write_bytes(blob.read_bytes().replace(b'"schemaVersion": 2', b'"schemaVersion":  2'))
     elif damage == "missing-blob":
         (blob_dir / image.id[7:]).unlink()
     data = tar_directory(layout)
