@@ -230,15 +230,13 @@ class ImageService:
         return results
 
     def _remove_one(self, name: str, force: bool, result: RemoveResult) -> None:
-        record = self.images.resolve(name)
-        by_id = record.id.startswith(name) or record.id[7:].startswith(name)
+        record, ref = self.images.lookup(name)
         users = self.images.users(record.id)
         running = [u for u in users if u[2] in RUNNING_STATES]
         stopped = [u for u in users if u[2] not in RUNNING_STATES]
         names = list(record.tags) + list(record.repo_digests)
         short = record.id.short
-        if not by_id:
-            ref = parse_reference(name)
+        if ref is not None:
             key = f"{ref.name}@{ref.digest}" if ref.digest else str(ref)
             if key not in names:  # found through the manifest digest
                 key = names[0] if names else key

@@ -25,7 +25,7 @@ from cove.images.store import ImageRecord, ImageStore
 from cove.oci import mediatypes as mt
 from cove.oci.digest import Digest
 from cove.oci.image import Descriptor, Manifest, canonical_json
-from cove.oci.reference import Reference, parse_reference
+from cove.oci.reference import Reference
 from cove.progress import Progress, ProgressEvent, no_progress
 
 DOCKER_ARCHIVE = "docker-archive"
@@ -207,12 +207,8 @@ def save_items(images: ImageStore, names: list[str]) -> list[SaveItem]:
     """Resolve names as ``docker save`` does: a name saves that tag, an ID saves no tags."""
     items: dict[str, SaveItem] = {}
     for name in names:
-        record = images.resolve(name)
-        tags: list[Reference] = []
-        if not record.id.startswith(name) and not record.id[7:].startswith(name):
-            ref = parse_reference(name)
-            if ref.digest is None:
-                tags.append(ref)
+        record, ref = images.lookup(name)
+        tags: list[Reference] = [ref] if ref is not None and ref.digest is None else []
         existing = items.get(record.id)
         if existing is not None:
             existing.tags.extend(t for t in tags if t not in existing.tags)

@@ -38,7 +38,7 @@ class ImageStore:
     # -- reading ---------------------------------------------------------------------
 
     def _records(self, where: str = "", params: tuple[object, ...] = ()) -> list[ImageRecord]:
-        rows = self.db.query(f"SELECT * FROM images {where} ORDER BY added DESC", params)
+        rows = self.db.query(f"SELECT * FROM images {where} ORDER BY created DESC, added DESC", params)
         if not rows:
             return []
         tags: dict[str, list[str]] = {}
@@ -76,21 +76,25 @@ class ImageStore:
 
     def resolve(self, text: str) -> ImageRecord:
         """Find an image by name[:tag], name@digest, full ID or unique ID prefix."""
-        image_id = self._resolve_id(text)
+        return self.lookup(text)[0]
+
+    def lookup(self, text: str) -> tuple[ImageRecord, Reference | None]:
+        """Like :meth:`resolve`, and also the reference it matched (None for an ID)."""
+        image_id, ref = self._resolve_id(text)
         if image_id is None:
             try:  # name it as Docker does: busybox -> busybox:latest
                 shown = parse_reference(text).familiar()
             except InvalidReference:
                 shown = text
             raise ImageNotFound(shown)
-        return self.get(image_id)
+        return self.get(image_id), ref
 
-    def _resolve_id(self, text: str) -> str | None:
+    def _resolve_id(self, text: str) -> tuple[str | None, Reference | None]:
         if is_digest(text):
             row = self.db.query_one("SELECT id FROM images WHERE id = ?", (text,))
-            return None if row is None else str(row["id"])
+            return (None if row is None else str(row["id"])), None
         try:
-            ref = parse_reference(text)
+            ref: Reference | None = parse_reference(text)
         except InvalidReference:
             ref = None
         if ref is not None:
@@ -100,10 +104,10 @@ class ImageStore:
                 ) or self.db.query_one(
                     "SELECT id AS image_id FROM images WHERE manifest_digest = ?", (ref.digest,)
                 )
-                return None if row is None else str(row["image_id"])
+                return (None if row is None else str(row["image_id"])), ref
             found = self.lookup_tag(ref)
             if found is not None:
-                return found
+                return found, ref
         match = _HEX_PREFIX.match(text)
         if match:
             rows = self.db.query(
@@ -113,10 +117,10 @@ class ImageStore:
             if len(rows) > 1:
                 raise InvalidArgument(f"image ID prefix {text!r} is ambiguous", hint="give more characters")
             if rows:
-                return str(rows[0]["id"])
+                return str(rows[0]["id"]), None
         if ref is None:
             parse_reference(text)  # raise the reference's own error
-        return None
+        return None, None
 
     def manifest(self, record: ImageRecord) -> Manifest:
         return Manifest.parse(self.content.read(record.manifest_digest))
@@ -134,8 +138,8 @@ class ImageStore:
         media_type: str,
         size: int,
         created: str | None,
-        tags: list[Reference] = [],  # noqa: B006 - read only
-        repo_digests: list[str] = [],  # noqa: B006 - read only
+        tags: Sequence[Reference] = (),
+        repo_digests: Sequence[str] = (),
     ) -> list[tuple[str, str]]:
         """Record an image and point ``tags`` at it.
 
