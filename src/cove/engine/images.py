@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
-import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from cove.build.changes import apply_changes
+from cove.engine.filters import check_filters, labels_match, parse_bool_filter, parse_until
+from cove.engine.sources import open_source
 from cove.engine.store import Store
 from cove.engine.types import HistoryRow, ImageDetails, ImageSummary, LoadResult, PruneResult, RemoveResult
 from cove.errors import (
@@ -20,7 +18,6 @@ from cove.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
-    Unavailable,
 )
 from cove.host.atomic import atomic_output
 from cove.images import gc
@@ -28,7 +25,7 @@ from cove.images.store import ImageRecord
 from cove.oci.digest import Digest, chain_ids
 from cove.oci.platform import parse_platform
 from cove.oci.reference import Reference, parse_reference, reference_matches
-from cove.oci.timestamps import parse_rfc3339, timestamp
+from cove.oci.timestamps import timestamp
 from cove.progress import Progress, no_progress
 
 if TYPE_CHECKING:
@@ -41,42 +38,6 @@ PRUNE_FILTERS = frozenset({"label", "until"})
 
 def familiar(name: str) -> str:
     return parse_reference(name, default_tag=False).familiar()
-
-
-def check_filters(filters: Mapping[str, list[str]], allowed: frozenset[str]) -> None:
-    for key in filters:
-        if key not in allowed:
-            raise InvalidArgument(
-                f"invalid filter {key!r}", hint=f"filters here: {', '.join(sorted(allowed))}"
-            )
-
-
-def parse_bool_filter(key: str, values: list[str]) -> bool:
-    wanted = {v.lower() for v in values}
-    if not wanted <= {"true", "false", "1", "0"} or len(wanted) > 1:
-        raise InvalidArgument(f"invalid filter '{key}={','.join(values)}': use true or false")
-    return wanted.pop() in ("true", "1")
-
-
-def labels_match(labels: Mapping[str, str], wanted: list[str]) -> bool:
-    for item in wanted:
-        key, eq, value = item.partition("=")
-        if key not in labels or (eq and labels[key] != value):
-            return False
-    return True
-
-
-def parse_until(value: str) -> float:
-    """``until`` as Docker takes it: a timestamp, an RFC 3339 date or a duration ago (10m, 2h)."""
-    units = {"s": 1, "m": 60, "h": 3600}
-    if value and value[-1] in units and value[:-1].replace(".", "", 1).isdigit():
-        return time.time() - float(value[:-1]) * units[value[-1]]
-    with contextlib.suppress(ValueError):
-        return float(value)
-    moment = parse_rfc3339(value)
-    if moment is None:
-        raise InvalidArgument(f"invalid until filter {value!r}", hint="use a duration (24h) or a date")
-    return moment.timestamp()
 
 
 class ImageService:
@@ -321,37 +282,6 @@ class ImageService:
 
     # -- adding images -----------------------------------------------------------------
 
-    @contextmanager
-    def _open_source(self, source: str) -> Iterator[tuple[BinaryIO, int | None]]:
-        if source == "-":
-            yield sys.stdin.buffer, None
-            return
-        if source.startswith(("http://", "https://")):
-            import urllib.error
-            import urllib.request
-
-            try:
-                with urllib.request.urlopen(source, timeout=60) as response:
-                    length = response.headers.get("Content-Length")
-                    yield response, int(length) if length and length.isdigit() else None
-            except urllib.error.HTTPError as exc:
-                raise Unavailable(f"cannot download {source}: HTTP {exc.code} {exc.reason}") from None
-            except (urllib.error.URLError, OSError) as exc:
-                reason = getattr(exc, "reason", exc)
-                raise Unavailable(f"cannot download {source}: {reason}") from None
-            return
-        path = Path(source)
-        try:
-            f = open(path, "rb")  # noqa: SIM115 - closed below
-        except FileNotFoundError:
-            raise NotFound(f"no such file: {source}") from None
-        except IsADirectoryError:
-            raise InvalidArgument(f"{source} is a directory, not a tarball") from None
-        except PermissionError:
-            raise InvalidArgument(f"cannot read {source}: permission denied") from None
-        with f:
-            yield f, os.fstat(f.fileno()).st_size
-
     def import_(
         self,
         source: str,
@@ -372,7 +302,7 @@ class ImageService:
         plat = parse_platform(platform) if platform else None
         from cove.images import importer
 
-        with self.store.writing(), self._open_source(source) as (stream, total):
+        with self.store.writing(), open_source(source) as (stream, total):
             result = importer.import_rootfs(
                 stream,
                 content=self.store.content,
