@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= /usr/bin/python3
 VENV := .venv
 # Debian packages cove and its tests use (installed by `make install` when missing).
-APT_PACKAGES := python3 python3-venv busybox-static mmdebstrap skopeo umoci util-linux tar
+APT_PACKAGES := python3 python3-venv busybox-static mmdebstrap skopeo umoci util-linux tar runc crun tini procps
 
 .PHONY: install apt-deps demo test lint unit bench clean
 

@@ -15,12 +15,14 @@ Example file::
 
     [images]
     unpack_workers = 0     # 0: one per CPU
+
+    [runtime]
+    name = "runc"          # default: detected (crun where it works, else runc)
 """
 
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +42,7 @@ class EngineConfig:
     runtime_dir: Path = DEFAULT_RUNTIME_DIR
     storage_driver: str = "auto"
     unpack_workers: int = 0
+    runtime: str | None = None  # an OCI runtime name or path; None: detect (crun, else runc)
     config_file: Path | None = None
 
     def workers(self) -> int:
@@ -51,14 +54,21 @@ _FILE_SCHEMA: dict[str | None, dict[str, tuple[str, type]]] = {
     None: {"root": ("root", str), "runtime_dir": ("runtime_dir", str)},
     "storage": {"driver": ("storage_driver", str)},
     "images": {"unpack_workers": ("unpack_workers", int)},
+    "runtime": {"name": ("runtime", str)},
 }
 
 
 def _from_file(path: Path) -> dict[str, Any]:
     try:
-        data = tomllib.loads(path.read_text())
+        text = path.read_text()
     except OSError as exc:
         raise InvalidArgument(f"cannot read config file {path}: {exc.strerror}") from exc
+    if not text.strip():
+        return {}
+    import tomllib  # only when there is something to parse: it costs start-up time
+
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidArgument(f"config file {path} is not valid TOML: {exc}") from exc
     values: dict[str, Any] = {}
@@ -98,6 +108,8 @@ def load_config(env: Mapping[str, str] | None = None) -> EngineConfig:
         values["runtime_dir"] = env["COVE_RUNTIME_DIR"]
     if env.get("COVE_STORAGE_DRIVER"):
         values["storage_driver"] = env["COVE_STORAGE_DRIVER"]
+    if env.get("COVE_RUNTIME"):
+        values["runtime"] = env["COVE_RUNTIME"]
     driver = values.get("storage_driver", "auto")
     if driver not in STORAGE_DRIVERS:
         raise InvalidArgument(

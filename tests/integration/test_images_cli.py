@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 
 import pytest
 
-from cove.oci.digest import chain_ids
 from tests.conftest import CoveRunner
 
 
@@ -109,29 +107,17 @@ def test_rmi_by_id_with_force_removes_every_tag(cove_busybox: CoveRunner) -> Non
     assert f"Deleted: {full}" in out
 
 
-def _add_container(cove: CoveRunner, image: str, state: str, name: str = "web") -> str:
-    """Record a container that uses ``image``, with a real snapshot, as the container service will."""
-    engine = cove.engine()
-    try:
-        record = engine.store.images.resolve(image)
-        config = engine.store.images.config(record)
-        parent = chain_ids(config.diff_ids)[-1]
-        cid = "c0ffee" + "0" * 58
-        engine.store.snapshotter.prepare(f"container-{cid}", parent)
-        engine.store.db.execute(
-            "INSERT INTO containers(id, name, image_id, image_ref, snapshot_key, state, created) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (cid, name, record.id, image, f"container-{cid}", state, time.time()),
-        )
-        return cid
-    finally:
-        engine.close()
+def _add_container(cove: CoveRunner, image: str, running: bool, name: str = "web") -> str:
+    """A real container from ``image``: created (not started), or running."""
+    if running:
+        return cove("run", "-d", "--name", name, image, "sleep", "300").out.strip()
+    return cove("create", "--name", name, image).out.strip()
 
 
 def test_rmi_refuses_while_a_container_uses_the_image(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     full = image_id(cove, "busybox")
-    cid = _add_container(cove, "busybox", "exited")
+    cid = _add_container(cove, "busybox", running=False)
     by_name = cove("rmi", "busybox", check=False)
     assert by_name.rc == 1
     assert f"container {cid[:12]} is using its referenced image {full[7:19]}" in by_name.err
@@ -148,15 +134,21 @@ def test_rmi_refuses_while_a_container_uses_the_image(cove_busybox: CoveRunner) 
         assert f"container-{cid}" in keys and len(keys) == 2
     finally:
         engine.close()
+    # ... and still runs from them.
+    assert cove.proc("start", "-a", "web").returncode == 0
+    cove("rm", "web")
 
 
 def test_rmi_cannot_force_past_a_running_container(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
-    cid = _add_container(cove, "busybox", "running")
-    forced = cove("rmi", "-f", "busybox", check=False)
-    assert forced.rc == 1
-    assert f"(cannot be forced) - image is being used by running container {cid[:12]}" in forced.err
-    assert cove("images", "-q").out != ""
+    cid = _add_container(cove, "busybox", running=True)
+    try:
+        forced = cove("rmi", "-f", "busybox", check=False)
+        assert forced.rc == 1
+        assert f"(cannot be forced) - image is being used by running container {cid[:12]}" in forced.err
+        assert cove("images", "-q").out != ""
+    finally:
+        cove("rm", "-f", "web")
 
 
 def test_history(cove_busybox: CoveRunner) -> None:
@@ -185,7 +177,7 @@ def test_prune_dangling_and_all(cove_busybox: CoveRunner, tmp_path) -> None:  # 
     out = cove("image", "prune", "-f").out
     assert "deleted: sha256:" in out and "Total reclaimed space:" in out
     assert len(cove("images", "-q").out.split()) == 2
-    _add_container(cove, "busybox", "exited")
+    _add_container(cove, "busybox", running=False)
     cove("image", "prune", "-a", "-f")
     assert cove("images", "--format", "{{.Repository}}").out == "busybox\n"  # in use: kept
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import platform
 from typing import Any
 
+from cove.engine.container_types import ContainerDetails
 from cove.engine.types import ImageDetails, ImageSummary, Info
 from cove.oci.platform import host_platform
 from cove.oci.timestamps import format_rfc3339, timestamp
@@ -138,3 +139,176 @@ def version() -> dict[str, Any]:
             "Components": [{"Name": "Engine", "Version": __version__, "Details": {}}],
         },
     }
+
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def container_inspect(d: ContainerDetails) -> dict[str, Any]:
+    record, status, config = d.record, d.status, d.record.config
+    image = d.image_config
+    health = None
+    if status.health:
+        health = {
+            "Status": status.health.get("Status"),
+            "FailingStreak": status.health.get("FailingStreak", 0),
+            "Log": status.health.get("Log", []),
+        }
+    state: dict[str, Any] = {
+        "Status": status.status,
+        "Running": status.status in ("running", "paused", "restarting"),
+        "Paused": status.status == "paused",
+        "Restarting": status.status == "restarting",
+        "OOMKilled": status.oom_killed,
+        "Dead": False,
+        "Pid": status.pid,
+        "ExitCode": status.exit_code,
+        "Error": status.error,
+        "StartedAt": status.started_at or ZERO_TIME,
+        "FinishedAt": status.finished_at or ZERO_TIME,
+    }
+    if health is not None:
+        state["Health"] = health
+    binds = [
+        f"{m.source}:{m.destination}{':ro' if m.readonly else ''}" for m in config.mounts if m.type == "bind"
+    ]
+    tmpfs = {m.target: "" for m in config.mounts if m.type == "tmpfs"}
+    container_config = container_config_shape(config, d.env, image)
+    return {
+        "Id": record.id,
+        "Created": format_rfc3339(record.created),
+        "Path": d.command[0] if d.command else "",
+        "Args": d.command[1:],
+        "State": state,
+        "Image": record.image_id,
+        "ResolvConfPath": d.resolv_conf_path,
+        "HostnamePath": d.hostname_path,
+        "HostsPath": d.hosts_path,
+        "LogPath": d.log_path,
+        "Name": "/" + record.name,
+        "RestartCount": status.restart_count,
+        "Driver": d.driver,
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": None,
+        "HostConfig": {
+            "Binds": binds or None,
+            "ContainerIDFile": "",
+            "LogConfig": {"Type": "json-file", "Config": _log_config(config)},
+            "NetworkMode": {"private": "none"}.get(config.network, config.network),
+            "PortBindings": {},
+            "RestartPolicy": {"Name": config.restart, "MaximumRetryCount": config.restart_max_retries},
+            "AutoRemove": config.auto_remove,
+            "CapAdd": config.cap_add or None,
+            "CapDrop": config.cap_drop or None,
+            "Dns": config.dns,
+            "DnsSearch": config.dns_search,
+            "ExtraHosts": config.extra_hosts or None,
+            "Privileged": config.privileged,
+            "ReadonlyRootfs": config.read_only,
+            "SecurityOpt": _security_opts(config) or None,
+            "Tmpfs": tmpfs or None,
+            "Memory": config.resources.memory or 0,
+            "MemorySwap": config.resources.memory_swap or 0,
+            "NanoCpus": int((config.resources.cpus or 0) * 1e9),
+            "CpuShares": config.resources.cpu_shares or 0,
+            "PidsLimit": config.resources.pids_limit,
+            "Ulimits": [{"Name": u.name, "Soft": u.soft, "Hard": u.hard} for u in config.ulimits] or None,
+            "Devices": [
+                {
+                    "PathOnHost": dv.host_path,
+                    "PathInContainer": dv.container_path,
+                    "CgroupPermissions": dv.access,
+                }
+                for dv in config.devices
+            ],
+            "Init": config.init or None,
+            "Runtime": d.runtime,
+        },
+        "GraphDriver": {"Data": d.graph_data or None, "Name": d.driver},
+        "Mounts": [
+            {
+                "Type": m.type,
+                **({"Name": m.name, "Driver": "local"} if m.type == "volume" else {}),
+                "Source": m.source,
+                "Destination": m.destination,
+                "Mode": "ro" if m.readonly else "",
+                "RW": not m.readonly,
+                "Propagation": m.propagation if m.type == "bind" and m.propagation != "flag" else "",
+            }
+            for m in d.mounts
+        ],
+        "Config": container_config,
+        "NetworkSettings": {
+            "Bridge": "",
+            "SandboxID": "",
+            "Ports": {},
+            "SandboxKey": "",
+            "Networks": {
+                {"private": "none"}.get(config.network, config.network): {"NetworkID": "", "IPAddress": ""}
+            },
+        },
+    }
+
+
+def container_config_shape(config: Any, env: list[str], image: dict[str, Any]) -> dict[str, Any]:
+    out = container_config(
+        {
+            "Hostname": config.hostname or "",
+            "Domainname": config.domainname,
+            "User": config.user if config.user is not None else image.get("User", ""),
+            "AttachStdin": config.open_stdin,
+            "AttachStdout": True,
+            "AttachStderr": True,
+            "Tty": config.tty,
+            "OpenStdin": config.open_stdin,
+            "StdinOnce": config.stdin_once,
+            "Env": env,
+            "Cmd": config.cmd if config.cmd is not None else image.get("Cmd"),
+            "Image": config.image,
+            "Volumes": {m.target: {} for m in config.mounts if m.type == "volume"} or None,
+            "WorkingDir": config.workdir or image.get("WorkingDir", ""),
+            "Entrypoint": config.entrypoint if config.entrypoint is not None else image.get("Entrypoint"),
+            "OnBuild": None,
+            "Labels": {**(image.get("Labels") or {}), **config.labels},
+        }
+    )
+    if config.stop_signal or image.get("StopSignal"):
+        out["StopSignal"] = config.stop_signal or image.get("StopSignal")
+    if config.stop_timeout is not None:
+        out["StopTimeout"] = config.stop_timeout
+    if config.healthcheck is not None:
+        hc = config.healthcheck
+        out["Healthcheck"] = {
+            "Test": hc.test,
+            "Interval": int(hc.interval * 1e9),
+            "Timeout": int(hc.timeout * 1e9),
+            "StartPeriod": int(hc.start_period * 1e9),
+            "StartInterval": int(hc.start_interval * 1e9),
+            "Retries": hc.retries,
+        }
+    elif image.get("Healthcheck"):
+        out["Healthcheck"] = image["Healthcheck"]
+    return out
+
+
+def _log_config(config: Any) -> dict[str, str]:
+    out = {}
+    if config.log_max_size:
+        out["max-size"] = str(config.log_max_size)
+    if config.log_max_files:
+        out["max-file"] = str(config.log_max_files)
+    return out
+
+
+def _security_opts(config: Any) -> list[str]:
+    out = []
+    if config.no_new_privileges:
+        out.append("no-new-privileges")
+    if config.seccomp == "unconfined":
+        out.append("seccomp=unconfined")
+    elif config.seccomp != "default":
+        out.append("seccomp=<custom profile>")
+    return out

@@ -8,9 +8,8 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, TextIO
 
-from cove.cli.progress import ProgressPrinter
-
 if TYPE_CHECKING:
+    from cove.cli.progress import ProgressPrinter
     from cove.config import EngineConfig
     from cove.engine.bootstrap import Engine
 
@@ -43,6 +42,8 @@ class Cli:
         return self._engine
 
     def progress(self, *, quiet: bool = False, plain_lines: bool = False) -> ProgressPrinter:
+        from cove.cli.progress import ProgressPrinter
+
         return ProgressPrinter(self.err, quiet=quiet, plain_lines=plain_lines)
 
     def print(self, text: str = "") -> None:

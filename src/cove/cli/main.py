@@ -6,10 +6,10 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from cove.cli import exitcodes
 from cove.cli.app import Cli
-from cove.cli.commands import images, system
 from cove.cli.parser import CoveArgumentParser, UsageError
 from cove.errors import CoveError
 from cove.version import __version__
@@ -26,22 +26,116 @@ Environment:
 """
 
 
-def build_parser() -> CoveArgumentParser:
+# Which module defines each command, so that only that module is imported and only that
+# command's parser is built: `cove run` must not pay for the other eighty parsers.
+_CONTAINER_LIFECYCLE = (
+    "run create start stop kill restart rm remove wait pause unpause rename ps ls list inspect prune"
+).split()
+_CONTAINER_IO = "logs attach exec top stats diff commit cp export update".split()
+TOP_COMMANDS: dict[str, str] = {
+    **{name: "containers" for name in ("run", "create", "start", "stop", "kill", "restart", "rm", "wait",
+                                       "pause", "unpause", "rename", "ps", "inspect")},
+    **{name: "container_io" for name in _CONTAINER_IO},
+    **{name: "images" for name in ("images", "rmi", "tag", "history", "import", "save", "load")},
+    "info": "system",
+    "version": "system",
+}  # fmt: skip
+GROUPS: dict[str, tuple[str, dict[str, str]]] = {
+    "container": (
+        "Manage containers",
+        {**{n: "containers" for n in _CONTAINER_LIFECYCLE}, **{n: "container_io" for n in _CONTAINER_IO}},
+    ),
+    "image": (
+        "Manage images",
+        {
+            n: "images"
+            for n in "ls list inspect rm remove tag history prune import save load bootstrap".split()
+        },
+    ),
+    "volume": ("Manage volumes", {n: "volumes" for n in "create ls list inspect rm remove prune".split()}),
+    "system": ("Manage cove", {n: "system" for n in ("info", "df", "prune")}),
+}
+
+
+class _SkippedParser:
+    """Stands in for the parser of a command that this run does not need."""
+
+    def add_argument(self, *args: object, **kw: object) -> None:
+        pass
+
+    def set_defaults(self, **kw: object) -> None:
+        pass
+
+
+class _Only:
+    """A subparsers action that builds only the wanted commands (None: all of them)."""
+
+    def __init__(self, action: argparse._SubParsersAction, wanted: set[str] | None) -> None:  # type: ignore[type-arg]
+        self.action = action
+        self.wanted = wanted
+
+    def add_parser(self, name: str, **kw: Any) -> Any:
+        names = {name, *kw.get("aliases", ())}
+        if self.wanted is None or names & self.wanted:
+            return self.action.add_parser(name, **kw)
+        return _SkippedParser()
+
+
+def _command_words(argv: Sequence[str]) -> list[str]:
+    return [a for a in argv if not a.startswith("-")][:2]
+
+
+def build_parser(argv: Sequence[str] | None = None) -> CoveArgumentParser:
+    """The parser for ``argv``'s command, or for every command when it is not clear which."""
+    words = _command_words(sys.argv[1:] if argv is None else argv)
+    top_wanted: set[str] | None = None
+    group_wanted: dict[str, set[str] | None] = {g: None for g in GROUPS}
+    modules = {"containers", "container_io", "images", "system", "volumes"}
+    if words and words[0] in TOP_COMMANDS:
+        top_wanted, modules = {words[0]}, {TOP_COMMANDS[words[0]]}
+        group_wanted = {}
+    elif len(words) > 1 and words[0] in GROUPS and words[1] in GROUPS[words[0]][1]:
+        top_wanted, modules = set(), {GROUPS[words[0]][1][words[1]]}
+        group_wanted = {words[0]: {words[1]}}
+    elif words and words[0] in GROUPS:
+        top_wanted, modules = set(), set(GROUPS[words[0]][1].values())
+        group_wanted = {words[0]: None}
+
     parser = CoveArgumentParser(prog="cove", description=DESCRIPTION)
     parser.add_argument("-v", "--version", action="version", version=f"cove version {__version__}")
     top = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=CoveArgumentParser)
-    image_group = top.add_parser("image", help="Manage images", description="Manage images")
-    image_sub = image_group.add_subparsers(
-        title="commands", metavar="COMMAND", parser_class=CoveArgumentParser
-    )
-    image_group.set_defaults(handler=_help_of(image_group))
-    system_group = top.add_parser("system", help="Manage cove", description="Manage cove")
-    system_sub = system_group.add_subparsers(
-        title="commands", metavar="COMMAND", parser_class=CoveArgumentParser
-    )
-    system_group.set_defaults(handler=_help_of(system_group))
-    images.register(top, image_sub)
-    system.register(top, system_sub)
+    groups: dict[str, Any] = {}
+    for name, (help_text, _) in GROUPS.items():
+        if name in group_wanted:
+            group = top.add_parser(name, help=help_text, description=help_text)
+            action = group.add_subparsers(
+                title="commands", metavar="COMMAND", parser_class=CoveArgumentParser
+            )
+            group.set_defaults(handler=_help_of(group))
+            groups[name] = _Only(action, group_wanted[name])
+        else:
+            groups[name] = _Only(top, set())
+    top_only = _Only(top, top_wanted)
+    if "containers" in modules:
+        from cove.cli.commands import containers
+
+        containers.register(top_only, groups["container"])
+    if "container_io" in modules:
+        from cove.cli.commands import container_io
+
+        container_io.register(top_only, groups["container"])
+    if "volumes" in modules:
+        from cove.cli.commands import volumes
+
+        volumes.register(groups["volume"])
+    if "images" in modules:
+        from cove.cli.commands import images
+
+        images.register(top_only, groups["image"])
+    if "system" in modules:
+        from cove.cli.commands import system
+
+        system.register(top_only, groups["system"])
     parser.set_defaults(handler=_help_of(parser))
     return parser
 
@@ -56,7 +150,7 @@ def _help_of(parser: argparse.ArgumentParser) -> exitcodes.Handler:
 
 def main(argv: Sequence[str] | None = None, cli: Cli | None = None) -> int:
     cli = cli or Cli()
-    parser = build_parser()
+    parser = build_parser(argv)
     try:
         args = parser.parse_args(argv)
     except UsageError as exc:

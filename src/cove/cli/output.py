@@ -6,8 +6,6 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
-from cove.cli.template import Template
-
 # Docker's tabwriter settings: minimum cell width 10, padding 3.
 MIN_WIDTH = 10
 PADDING = 3
@@ -53,6 +51,8 @@ def render(
             out.write(json.dumps(row, separators=(",", ":"), ensure_ascii=False) + "\n")
         return
     table = fmt.startswith("table ") or fmt == "table"
+    from cove.cli.template import Template  # only when a template is rendered
+
     template = Template(unescape(fmt[6:] if table else fmt))
     lines = []
     if table:

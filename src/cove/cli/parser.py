@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import NoReturn
+from typing import Any, NoReturn
 
 
 class UsageError(Exception):
@@ -42,3 +42,7 @@ def parse_filters(values: list[str] | None) -> dict[str, list[str]]:
             raise UsageError(f"bad format of filter (expected name=value): {item!r}", "")
         filters.setdefault(key.strip().lower(), []).append(value)
     return filters
+
+
+# argparse's subparsers action, or a stand-in that builds only the commands a run needs.
+Subparsers = Any

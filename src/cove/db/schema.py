@@ -55,4 +55,23 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX containers_by_image ON containers(image_id);
     """,
+    # 2: volumes, and which containers use them
+    """
+    CREATE TABLE volumes (
+        name      TEXT PRIMARY KEY,
+        driver    TEXT NOT NULL DEFAULT 'local',
+        labels    TEXT NOT NULL DEFAULT '{}',
+        options   TEXT NOT NULL DEFAULT '{}',
+        anonymous INTEGER NOT NULL DEFAULT 0,
+        created   REAL NOT NULL
+    );
+    CREATE TABLE container_volumes (
+        container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        volume       TEXT NOT NULL REFERENCES volumes(name),
+        destination  TEXT NOT NULL,
+        PRIMARY KEY (container_id, destination)
+    );
+    CREATE INDEX container_volumes_by_volume ON container_volumes(volume);
+    ALTER TABLE containers ADD COLUMN runtime TEXT NOT NULL DEFAULT '';
+    """,
 )

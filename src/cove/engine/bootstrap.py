@@ -3,29 +3,62 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from cove.config import EngineConfig
 from cove.content.store import ContentStore
 from cove.db.database import Database
-from cove.engine.images import ImageService
 from cove.engine.store import Store
-from cove.engine.system import SystemService
 from cove.errors import FailedPrecondition, PermissionDenied
 from cove.host.overlay import probe_overlay
 from cove.host.runner import Runner, SubprocessRunner
 from cove.images.store import ImageStore
 from cove.snapshots.snapshotter import COPY, OVERLAY, Snapshotter
+from cove.volumes.store import VolumeStore
+
+if TYPE_CHECKING:
+    from cove.engine.container_io import ContainerIO
+    from cove.engine.containers import ContainerService
+    from cove.engine.images import ImageService
+    from cove.engine.system import SystemService
 
 DRIVER_KEY = "storage_driver"
 DRIVER_REASON_KEY = "storage_driver_reason"
 
 
-@dataclass
 class Engine:
-    store: Store
-    images: ImageService
-    system: SystemService
+    """The services of one store, each built (and its code imported) on first use, so a
+    command pays only for what it touches: `cove run` never loads the image archive code."""
+
+    def __init__(self, store: Store, volumes: VolumeStore) -> None:
+        self.store = store
+        self.volumes = volumes
+
+    @cached_property
+    def containers(self) -> ContainerService:
+        from cove.engine.containers import ContainerService
+
+        return ContainerService(self.store, self.volumes)
+
+    @cached_property
+    def images(self) -> ImageService:
+        from cove.engine.images import ImageService
+
+        # A lambda, so that listing images does not load the container service.
+        return ImageService(self.store, lambda cid: self.containers.status_of(cid))  # noqa: PLW0108
+
+    @cached_property
+    def system(self) -> SystemService:
+        from cove.engine.system import SystemService
+
+        return SystemService(self.store, self.images)
+
+    @cached_property
+    def container_io(self) -> ContainerIO:
+        from cove.engine.container_io import ContainerIO
+
+        return ContainerIO(self.containers)
 
     def close(self) -> None:
         self.store.close()
@@ -67,10 +100,12 @@ def open_engine(config: EngineConfig, *, runner: Runner | None = None) -> Engine
         snapshotter = Snapshotter(config.root / "snapshots", db, driver, runner)
         images = ImageStore(db, content)
         store = Store(config, config.root, db, content, snapshotter, images, runner, reason)
+        volumes = VolumeStore(config.root / "volumes", db)
+        engine = Engine(store, volumes)
+        store.cleaners.append(volumes.clean_leftovers)
         # Whatever a killed cove left behind goes now, if no other cove is at work.
         store.tidy()
     except BaseException:
         db.close()
         raise
-    images_service = ImageService(store)
-    return Engine(store, images_service, SystemService(store, images_service))
+    return engine

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -41,9 +41,11 @@ def familiar(name: str) -> str:
 
 
 class ImageService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, status_of: Callable[[str], str] | None = None) -> None:
         self.store = store
         self.images = store.images
+        # A container's live status (running, exited, ...); the container service answers it.
+        self.status_of = status_of or (lambda cid: "created")
 
     # -- reading ---------------------------------------------------------------------
 
@@ -193,8 +195,9 @@ class ImageService:
     def _remove_one(self, name: str, force: bool, result: RemoveResult) -> None:
         record, ref = self.images.lookup(name)
         users = self.images.users(record.id)
-        running = [u for u in users if u[2] in RUNNING_STATES]
-        stopped = [u for u in users if u[2] not in RUNNING_STATES]
+        states = {u[0]: self.status_of(u[0]) for u in users}
+        running = [u for u in users if states[u[0]] in RUNNING_STATES]
+        stopped = [u for u in users if states[u[0]] not in RUNNING_STATES]
         names = list(record.tags) + list(record.repo_digests)
         short = record.id.short
         if ref is not None:

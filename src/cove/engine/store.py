@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,6 +40,8 @@ class Store:
     images: ImageStore
     runner: Runner
     driver_reason: str
+    # More cleanup for leftovers, added by the services that own them (containers, volumes).
+    cleaners: list[Callable[[], object]] = field(default_factory=list)
 
     @cached_property
     def unpacker(self) -> Unpacker:
@@ -66,6 +68,22 @@ class Store:
                     shutil.rmtree(entry.path, ignore_errors=True)
                 else:
                     os.unlink(entry.path)
+                removed += 1
+        removed += self._clean_container_dirs()
+        for cleaner in self.cleaners:
+            cleaner()
+        return removed
+
+    def _clean_container_dirs(self) -> int:
+        """Directories of containers whose removal was interrupted (no record, or in the trash)."""
+        directory = self.root / "containers"
+        if not directory.exists():
+            return 0
+        known = {r["id"] for r in self.db.query("SELECT id FROM containers")}
+        removed = 0
+        for entry in directory.iterdir():
+            if entry.name.startswith(".trash-") or (len(entry.name) == 64 and entry.name not in known):
+                shutil.rmtree(entry, ignore_errors=True)
                 removed += 1
         return removed
 

@@ -35,6 +35,18 @@ class FileLock:
         self._fd = fd
         return True
 
+    @classmethod
+    def adopt(cls, path: Path, fd: int) -> FileLock:
+        """A lock already held through ``fd`` (inherited across exec)."""
+        lock = cls(path)
+        lock._fd = fd
+        return lock
+
+    def fileno(self) -> int:
+        if self._fd is None:
+            raise RuntimeError(f"lock {self.path} is not held")
+        return self._fd
+
     def release(self) -> None:
         if self._fd is not None:
             fd, self._fd = self._fd, None

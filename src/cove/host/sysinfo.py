@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import platform
 from pathlib import Path
 
 
 def kernel_version() -> str:
-    return platform.release()
+    return os.uname().release
 
 
 def operating_system() -> str:
@@ -18,7 +17,7 @@ def operating_system() -> str:
                 return line.split("=", 1)[1].strip().strip('"')
     except OSError:
         pass
-    return platform.system()
+    return os.uname().sysname
 
 
 def cpu_count() -> int:
@@ -36,4 +35,4 @@ def total_memory() -> int:
 
 
 def hostname() -> str:
-    return platform.node()
+    return os.uname().nodename

@@ -13,7 +13,6 @@ import io
 import os
 import secrets
 import shutil
-import struct
 import tarfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ from pathlib import Path
 from cove.archive.tarwrite import TarWriter
 from cove.content.store import ContentStore
 from cove.errors import FailedPrecondition, InvalidArgument, Unavailable
+from cove.host.elf import is_static
 from cove.host.runner import Runner
 from cove.images.importer import ImportedImage, import_rootfs, new_config, store_image
 from cove.images.store import ImageStore
@@ -68,33 +68,11 @@ _DIRS = {
 }  # fmt: skip
 
 
-def is_static_elf(path: Path) -> bool:
-    """True for an ELF executable with no program interpreter (statically linked)."""
-    with open(path, "rb") as f:
-        head = f.read(64)
-        if head[:4] != b"\x7fELF":
-            return False
-        is64 = head[4] == 2
-        endian = "<" if head[5] == 1 else ">"
-        if is64:
-            (phoff,) = struct.unpack_from(endian + "Q", head, 32)
-            phentsize, phnum = struct.unpack_from(endian + "HH", head, 54)
-        else:
-            (phoff,) = struct.unpack_from(endian + "I", head, 28)
-            phentsize, phnum = struct.unpack_from(endian + "HH", head, 42)
-        for i in range(phnum):
-            f.seek(phoff + i * phentsize)
-            (p_type,) = struct.unpack(endian + "I", f.read(4))
-            if p_type == 3:  # PT_INTERP
-                return False
-    return True
-
-
 def find_busybox(explicit: Path | None = None) -> Path:
     candidates = (explicit,) if explicit else BUSYBOX_CANDIDATES
     for path in candidates:
         if path is not None and path.is_file():
-            if not is_static_elf(path):
+            if not is_static(path):
                 raise FailedPrecondition(
                     f"{path} is not statically linked, so it cannot run alone in an image",
                     hint="install Debian's busybox-static package (apt-get install busybox-static)",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import platform as _platform
+import os
 from dataclasses import dataclass
 
 from cove.errors import InvalidArgument
@@ -34,7 +34,7 @@ class Platform:
 
 
 def host_platform() -> Platform:
-    arch, variant = _MACHINE_TO_GOARCH.get(_platform.machine(), (_platform.machine(), ""))
+    arch, variant = _MACHINE_TO_GOARCH.get(os.uname().machine, (os.uname().machine, ""))
     return Platform("linux", arch, variant)
 
 

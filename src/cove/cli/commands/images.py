@@ -11,7 +11,7 @@ from cove.cli import exitcodes
 from cove.cli.app import Cli
 from cove.cli.humanize import human_size, local_time, since
 from cove.cli.output import print_json, render
-from cove.cli.parser import UsageError, go_bool, parse_filters
+from cove.cli.parser import Subparsers, UsageError, go_bool, parse_filters
 from cove.cli.template import Template
 
 IMAGES_TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
@@ -89,7 +89,7 @@ def cmd_images(cli: Cli, args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def _add_images(sub: argparse._SubParsersAction, name: str, aliases: list[str]) -> None:  # type: ignore[type-arg]
+def _add_images(sub: Subparsers, name: str, aliases: list[str]) -> None:
     p = sub.add_parser(
         name,
         aliases=aliases,
@@ -134,7 +134,7 @@ def cmd_inspect(cli: Cli, args: argparse.Namespace) -> int:
     return exitcodes.FAILED if failed else exitcodes.OK
 
 
-def _add_inspect(sub: argparse._SubParsersAction, name: str) -> None:  # type: ignore[type-arg]
+def _add_inspect(sub: Subparsers, name: str) -> None:
     p = sub.add_parser(
         name, help="Show details of images (JSON)", description="Show details of one or more images"
     )
@@ -163,7 +163,7 @@ def cmd_rmi(cli: Cli, args: argparse.Namespace) -> int:
     return status
 
 
-def _add_rmi(sub: argparse._SubParsersAction, name: str, aliases: list[str]) -> None:  # type: ignore[type-arg]
+def _add_rmi(sub: Subparsers, name: str, aliases: list[str]) -> None:
     p = sub.add_parser(
         name,
         aliases=aliases,
@@ -185,7 +185,7 @@ def cmd_tag(cli: Cli, args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def _add_tag(sub: argparse._SubParsersAction, name: str) -> None:  # type: ignore[type-arg]
+def _add_tag(sub: Subparsers, name: str) -> None:
     p = sub.add_parser(
         name, help="Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", description="Tag an image"
     )
@@ -225,7 +225,7 @@ def cmd_history(cli: Cli, args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def _add_history(sub: argparse._SubParsersAction, name: str) -> None:  # type: ignore[type-arg]
+def _add_history(sub: Subparsers, name: str) -> None:
     p = sub.add_parser(name, help="Show the history of an image", description="Show the history of an image")
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("--format", help="'table', 'json', 'table TEMPLATE' or a Go template per row")
@@ -261,7 +261,7 @@ def cmd_prune(cli: Cli, args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def _add_prune(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_prune(sub: Subparsers) -> None:
     p = sub.add_parser(
         "prune",
         help="Remove unused images",
@@ -298,7 +298,7 @@ def cmd_import(cli: Cli, args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def _add_import(sub: argparse._SubParsersAction, name: str) -> None:  # type: ignore[type-arg]
+def _add_import(sub: Subparsers, name: str) -> None:
     p = sub.add_parser(
         name,
         help="Import the contents from a tarball to create a filesystem image",
@@ -341,7 +341,7 @@ def cmd_save(cli: Cli, args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def _add_save(sub: argparse._SubParsersAction, name: str) -> None:  # type: ignore[type-arg]
+def _add_save(sub: Subparsers, name: str) -> None:
     p = sub.add_parser(
         name,
         help="Save one or more images to a tar archive (streamed to STDOUT by default)",
@@ -378,7 +378,7 @@ def cmd_load(cli: Cli, args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def _add_load(sub: argparse._SubParsersAction, name: str) -> None:  # type: ignore[type-arg]
+def _add_load(sub: Subparsers, name: str) -> None:
     p = sub.add_parser(
         name,
         help="Load an image from a tar archive or STDIN",
@@ -410,7 +410,7 @@ def cmd_bootstrap(cli: Cli, args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def _add_bootstrap(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_bootstrap(sub: Subparsers) -> None:
     p = sub.add_parser(
         "bootstrap",
         help="Make a built-in image (busybox, debian) on this host, no registry needed",
@@ -430,7 +430,7 @@ def _add_bootstrap(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
 # --- registration ------------------------------------------------------------------
 
 
-def register(top: argparse._SubParsersAction, image: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(top: Subparsers, image: Subparsers) -> None:
     """Add the Docker-style top-level commands and the ``image`` management commands."""
     _add_images(top, "images", [])
     _add_rmi(top, "rmi", [])

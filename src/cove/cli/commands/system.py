@@ -10,6 +10,7 @@ from cove.cli.app import Cli
 from cove.cli.commands.images import IMAGE_HEADERS, short_id
 from cove.cli.humanize import bytes_size, human_size, since
 from cove.cli.output import print_json, render
+from cove.cli.parser import Subparsers
 from cove.cli.template import Template
 
 
@@ -56,7 +57,7 @@ def cmd_info(cli: Cli, args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def _add_info(sub: argparse._SubParsersAction, name: str) -> None:  # type: ignore[type-arg]
+def _add_info(sub: Subparsers, name: str) -> None:
     p = sub.add_parser(
         name, help="Display system-wide information", description="Display system-wide information"
     )
@@ -94,7 +95,7 @@ def cmd_version(cli: Cli, args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def _add_version(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_version(sub: Subparsers) -> None:
     p = sub.add_parser(
         "version", help="Show the cove version information", description="Show version information"
     )
@@ -156,7 +157,7 @@ def cmd_df(cli: Cli, args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def _add_df(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_df(sub: Subparsers) -> None:
     p = sub.add_parser("df", help="Show cove disk usage", description="Show the disk space cove's store uses")
     p.add_argument("-v", "--verbose", action="store_true", help="show detailed information on space usage")
     p.add_argument("--format", help="'table', 'json', 'table TEMPLATE' or a Go template per row")
@@ -185,7 +186,7 @@ def cmd_system_prune(cli: Cli, args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def _add_system_prune(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_system_prune(sub: Subparsers) -> None:
     p = sub.add_parser(
         "prune",
         help="Remove unused data",
@@ -199,7 +200,7 @@ def _add_system_prune(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     p.set_defaults(handler=cmd_system_prune)
 
 
-def register(top: argparse._SubParsersAction, system: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(top: Subparsers, system: Subparsers) -> None:
     _add_info(top, "info")
     _add_version(top)
     _add_info(system, "info")

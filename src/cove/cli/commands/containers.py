@@ -1,0 +1,549 @@
+"""Container commands: run, create, start, stop, kill, restart, rm, ps, wait, pause, rename, prune..."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shlex
+import time
+from typing import TYPE_CHECKING, Any
+
+from cove.cli import exitcodes
+from cove.cli.app import Cli
+from cove.cli.attach import parse_detach_keys, stream
+from cove.cli.container_options import add_create_flags, config_from_args
+from cove.cli.humanize import human_duration, human_size, local_time
+from cove.cli.output import render
+from cove.cli.parser import Subparsers, UsageError, go_bool, parse_filters
+from cove.errors import CoveError
+
+if TYPE_CHECKING:
+    from cove.engine.containers import Container
+
+PS_TABLE = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+PS_TABLE_SIZE = PS_TABLE + "\t{{.Size}}"
+PS_HEADERS = {
+    "ID": "CONTAINER ID",
+    "Image": "IMAGE",
+    "Command": "COMMAND",
+    "RunningFor": "CREATED",
+    "CreatedAt": "CREATED AT",
+    "Status": "STATUS",
+    "Ports": "PORTS",
+    "Names": "NAMES",
+    "Size": "SIZE",
+    "Labels": "LABELS",
+    "State": "STATE",
+    "Mounts": "MOUNTS",
+    "Networks": "NETWORKS",
+    "LocalVolumes": "LOCAL VOLUMES",
+}
+
+
+def _parse_time(text: str) -> float:
+    from cove.oci.timestamps import timestamp
+
+    return timestamp(text)
+
+
+def status_text(container: Container, now: float | None = None) -> str:
+    """Docker's STATUS column: Up 3 minutes (healthy), Exited (0) 2 seconds ago, Created..."""
+    now = time.time() if now is None else now
+    s = container.status
+    if s.status in ("running", "paused"):
+        started = _parse_time(s.started_at)
+        text = "Up " + human_duration(now - started)
+        health = (s.health or {}).get("Status") if s.health else None
+        if s.status == "paused":
+            text += " (Paused)"
+        elif health:
+            text += f" (health: {health})" if health == "starting" else f" ({health})"
+        return text
+    if s.status == "restarting":
+        return f"Restarting ({s.exit_code}) {human_duration(now - _parse_time(s.finished_at))} ago"
+    if s.status == "exited":
+        if not s.finished_at:
+            return f"Exited ({s.exit_code})"
+        return f"Exited ({s.exit_code}) {human_duration(now - _parse_time(s.finished_at))} ago"
+    return s.status.capitalize()
+
+
+def command_text(container: Container, image_config: dict[str, Any], truncate: bool) -> str:
+    from cove.containers.spec import command
+
+    try:
+        args = command(container.record.config, image_config)
+    except CoveError:
+        args = []
+    text = " ".join(shlex.quote(a) if " " in a else a for a in args)
+    if truncate and len(text) > 20:
+        text = text[:19] + "…"
+    return f'"{text}"'
+
+
+# --- run / create / start -------------------------------------------------------------------
+
+
+def _create(cli: Cli, args: argparse.Namespace) -> str:
+    config = config_from_args(args, dict(cli.env))
+    if args.cidfile and os.path.exists(args.cidfile):
+        raise UsageError(
+            f"container ID file found, make sure the other container isn't running or delete {args.cidfile}",
+            "cove run",
+        )
+    record = cli.engine().containers.create(config, args.name, pull=args.pull)
+    if args.cidfile:
+        with open(args.cidfile, "x") as f:
+            f.write(record.id)
+    return record.id
+
+
+def cmd_create(cli: Cli, args: argparse.Namespace) -> int:
+    try:
+        cli.print(_create(cli, args))
+    except CoveError as exc:
+        cli.err.write(exitcodes.describe(exc) + "\n")
+        return exitcodes.ENGINE
+    return exitcodes.OK
+
+
+def _start_failure(cli: Cli, exc: CoveError) -> int:
+    cli.err.write(exitcodes.describe(exc) + "\n")
+    return int(getattr(exc, "exit_code", exitcodes.ENGINE))
+
+
+def _attach_and_wait(
+    cli: Cli, cid: str, *, stdin: bool, tty: bool, sig_proxy: bool, remove: bool, detach_keys: bytes
+) -> int | None:
+    from cove.host import terminal
+
+    engine = cli.engine()
+    size = terminal.size(0) if tty else None
+    attachment = engine.containers.attach(cid, stdin=stdin, tty_size=size, remove=remove)
+
+    def proxy(sig: int) -> None:
+        with contextlib.suppress(CoveError):
+            engine.containers.kill(cid, str(sig))
+
+    try:
+        return stream(
+            attachment,
+            stdin=stdin,
+            tty=tty,
+            detach_keys=detach_keys,
+            proxy_signal=proxy if sig_proxy else None,
+        )
+    finally:
+        attachment.close()
+
+
+def cmd_run(cli: Cli, args: argparse.Namespace) -> int:
+    if args.detach and args.rm and args.restart != "no":
+        raise UsageError("conflicting options: cannot specify both --restart and --rm", "cove run")
+    try:
+        detach_keys = parse_detach_keys(args.detach_keys)
+    except ValueError as exc:
+        raise UsageError(str(exc), "cove run") from None
+    try:
+        cid = _create(cli, args)
+    except CoveError as exc:
+        cli.err.write(exitcodes.describe(exc) + "\n")
+        return exitcodes.ENGINE
+    engine = cli.engine()
+    from cove.host import terminal
+
+    try:
+        engine.containers.start(
+            cid, hold_output=not args.detach, tty_size=terminal.size(0) if args.tty else None
+        )
+    except CoveError as exc:
+        code = _start_failure(cli, exc)
+        if args.rm:
+            with contextlib.suppress(CoveError):
+                engine.containers.remove(cid, force=True)
+        return code
+    if args.detach:
+        cli.print(cid)
+        return exitcodes.OK
+    attached = _attach_and_wait(
+        cli,
+        cid,
+        stdin=args.interactive,
+        tty=args.tty,
+        sig_proxy=args.sig_proxy,
+        remove=args.rm,
+        detach_keys=detach_keys,
+    )
+    if attached is None:  # detached with the escape keys (or the monitor went away)
+        status = engine.containers.get(cid).status
+        if status.running:
+            return exitcodes.OK
+        code = status.exit_code
+    else:
+        code = attached
+    if args.rm:
+        with contextlib.suppress(CoveError):
+            engine.containers.remove(cid, force=True)
+    return code
+
+
+def cmd_start(cli: Cli, args: argparse.Namespace) -> int:
+    engine = cli.engine()
+    if args.attach or args.interactive:
+        if len(args.containers) > 1:
+            raise UsageError("you cannot start and attach multiple containers at once", "cove start")
+        ref = args.containers[0]
+        try:
+            container = engine.containers.get(ref)
+            engine.containers.start(ref, hold_output=True)
+        except CoveError as exc:
+            cli.err.write(exitcodes.describe(exc) + "\n")
+            return exitcodes.FAILED
+        config = container.record.config
+        code = _attach_and_wait(
+            cli,
+            container.record.id,
+            stdin=args.interactive and config.open_stdin,
+            tty=config.tty,
+            sig_proxy=True,
+            remove=False,
+            detach_keys=parse_detach_keys(args.detach_keys),
+        )
+        return 0 if code is None else code
+    status = exitcodes.OK
+    for ref in args.containers:
+        try:
+            engine.containers.start(ref)
+            cli.print(ref)
+        except CoveError as exc:
+            cli.err.write(exitcodes.describe(exc) + "\n")
+            status = exitcodes.FAILED
+    return status
+
+
+# --- stop / kill / restart / rm / wait / pause --------------------------------------------------
+
+
+def _each(cli: Cli, refs: list[str], action: Any) -> int:
+    status = exitcodes.OK
+    for ref in refs:
+        try:
+            action(ref)
+            cli.print(ref)
+        except CoveError as exc:
+            cli.err.write(exitcodes.describe(exc) + "\n")
+            status = exitcodes.FAILED
+    return status
+
+
+def cmd_stop(cli: Cli, args: argparse.Namespace) -> int:
+    engine = cli.engine()
+    return _each(
+        cli,
+        args.containers,
+        lambda ref: engine.containers.stop(ref, timeout=args.time, signal_name=args.signal),
+    )
+
+
+def cmd_kill(cli: Cli, args: argparse.Namespace) -> int:
+    engine = cli.engine()
+    return _each(cli, args.containers, lambda ref: engine.containers.kill(ref, args.signal))
+
+
+def cmd_restart(cli: Cli, args: argparse.Namespace) -> int:
+    engine = cli.engine()
+    return _each(cli, args.containers, lambda ref: engine.containers.restart(ref, timeout=args.time))
+
+
+def cmd_rm(cli: Cli, args: argparse.Namespace) -> int:
+    engine = cli.engine()
+    return _each(
+        cli,
+        args.containers,
+        lambda ref: engine.containers.remove(ref, force=args.force, volumes=args.volumes),
+    )
+
+
+def cmd_wait(cli: Cli, args: argparse.Namespace) -> int:
+    engine = cli.engine()
+    status = exitcodes.OK
+    for ref in args.containers:
+        try:
+            cli.print(str(engine.containers.wait(ref)))
+        except CoveError as exc:
+            cli.err.write(exitcodes.describe(exc) + "\n")
+            status = exitcodes.FAILED
+    return status
+
+
+def cmd_pause(cli: Cli, args: argparse.Namespace) -> int:
+    engine = cli.engine()
+    return _each(cli, args.containers, engine.containers.pause)
+
+
+def cmd_unpause(cli: Cli, args: argparse.Namespace) -> int:
+    engine = cli.engine()
+    return _each(cli, args.containers, engine.containers.unpause)
+
+
+def cmd_rename(cli: Cli, args: argparse.Namespace) -> int:
+    cli.engine().containers.rename(args.container, args.new_name)
+    return exitcodes.OK
+
+
+def cmd_prune(cli: Cli, args: argparse.Namespace) -> int:
+    if not args.force and not cli.confirm("WARNING! This will remove all stopped containers."):
+        return exitcodes.OK
+    removed, freed = cli.engine().containers.prune()
+    if removed:
+        cli.print("Deleted Containers:")
+        for cid in removed:
+            cli.print(cid)
+        cli.print()
+    cli.print(f"Total reclaimed space: {human_size(freed)}")
+    return exitcodes.OK
+
+
+# --- ps -------------------------------------------------------------------------------------
+
+
+def cmd_ps(cli: Cli, args: argparse.Namespace) -> int:
+    engine = cli.engine()
+    last = 1 if args.latest else args.last
+    containers = engine.containers.list_containers(
+        all=args.all, filters=parse_filters(args.filter), last=last
+    )
+    now = time.time()
+    rows = []
+    image_configs: dict[str, dict[str, Any]] = {}
+    for c in containers:
+        record = c.record
+        if record.image_id not in image_configs:
+            image_configs[record.image_id] = engine.containers.image_config(record)
+        size = ""
+        if args.size:
+            with contextlib.suppress(CoveError):
+                own = engine.store.snapshotter.usage(record.snapshot_key)[1]
+                image_size = engine.store.images.get(record.image_id).size if record.image_id else 0
+                size = f"{human_size(own)} (virtual {human_size(own + image_size)})"
+        rows.append(
+            {
+                "Command": command_text(c, image_configs[record.image_id], not args.no_trunc),
+                "CreatedAt": local_time(_iso(record.created)),
+                "ID": record.id if args.no_trunc else record.id[:12],
+                "Image": record.image_ref,
+                "Labels": ",".join(f"{k}={v}" for k, v in record.config.labels.items()),
+                "LocalVolumes": str(sum(1 for m in record.config.mounts if m.type == "volume")),
+                "Mounts": ",".join(m.source or m.target for m in record.config.mounts),
+                "Names": record.name,
+                "Networks": {"private": "none"}.get(record.config.network, record.config.network),
+                "Ports": "",
+                "RunningFor": human_duration(now - record.created) + " ago",
+                "Size": size,
+                "State": c.status.status,
+                "Status": status_text(c, now),
+            }
+        )
+    render(
+        rows,
+        args.format,
+        default=PS_TABLE_SIZE if args.size else PS_TABLE,
+        headers=PS_HEADERS,
+        out=cli.out,
+        quiet=args.quiet,
+        quiet_field="ID",
+    )
+    return exitcodes.OK
+
+
+def _iso(ts: float) -> str:
+    from cove.oci.timestamps import format_rfc3339
+
+    return format_rfc3339(ts)
+
+
+# --- inspect ------------------------------------------------------------------------------
+
+
+def cmd_inspect(cli: Cli, args: argparse.Namespace) -> int:
+    """``cove inspect``: containers first, then images (``--type`` narrows it), as Docker does."""
+    from cove.api.shapes import container_inspect, image_inspect
+    from cove.cli.template import Template
+
+    engine = cli.engine()
+    found: list[dict[str, Any]] = []
+    failed = False
+    for ref in args.names:
+        item: dict[str, Any] | None = None
+        errors: list[CoveError] = []
+        if args.type in (None, "container"):
+            try:
+                item = container_inspect(engine.containers.details(ref))
+            except CoveError as exc:
+                errors.append(exc)
+        if item is None and args.type in (None, "image"):
+            try:
+                item = image_inspect(engine.images.inspect(ref))
+            except CoveError as exc:
+                errors.append(exc)
+        if item is None:
+            cli.err.write(
+                f"Error: No such object: {ref}\n" if len(errors) > 1 else exitcodes.describe(errors[0]) + "\n"
+            )
+            failed = True
+        else:
+            found.append(item)
+    if args.format and args.format != "json":
+        template = Template(args.format.replace("\\t", "\t").replace("\\n", "\n"))
+        for obj in found:
+            cli.print(template.render(obj))
+    else:
+        cli.out.write(json.dumps(found, indent=4, ensure_ascii=False) + "\n")
+    return exitcodes.FAILED if failed else exitcodes.OK
+
+
+# --- registration -----------------------------------------------------------------------------
+
+
+def _refs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+
+
+def register(top: Subparsers, container: Subparsers) -> None:
+    for sub, prefix in ((top, ""), (container, "container ")):
+        p = sub.add_parser(
+            "run",
+            add_help=False,
+            help="Create and run a new container from an image",
+            description="Create and run a new container from an image",
+        )
+        add_create_flags(p)
+        p.add_argument("-d", "--detach", action="store_true", help="run in the background and print the ID")
+        p.add_argument("--rm", action="store_true", help="remove the container when it exits")
+        p.add_argument(
+            "--sig-proxy",
+            type=go_bool,
+            nargs="?",
+            const=True,
+            default=True,
+            help="proxy received signals to the process (default true)",
+        )
+        p.add_argument(
+            "--detach-keys", help="override the key sequence for detaching (default ctrl-p,ctrl-q)"
+        )
+        p.set_defaults(handler=cmd_run)
+
+        p = sub.add_parser(
+            "create",
+            add_help=False,
+            help="Create a new container",
+            description="Create a new container (start it with `cove start`)",
+        )
+        add_create_flags(p)
+        p.set_defaults(handler=cmd_create, rm=False, detach=True)
+
+        p = sub.add_parser(
+            "start", help="Start one or more stopped containers", description="Start containers"
+        )
+        p.add_argument("-a", "--attach", action="store_true", help="attach STDOUT/STDERR and forward signals")
+        p.add_argument("-i", "--interactive", action="store_true", help="attach the container's STDIN")
+        p.add_argument("--detach-keys", help="override the key sequence for detaching")
+        _refs(p)
+        p.set_defaults(handler=cmd_start)
+
+        p = sub.add_parser("stop", help="Stop one or more running containers", description="Stop containers")
+        p.add_argument("-t", "--time", "--timeout", type=int, help="seconds to wait before killing it")
+        p.add_argument("-s", "--signal", help="signal to send (default: the container's stop signal)")
+        _refs(p)
+        p.set_defaults(handler=cmd_stop)
+
+        p = sub.add_parser("kill", help="Kill one or more running containers", description="Kill containers")
+        p.add_argument("-s", "--signal", default="KILL", help="signal to send (default KILL)")
+        _refs(p)
+        p.set_defaults(handler=cmd_kill)
+
+        p = sub.add_parser("restart", help="Restart one or more containers", description="Restart containers")
+        p.add_argument("-t", "--time", "--timeout", type=int, help="seconds to wait before killing it")
+        _refs(p)
+        p.set_defaults(handler=cmd_restart)
+
+        p = sub.add_parser(
+            "rm",
+            aliases=["remove"] if prefix else [],
+            help="Remove one or more containers",
+            description="Remove containers",
+        )
+        p.add_argument("-f", "--force", action="store_true", help="force the removal of a running container")
+        p.add_argument(
+            "-v", "--volumes", action="store_true", help="remove anonymous volumes of the container"
+        )
+        _refs(p)
+        p.set_defaults(handler=cmd_rm)
+
+        p = sub.add_parser(
+            "wait",
+            help="Block until containers stop, then print their exit codes",
+            description="Wait for containers to stop",
+        )
+        _refs(p)
+        p.set_defaults(handler=cmd_wait)
+
+        p = sub.add_parser(
+            "pause", help="Pause all processes within containers", description="Pause containers"
+        )
+        _refs(p)
+        p.set_defaults(handler=cmd_pause)
+        p = sub.add_parser("unpause", help="Unpause all processes within containers", description="Unpause")
+        _refs(p)
+        p.set_defaults(handler=cmd_unpause)
+
+        p = sub.add_parser("rename", help="Rename a container", description="Rename a container")
+        p.add_argument("container", metavar="CONTAINER")
+        p.add_argument("new_name", metavar="NEW_NAME")
+        p.set_defaults(handler=cmd_rename)
+
+        ps = sub.add_parser(
+            "ps" if not prefix else "ls",
+            aliases=["list", "ps"] if prefix else [],
+            help="List containers",
+            description=PS_DESCRIPTION,
+        )
+        ps.add_argument(
+            "-a", "--all", action="store_true", help="show all containers (default shows just running)"
+        )
+        ps.add_argument("-f", "--filter", action="append", metavar="FILTER", help="filter output (key=value)")
+        ps.add_argument("--format", help="'table', 'json', 'table TEMPLATE' or a Go template per container")
+        ps.add_argument("-n", "--last", type=int, help="show n last created containers (includes all states)")
+        ps.add_argument("-l", "--latest", action="store_true", help="show the latest created container")
+        ps.add_argument("--no-trunc", action="store_true", help="don't truncate output")
+        ps.add_argument("-q", "--quiet", action="store_true", help="only display container IDs")
+        ps.add_argument("-s", "--size", action="store_true", help="display total file sizes")
+        ps.set_defaults(handler=cmd_ps)
+
+    p = container.add_parser(
+        "prune", help="Remove all stopped containers", description="Remove stopped containers"
+    )
+    p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    p.set_defaults(handler=cmd_prune)
+
+    for sub in (top, container):
+        p = sub.add_parser(
+            "inspect",
+            help="Return low-level information on containers or images",
+            description="Show details (JSON) of containers or images",
+        )
+        p.add_argument("names", nargs="+", metavar="NAME|ID")
+        p.add_argument("-f", "--format", help="'json' or a Go template")
+        p.add_argument(
+            "--type", choices=("container", "image"), default="container" if sub is container else None
+        )
+        p.add_argument("-s", "--size", action="store_true", help="display total file sizes (containers)")
+        p.set_defaults(handler=cmd_inspect)
+
+
+PS_DESCRIPTION = (
+    "List containers. Filters: status=created|restarting|running|paused|exited, name=, label=KEY[=VALUE], "
+    "ancestor=IMAGE, health=starting|healthy|unhealthy|none, exited=CODE, id=, before=, since=."
+)

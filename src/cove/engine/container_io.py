@@ -1,0 +1,667 @@
+"""Looking into and copying out of containers: logs, exec, top, stats, diff, commit, cp, export."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import json
+import os
+import secrets
+import socket
+import stat
+import struct
+import tempfile
+import termios
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from cove.archive.apply import WhiteoutMode, apply_layer
+from cove.archive.stream import ChunkReader
+from cove.archive.tarstream import TarReader
+from cove.archive.treetar import TreeTar
+from cove.build.changes import apply_changes
+from cove.containers.model import BIND, VOLUME, Resources
+from cove.containers.paths import resolve_in_root
+from cove.containers.spec import command
+from cove.containers.spec import resources as spec_resources
+from cove.containers.store import ContainerRecord
+from cove.containers.users import resolve_user
+from cove.engine.containers import Container, ContainerService
+from cove.errors import Conflict, CoveError, InvalidArgument, NotFound
+from cove.host import process
+from cove.host.mounts import is_mountpoint, mount_all, unmount
+from cove.host.sysinfo import total_memory
+from cove.images.importer import now_rfc3339, store_image
+from cove.logs import jsonfile
+from cove.monitor.status import PAUSED, read_status
+from cove.oci import mediatypes as mt
+from cove.oci.digest import Digest
+from cove.oci.image import Descriptor, ImageConfig, Manifest
+from cove.oci.reference import parse_reference
+from cove.runtime import caps as capabilities
+from cove.snapshots.snapshotter import OVERLAY
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str  # A (added), C (changed), D (deleted)
+    path: str
+
+
+@dataclass(frozen=True)
+class Stats:
+    id: str
+    name: str
+    cpu_percent: float
+    memory_usage: int
+    memory_limit: int
+    net_rx: int
+    net_tx: int
+    block_read: int
+    block_write: int
+    pids: int
+
+
+class ExecSession:
+    """A process started with ``runc exec``: wait for it; with a tty, its pty master is ``fd``."""
+
+    def __init__(self, pid: int, fd: int | None, process_file: Path) -> None:
+        self.pid = pid
+        self.fd = fd
+        self._process_file = process_file
+
+    def resize(self, rows: int, cols: int) -> None:
+        if self.fd is not None:
+            fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    def wait(self) -> int:
+        _, status = os.waitpid(self.pid, 0)
+        self._process_file.unlink(missing_ok=True)
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        return process.exit_code(status)
+
+
+class ContainerIO:
+    def __init__(self, containers: ContainerService) -> None:
+        self.c = containers
+        self.store = containers.store
+
+    # -- logs ------------------------------------------------------------------------------
+
+    def logs(
+        self,
+        ref: str,
+        *,
+        follow: bool = False,
+        tail: int | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> Iterator[jsonfile.LogEntry]:
+        record = self.c.records.resolve(ref)
+        path = self.c.log_path(record.id)
+        end = jsonfile.end_of(path)
+        yield from jsonfile.read(path, tail=tail, since=since, until=until, end=end)
+        if not follow:
+            return
+        directory = self.c.dir(record.id)
+
+        def running() -> bool:
+            status = read_status(directory)
+            return status.supervised
+
+        for entry in jsonfile.follow(path, running, start=end):
+            if until is not None and jsonfile.parse_time(entry.time) > until:
+                return
+            yield entry
+
+    # -- exec ------------------------------------------------------------------------------
+
+    def exec(
+        self,
+        ref: str,
+        argv: list[str],
+        *,
+        tty: bool = False,
+        env: list[str] | None = None,
+        user: str | None = None,
+        workdir: str | None = None,
+        privileged: bool = False,
+        detach: bool = False,
+        stdin: int | None = None,
+        stdout: int = 1,
+        stderr: int = 2,
+    ) -> ExecSession | None:
+        """Run ``argv`` in a running container; None for --detach, else a session to wait on."""
+        container = self.c.get(ref)
+        record, status = container.record, container.status
+        if status.status == PAUSED:
+            raise Conflict(f"container {record.id[:12]} is paused, unpause the container before exec")
+        if not status.running:
+            raise Conflict(f"container {record.id[:12]} is not running")
+        if not argv:
+            raise InvalidArgument("exec needs a command")
+        directory = self.c.dir(record.id)
+        spec = json.loads((directory / "bundle" / "config.json").read_text())
+        proc: dict[str, Any] = spec["process"]
+        proc["args"] = argv
+        proc["terminal"] = tty
+        merged = {e.partition("=")[0]: e for e in proc.get("env", [])}
+        for item in env or []:
+            merged[item.partition("=")[0]] = item
+        if tty:
+            merged.setdefault("TERM", "TERM=xterm")
+        proc["env"] = list(merged.values())
+        if user is not None:
+            resolved = resolve_user(user, self.c.rootfs(record.id))
+            proc["user"] = {"uid": resolved.uid, "gid": resolved.gid}
+            if resolved.additional_gids:
+                proc["user"]["additionalGids"] = list(resolved.additional_gids)
+        if workdir:
+            proc["cwd"] = workdir
+        if privileged:
+            every = list(capabilities.host_caps())
+            proc["capabilities"] = {"bounding": every, "effective": every, "permitted": every}
+        process_file = directory / f"exec-{secrets.token_hex(6)}.json"
+        process_file.write_text(json.dumps(proc))
+        runtime = self.c.runtime_of(record)
+        devnull = os.open(os.devnull, os.O_RDWR)
+        try:
+            if detach:
+                argv_ = runtime.exec_argv(record.id, process_file, detach=True)
+                pid = process.spawn(argv_, stdin=devnull, stdout=devnull, stderr=devnull)
+                _, code = os.waitpid(pid, 0)
+                process_file.unlink(missing_ok=True)
+                if process.exit_code(code) != 0:
+                    raise Conflict(f"exec failed in container {record.id[:12]}")
+                return None
+            if not tty:
+                argv_ = runtime.exec_argv(record.id, process_file)
+                pid = process.spawn(
+                    argv_, stdin=devnull if stdin is None else stdin, stdout=stdout, stderr=stderr
+                )
+                return ExecSession(pid, None, process_file)
+            console_path = self.c.socket(record.id).with_name(
+                self.c.socket(record.id).name + "." + secrets.token_hex(3)
+            )
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+                listener.bind(str(console_path))
+                listener.listen(1)
+                listener.settimeout(30)
+                argv_ = runtime.exec_argv(record.id, process_file, console_socket=console_path)
+                pid = process.spawn(argv_, stdin=devnull, stdout=devnull, stderr=stderr)
+                try:
+                    conn, _ = listener.accept()
+                except TimeoutError:
+                    raise CoveError("the runtime did not hand over the terminal") from None
+                finally:
+                    console_path.unlink(missing_ok=True)
+                with conn:
+                    _msg, fds, _flags, _addr = socket.recv_fds(conn, 4096, 1)
+            return ExecSession(pid, fds[0], process_file)
+        finally:
+            os.close(devnull)
+
+    # -- top and stats ---------------------------------------------------------------------
+
+    def top(self, ref: str, ps_args: list[str] | None = None) -> tuple[list[str], list[list[str]]]:
+        container = self.c.get(ref)
+        if not container.status.running:
+            raise Conflict(f"container {container.record.id[:12]} is not running")
+        pids = set(self.c.runtime_of(container.record).pids(container.record.id))
+        args = ps_args or ["-ef"]
+        out = self.store.runner.run(["ps", *args]).stdout.decode(errors="replace").splitlines()
+        if not out:
+            return [], []
+        titles = out[0].split()
+        if "PID" not in titles:
+            raise InvalidArgument(f"couldn't find PID field in ps output (ps {' '.join(args)})")
+        column = titles.index("PID")
+        rows = []
+        for line in out[1:]:
+            fields = line.split(None, len(titles) - 1)
+            if len(fields) > column and fields[column].isdigit() and int(fields[column]) in pids:
+                rows.append(fields)
+        return titles, rows
+
+    def _sample(self, record: ContainerRecord) -> dict[str, Any]:
+        return self.c.runtime_of(record).stats(record.id)
+
+    def stats(self, refs: list[str] | None = None) -> list[Stats]:
+        """One reading for each running container (CPU over half a second, as `docker stats`)."""
+        containers = [self.c.get(r) for r in refs] if refs else self.c.list_containers()
+        running = [c for c in containers if c.status.running]
+        first = {c.record.id: (self._sample_safe(c.record), _system_cpu_ns()) for c in running}
+        time.sleep(0.5)
+        out = []
+        cpus = os.cpu_count() or 1
+        for c in running:
+            data = self._sample_safe(c.record)
+            before, system_before = first[c.record.id]
+            cpu_delta = _cpu_total(data) - _cpu_total(before)
+            system_delta = _system_cpu_ns() - system_before
+            percent = (cpu_delta / system_delta) * cpus * 100.0 if system_delta > 0 and cpu_delta > 0 else 0.0
+            memory = data.get("memory", {})
+            usage = int(memory.get("usage", {}).get("usage", 0))
+            stats = memory.get("stats", {}) or {}
+            usage -= int(stats.get("total_inactive_file", stats.get("inactive_file", 0)) or 0)
+            limit = int(memory.get("usage", {}).get("limit", 0))
+            total = total_memory()
+            if not limit or limit > total:
+                limit = total
+            read = write = 0
+            for entry in data.get("blkio", {}).get("ioServiceBytesRecursive") or []:
+                if entry.get("op", "").lower() == "read":
+                    read += int(entry.get("value", 0))
+                elif entry.get("op", "").lower() == "write":
+                    write += int(entry.get("value", 0))
+            rx, tx = _net_bytes(c.status.pid)
+            out.append(
+                Stats(
+                    c.record.id,
+                    c.record.name,
+                    percent,
+                    max(0, usage),
+                    limit,
+                    rx,
+                    tx,
+                    read,
+                    write,
+                    int(data.get("pids", {}).get("current", 0)),
+                )
+            )
+        return out
+
+    def _sample_safe(self, record: ContainerRecord) -> dict[str, Any]:
+        try:
+            return self._sample(record)
+        except CoveError:
+            return {}
+
+    # -- diff, commit, export --------------------------------------------------------------
+
+    def _mount_points(self, record: ContainerRecord) -> set[str]:
+        """Paths the runtime creates in the container's layer only to mount something there."""
+        spec_path = self.c.dir(record.id) / "bundle" / "config.json"
+        points = {"etc/hostname", "etc/hosts", "etc/resolv.conf"}
+        with contextlib.suppress(OSError, ValueError):
+            for mount in json.loads(spec_path.read_text())["mounts"]:
+                points.add(mount["destination"].strip("/"))
+        return points
+
+    def diff(self, ref: str) -> list[Change]:
+        record = self.c.records.resolve(ref)
+        snapshotter = self.store.snapshotter
+        chain = snapshotter.chain(record.snapshot_key)
+        top = snapshotter.fs(chain[0].id)
+        points = self._mount_points(record)
+        changes: list[Change] = []
+        if snapshotter.driver == OVERLAY:
+            lowers = [snapshotter.fs(s.id) for s in chain[1:]]
+
+            def in_lower(rel: str) -> bool:
+                for lower in lowers:
+                    if os.path.lexists(lower / rel):
+                        return True
+                    # a whiteout or opaque directory higher up hides what is below
+                    with contextlib.suppress(OSError):
+                        st = os.lstat(lower / rel)
+                        if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                            return False
+                return False
+
+            for dirpath, dirnames, filenames in os.walk(top):
+                rel_dir = os.path.relpath(dirpath, top)
+                for name in sorted(dirnames + filenames):
+                    rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+                    path = os.path.join(dirpath, name)
+                    st = os.lstat(path)
+                    if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                        changes.append(Change("D", "/" + rel))
+                    elif rel in points and not in_lower(rel):
+                        continue
+                    else:
+                        changes.append(Change("C" if in_lower(rel) else "A", "/" + rel))
+        else:
+            parent = snapshotter.fs(chain[1].id) if len(chain) > 1 else None
+            changes = _compare_trees(top, parent, points)
+        changes.sort(key=lambda c: c.path)
+        return changes
+
+    def commit(
+        self,
+        ref: str,
+        reference: str | None = None,
+        *,
+        changes: list[str] | None = None,
+        message: str = "",
+        author: str = "",
+        pause: bool = True,
+    ) -> Digest:
+        container = self.c.get(ref)
+        record = container.record
+        paused_here = False
+        if pause and container.status.status == "running":
+            with contextlib.suppress(CoveError):
+                self.c.pause(record.id)
+                paused_here = True
+        try:
+            with self.store.writing():
+                return self._commit(record, reference, changes or [], message, author)
+        finally:
+            if paused_here:
+                with contextlib.suppress(CoveError):
+                    self.c.unpause(record.id)
+
+    def _layer_tar(self, record: ContainerRecord, out: BinaryIO) -> None:
+        snapshotter = self.store.snapshotter
+        chain = snapshotter.chain(record.snapshot_key)
+        top = str(snapshotter.fs(chain[0].id))
+        points = self._mount_points(record)
+        tar = TreeTar(out)
+        if snapshotter.driver == OVERLAY:
+            tar.add_tree(
+                top, overlay_whiteouts=True, skip=lambda rel: rel in points and self._fresh(chain, rel)
+            )
+        else:
+            parent = snapshotter.fs(chain[1].id) if len(chain) > 1 else None
+            for change in _compare_trees(Path(top), parent, points):
+                rel = change.path.lstrip("/")
+                if change.kind == "D":
+                    head, _, base = rel.rpartition("/")
+                    tar.add_empty(f"{head}/.wh.{base}" if head else f".wh.{base}")
+                else:
+                    tar.add(os.path.join(top, rel), rel)
+        tar.close()
+
+    def _fresh(self, chain: list[Any], rel: str) -> bool:
+        return not any(os.path.lexists(self.store.snapshotter.fs(s.id) / rel) for s in chain[1:])
+
+    def _commit(
+        self, record: ContainerRecord, reference: str | None, changes: list[str], message: str, author: str
+    ) -> Digest:
+        content = self.store.content
+        images = self.store.images
+        try:
+            base = images.get(record.image_id)
+        except CoveError:
+            raise Conflict(
+                f"the image of container {record.name} was removed, so it cannot be committed"
+            ) from None
+        base_config = images.config(base)
+        base_manifest = images.manifest(base)
+        with tempfile.TemporaryFile(dir=self.store.tmp_dir) as spool:
+            self._layer_tar(record, spool)
+            spool.seek(0)
+            with content.writer() as writer:
+                while chunk := spool.read(1 << 20):
+                    writer.write(chunk)
+                blob = writer.commit(what="layer")  # a plain tar: its digest is its diffID
+        image_defaults = dict(base_config.config)
+        container_config = apply_changes(self._committed_config(record, image_defaults), changes)
+        created = now_rfc3339()
+        raw = dict(base_config.raw)
+        raw["created"] = created
+        raw["config"] = container_config
+        raw["rootfs"] = {"type": "layers", "diff_ids": [*map(str, base_config.diff_ids), str(blob)]}
+        entry: dict[str, Any] = {
+            "created": created,
+            "created_by": " ".join(self._command(record, image_defaults)),
+        }
+        if message:
+            entry["comment"] = message
+        if author:
+            entry["author"] = author
+            raw["author"] = author
+        raw["history"] = [*base_config.history, entry]
+        config = ImageConfig(raw)
+        layers = [*base_manifest.layers, Descriptor(mt.OCI_LAYER, blob, writer.size)]
+        config_bytes = config.to_bytes()
+        manifest = Manifest(
+            mt.OCI_MANIFEST,
+            Descriptor(mt.OCI_CONFIG, Digest.of(config_bytes), len(config_bytes)),
+            tuple(layers),
+        )
+        size = self.store.unpacker.unpack(manifest, config)
+        tags = [parse_reference(reference)] if reference else []
+        return store_image(content, images, config, layers, size=size, tags=tags).id
+
+    @staticmethod
+    def _command(record: ContainerRecord, image: dict[str, Any]) -> list[str]:
+        try:
+            return command(record.config, image)
+        except CoveError:
+            return []
+
+    @staticmethod
+    def _committed_config(record: ContainerRecord, image: dict[str, Any]) -> dict[str, Any]:
+        config = dict(image)
+        c = record.config
+        env: dict[str, str] = {}
+        for item in list(image.get("Env") or []) + list(c.env):
+            key, _, value = item.partition("=")
+            env[key] = value
+        config["Env"] = [f"{k}={v}" for k, v in env.items()]
+        if c.entrypoint is not None:
+            config["Entrypoint"] = c.entrypoint or None
+            config["Cmd"] = c.cmd
+        elif c.cmd is not None:
+            config["Cmd"] = c.cmd
+        if c.workdir:
+            config["WorkingDir"] = c.workdir
+        if c.user is not None:
+            config["User"] = c.user
+        if c.labels:
+            config["Labels"] = {**(image.get("Labels") or {}), **c.labels}
+        return config
+
+    @contextlib.contextmanager
+    def _view(self, record: ContainerRecord) -> Iterator[Path]:
+        """The container's root filesystem, mounted for the duration (if it is not already)."""
+        rootfs = self.c.rootfs(record.id)
+        if is_mountpoint(rootfs):
+            yield rootfs
+            return
+        with tempfile.TemporaryDirectory(prefix="cove-view-", dir=self.store.tmp_dir) as tmp:
+            target = Path(tmp)
+            mount_all(self.store.snapshotter.mounts(record.snapshot_key), target)
+            try:
+                yield target
+            finally:
+                unmount(target, lazy=True)
+
+    def export(self, ref: str, out: BinaryIO) -> None:
+        record = self.c.records.resolve(ref)
+        self.store.tmp_dir.mkdir(exist_ok=True)
+        points = self._mount_points(record)
+        with self._view(record) as root:
+            tar = TreeTar(out)
+            tar.add_tree(
+                str(root), skip=lambda rel: rel in points and rel.startswith(("proc", "sys", "dev/"))
+            )
+            tar.close()
+
+    # -- cp --------------------------------------------------------------------------------
+
+    def _host_path(self, record: ContainerRecord, root: Path, path: str) -> Path:
+        """Where ``path`` of the container is on the host: in a bind or volume, or in its rootfs."""
+        normalized = "/" + "/".join(p for p in path.split("/") if p not in ("", "."))
+        best = None
+        for m in record.config.mounts:
+            if m.type not in (BIND, VOLUME):
+                continue
+            target = m.target.rstrip("/")
+            inside = normalized == target or normalized.startswith(target + "/")
+            if inside and (best is None or len(target) > len(best[0])):
+                source = m.source if m.type == BIND else str(self.c.volumes.data_dir(m.source))
+                best = (target, source)
+        if best is not None:
+            return resolve_in_root(Path(best[1]), normalized[len(best[0]) :] or "/")
+        return resolve_in_root(root, normalized)
+
+    def copy_from(self, ref: str, path: str, out: BinaryIO, name: str | None = None) -> None:
+        """A tar of ``path`` in the container named ``name`` (default: its basename): `cp CTR:path -`."""
+        record = self.c.records.resolve(ref)
+        self.store.tmp_dir.mkdir(exist_ok=True)
+        with self._view(record) as root:
+            source = self._host_path(record, root, path)
+            if not os.path.lexists(source):
+                raise NotFound(f"Could not find the file {path} in container {ref}")
+            if name is None:
+                name = "." if path.endswith("/.") else (os.path.basename(path.rstrip("/")) or ".")
+            _tar_item(out, str(source), name)
+
+    def copy_out(self, ref: str, path: str, dest: Path) -> None:
+        """`cove cp CTR:path DEST`: Docker's rules for what DEST names."""
+        directory, name = _split_cp_name(dest.is_dir(), path, str(dest))
+        Path(directory).mkdir(parents=True, exist_ok=name == ".")
+        if not Path(directory).is_dir():
+            raise NotFound(f"destination directory {directory} does not exist")
+        with tempfile.TemporaryFile(dir=self.store.tmp_dir) as spool:
+            self.copy_from(ref, path, spool, name)
+            spool.seek(0)
+            apply_layer(
+                TarReader(ChunkReader(iter(lambda: spool.read(1 << 20), b""))),
+                Path(directory),
+                WhiteoutMode.APPLY,
+            )
+
+    def copy_in(self, ref: str, source: Path, path: str) -> None:
+        """`cove cp SRC CTR:path`: Docker's rules for what the container path names."""
+        if not os.path.lexists(source):
+            raise NotFound(f"no such file or directory: {source}")
+        record = self.c.records.resolve(ref)
+        self.store.tmp_dir.mkdir(exist_ok=True)
+        with self._view(record) as root:
+            target = self._host_path(record, root, path)
+            src = str(source) + ("/." if str(source).endswith("/.") else "")
+            directory, name = _split_cp_name(target.is_dir(), src, path)
+        with tempfile.TemporaryFile(dir=self.store.tmp_dir) as spool:
+            _tar_item(spool, str(source).removesuffix("/."), name)
+            spool.seek(0)
+            self.copy_to(ref, directory, spool)
+
+    def copy_to(self, ref: str, path: str, archive: BinaryIO) -> None:
+        """Unpack a tar stream into directory ``path`` of the container (owners and modes kept)."""
+        record = self.c.records.resolve(ref)
+        self.store.tmp_dir.mkdir(exist_ok=True)
+        with self._view(record) as root:
+            target = self._host_path(record, root, path)
+            if not target.is_dir():
+                raise NotFound(f"Could not find the directory {path} in container {ref}")
+            apply_layer(
+                TarReader(ChunkReader(iter(lambda: archive.read(1 << 20), b""))), target, WhiteoutMode.APPLY
+            )
+
+    # -- update ----------------------------------------------------------------------------
+
+    def update(self, ref: str, *, resources: dict[str, Any], restart: str | None = None) -> Container:
+        container = self.c.get(ref)
+        record = container.record
+        current = dataclasses.asdict(record.config.resources)
+        current.update({k: v for k, v in resources.items() if v is not None})
+        config = dataclasses.replace(record.config, resources=Resources(**current))
+        if restart is not None:
+            name, _, count = restart.partition(":")
+            config = dataclasses.replace(config, restart=name, restart_max_retries=int(count or 0))
+        oci_resources = spec_resources(config, os.cpu_count() or 1).to_spec()
+        if container.status.running:
+            resources_file = self.c.dir(record.id) / "update.json"
+            resources_file.write_text(json.dumps(oci_resources))
+            try:
+                self.c.runtime_of(record).update(record.id, resources_file)
+            finally:
+                resources_file.unlink(missing_ok=True)
+        self.c.records.update_config(record.id, config)
+        return self.c.get(record.id)
+
+
+def _cpu_total(data: dict[str, Any]) -> int:
+    return int(data.get("cpu", {}).get("usage", {}).get("total", 0) or 0)
+
+
+def _system_cpu_ns() -> int:
+    with open("/proc/stat") as f:
+        fields = f.readline().split()[1:8]
+    ticks = sum(int(x) for x in fields)
+    return int(ticks * 1e9 / os.sysconf("SC_CLK_TCK"))
+
+
+def _net_bytes(pid: int) -> tuple[int, int]:
+    rx = tx = 0
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/net/dev") as f:
+        for line in f.readlines()[2:]:
+            name, _, data = line.partition(":")
+            if name.strip() == "lo":
+                continue
+            fields = data.split()
+            rx += int(fields[0])
+            tx += int(fields[8])
+    return rx, tx
+
+
+def _compare_trees(top: Path, parent: Path | None, points: set[str]) -> list[Change]:
+    """Changes of a full copy (the copy driver) against its parent's tree."""
+    changes = []
+    seen = set()
+    for dirpath, dirnames, filenames in os.walk(top):
+        rel_dir = os.path.relpath(dirpath, top)
+        for name in dirnames + filenames:
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            seen.add(rel)
+            if rel in points:
+                continue
+            st = os.lstat(os.path.join(dirpath, name))
+            other = parent / rel if parent else None
+            if other is None or not os.path.lexists(other):
+                changes.append(Change("A", "/" + rel))
+                continue
+            ost = os.lstat(other)
+            same = (
+                stat.S_IFMT(st.st_mode) == stat.S_IFMT(ost.st_mode)
+                and st.st_mode == ost.st_mode
+                and st.st_uid == ost.st_uid
+                and st.st_gid == ost.st_gid
+                and (
+                    stat.S_ISDIR(st.st_mode)
+                    or (st.st_size == ost.st_size and st.st_mtime_ns == ost.st_mtime_ns)
+                )
+            )
+            if not same:
+                changes.append(Change("C", "/" + rel))
+    if parent is not None:
+        for dirpath, dirnames, filenames in os.walk(parent):
+            rel_dir = os.path.relpath(dirpath, parent)
+            for name in dirnames + filenames:
+                rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+                if rel not in seen and os.path.dirname(rel) in seen | {""}:
+                    changes.append(Change("D", "/" + rel))
+    return changes
+
+
+def _tar_item(out: BinaryIO, source: str, name: str) -> None:
+    tar = TreeTar(out)
+    if name == ".":
+        tar.add_tree(source)
+    else:
+        tar.add(source, name)
+        if os.path.isdir(source) and not os.path.islink(source):
+            tar.add_tree(source, name)
+    tar.close()
+
+
+def _split_cp_name(dest_exists_as_dir: bool, src_path: str, dest_path: str) -> tuple[str, str]:
+    """Docker's naming for cp: (directory to unpack into, name of the copied item there)."""
+    if src_path.endswith("/.") or src_path == ".":
+        return dest_path, "."
+    base = os.path.basename(src_path.rstrip("/")) or "."
+    if dest_exists_as_dir:
+        return dest_path, base
+    if dest_path.endswith("/"):
+        raise NotFound(f"destination directory {dest_path} does not exist")
+    return os.path.dirname(dest_path.rstrip("/")) or "/", os.path.basename(dest_path.rstrip("/"))

@@ -1,0 +1,33 @@
+"""What the container service returns: plain data, free of any wire format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class MountPoint:
+    type: str  # bind, volume, tmpfs
+    name: str  # volume name ("" for others)
+    source: str  # host path
+    destination: str
+    readonly: bool
+    propagation: str
+
+
+@dataclass(frozen=True)
+class ContainerDetails:
+    record: Any  # containers.store.ContainerRecord
+    status: Any  # monitor.status.Status
+    command: list[str]
+    env: list[str]
+    image_config: dict[str, Any]
+    mounts: list[MountPoint]
+    driver: str
+    graph_data: dict[str, str]
+    resolv_conf_path: str
+    hostname_path: str
+    hosts_path: str
+    log_path: str
+    runtime: str

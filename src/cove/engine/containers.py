@@ -1,0 +1,718 @@
+"""ContainerService: create, start, stop, kill, restart, remove, wait, pause, rename, update, prune."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cove.containers import etcfiles
+from cove.containers import spec as container_spec
+from cove.containers.model import BIND, TMPFS, VOLUME, ContainerConfig, HealthConfig, MountSpec
+from cove.containers.names import check_name
+from cove.containers.paths import resolve_in_root
+from cove.containers.store import ContainerRecord, ContainerStore
+from cove.containers.users import resolve_user
+from cove.engine.container_types import ContainerDetails, MountPoint
+from cove.engine.runtimes import choose_runtime
+from cove.engine.store import Store
+from cove.errors import Conflict, CoveError, ImageNotFound, InvalidArgument
+from cove.host import cgroups, sysinfo
+from cove.host.elf import is_static
+from cove.host.locks import FileLock
+from cove.host.mounts import is_mountpoint, mount_all, unmount
+from cove.host.process import alive
+from cove.images.store import ImageRecord
+from cove.monitor import client as monitor
+from cove.monitor.state import EXITED, now_rfc3339, read_state, write_state
+from cove.monitor.status import PAUSED, Status, read_status
+from cove.oci.digest import chain_ids
+from cove.runtime import caps as capabilities
+from cove.runtime.oci import OciRuntime, RuntimeFailure, RuntimeInfo
+from cove.units import parse_signal
+from cove.volumes.store import VolumeStore
+
+DEFAULT_STOP_TIMEOUT = 10
+# Logs rotate by default, like Docker's "local" driver: 5 files of 20 MiB.
+DEFAULT_LOG_MAX_SIZE = 20 * 1024 * 1024
+DEFAULT_LOG_MAX_FILES = 5
+INIT_BINARIES = ("/usr/bin/tini-static", "/usr/bin/docker-init", "/usr/libexec/docker/docker-init")
+SOCKET_PATH_MAX = 107
+SHED_AFTER_ATTACHED = 2.0
+
+
+class ContainerStartError(CoveError):
+    """The container's program could not be started; ``exit_code`` is Docker's (125/126/127)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class Container:
+    record: ContainerRecord
+    status: Status
+
+
+def health_from_image(image: dict[str, Any]) -> HealthConfig | None:
+    hc = image.get("Healthcheck")
+    if not isinstance(hc, dict) or not hc.get("Test"):
+        return None
+    ns = 1e9
+    return HealthConfig(
+        test=list(hc["Test"]),
+        interval=(hc.get("Interval") or 0) / ns,
+        timeout=(hc.get("Timeout") or 0) / ns,
+        retries=int(hc.get("Retries") or 0),
+        start_period=(hc.get("StartPeriod") or 0) / ns,
+        start_interval=(hc.get("StartInterval") or 0) / ns,
+    )
+
+
+class ContainerService:
+    def __init__(self, store: Store, volumes: VolumeStore) -> None:
+        self.store = store
+        self.records = ContainerStore(store.db)
+        self.volumes = volumes
+        self.containers_dir = store.root / "containers"
+        self.run_dir = store.config.runtime_dir
+
+    # -- places ------------------------------------------------------------------------
+
+    def dir(self, cid: str) -> Path:
+        return self.containers_dir / cid
+
+    def rootfs(self, cid: str) -> Path:
+        return self.dir(cid) / "bundle" / "rootfs"
+
+    def socket(self, cid: str) -> Path:
+        return self.run_dir / "s" / cid[:16]
+
+    def log_path(self, cid: str) -> Path:
+        return self.dir(cid) / f"{cid}-json.log"
+
+    def runtime_of(self, record: ContainerRecord) -> OciRuntime:
+        info = RuntimeInfo(**json.loads(record.runtime))
+        return OciRuntime(info, self.run_dir / "runtime" / info.name, self.store.runner)
+
+    def _ops_lock(self, cid: str) -> FileLock:
+        return FileLock(self.dir(cid) / "ops.lock")
+
+    # -- looking up ----------------------------------------------------------------------
+
+    def get(self, ref: str) -> Container:
+        record = self.records.resolve(ref)
+        return Container(record, read_status(self.dir(record.id)))
+
+    def status_of(self, cid: str) -> str:
+        return read_status(self.dir(cid)).status
+
+    def all(self) -> list[Container]:
+        return [Container(r, read_status(self.dir(r.id))) for r in self.records.all()]
+
+    def list_containers(
+        self, *, all: bool = False, filters: dict[str, list[str]] | None = None, last: int | None = None
+    ) -> list[Container]:
+        """Newest first, as ``docker ps``: running only unless ``all`` (or ``last``)."""
+        containers = self.all()
+        if last is not None and last > 0:
+            containers = containers[:last]
+        elif not all and "status" not in (filters or {}):
+            containers = [c for c in containers if c.status.running]
+        return filter_containers(self, containers, filters or {})
+
+    def image_config(self, record: ContainerRecord) -> dict[str, Any]:
+        if record.config.image_defaults:
+            return record.config.image_defaults
+        try:
+            image = self.store.images.get(record.image_id)
+            config: dict[str, Any] = self.store.images.config(image).config
+            return config
+        except CoveError:
+            return {}
+
+    def details(self, ref: str) -> ContainerDetails:
+        container = self.get(ref)
+        record = container.record
+        image = self.image_config(record)
+        try:
+            cmd = container_spec.command(record.config, image)
+        except CoveError:
+            cmd = []
+        env: dict[str, str] = {}
+        for item in list(image.get("Env") or []) + list(record.config.env):
+            key, _, value = item.partition("=")
+            env[key] = value
+        mounts = []
+        for m in record.config.mounts:
+            source = str(self.volumes.data_dir(m.source)) if m.type == VOLUME else m.source
+            mounts.append(
+                MountPoint(
+                    m.type, m.source if m.type == VOLUME else "", source, m.target, m.readonly, m.propagation
+                )
+            )
+        graph: dict[str, str] = {}
+        with contextlib.suppress(CoveError):
+            for mount in self.store.snapshotter.mounts(record.snapshot_key):
+                for option in mount.options:
+                    key, _, value = option.partition("=")
+                    if key in ("lowerdir", "upperdir", "workdir"):
+                        graph[{"lowerdir": "LowerDir", "upperdir": "UpperDir", "workdir": "WorkDir"}[key]] = (
+                            value
+                        )
+                if mount.type == "bind":
+                    graph["UpperDir"] = mount.source
+            graph["MergedDir"] = str(self.rootfs(record.id))
+        directory = self.dir(record.id)
+        return ContainerDetails(
+            record=record,
+            status=container.status,
+            command=cmd,
+            env=[f"{k}={v}" for k, v in env.items()],
+            image_config=image,
+            mounts=mounts,
+            driver=self.store.snapshotter.driver,
+            graph_data=graph,
+            resolv_conf_path=str(directory / "resolv.conf"),
+            hostname_path=str(directory / "hostname"),
+            hosts_path=str(directory / "hosts"),
+            log_path=str(self.log_path(record.id)),
+            runtime=json.loads(record.runtime).get("name", "") if record.runtime else "",
+        )
+
+    # -- create ------------------------------------------------------------------------
+
+    def _image(self, name: str, pull: str) -> ImageRecord:
+        try:
+            return self.store.images.resolve(name)
+        except ImageNotFound as exc:
+            if pull == "never":
+                raise
+            raise ImageNotFound(exc.ref) from None
+
+    def create(
+        self, config: ContainerConfig, name: str | None = None, *, pull: str = "missing"
+    ) -> ContainerRecord:
+        if pull not in ("missing", "always", "never"):
+            raise InvalidArgument(f"invalid pull policy {pull!r}", hint="use missing, always or never")
+        if name is not None:
+            name = check_name(name)
+        image = self._image(config.image, pull)
+        image_config = self.store.images.config(image)
+        defaults = image_config.config
+        info = choose_runtime(self.store, config.runtime)
+        config = dataclasses.replace(config, mounts=list(config.mounts))
+        self._validate(config, defaults)
+        cid = secrets.token_hex(32)
+        if len(str(self.socket(cid))) > SOCKET_PATH_MAX:
+            raise InvalidArgument(
+                f"the runtime directory {self.run_dir} is too long a path for unix sockets",
+                hint="set COVE_RUNTIME_DIR to a shorter path",
+            )
+        chain = chain_ids(image_config.diff_ids)
+        snapshot_key = f"container-{cid}"
+        directory = self.dir(cid)
+        with self.store.writing():
+            self.store.snapshotter.prepare(snapshot_key, chain[-1] if chain else None)
+            try:
+                directory.mkdir(parents=True)
+                (directory / "bundle" / "rootfs").mkdir(parents=True)
+                self.log_path(cid).touch()
+                hostname = config.hostname or (sysinfo.hostname() if config.network == "host" else cid[:12])
+                self._write_etc_files(directory, config, hostname)
+                self._volumes_for(config, defaults)
+                record = ContainerRecord(
+                    id=cid,
+                    name=name or "",
+                    image_id=image.id,
+                    image_ref=config.image,
+                    snapshot_key=snapshot_key,
+                    created=time.time(),
+                    config=dataclasses.replace(config, hostname=hostname, image_defaults=dict(defaults)),
+                    runtime=json.dumps(dataclasses.asdict(info)),
+                )
+                record = self.records.add(record, pick_name=name is None)
+                for mount in config.mounts:
+                    if mount.type == VOLUME:
+                        self.volumes.attach(cid, mount.source, mount.target)
+            except BaseException:
+                with contextlib.suppress(CoveError, OSError):
+                    self.store.snapshotter.remove(snapshot_key)
+                shutil.rmtree(directory, ignore_errors=True)
+                raise
+        return record
+
+    def _validate(self, config: ContainerConfig, image: dict[str, Any]) -> None:
+        container_spec.command(config, image)
+        container_spec.working_dir(config, image)
+        container_spec.rlimits(config)
+        container_spec.resources(config, sysinfo.cpu_count())
+        container_spec.stop_signal(config, image)
+        for cap in [*config.cap_add, *config.cap_drop]:
+            capabilities.normalize(cap)
+        if config.restart not in ("no", "always", "unless-stopped", "on-failure"):
+            raise InvalidArgument(f"invalid restart policy {config.restart!r}")
+        if config.restart != "no" and config.auto_remove:
+            raise InvalidArgument("conflicting options: cannot combine --restart and --rm")
+        if config.network not in ("private", "none", "host"):
+            raise InvalidArgument(
+                f"network {config.network!r} is not available",
+                hint="use none or host (bridge networks arrive with networking support)",
+            )
+        for device in config.devices:
+            if not os.path.exists(device.host_path):
+                raise InvalidArgument(
+                    "error gathering device information while adding custom device "
+                    f'"{device.host_path}": no such file or directory'
+                )
+        seen: set[str] = set()
+        for mount in config.mounts:
+            if not mount.target.startswith("/"):
+                raise InvalidArgument(f"invalid mount target {mount.target!r}: it must be an absolute path")
+            if mount.target in seen:
+                raise InvalidArgument(f"duplicate mount point: {mount.target}")
+            seen.add(mount.target)
+            if mount.type == BIND:
+                if not mount.source.startswith("/"):
+                    raise InvalidArgument(
+                        f"invalid bind source {mount.source!r}: it must be an absolute path"
+                    )
+                if not os.path.exists(mount.source) and not mount.create_host_path:
+                    raise InvalidArgument(
+                        'invalid mount config for type "bind": '
+                        f"bind source path does not exist: {mount.source}"
+                    )
+
+    def _volumes_for(self, config: ContainerConfig, image: dict[str, Any]) -> None:
+        """Create the named and anonymous volumes the container needs (fills ``source``)."""
+        targets = {m.target.rstrip("/") or "/" for m in config.mounts}
+        for path in image.get("Volumes") or {}:
+            if path.rstrip("/") not in targets:
+                config.mounts.append(MountSpec(VOLUME, path))
+        for mount in config.mounts:
+            if mount.type == VOLUME:
+                volume = self.volumes.create(mount.source or None)
+                mount.source = volume.name
+
+    def _write_etc_files(self, directory: Path, config: ContainerConfig, hostname: str) -> None:
+        host_network = config.network == "host"
+        extra = []
+        for item in config.extra_hosts:
+            name, _, address = item.partition(":")
+            extra.append((name, address))
+        (directory / "hostname").write_text(hostname + "\n")
+        (directory / "hosts").write_text(etcfiles.hosts_file(extra, host_network))
+        (directory / "resolv.conf").write_text(
+            etcfiles.resolv_conf(host_network=host_network, dns=config.dns, dns_search=config.dns_search)
+        )
+
+    # -- start -------------------------------------------------------------------------
+
+    def start(
+        self, ref: str, *, hold_output: bool = False, tty_size: tuple[int, int] | None = None
+    ) -> Container:
+        record = self.records.resolve(ref)
+        with self._ops_lock(record.id).exclusive():
+            status = read_status(self.dir(record.id))
+            if status.supervised and status.running:
+                return Container(record, status)
+            if status.running:
+                self._stop_unsupervised(record, status, signal.SIGKILL, 0)
+            self._reset(record)
+            self._start(record, hold_output, tty_size)
+        return self.get(record.id)
+
+    def _reset(self, record: ContainerRecord) -> None:
+        """Clear what a killed monitor may have left: runtime state and the rootfs mount."""
+        runtime = self.runtime_of(record)
+        if (runtime.state_root / record.id).exists():  # the runtime still knows this container
+            with contextlib.suppress(RuntimeFailure):
+                runtime.delete(record.id, force=True)
+        rootfs = self.rootfs(record.id)
+        if is_mountpoint(rootfs):
+            unmount(rootfs, lazy=True)
+        (self.dir(record.id) / PAUSED).unlink(missing_ok=True)
+
+    def _mount_specs(self, record: ContainerRecord) -> list[container_spec.HostMount]:
+        mounts = []
+        for m in record.config.mounts:
+            if m.type == BIND:
+                if m.create_host_path:
+                    Path(m.source).mkdir(parents=True, exist_ok=True)
+                options = container_spec.bind_options(m.readonly, m.propagation)
+                mounts.append(container_spec.HostMount("bind", m.source, m.target, options))
+            elif m.type == VOLUME:
+                options = container_spec.bind_options(m.readonly)
+                source = str(self.volumes.data_dir(m.source))
+                mounts.append(container_spec.HostMount("bind", source, m.target, options))
+            elif m.type == TMPFS:
+                # --tmpfs (propagation "flag") adds noexec, as Docker's does; --mount type=tmpfs does not.
+                options = container_spec.tmpfs_options(m.tmpfs_size, m.tmpfs_mode, m.propagation == "flag")
+                mounts.append(container_spec.HostMount("tmpfs", "tmpfs", m.target, options))
+        return mounts
+
+    def _fill_new_volumes(self, record: ContainerRecord, rootfs: Path) -> None:
+        """Docker's rule: an empty volume mounted where the image has files gets a copy of them."""
+        for m in record.config.mounts:
+            if m.type != VOLUME or m.no_copy:
+                continue
+            data = self.volumes.data_dir(m.source)
+            if any(data.iterdir()):
+                continue
+            source = resolve_in_root(rootfs, m.target)
+            if source.is_dir() and any(source.iterdir()):
+                self.store.runner.run(["cp", "-a", "--", f"{source}/.", str(data)])
+
+    def _init_binary(self) -> str | None:
+        return next((p for p in INIT_BINARIES if os.path.exists(p) and is_static(Path(p))), None)
+
+    def _start(self, record: ContainerRecord, hold_output: bool, tty_size: tuple[int, int] | None) -> None:
+        cid = record.id
+        config = record.config
+        image = self.image_config(record)
+        rootfs = self.rootfs(cid)
+        rootfs.mkdir(parents=True, exist_ok=True)
+        mount_all(self.store.snapshotter.mounts(record.snapshot_key), rootfs)
+        try:
+            self._fill_new_volumes(record, rootfs)
+            user = resolve_user(config.user if config.user is not None else image.get("User"), rootfs)
+            cwd = container_spec.working_dir(config, image)
+            workdir = resolve_in_root(rootfs, cwd)
+            if not workdir.exists():
+                workdir.mkdir(parents=True)
+                os.chown(workdir, user.uid, user.gid)
+            info = self.runtime_of(record).info
+            runtime_spec = container_spec.build(
+                container_id=cid,
+                config=config,
+                image=image,
+                rootfs=rootfs,
+                hostname=config.hostname or cid[:12],
+                user=user,
+                mounts=self._mount_specs(record),
+                etc_dir=self.dir(cid),
+                cgroup_version=cgroups.version(),
+                cpus_available=sysinfo.cpu_count(),
+                init_binary=self._init_binary() if config.init else None,
+                known_caps=capabilities.host_caps(),
+            )
+            (self.dir(cid) / "bundle" / "config.json").write_text(json.dumps(runtime_spec))
+            health = None if config.no_healthcheck else (config.healthcheck or health_from_image(image))
+            socket_path = self.socket(cid)
+            socket_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            monitor_config = {
+                "id": cid,
+                "container_dir": str(self.dir(cid)),
+                "bundle": str(self.dir(cid) / "bundle"),
+                "rootfs": str(rootfs),
+                "runtime": dataclasses.asdict(info),
+                "runtime_root": str(self.run_dir / "runtime" / info.name),
+                "tty": config.tty,
+                "stdin": config.open_stdin,
+                "stdin_once": config.stdin_once,
+                "restart": {"name": config.restart, "max_retries": config.restart_max_retries},
+                "stop_signal": container_spec.stop_signal(config, image),
+                "stop_timeout": config.stop_timeout
+                if config.stop_timeout is not None
+                else DEFAULT_STOP_TIMEOUT,
+                "cgroups_path": f"/cove/{cid}",
+                "health": dataclasses.asdict(health) if health else None,
+                "log": {
+                    "path": str(self.log_path(cid)),
+                    "max_size": config.log_max_size or DEFAULT_LOG_MAX_SIZE,
+                    "max_files": config.log_max_files or DEFAULT_LOG_MAX_FILES,
+                },
+                "socket": str(socket_path),
+                "hold_output": hold_output,
+                "tty_size": list(tty_size) if tty_size else None,
+                "auto_remove_argv": [sys.executable, "-m", "cove", "rm", "--force", cid]
+                if config.auto_remove
+                else None,
+                # Forked from this command, the monitor turns into a lean process of its own once the
+                # container runs: at once when nobody waits on it, else after a short grace.
+                "shed_after": SHED_AFTER_ATTACHED if hold_output else 0.0,
+            }
+            ready = monitor.start_monitor(
+                monitor_config, self.dir(cid) / "monitor.json", self.dir(cid) / "monitor.log"
+            )
+            if not ready.get("ok"):
+                args = runtime_spec["process"]["args"]
+                path_env = next((e[5:] for e in runtime_spec["process"]["env"] if e.startswith("PATH=")), "")
+                from cove.containers.diagnose import explain
+
+                failure = explain(str(ready.get("error", "")), rootfs, args, path_env)
+                state = read_state(self.dir(cid) / "state.json")
+                state.update(status="created", exit_code=failure.exit_code, error=failure.message, pid=0)
+                write_state(self.dir(cid) / "state.json", state)
+                raise ContainerStartError(failure.message, failure.exit_code)
+            self.records.set_state(cid, "running")
+        except BaseException:
+            # The monitor unmounts what it runs; a start that failed leaves it to us.
+            with contextlib.suppress(OSError, CoveError):
+                if is_mountpoint(rootfs):
+                    unmount(rootfs, lazy=True)
+            raise
+
+    def attach(
+        self,
+        ref: str,
+        *,
+        stdin: bool,
+        stdout: bool = True,
+        stderr: bool = True,
+        tty_size: tuple[int, int] | None = None,
+        remove: bool = False,
+    ) -> monitor.Attachment:
+        record = self.records.resolve(ref)
+        status = read_status(self.dir(record.id))
+        if not status.supervised:
+            raise Conflict(
+                f"you cannot attach to a stopped container, start it first ({record.name})",
+                hint=f"cove start -a {record.name}",
+            )
+        return monitor.attach(
+            self.socket(record.id),
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            tty_size=tty_size,
+            remove=remove,
+        )
+
+    # -- stop, kill, restart -----------------------------------------------------------------
+
+    def _stop_timeout(self, record: ContainerRecord, timeout: int | None) -> int:
+        if timeout is not None:
+            return timeout
+        return record.config.stop_timeout if record.config.stop_timeout is not None else DEFAULT_STOP_TIMEOUT
+
+    def stop(self, ref: str, *, timeout: int | None = None, signal_name: str | None = None) -> Container:
+        record = self.records.resolve(ref)
+        status = read_status(self.dir(record.id))
+        if not status.running:
+            return Container(record, status)
+        wait = self._stop_timeout(record, timeout)
+        sig = (
+            parse_signal(signal_name)
+            if signal_name
+            else container_spec.stop_signal(record.config, self.image_config(record))
+        )
+        if status.status == PAUSED:
+            with contextlib.suppress(RuntimeFailure):
+                self.unpause(record.id)
+        if status.supervised:
+            with contextlib.suppress(CoveError):  # the monitor may be gone already: then it is stopped
+                monitor.request(self.socket(record.id), "stop", timeout=None, signal=sig, grace=wait)
+            self._wait_monitor(record.id)
+        else:
+            self._stop_unsupervised(record, status, sig, wait)
+        return self.get(record.id)
+
+    def _wait_monitor(self, cid: str, timeout: float = 60.0) -> None:
+        lock = FileLock(self.dir(cid) / "monitor.lock")
+        deadline = time.monotonic() + timeout
+        while not lock.acquire(blocking=False):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.005)
+        lock.release()
+
+    def _stop_unsupervised(self, record: ContainerRecord, status: Status, sig: int, wait: float) -> None:
+        """Stop a container whose monitor died: signal its init directly, then clean up."""
+        pid = status.pid
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+            deadline = time.monotonic() + wait
+            while alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                while alive(pid) and time.monotonic() < deadline + 10:
+                    time.sleep(0.01)
+        self._reset(record)
+        state = read_state(self.dir(record.id) / "state.json")
+        state.update(status=EXITED, pid=0, finished_at=now_rfc3339(), exit_code=128 + sig, monitor_pid=0)
+        write_state(self.dir(record.id) / "state.json", state)
+
+    def kill(self, ref: str, signal_name: str = "SIGKILL") -> Container:
+        record = self.records.resolve(ref)
+        status = read_status(self.dir(record.id))
+        if not status.running:
+            raise Conflict(f"cannot kill container: {ref}: container {record.id[:12]} is not running")
+        sig = parse_signal(signal_name)
+        if status.supervised:
+            reply = monitor.request(self.socket(record.id), "kill", signal=sig)
+            if not reply.get("ok"):
+                raise Conflict(f"cannot kill container: {ref}: {reply.get('error')}")
+        elif status.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(status.pid, sig)
+        return Container(record, status)
+
+    def restart(self, ref: str, *, timeout: int | None = None) -> Container:
+        self.stop(ref, timeout=timeout)
+        return self.start(ref)
+
+    def wait(self, ref: str) -> int:
+        record = self.records.resolve(ref)
+        status = read_status(self.dir(record.id))
+        if status.supervised and status.running:
+            reply = monitor.request(self.socket(record.id), "wait", timeout=None)
+            code = reply.get("exit_code")
+            if code is not None:
+                return int(code)
+        return read_status(self.dir(record.id)).exit_code
+
+    # -- pause, rename, update -----------------------------------------------------------
+
+    def pause(self, ref: str) -> None:
+        record = self.records.resolve(ref)
+        status = read_status(self.dir(record.id))
+        if status.status == PAUSED:
+            raise Conflict(f"container {record.id[:12]} is already paused")
+        if not status.running:
+            raise Conflict(f"container {record.id[:12]} is not running")
+        self.runtime_of(record).pause(record.id)
+        (self.dir(record.id) / PAUSED).touch()
+
+    def unpause(self, ref: str) -> None:
+        record = self.records.resolve(ref)
+        status = read_status(self.dir(record.id))
+        if status.status != PAUSED:
+            raise Conflict(f"container {record.id[:12]} is not paused")
+        self.runtime_of(record).resume(record.id)
+        (self.dir(record.id) / PAUSED).unlink(missing_ok=True)
+
+    def rename(self, ref: str, new_name: str) -> None:
+        record = self.records.resolve(ref)
+        name = check_name(new_name)
+        if name == record.name:
+            raise InvalidArgument("renaming a container with the same name as its current name")
+        self.records.rename(record.id, name)
+
+    # -- remove and prune --------------------------------------------------------------------
+
+    def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> str:
+        record = self.records.resolve(ref)
+        cid = record.id
+        status = read_status(self.dir(cid))
+        if status.running:
+            if not force:
+                raise Conflict(
+                    f'cannot remove container "/{record.name}": container is running: '
+                    "stop the container before removing or force remove",
+                    hint=f"cove rm -f {record.name}",
+                )
+            self.stop(cid, timeout=0, signal_name="SIGKILL")
+        with self._ops_lock(cid).exclusive():
+            self._wait_monitor(cid)
+            self._reset(record)
+            anonymous = [
+                name
+                for name, _ in self.volumes.of_container(cid)
+                if (v := self.volumes.find(name)) and v.anonymous
+            ]
+            self.records.delete(cid)
+            with contextlib.suppress(CoveError):
+                self.store.snapshotter.remove(record.snapshot_key)
+            self.socket(cid).unlink(missing_ok=True)
+        trash = self.containers_dir / f".trash-{cid}"
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(self.dir(cid), trash)
+        shutil.rmtree(trash, ignore_errors=True)
+        if volumes:
+            for name in anonymous:
+                with contextlib.suppress(CoveError):
+                    self.volumes.remove(name)
+        return cid
+
+    def prune(self) -> tuple[list[str], int]:
+        from cove.snapshots.usage import disk_usage
+
+        removed = []
+        freed = 0
+        for container in self.all():
+            if container.status.running:
+                continue
+            freed += disk_usage(
+                self.store.snapshotter.dir(self.store.snapshotter.require(container.record.snapshot_key).id)
+            )[0]
+            self.remove(container.record.id)
+            removed.append(container.record.id)
+        return removed, freed
+
+
+CONTAINER_FILTERS = frozenset(
+    {"status", "name", "label", "ancestor", "health", "exited", "id", "before", "since"}
+)
+STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
+
+
+def _matches(container: Container, key: str, values: list[str], ancestors: set[str]) -> bool:
+    record, status = container.record, container.status
+    if key == "status":
+        for value in values:
+            if value not in STATUSES:
+                raise InvalidArgument(
+                    f"invalid filter 'status={value}'", hint=f"statuses: {', '.join(STATUSES)}"
+                )
+        return status.status in values
+    if key == "name":
+        return any(re.search(v.lstrip("/"), record.name) for v in values)
+    if key == "id":
+        return any(record.id.startswith(v) for v in values)
+    if key == "label":
+        labels = record.config.labels
+        return all(
+            (k in labels and (not eq or labels[k] == v)) for k, eq, v in (x.partition("=") for x in values)
+        )
+    if key == "ancestor":
+        return record.image_id in ancestors
+    if key == "health":
+        health = (status.health or {}).get("Status") if status.health else "none"
+        return health in values
+    if key == "exited":
+        return status.status == "exited" and str(status.exit_code) in values
+    return True
+
+
+def filter_containers(
+    service: ContainerService, containers: list[Container], filters: dict[str, list[str]]
+) -> list[Container]:
+    for key in filters:
+        if key not in CONTAINER_FILTERS:
+            raise InvalidArgument(
+                f"invalid filter {key!r}", hint=f"filters: {', '.join(sorted(CONTAINER_FILTERS))}"
+            )
+    ancestors: set[str] = set()
+    for value in filters.get("ancestor", []):
+        with contextlib.suppress(CoveError):
+            ancestors.add(service.store.images.resolve(value).id)
+    out = []
+    for c in containers:
+        if all(
+            _matches(c, key, values, ancestors)
+            for key, values in filters.items()
+            if key not in ("before", "since")
+        ):
+            out.append(c)
+    for key in ("before", "since"):
+        for value in filters.get(key, []):
+            pivot = service.records.resolve(value).created
+            out = [
+                c for c in out if (c.record.created < pivot if key == "before" else c.record.created > pivot)
+            ]
+    return out

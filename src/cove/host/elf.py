@@ -1,0 +1,51 @@
+"""Reading an ELF executable's program interpreter (its dynamic loader), if it has one."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+PT_INTERP = 3
+
+
+class NotElf(ValueError):
+    pass
+
+
+def program_interpreter(path: Path) -> str | None:
+    """The loader a dynamic executable asks for (None for a static one); NotElf if not ELF."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+            if head[:4] != b"\x7fELF":
+                raise NotElf(str(path))
+            is64 = head[4] == 2
+            endian = "<" if head[5] == 1 else ">"
+            if is64:
+                (phoff,) = struct.unpack_from(endian + "Q", head, 32)
+                phentsize, phnum = struct.unpack_from(endian + "HH", head, 54)
+            else:
+                (phoff,) = struct.unpack_from(endian + "I", head, 28)
+                phentsize, phnum = struct.unpack_from(endian + "HH", head, 42)
+            for i in range(phnum):
+                f.seek(phoff + i * phentsize)
+                entry = f.read(phentsize)
+                (p_type,) = struct.unpack_from(endian + "I", entry, 0)
+                if p_type != PT_INTERP:
+                    continue
+                if is64:
+                    offset, _vaddr, _paddr, size = struct.unpack_from(endian + "QQQQ", entry, 8)
+                else:
+                    offset, _vaddr, _paddr, size = struct.unpack_from(endian + "IIII", entry, 4)
+                f.seek(offset)
+                return f.read(size).rstrip(b"\0").decode(errors="replace")
+    except struct.error as exc:
+        raise NotElf(f"{path}: {exc}") from None
+    return None
+
+
+def is_static(path: Path) -> bool:
+    try:
+        return program_interpreter(path) is None
+    except (NotElf, OSError):
+        return False

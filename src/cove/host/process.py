@@ -1,0 +1,127 @@
+"""Processes: spawning with chosen file descriptors, reaping, liveness, subreaping.
+
+The container monitor reaps its children itself (it is their subreaper), so it starts
+long-lived children with :func:`spawn` (no subprocess.Popen bookkeeping to confuse) and
+collects them with :func:`reap`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import signal
+from collections.abc import Mapping, Sequence
+from functools import cache
+
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_PDEATHSIG = 1
+
+
+@cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def become_subreaper() -> None:
+    """Orphaned descendants (the container's init, once runc exits) become our children."""
+    if _libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    stdin: int,
+    stdout: int,
+    stderr: int,
+    env: Mapping[str, str] | None = None,
+    new_session: bool = False,
+) -> int:
+    """Start ``argv`` with the given descriptors as 0, 1, 2; return its PID. The caller reaps it."""
+    pid = os.fork()
+    if pid == 0:  # the child: set up descriptors, then exec
+        try:
+            if new_session:
+                os.setsid()
+            for target, fd in ((0, stdin), (1, stdout), (2, stderr)):
+                if fd != target:
+                    os.dup2(fd, target)
+            # Python opens every other descriptor close-on-exec: only 0, 1 and 2 reach argv.
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+            os.execvpe(argv[0], list(argv), dict(env) if env is not None else dict(os.environ))
+        except BaseException:
+            os._exit(127)
+    return pid
+
+
+def reap(pid: int = -1) -> tuple[int, int] | None:
+    """Collect one exited child without waiting: (pid, exit code as a shell reports it)."""
+    try:
+        got, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return None
+    if got == 0:
+        return None
+    return got, exit_code(status)
+
+
+def exit_code(status: int) -> int:
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return False
+
+
+def start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot: tells a PID from its reuse."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return int(f.read().rsplit(b")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def spawn_detached(
+    argv: Sequence[str], *, pass_fds: Sequence[int] = (), stderr_path: str | None = None
+) -> None:
+    """Start ``argv`` in a new session, not as our child (double fork): it outlives us and we
+    never have to reap it. ``pass_fds`` stay open in it; stdio is /dev/null (stderr to a file)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            if os.fork() != 0:
+                os._exit(0)
+            devnull = os.open(os.devnull, os.O_RDWR)
+            err = (
+                os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                if stderr_path
+                else devnull
+            )
+            os.dup2(devnull, 0)
+            os.dup2(devnull, 1)
+            os.dup2(err, 2)
+            for fd in pass_fds:
+                os.set_inheritable(fd, True)
+            os.execv(argv[0], list(argv))
+        except BaseException:
+            os._exit(127)
+    os.waitpid(pid, 0)

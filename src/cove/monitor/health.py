@@ -1,0 +1,79 @@
+"""Health checks as Docker runs them: when to probe, and what a result does to the status."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+STARTING = "starting"
+HEALTHY = "healthy"
+UNHEALTHY = "unhealthy"
+LOG_ENTRIES = 5
+MAX_OUTPUT = 4096
+
+DEFAULT_INTERVAL = 30.0
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_RETRIES = 3
+DEFAULT_START_INTERVAL = 5.0
+
+
+def probe_command(test: list[str]) -> list[str] | None:
+    """The argv to run in the container for a HEALTHCHECK test, or None when disabled."""
+    if not test or test[0] == "NONE":
+        return None
+    if test[0] == "CMD":
+        return test[1:] or None
+    if test[0] == "CMD-SHELL":
+        return ["/bin/sh", "-c", " ".join(test[1:])]
+    return test  # a bare command list, as some tools write it
+
+
+class HealthChecker:
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.command = probe_command(list(config.get("test") or []))
+        self.interval = float(config.get("interval") or DEFAULT_INTERVAL)
+        self.timeout = float(config.get("timeout") or DEFAULT_TIMEOUT)
+        self.retries = int(config.get("retries") or DEFAULT_RETRIES)
+        self.start_period = float(config.get("start_period") or 0.0)
+        self.start_interval = float(config.get("start_interval") or DEFAULT_START_INTERVAL)
+        self.status = STARTING
+        self.failing_streak = 0
+        self.log: list[dict[str, Any]] = []
+        self.started = 0.0
+        self.next_at = 0.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.command is not None
+
+    def in_start_period(self, now: float) -> bool:
+        return now - self.started < self.start_period
+
+    def container_started(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        self.started = now
+        self.status = STARTING
+        self.failing_streak = 0
+        self.next_at = now + self._delay(now)
+
+    def _delay(self, now: float) -> float:
+        return self.start_interval if self.in_start_period(now) else self.interval
+
+    def record(self, start: str, end: str, exit_code: int, output: str, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        self.log = [
+            *self.log,
+            {"Start": start, "End": end, "ExitCode": exit_code, "Output": output[:MAX_OUTPUT]},
+        ][-LOG_ENTRIES:]
+        if exit_code == 0:
+            self.status = HEALTHY
+            self.failing_streak = 0
+        elif not self.in_start_period(now):
+            # Failures while the container is still starting up do not count.
+            self.failing_streak += 1
+            if self.failing_streak >= self.retries:
+                self.status = UNHEALTHY
+        self.next_at = now + self._delay(now)
+
+    def to_state(self) -> dict[str, Any]:
+        return {"Status": self.status, "FailingStreak": self.failing_streak, "Log": self.log}

@@ -1,0 +1,86 @@
+"""A container's status as it really is: the monitor's record, checked against what is alive.
+
+The monitor writes ``state.json`` at every change and holds ``monitor.lock`` while it
+lives. If the lock is free while the record says running, the monitor was killed: then
+the container's init process is checked directly, so ``ps`` tells the truth even after
+``kill -9`` of the monitor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cove.host import process
+from cove.host.locks import FileLock
+from cove.monitor.state import CREATED, EXITED, RESTARTING, RUNNING, read_state
+
+PAUSED = "paused"
+DEAD = "dead"
+MONITOR_LOST_EXIT_CODE = 255
+
+
+@dataclass(frozen=True)
+class Status:
+    status: str  # created, running, paused, restarting, exited
+    pid: int = 0
+    exit_code: int = 0
+    error: str = ""
+    started_at: str = ""
+    finished_at: str = ""
+    oom_killed: bool = False
+    restart_count: int = 0
+    health: dict[str, Any] | None = None
+    supervised: bool = False  # a live monitor holds the container
+    manual_stop: bool = False
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def running(self) -> bool:
+        return self.status in (RUNNING, PAUSED, RESTARTING)
+
+
+def monitor_alive(container_dir: Path) -> bool:
+    lock = FileLock(container_dir / "monitor.lock")
+    if not (container_dir / "monitor.lock").exists():
+        return False
+    if lock.acquire(shared=True, blocking=False):
+        lock.release()
+        return False
+    return True
+
+
+def read_status(container_dir: Path) -> Status:
+    state = read_state(container_dir / "state.json")
+    if not state:
+        return Status(CREATED)
+    alive = monitor_alive(container_dir)
+    status = str(state.get("status", CREATED))
+    pid = int(state.get("pid") or 0)
+    error = str(state.get("error") or "")
+    exit_code = int(state.get("exit_code") or 0)
+    finished = str(state.get("finished_at") or "")
+    if not alive and status in (RUNNING, RESTARTING):
+        # The monitor is gone without recording an end.
+        if pid and process.alive(pid) and process.start_time(pid) == state.get("pid_start"):
+            error = "the monitor of this container died; it runs unsupervised (stop or restart it)"
+        else:
+            status, exit_code, pid = EXITED, MONITOR_LOST_EXIT_CODE, 0
+            error = error or "the monitor of this container died; its exit status is unknown"
+    if status == RUNNING and (container_dir / PAUSED).exists():
+        status = PAUSED
+    return Status(
+        status=status,
+        pid=pid if status in (RUNNING, PAUSED) else 0,
+        exit_code=exit_code,
+        error=error,
+        started_at=str(state.get("started_at") or ""),
+        finished_at=finished,
+        oom_killed=bool(state.get("oom_killed")),
+        restart_count=int(state.get("restart_count") or 0),
+        health=state.get("health"),
+        supervised=alive,
+        manual_stop=bool(state.get("manual_stop")),
+        raw=state,
+    )

@@ -1,0 +1,1 @@
+"""Named volumes: directories cove manages under ``volumes/<name>/_data``."""
