@@ -22,6 +22,8 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[dev]'
+	# Byte-code up front, even where PYTHONDONTWRITEBYTECODE is set: it is start-up time.
+	$(VENV)/bin/python -m compileall -q src
 	touch $@
 
 demo: install
