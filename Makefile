@@ -8,6 +8,8 @@ APT_PACKAGES := python3 python3-venv busybox-static mmdebstrap skopeo umoci util
 .PHONY: install apt-deps demo test lint unit bench clean
 
 install: apt-deps $(VENV)/.installed
+	@# Byte-code up front (only what changed), even where PYTHONDONTWRITEBYTECODE is set: start-up time.
+	@$(VENV)/bin/python -m compileall -q src
 
 apt-deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -22,8 +24,6 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[dev]'
-	# Byte-code up front, even where PYTHONDONTWRITEBYTECODE is set: it is start-up time.
-	$(VENV)/bin/python -m compileall -q src
 	touch $@
 
 demo: install
