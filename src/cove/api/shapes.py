@@ -112,6 +112,11 @@ def info(i: Info) -> dict[str, Any]:
         "Name": i.name,
         "ServerVersion": i.server_version,
         "ConfigFile": i.config_file or "",
+        "DefaultRuntime": i.runtime,
+        "Runtimes": {i.runtime: {"path": i.runtime_path}} if i.runtime else {},
+        "CgroupDriver": "cgroupfs",
+        "CgroupVersion": str(i.cgroup_version),
+        "LoggingDriver": "json-file",
     }
 
 

@@ -24,8 +24,7 @@ from cove.archive.stream import ChunkReader
 from cove.archive.tarstream import TarReader
 from cove.archive.treetar import TreeTar
 from cove.build.changes import apply_changes
-from cove.containers.model import BIND, VOLUME, Resources
-from cove.containers.paths import resolve_in_root
+from cove.containers.model import Resources
 from cove.containers.spec import command
 from cove.containers.spec import resources as spec_resources
 from cove.containers.store import ContainerRecord
@@ -488,28 +487,12 @@ class ContainerIO:
 
     # -- cp --------------------------------------------------------------------------------
 
-    def _host_path(self, record: ContainerRecord, root: Path, path: str) -> Path:
-        """Where ``path`` of the container is on the host: in a bind or volume, or in its rootfs."""
-        normalized = "/" + "/".join(p for p in path.split("/") if p not in ("", "."))
-        best = None
-        for m in record.config.mounts:
-            if m.type not in (BIND, VOLUME):
-                continue
-            target = m.target.rstrip("/")
-            inside = normalized == target or normalized.startswith(target + "/")
-            if inside and (best is None or len(target) > len(best[0])):
-                source = m.source if m.type == BIND else str(self.c.volumes.data_dir(m.source))
-                best = (target, source)
-        if best is not None:
-            return resolve_in_root(Path(best[1]), normalized[len(best[0]) :] or "/")
-        return resolve_in_root(root, normalized)
-
     def copy_from(self, ref: str, path: str, out: BinaryIO, name: str | None = None) -> None:
         """A tar of ``path`` in the container named ``name`` (default: its basename): `cp CTR:path -`."""
         record = self.c.records.resolve(ref)
         self.store.tmp_dir.mkdir(exist_ok=True)
         with self._view(record) as root:
-            source = self._host_path(record, root, path)
+            source = self.c.host_path(record, root, path)
             if not os.path.lexists(source):
                 raise NotFound(f"Could not find the file {path} in container {ref}")
             if name is None:
@@ -538,7 +521,7 @@ class ContainerIO:
         record = self.c.records.resolve(ref)
         self.store.tmp_dir.mkdir(exist_ok=True)
         with self._view(record) as root:
-            target = self._host_path(record, root, path)
+            target = self.c.host_path(record, root, path)
             src = str(source) + ("/." if str(source).endswith("/.") else "")
             directory, name = _split_cp_name(target.is_dir(), src, path)
         with tempfile.TemporaryFile(dir=self.store.tmp_dir) as spool:
@@ -551,7 +534,7 @@ class ContainerIO:
         record = self.c.records.resolve(ref)
         self.store.tmp_dir.mkdir(exist_ok=True)
         with self._view(record) as root:
-            target = self._host_path(record, root, path)
+            target = self.c.host_path(record, root, path)
             if not target.is_dir():
                 raise NotFound(f"Could not find the directory {path} in container {ref}")
             apply_layer(

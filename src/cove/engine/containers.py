@@ -106,6 +106,21 @@ class ContainerService:
         info = RuntimeInfo(**json.loads(record.runtime))
         return OciRuntime(info, self.run_dir / "runtime" / info.name, self.store.runner)
 
+    def host_path(self, record: ContainerRecord, rootfs: Path, path: str) -> Path:
+        """Where ``path`` of the container is on the host: in a bind or volume, or in its rootfs."""
+        normalized = "/" + "/".join(p for p in path.split("/") if p not in ("", "."))
+        best: tuple[str, str] | None = None
+        for m in record.config.mounts:
+            if m.type not in (BIND, VOLUME):
+                continue
+            target = m.target.rstrip("/")
+            inside = normalized == target or normalized.startswith(target + "/")
+            if inside and (best is None or len(target) > len(best[0])):
+                best = (target, m.source if m.type == BIND else str(self.volumes.data_dir(m.source)))
+        if best is not None:
+            return resolve_in_root(Path(best[1]), normalized[len(best[0]) :] or "/")
+        return resolve_in_root(rootfs, normalized)
+
     def _ops_lock(self, cid: str) -> FileLock:
         return FileLock(self.dir(cid) / "ops.lock")
 
@@ -407,6 +422,19 @@ class ContainerService:
                 init_binary=self._init_binary() if config.init else None,
                 known_caps=capabilities.host_caps(),
             )
+            args = runtime_spec["process"]["args"]
+            if config.init:
+                args = args[2:]  # the program the init (tini) will run
+            path_env = next((e[5:] for e in runtime_spec["process"]["env"] if e.startswith("PATH=")), "")
+
+            def resolve(path: str) -> Path:
+                return self.host_path(record, rootfs, path)
+
+            from cove.containers.diagnose import preflight
+
+            problem = preflight(resolve, args, path_env)
+            if problem is not None:
+                raise ContainerStartError(problem.message, problem.exit_code)
             (self.dir(cid) / "bundle" / "config.json").write_text(json.dumps(runtime_spec))
             health = None if config.no_healthcheck else (config.healthcheck or health_from_image(image))
             socket_path = self.socket(cid)
@@ -447,11 +475,9 @@ class ContainerService:
                 monitor_config, self.dir(cid) / "monitor.json", self.dir(cid) / "monitor.log"
             )
             if not ready.get("ok"):
-                args = runtime_spec["process"]["args"]
-                path_env = next((e[5:] for e in runtime_spec["process"]["env"] if e.startswith("PATH=")), "")
                 from cove.containers.diagnose import explain
 
-                failure = explain(str(ready.get("error", "")), rootfs, args, path_env)
+                failure = explain(str(ready.get("error", "")), resolve, args, path_env)
                 state = read_state(self.dir(cid) / "state.json")
                 state.update(status="created", exit_code=failure.exit_code, error=failure.message, pid=0)
                 write_state(self.dir(cid) / "state.json", state)
@@ -520,6 +546,7 @@ class ContainerService:
         return self.get(record.id)
 
     def _wait_monitor(self, cid: str, timeout: float = 60.0) -> None:
+        """Until the monitor let go of the container (its lock), and then until it is gone."""
         lock = FileLock(self.dir(cid) / "monitor.lock")
         deadline = time.monotonic() + timeout
         while not lock.acquire(blocking=False):
@@ -527,6 +554,9 @@ class ContainerService:
                 return
             time.sleep(0.005)
         lock.release()
+        pid = int(read_state(self.dir(cid) / "state.json").get("last_monitor_pid") or 0)
+        while pid and alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.002)
 
     def _stop_unsupervised(self, record: ContainerRecord, status: Status, sig: int, wait: float) -> None:
         """Stop a container whose monitor died: signal its init directly, then clean up."""
@@ -570,10 +600,14 @@ class ContainerService:
         record = self.records.resolve(ref)
         status = read_status(self.dir(record.id))
         if status.supervised and status.running:
-            reply = monitor.request(self.socket(record.id), "wait", timeout=None)
-            code = reply.get("exit_code")
-            if code is not None:
-                return int(code)
+            try:
+                reply = monitor.request(self.socket(record.id), "wait", timeout=None)
+            except CoveError:  # the monitor finished as we asked: its record has the exit code
+                self._wait_monitor(record.id)
+            else:
+                code = reply.get("exit_code")
+                if code is not None:
+                    return int(code)
         return read_status(self.dir(record.id)).exit_code
 
     # -- pause, rename, update -----------------------------------------------------------

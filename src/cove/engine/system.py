@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cove.engine.images import ImageService
+from cove.engine.runtimes import choose_runtime, rejected_runtimes
 from cove.engine.store import Store
 from cove.engine.types import DiskUsage, DiskUsageRow, ImageUsage, Info
 from cove.errors import CoveError
-from cove.host import mounts, sysinfo
+from cove.host import cgroups, mounts, sysinfo
 from cove.images import gc
 from cove.oci.digest import chain_ids
 from cove.oci.platform import host_platform
+from cove.runtime.oci import RuntimeInfo
 from cove.snapshots.usage import disk_usage
 from cove.version import __version__
 
@@ -39,6 +41,11 @@ class SystemService:
         running = sum(n for s, n in states.items() if s in RUNNING_STATES)
         paused = states.get("paused", 0)
         images = int(db.query("SELECT COUNT(*) AS n FROM images")[0]["n"])
+        runtime_error = ""
+        try:
+            runtime: RuntimeInfo | None = choose_runtime(self.store)
+        except CoveError as exc:
+            runtime, runtime_error = None, exc.message
         return Info(
             containers=total,
             containers_running=running,
@@ -58,6 +65,12 @@ class SystemService:
             name=sysinfo.hostname(),
             server_version=__version__,
             config_file=str(self.store.config.config_file) if self.store.config.config_file else None,
+            runtime=runtime.name if runtime else "",
+            runtime_version=runtime.version if runtime else "",
+            runtime_path=runtime.path if runtime else "",
+            runtimes_rejected=rejected_runtimes(self.store),
+            runtime_error=runtime_error,
+            cgroup_version=cgroups.version(),
         )
 
     def df(self) -> DiskUsage:

@@ -101,6 +101,13 @@ class Info:
     name: str
     server_version: str
     config_file: str | None
+    runtime: str  # the OCI runtime containers use ("" when none works)
+    runtime_version: str
+    runtime_path: str
+    runtimes_rejected: dict[str, str]  # found but unusable here -> why
+    runtime_error: str  # why no runtime works, when none does
+    cgroup_version: int
+    containers_paused_count: int = 0
 
 
 @dataclass(frozen=True)

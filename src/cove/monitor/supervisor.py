@@ -105,6 +105,8 @@ class Supervisor:
         self.auto_remove_argv: list[str] | None = config.get("auto_remove_argv")
         self.backoff = BACKOFF_START
         self.lock: FileLock | None = None
+        # Attached `run --rm` commands that will remove the container themselves when it ends.
+        self.removers = 0
         # A monitor forked from the cove command sheds that process image once the container runs.
         self.shed_after: float | None = config.get("shed_after")
 
@@ -166,12 +168,9 @@ class Supervisor:
                     break
                 self.state["restart_count"] = int(self.state.get("restart_count", 0)) + 1
         finally:
-            remover_attached = any(
-                c.op == "attach" and c.request.get("remove") for c in self.clients.values()
-            )
             self._shutdown()
             lock.release()
-        if self.auto_remove_argv and not self.never_started and not remover_attached:
+        if self.auto_remove_argv and not self.never_started and self.removers == 0:
             # --rm and nobody attached to do it: become `cove rm -f` for this container.
             os.execv(self.auto_remove_argv[0], self.auto_remove_argv)
         return 0
@@ -554,6 +553,8 @@ class Supervisor:
 
     def _drop(self, client: Client) -> None:
         self.clients.pop(client.sock.fileno(), None)
+        if client.op == "attach" and client.request.get("remove") and self.exit_code is None:
+            self.removers -= 1  # it went away (detached, killed) before the end: removal is ours again
         if client.op == "attach" and client.request.get("stdin") and self.stdin_once:
             self._close_stdin()
         client.sock.close()
@@ -622,10 +623,12 @@ class Supervisor:
         req = client.request
         if op == "attach":
             self.hold_until = 0.0
+            if req.get("remove"):
+                self.removers += 1
             client.send((json.dumps({"ok": True, "status": self.state.get("status")}) + "\n").encode())
             if req.get("tty_size"):
                 self._resize(int(req["tty_size"][0]), int(req["tty_size"][1]))
-            if not self._running() and self.state.get("status") != RESTARTING:
+            if self._settled():
                 self._finish_client(client, self.state.get("exit_code"))
         elif op == "stop":
             self.manual_stop = True
@@ -635,7 +638,7 @@ class Supervisor:
                 grace = self.stop_timeout if grace is None else float(grace)
                 self.stop_deadline = time.monotonic() + max(0.0, grace)
                 client.request["wait"] = True
-            else:
+            elif self._settled():
                 self._reply(client, ok=True, exit_code=self.state.get("exit_code"))
         elif op == "kill":
             sig = int(req.get("signal") or signal.SIGKILL)
@@ -647,12 +650,17 @@ class Supervisor:
             else:
                 self._reply(client, ok=False, error="container is not running")
         elif op == "wait":
-            if not self._running() and self.state.get("status") != RESTARTING:
+            if self._settled():
                 self._reply(client, ok=True, exit_code=self.state.get("exit_code"))
         elif op == "state":
             self._reply(client, ok=True, state=self.state)
         else:
             self._reply(client, ok=False, error=f"unknown request {op!r}")
+
+    def _settled(self) -> bool:
+        """Not running, not about to restart, and no exit still being recorded: the record is final.
+        (Otherwise the client is answered when the exit is recorded.)"""
+        return not self._running() and self.exit_code is None and self.state.get("status") != RESTARTING
 
     def _signal(self, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -729,6 +737,9 @@ class Supervisor:
             except OSError:
                 unmount(self.rootfs, lazy=True)
         self.state["monitor_pid"] = 0
+        # So cove can wait for this process to end; not when it becomes `cove rm` (that would wait on itself).
+        removing_itself = self.auto_remove_argv and not self.never_started and self.removers == 0
+        self.state["last_monitor_pid"] = 0 if removing_itself else os.getpid()
         write_state(self.state_path, self.state)
 
     # -- health probes ---------------------------------------------------------------

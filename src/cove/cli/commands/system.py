@@ -42,6 +42,17 @@ def cmd_info(cli: Cli, args: argparse.Namespace) -> int:
     if info.driver != "overlayfs":
         lines.append(f"  Why not overlayfs: {info.driver_reason}")
     lines += [
+        " Logging Driver: json-file",
+        " Cgroup Driver: cgroupfs",
+        f" Cgroup Version: {info.cgroup_version}",
+    ]
+    if info.runtime:
+        lines.append(f" Runtime: {info.runtime} {info.runtime_version} ({info.runtime_path})")
+    else:
+        lines.append(f" Runtime: none works here: {info.runtime_error}")
+    for name, why in info.runtimes_rejected.items():
+        lines.append(f"  {name}: not used: {why}")
+    lines += [
         f" Kernel Version: {info.kernel_version}",
         f" Operating System: {info.operating_system}",
         " OSType: linux",
