@@ -39,8 +39,9 @@ def test_busybox_image_contents(cove_busybox: CoveRunner, tmp_path: Path, mounte
         assert (view / "tmp").stat().st_mode & 0o7777 == 0o1777
         assert "root:x:0:0" in (view / "etc/passwd").read_text()
         script = "echo $((6*7)); ls /bin /sbin /usr/bin /usr/sbin | wc -l; busybox --list | wc -l"
-        out = subprocess.run(["chroot", str(view), "/bin/sh", "-c", script],
-                             capture_output=True, check=True, text=True).stdout.split()  # fmt: skip
+        out = subprocess.run(
+            ["chroot", str(view), "/bin/sh", "-c", script], capture_output=True, check=True, text=True
+        ).stdout.split()
         assert out[0] == "42" and int(out[1]) >= int(out[2]) > 200
     finally:
         unmount(view)
@@ -102,10 +103,17 @@ def test_auto_falls_back_to_copy_where_overlayfs_cannot_work(tmp_path: Path, mou
     for d in dirs.values():
         d.mkdir(parents=True)
     subprocess.run(
-        ["mount", "-t", "overlay", "overlay", "-o",
-         f"lowerdir={dirs['lower']},upperdir={dirs['upper']},workdir={dirs['work']}", str(dirs["merged"])],
+        [
+            "mount",
+            "-t",
+            "overlay",
+            "overlay",
+            "-o",
+            f"lowerdir={dirs['lower']},upperdir={dirs['upper']},workdir={dirs['work']}",
+            str(dirs["merged"]),
+        ],
         check=True,
-    )  # fmt: skip
+    )
     mounted.append(dirs["merged"])
     cove = _new_runner(dirs["merged"] / "cove")
     info = cove("info").out

@@ -53,8 +53,19 @@ def test_inspect_has_dockers_shape(cove_busybox: CoveRunner) -> None:
     data = json.loads(cove_busybox("image", "inspect", "busybox").out)
     assert len(data) == 1
     item = data[0]
-    for key in ("Id", "RepoTags", "RepoDigests", "Created", "Config", "Architecture", "Os", "Size", "RootFS",
-                "GraphDriver", "Metadata"):  # fmt: skip
+    for key in (
+        "Id",
+        "RepoTags",
+        "RepoDigests",
+        "Created",
+        "Config",
+        "Architecture",
+        "Os",
+        "Size",
+        "RootFS",
+        "GraphDriver",
+        "Metadata",
+    ):
         assert key in item
     assert item["RepoTags"] == ["busybox:latest"]
     assert item["Config"]["Cmd"] == ["sh"]

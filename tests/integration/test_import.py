@@ -65,9 +65,21 @@ def test_import_every_compression(cove: CoveRunner, tmp_path: Path, kind: str) -
 def test_import_with_changes_and_message(cove: CoveRunner, tmp_path: Path) -> None:
     (tmp_path / "r.tar").write_bytes(ROOTFS)
     cove(
-        "import", "-q", "-m", "my rootfs", "-c", 'CMD ["/bin/hello"]', "--change", "ENV MODE=prod",
-        "-c", "EXPOSE 8080", "-c", "LABEL team=infra", str(tmp_path / "r.tar"), "app:1",
-    )  # fmt: skip
+        "import",
+        "-q",
+        "-m",
+        "my rootfs",
+        "-c",
+        'CMD ["/bin/hello"]',
+        "--change",
+        "ENV MODE=prod",
+        "-c",
+        "EXPOSE 8080",
+        "-c",
+        "LABEL team=infra",
+        str(tmp_path / "r.tar"),
+        "app:1",
+    )
     item = json.loads(cove("image", "inspect", "app:1").out)[0]
     assert item["Config"]["Cmd"] == ["/bin/hello"]
     assert item["Config"]["Env"] == ["MODE=prod"]

@@ -93,8 +93,11 @@ def test_cove_loads_what_skopeo_writes(cove_busybox: CoveRunner, tmp_path: Path)
     cove = cove_busybox
     cove("save", "busybox", "-o", str(tmp_path / "d.tar"))
     cove("rmi", "busybox")
-    for dest in (f"oci:{tmp_path}/layout:example.com/bb:1", f"oci-archive:{tmp_path}/a.tar:example.com/bb:2",
-                 f"docker-archive:{tmp_path}/sk.tar:example.com/bb:3"):  # fmt: skip
+    for dest in (
+        f"oci:{tmp_path}/layout:example.com/bb:1",
+        f"oci-archive:{tmp_path}/a.tar:example.com/bb:2",
+        f"docker-archive:{tmp_path}/sk.tar:example.com/bb:3",
+    ):
         subprocess.run([skopeo, "copy", "-q", f"docker-archive:{tmp_path}/d.tar", dest], check=True)
     assert cove("load", "-i", str(tmp_path / "layout")).out == "Loaded image: example.com/bb:1\n"
     assert cove("load", "-i", str(tmp_path / "a.tar")).out == "Loaded image: example.com/bb:2\n"

@@ -75,11 +75,19 @@ def test_bad_manifests_are_rejected(data: bytes, why: str) -> None:
 
 def test_index_and_platform_choice() -> None:
     entries = [
-        {"mediaType": mt.OCI_MANIFEST, "digest": sha("arm"), "size": 1,
-         "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
-        {"mediaType": mt.OCI_MANIFEST, "digest": sha("amd"), "size": 1,
-         "platform": {"os": "linux", "architecture": "amd64"}},
-    ]  # fmt: skip
+        {
+            "mediaType": mt.OCI_MANIFEST,
+            "digest": sha("arm"),
+            "size": 1,
+            "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"},
+        },
+        {
+            "mediaType": mt.OCI_MANIFEST,
+            "digest": sha("amd"),
+            "size": 1,
+            "platform": {"os": "linux", "architecture": "amd64"},
+        },
+    ]
     data = json.dumps({"schemaVersion": 2, "manifests": entries}).encode()
     assert sniff_media_type(data) == mt.OCI_INDEX
     index = Index.parse(data)

@@ -11,15 +11,35 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "cove"
 
 LAYERS: dict[str, int] = {
-    "errors": 0, "config": 0, "oci": 0, "version": 0, "progress": 0, "units": 0, "__init__": 0,
+    "errors": 0,
+    "config": 0,
+    "oci": 0,
+    "version": 0,
+    "progress": 0,
+    "units": 0,
+    "__init__": 0,
     "host": 1,
-    "db": 2, "content": 2, "snapshots": 2, "archive": 2, "registry": 2, "runtime": 2,
-    "logs": 2, "network": 2, "volumes": 2,
-    "images": 3, "build": 3, "containers": 3, "monitor": 3,
+    "db": 2,
+    "content": 2,
+    "snapshots": 2,
+    "archive": 2,
+    "registry": 2,
+    "runtime": 2,
+    "logs": 2,
+    "network": 2,
+    "volumes": 2,
+    "images": 3,
+    "build": 3,
+    "containers": 3,
+    "monitor": 3,
     "engine": 4,
-    "api": 5, "compose": 5, "vm": 5, "kube": 5,
-    "cli": 6, "__main__": 6,
-}  # fmt: skip
+    "api": 5,
+    "compose": 5,
+    "vm": 5,
+    "kube": 5,
+    "cli": 6,
+    "__main__": 6,
+}
 SHARED_L2 = {"db"}
 WHOLE_LAYERS = {0, 6}
 

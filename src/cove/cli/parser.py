@@ -13,6 +13,20 @@ class UsageError(Exception):
         self.prog = prog
 
 
+class GoBool(argparse.Action):
+    """A Go-style boolean flag: ``--flag`` (true), ``--flag=false``; never eats the next word."""
+
+    def __init__(self, option_strings: list[str], dest: str, default: bool = True, **kw: Any) -> None:
+        kw.pop("nargs", None)
+        kw.pop("const", None)
+        kw.pop("type", None)
+        super().__init__(option_strings, dest, nargs="?", const=True, default=default, type=go_bool, **kw)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:  # fmt: skip
+        setattr(namespace, self.dest, values)
+
+
 class CoveArgumentParser(argparse.ArgumentParser):
     def __init__(self, *args: object, **kwargs: object) -> None:
         kwargs.setdefault("allow_abbrev", False)
@@ -21,6 +35,38 @@ class CoveArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message, self.prog)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        return super().parse_known_args(self._explicit_bools(args), namespace)
+
+    def _explicit_bools(self, args: Any) -> Any:
+        """Turn a bare ``--flag`` of a GoBool into ``--flag=true`` up to the first positional,
+        so it does not take the image name (``run --sig-proxy busybox``) as its value."""
+        if args is None:
+            return None
+        bools = {o for a in self._actions if isinstance(a, GoBool) for o in a.option_strings}
+        if not bools:
+            return args
+        takes_value = {
+            o for a in self._actions if a.option_strings and a.nargs != 0 and not isinstance(a, GoBool)
+            for o in a.option_strings
+        }  # fmt: skip
+        out: list[str] = []
+        words = list(args)
+        i = 0
+        while i < len(words):
+            word = words[i]
+            if word == "--" or not word.startswith("-"):
+                return out + words[i:]
+            if word in bools:
+                out.append(word + "=true")
+            elif word in takes_value:
+                out += words[i : i + 2]
+                i += 1
+            else:
+                out.append(word)
+            i += 1
+        return out
 
 
 def go_bool(text: str) -> bool:

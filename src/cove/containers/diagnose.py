@@ -94,12 +94,18 @@ def _problem(resolve: Resolver, shown: str, host: Path) -> StartFailure | None:
     return None
 
 
-def preflight(resolve: Resolver, args: list[str], path_env: str) -> StartFailure | None:
-    """A problem with the program that is certain before starting, or None."""
+def preflight(
+    resolve: Resolver, args: list[str], path_env: str, *, missing_is_error: bool = False
+) -> StartFailure | None:
+    """A problem with the program that is certain before starting, or None. A program that
+    is not found is one only when the caller sees the container's files as it will run
+    (``missing_is_error``): before a start, mounts may still bring it."""
     if not args:
         return None
     found = _find(resolve, args[0], path_env)
-    return None if found is None else _problem(resolve, *found)
+    if found is None:
+        return explain("executable file not found", resolve, args, path_env) if missing_is_error else None
+    return _problem(resolve, *found)
 
 
 def explain(runtime_message: str, resolve: Resolver, args: list[str], path_env: str) -> StartFailure:

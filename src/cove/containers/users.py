@@ -61,10 +61,10 @@ def resolve_user(spec: str | None, rootfs: Path) -> ResolvedUser:
                 raise InvalidArgument(f"unable to find group {group_part}: no matching entries in group file")
             gid = int(match[2])
     name = entry[0] if entry is not None else None
-    extra: list[int] = []
+    extra: list[int] = [gid]  # as Docker: the primary group is among the supplementary ones
     if name is not None and not group_part:
         for row in groups:
             members = row[3].split(",") if len(row) > 3 else []
-            if name in members and row[2].isdigit() and int(row[2]) != gid:
+            if name in members and row[2].isdigit() and int(row[2]) not in extra:
                 extra.append(int(row[2]))
-    return ResolvedUser(uid, gid, tuple(sorted(set(extra))), home)
+    return ResolvedUser(uid, gid, tuple(extra), home)

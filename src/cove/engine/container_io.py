@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import json
 import os
 import secrets
-import socket
 import stat
-import struct
 import tempfile
-import termios
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -24,12 +20,13 @@ from cove.archive.stream import ChunkReader
 from cove.archive.tarstream import TarReader
 from cove.archive.treetar import TreeTar
 from cove.build.changes import apply_changes
+from cove.containers.diagnose import StartFailure, explain, preflight
 from cove.containers.model import Resources
 from cove.containers.spec import command
 from cove.containers.spec import resources as spec_resources
 from cove.containers.store import ContainerRecord
 from cove.containers.users import resolve_user
-from cove.engine.containers import Container, ContainerService
+from cove.engine.containers import Container, ContainerService, ContainerStartError
 from cove.errors import Conflict, CoveError, InvalidArgument, NotFound
 from cove.host import process
 from cove.host.mounts import is_mountpoint, mount_all, unmount
@@ -42,7 +39,10 @@ from cove.oci.digest import Digest
 from cove.oci.image import Descriptor, ImageConfig, Manifest
 from cove.oci.reference import parse_reference
 from cove.runtime import caps as capabilities
+from cove.runtime.oci import error_from_log
 from cove.snapshots.snapshotter import OVERLAY
+
+RUNTIME_FAILED = 255  # what the runtime exits with when it could not start the process
 
 
 @dataclass(frozen=True)
@@ -66,24 +66,27 @@ class Stats:
 
 
 class ExecSession:
-    """A process started with ``runc exec``: wait for it; with a tty, its pty master is ``fd``."""
+    """A process started with ``runc exec`` in the foreground: wait for its exit code."""
 
-    def __init__(self, pid: int, fd: int | None, process_file: Path) -> None:
+    def __init__(
+        self, pid: int, process_file: Path, log: Path, explain: Callable[[str], StartFailure]
+    ) -> None:
         self.pid = pid
-        self.fd = fd
         self._process_file = process_file
-
-    def resize(self, rows: int, cols: int) -> None:
-        if self.fd is not None:
-            fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        self._log = log
+        self._explain = explain
 
     def wait(self) -> int:
+        """The process's exit code; a runtime failure to start it raises, with Docker's 126/127."""
         _, status = os.waitpid(self.pid, 0)
+        code = process.exit_code(status)
+        error = error_from_log(self._log) if code == RUNTIME_FAILED and self._log.exists() else ""
         self._process_file.unlink(missing_ok=True)
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-        return process.exit_code(status)
+        self._log.unlink(missing_ok=True)
+        if error:
+            failure = self._explain(error)
+            raise ContainerStartError(failure.message, failure.exit_code)
+        return code
 
 
 class ContainerIO:
@@ -149,6 +152,7 @@ class ContainerIO:
         spec = json.loads((directory / "bundle" / "config.json").read_text())
         proc: dict[str, Any] = spec["process"]
         proc["args"] = argv
+        tty = tty and not detach  # a detached process has nobody to hand a terminal to
         proc["terminal"] = tty
         merged = {e.partition("=")[0]: e for e in proc.get("env", [])}
         for item in env or []:
@@ -166,8 +170,23 @@ class ContainerIO:
         if privileged:
             every = list(capabilities.host_caps())
             proc["capabilities"] = {"bounding": every, "effective": every, "permitted": every}
-        process_file = directory / f"exec-{secrets.token_hex(6)}.json"
+        rootfs = self.c.rootfs(record.id)
+        path_env = next((e[5:] for e in proc["env"] if e.startswith("PATH=")), "")
+
+        def resolve(path: str) -> Path:
+            return self.c.host_path(record, rootfs, path)
+
+        # The container is running, so its files are visible from here: check the program before the
+        # runtime does, for a message that names the cause (tmpfs mounts are not visible: skip those).
+        tmpfs = [m.target for m in record.config.mounts if m.type == "tmpfs"]
+        if not tmpfs:
+            problem = preflight(resolve, argv, path_env, missing_is_error=True)
+            if problem is not None:
+                raise ContainerStartError(problem.message, problem.exit_code)
+        token = secrets.token_hex(6)
+        process_file = directory / f"exec-{token}.json"
         process_file.write_text(json.dumps(proc))
+        log = directory / f"exec-{token}.log"
         runtime = self.c.runtime_of(record)
         devnull = os.open(os.devnull, os.O_RDWR)
         try:
@@ -179,30 +198,17 @@ class ContainerIO:
                 if process.exit_code(code) != 0:
                     raise Conflict(f"exec failed in container {record.id[:12]}")
                 return None
-            if not tty:
-                argv_ = runtime.exec_argv(record.id, process_file)
-                pid = process.spawn(
-                    argv_, stdin=devnull if stdin is None else stdin, stdout=stdout, stderr=stderr
-                )
-                return ExecSession(pid, None, process_file)
-            console_path = self.c.socket(record.id).with_name(
-                self.c.socket(record.id).name + "." + secrets.token_hex(3)
+            # With a terminal, the runtime itself allocates the pty and copies between it and our
+            # stdio (raw mode and window size included), so it runs in the foreground either way.
+            argv_ = runtime.exec_argv(record.id, process_file, tty=tty, log=log)
+            pid = process.spawn(
+                argv_, stdin=devnull if stdin is None else stdin, stdout=stdout, stderr=stderr
             )
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
-                listener.bind(str(console_path))
-                listener.listen(1)
-                listener.settimeout(30)
-                argv_ = runtime.exec_argv(record.id, process_file, console_socket=console_path)
-                pid = process.spawn(argv_, stdin=devnull, stdout=devnull, stderr=stderr)
-                try:
-                    conn, _ = listener.accept()
-                except TimeoutError:
-                    raise CoveError("the runtime did not hand over the terminal") from None
-                finally:
-                    console_path.unlink(missing_ok=True)
-                with conn:
-                    _msg, fds, _flags, _addr = socket.recv_fds(conn, 4096, 1)
-            return ExecSession(pid, fds[0], process_file)
+
+            def explain_failure(message: str) -> StartFailure:
+                return explain(message, resolve, argv, path_env)
+
+            return ExecSession(pid, process_file, log, explain_failure)
         finally:
             os.close(devnull)
 
@@ -502,7 +508,8 @@ class ContainerIO:
     def copy_out(self, ref: str, path: str, dest: Path) -> None:
         """`cove cp CTR:path DEST`: Docker's rules for what DEST names."""
         directory, name = _split_cp_name(dest.is_dir(), path, str(dest))
-        Path(directory).mkdir(parents=True, exist_ok=name == ".")
+        if name == ".":  # the contents of a directory, into DEST (made if missing)
+            Path(directory).mkdir(parents=True, exist_ok=True)
         if not Path(directory).is_dir():
             raise NotFound(f"destination directory {directory} does not exist")
         with tempfile.TemporaryFile(dir=self.store.tmp_dir) as spool:

@@ -54,8 +54,11 @@ class SubprocessRunner:
     ) -> RunResult:
         full_env = None if env is None else {**os.environ, **env}
         try:
+            # Without input, a command reads nothing: never cove's own stdin (it may be a
+            # container's, e.g. `cove run -i`, and the first command would eat it).
+            stdin = None if input is not None else subprocess.DEVNULL
             proc = subprocess.run(
-                list(argv), input=input, cwd=cwd, env=full_env, capture_output=True, check=False
+                list(argv), input=input, stdin=stdin, cwd=cwd, env=full_env, capture_output=True, check=False
             )
         except FileNotFoundError:
             raise Unavailable(

@@ -27,7 +27,7 @@ def raw_mode(fd: int) -> Iterator[None]:
     except termios.error:
         yield
         return
-    tty.setraw(fd)
+    tty.setraw(fd, termios.TCSADRAIN)  # TCSAFLUSH (the default) would drop keys typed ahead
     try:
         yield
     finally:

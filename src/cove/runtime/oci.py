@@ -68,17 +68,18 @@ class OciRuntime:
         process_file: Path,
         *,
         detach: bool = False,
-        console_socket: Path | None = None,
+        tty: bool = False,
         pid_file: Path | None = None,
+        log: Path | None = None,
     ) -> list[str]:
         args = ["exec", "--process", str(process_file)]
         if detach:
             args.append("--detach")
-        if console_socket is not None:
-            args += ["--console-socket", str(console_socket)]
+        if tty:
+            args.append("--tty")
         if pid_file is not None:
             args += ["--pid-file", str(pid_file)]
-        return self.argv(*args, cid)
+        return self.argv(*args, cid, log=log)
 
     def _run(self, *args: str, log: Path | None = None) -> str:
         try:

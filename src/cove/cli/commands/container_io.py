@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import select
-import signal
 import sys
 import time
 from pathlib import Path
@@ -16,7 +13,7 @@ from cove.cli.app import Cli
 from cove.cli.attach import parse_detach_keys, stream
 from cove.cli.humanize import bytes_size, human_size
 from cove.cli.output import render, tabwrite
-from cove.cli.parser import Subparsers, UsageError, go_bool
+from cove.cli.parser import GoBool, Subparsers, UsageError
 from cove.errors import CoveError, InvalidArgument
 
 
@@ -96,70 +93,30 @@ def cmd_attach(cli: Cli, args: argparse.Namespace) -> int:
 # --- exec -----------------------------------------------------------------------------------
 
 
-def _proxy_pty(session: object, stdin: bool) -> None:
-    """Copy between this terminal and the exec'd process's pty until it closes."""
-    from cove.host import terminal
-
-    master = session.fd  # type: ignore[attr-defined]
-    interactive = os.isatty(0)
-
-    def resize(*_: object) -> None:
-        size = terminal.size(0)
-        if size:
-            with contextlib.suppress(OSError):
-                session.resize(*size)  # type: ignore[attr-defined]
-
-    previous = signal.signal(signal.SIGWINCH, resize) if interactive else None
-    resize()
-    try:
-        with terminal.raw_mode(0) if interactive and stdin else contextlib.nullcontext():
-            watch = [master] + ([0] if stdin else [])
-            while True:
-                try:
-                    ready, _, _ = select.select(watch, [], [])
-                except InterruptedError:
-                    continue
-                if master in ready:
-                    try:
-                        data = os.read(master, 65536)
-                    except OSError:
-                        data = b""
-                    if not data:
-                        return
-                    os.write(1, data)
-                if 0 in ready:
-                    data = os.read(0, 4096)
-                    if not data:
-                        watch = [master]
-                    else:
-                        os.write(master, data)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGWINCH, previous)
-
-
 def cmd_exec(cli: Cli, args: argparse.Namespace) -> int:
     from cove.cli.container_options import read_env_file
 
     env = list(args.env)
     for path in args.env_file:
         env = read_env_file(path) + env
-    session = cli.engine().container_io.exec(
-        args.container,
-        args.command,
-        tty=args.tty,
-        env=env,
-        user=args.user,
-        workdir=args.workdir,
-        privileged=args.privileged,
-        detach=args.detach,
-        stdin=0 if args.interactive else None,
-    )
-    if session is None:
-        return exitcodes.OK
-    if session.fd is not None:
-        _proxy_pty(session, args.interactive)
-    return session.wait()
+    try:
+        session = cli.engine().container_io.exec(
+            args.container,
+            args.command,
+            tty=args.tty,
+            env=env,
+            user=args.user,
+            workdir=args.workdir,
+            privileged=args.privileged,
+            detach=args.detach,
+            stdin=0 if args.interactive or args.tty else None,
+        )
+        return exitcodes.OK if session is None else session.wait()
+    except CoveError as exc:
+        if not hasattr(exc, "exit_code"):
+            raise
+        cli.err.write(exitcodes.describe(exc) + "\n")
+        return int(exc.exit_code)
 
 
 # --- top, stats, diff ------------------------------------------------------------------------
@@ -351,9 +308,7 @@ def register(top: Subparsers, container: Subparsers) -> None:
         p.add_argument("--no-stdin", action="store_true", help="do not attach STDIN")
         p.add_argument(
             "--sig-proxy",
-            type=go_bool,
-            nargs="?",
-            const=True,
+            action=GoBool,
             default=True,
             help="proxy all received signals to the process",
         )
@@ -423,9 +378,7 @@ def register(top: Subparsers, container: Subparsers) -> None:
         p.add_argument(
             "-p",
             "--pause",
-            type=go_bool,
-            nargs="?",
-            const=True,
+            action=GoBool,
             default=True,
             help="pause the container during commit (default true)",
         )

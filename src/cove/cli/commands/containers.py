@@ -16,7 +16,7 @@ from cove.cli.attach import parse_detach_keys, stream
 from cove.cli.container_options import add_create_flags, config_from_args
 from cove.cli.humanize import human_duration, human_size, local_time
 from cove.cli.output import render
-from cove.cli.parser import Subparsers, UsageError, go_bool, parse_filters
+from cove.cli.parser import GoBool, Subparsers, UsageError, parse_filters
 from cove.errors import CoveError
 
 if TYPE_CHECKING:
@@ -424,9 +424,7 @@ def register(top: Subparsers, container: Subparsers) -> None:
         p.add_argument("--rm", action="store_true", help="remove the container when it exits")
         p.add_argument(
             "--sig-proxy",
-            type=go_bool,
-            nargs="?",
-            const=True,
+            action=GoBool,
             default=True,
             help="proxy received signals to the process (default true)",
         )

@@ -11,7 +11,7 @@ from cove.cli import exitcodes
 from cove.cli.app import Cli
 from cove.cli.humanize import human_size, local_time, since
 from cove.cli.output import print_json, render
-from cove.cli.parser import Subparsers, UsageError, go_bool, parse_filters
+from cove.cli.parser import GoBool, Subparsers, UsageError, parse_filters
 from cove.cli.template import Template
 
 IMAGES_TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
@@ -229,9 +229,7 @@ def _add_history(sub: Subparsers, name: str) -> None:
     p = sub.add_parser(name, help="Show the history of an image", description="Show the history of an image")
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("--format", help="'table', 'json', 'table TEMPLATE' or a Go template per row")
-    p.add_argument(
-        "-H", "--human", type=go_bool, nargs="?", const=True, default=True, help="sizes and dates for humans"
-    )
+    p.add_argument("-H", "--human", action=GoBool, default=True, help="sizes and dates for humans")
     p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
     p.add_argument("-q", "--quiet", action="store_true", help="only show image IDs")
     p.set_defaults(handler=cmd_history)
