@@ -172,8 +172,7 @@ def container_inspect(d: ContainerDetails) -> dict[str, Any]:
         "StartedAt": status.started_at or ZERO_TIME,
         "FinishedAt": status.finished_at or ZERO_TIME,
     }
-    if health is not None:
-        state["Health"] = health
+    state["Health"] = health  # null without a health check (templates still find the field)
     binds = [
         f"{m.source}:{m.destination}{':ro' if m.readonly else ''}" for m in config.mounts if m.type == "bind"
     ]

@@ -121,6 +121,15 @@ class ContainerService:
             return resolve_in_root(Path(best[1]), normalized[len(best[0]) :] or "/")
         return resolve_in_root(rootfs, normalized)
 
+    def _store_env(self) -> dict[str, str]:
+        config = self.store.config
+        env = {"COVE_ROOT": str(config.root), "COVE_RUNTIME_DIR": str(config.runtime_dir)}
+        if config.config_file is not None:
+            env["COVE_CONFIG"] = str(config.config_file)
+        if config.runtime:
+            env["COVE_RUNTIME"] = config.runtime
+        return env
+
     def _ops_lock(self, cid: str) -> FileLock:
         return FileLock(self.dir(cid) / "ops.lock")
 
@@ -467,6 +476,8 @@ class ContainerService:
                 "auto_remove_argv": [sys.executable, "-m", "cove", "rm", "--force", cid]
                 if config.auto_remove
                 else None,
+                # ... for this very store, whatever environment the monitor ends up with.
+                "auto_remove_env": self._store_env(),
                 # Forked from this command, the monitor turns into a lean process of its own once the
                 # container runs: at once when nobody waits on it, else after a short grace.
                 "shed_after": SHED_AFTER_ATTACHED if hold_output else 0.0,

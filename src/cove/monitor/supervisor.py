@@ -172,7 +172,8 @@ class Supervisor:
             lock.release()
         if self.auto_remove_argv and not self.never_started and self.removers == 0:
             # --rm and nobody attached to do it: become `cove rm -f` for this container.
-            os.execv(self.auto_remove_argv[0], self.auto_remove_argv)
+            env = {**os.environ, **(self.cfg.get("auto_remove_env") or {})}
+            os.execve(self.auto_remove_argv[0], self.auto_remove_argv, env)
         return 0
 
     # -- shedding: from a fork of the cove command to a lean process of its own ------------------
