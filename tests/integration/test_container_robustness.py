@@ -65,8 +65,7 @@ def test_pids_limit_stops_a_fork_bomb(cove_busybox: CoveRunner) -> None:
     # The loop runs in a subshell: the shell gives up at the first fork the limit refuses, then
     # PID 1 replaces itself (exec needs no new process) so the sleepers stay to be counted.
     script = (
-        "(i=0; while [ $i -lt 10000 ]; do sleep 60 & i=$((i+1)); done) 2>/dev/null;"
-        " echo done; exec sleep 60"
+        "(i=0; while [ $i -lt 10000 ]; do sleep 60 & i=$((i+1)); done) 2>/dev/null; echo done; exec sleep 60"
     )
     cid = cove("run", "-d", "--pids-limit", "100", "busybox", "sh", "-c", script).out.strip()
     try:
