@@ -468,6 +468,7 @@ class ContainerIO:
     @contextlib.contextmanager
     def _view(self, record: ContainerRecord) -> Iterator[Path]:
         """The container's root filesystem, mounted for the duration (if it is not already)."""
+        self.c.settle(record.id)
         rootfs = self.c.rootfs(record.id)
         if is_mountpoint(rootfs):
             yield rootfs

@@ -31,7 +31,7 @@ from cove.host import cgroups, sysinfo
 from cove.host.elf import is_static
 from cove.host.locks import FileLock
 from cove.host.mounts import is_mountpoint, mount_all, unmount
-from cove.host.process import alive
+from cove.host.process import alive, wait_exit
 from cove.images.store import ImageRecord
 from cove.monitor import client as monitor
 from cove.monitor.state import EXITED, now_rfc3339, read_state, write_state
@@ -353,6 +353,8 @@ class ContainerService:
                 return Container(record, status)
             if status.running:
                 self._stop_unsupervised(record, status, signal.SIGKILL, 0)
+            else:
+                self.settle(record.id, status)
             self._reset(record)
             self._start(record, hold_output, tty_size)
         return self.get(record.id)
@@ -556,18 +558,24 @@ class ContainerService:
             self._stop_unsupervised(record, status, sig, wait)
         return self.get(record.id)
 
+    def settle(self, cid: str, status: Status | None = None) -> None:
+        """For a container that is not running: wait until its monitor, if it is still finishing
+        (runtime state, rootfs mount), has let go of it."""
+        status = status or read_status(self.dir(cid))
+        if status.supervised and not status.running:
+            self._wait_monitor(cid)
+
     def _wait_monitor(self, cid: str, timeout: float = 60.0) -> None:
-        """Until the monitor let go of the container (its lock), and then until it is gone."""
-        lock = FileLock(self.dir(cid) / "monitor.lock")
-        deadline = time.monotonic() + timeout
-        while not lock.acquire(blocking=False):
-            if time.monotonic() > deadline:
-                return
-            time.sleep(0.005)
-        lock.release()
-        pid = int(read_state(self.dir(cid) / "state.json").get("last_monitor_pid") or 0)
-        while pid and alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.002)
+        """Until the container's monitor has finished and exited."""
+        state = read_state(self.dir(cid) / "state.json")
+        pid = int(state.get("monitor_pid") or state.get("last_monitor_pid") or 0)
+        if not pid:
+            return
+        if FileLock(self.dir(cid) / "monitor.lock").try_free():
+            # Done with the container already (or a stale PID, now someone else's): only its
+            # exit is left, which takes moments.
+            timeout = min(timeout, 1.0)
+        wait_exit(pid, timeout)
 
     def _stop_unsupervised(self, record: ContainerRecord, status: Status, sig: int, wait: float) -> None:
         """Stop a container whose monitor died: signal its init directly, then clean up."""

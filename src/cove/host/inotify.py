@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import select
 import struct
-from functools import cache
 from pathlib import Path
+
+from cove.host.libc import libc
 
 IN_MODIFY = 0x002
 IN_CLOSE_WRITE = 0x008
@@ -23,16 +23,11 @@ IN_CLOEXEC = 0o2000000
 _EVENT = struct.Struct("iIII")
 
 
-@cache
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-
-
 class Watcher:
     """Watch files or directories; :meth:`wait` returns when any of them changes (or on timeout)."""
 
     def __init__(self) -> None:
-        fd = _libc().inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+        fd = libc().inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
         if fd < 0:
             raise OSError(ctypes.get_errno(), "inotify_init1")
         self.fd = fd
@@ -40,7 +35,7 @@ class Watcher:
     def add(
         self, path: Path, mask: int = IN_MODIFY | IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE
     ) -> int:
-        wd = _libc().inotify_add_watch(self.fd, os.fsencode(path), mask)
+        wd = libc().inotify_add_watch(self.fd, os.fsencode(path), mask)
         if wd < 0:
             raise OSError(ctypes.get_errno(), f"inotify_add_watch {path}")
         return int(wd)

@@ -52,6 +52,13 @@ class FileLock:
             fd, self._fd = self._fd, None
             os.close(fd)  # closing the descriptor drops the flock
 
+    def try_free(self) -> bool:
+        """Is nobody holding the lock right now? (Takes and drops it when free.)"""
+        if not self.acquire(blocking=False):
+            return False
+        self.release()
+        return True
+
     @property
     def held(self) -> bool:
         return self._fd is not None

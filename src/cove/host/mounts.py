@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 from collections.abc import Sequence
-from functools import cache
 from pathlib import Path
 
 from cove.errors import InternalError
+from cove.host.libc import libc
 from cove.oci.mount import Mount
 
 MS_RDONLY = 0x1
@@ -20,11 +19,6 @@ MS_REC = 0x4000
 MNT_DETACH = 0x2
 
 
-@cache
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-
-
 class MountError(InternalError):
     def __init__(self, what: str, target: Path, err: int) -> None:
         super().__init__(f"{what} {target}: {os.strerror(err)}")
@@ -32,7 +26,7 @@ class MountError(InternalError):
 
 
 def _mount(source: str, target: Path, fstype: str | None, flags: int, data: str | None) -> None:
-    rc = _libc().mount(
+    rc = libc().mount(
         source.encode(),
         os.fsencode(target),
         fstype.encode() if fstype else None,
@@ -64,7 +58,7 @@ def mount_all(mounts: Sequence[Mount], target: Path) -> None:
 
 
 def unmount(target: Path, *, lazy: bool = False) -> None:
-    rc = _libc().umount2(os.fsencode(target), MNT_DETACH if lazy else 0)
+    rc = libc().umount2(os.fsencode(target), MNT_DETACH if lazy else 0)
     if rc != 0:
         err = ctypes.get_errno()
         if err == errno.EINVAL:  # not a mount point: nothing to undo

@@ -8,25 +8,33 @@ collects them with :func:`reap`.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
+import select
 import signal
+import time
 from collections.abc import Mapping, Sequence
-from functools import cache
+
+from cove.host.libc import libc
 
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_PDEATHSIG = 1
-
-
-@cache
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+RESET_SIGNALS = (signal.SIGPIPE, signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGQUIT)
 
 
 def become_subreaper() -> None:
     """Orphaned descendants (the container's init, once runc exits) become our children."""
-    if _libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+    if libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def die_with_parent(sig: int = signal.SIGKILL) -> None:
+    """Have the kernel send ``sig`` to this process when its parent ends (call right after fork;
+    if the parent is already gone by then, exit at once)."""
+    parent = os.getppid()
+    if libc().prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
+    if os.getppid() != parent:
+        os._exit(128 + sig)
 
 
 def spawn(
@@ -38,21 +46,20 @@ def spawn(
     env: Mapping[str, str] | None = None,
     new_session: bool = False,
 ) -> int:
-    """Start ``argv`` with the given descriptors as 0, 1, 2; return its PID. The caller reaps it."""
-    pid = os.fork()
-    if pid == 0:  # the child: set up descriptors, then exec
-        try:
-            if new_session:
-                os.setsid()
-            for target, fd in ((0, stdin), (1, stdout), (2, stderr)):
-                if fd != target:
-                    os.dup2(fd, target)
-            # Python opens every other descriptor close-on-exec: only 0, 1 and 2 reach argv.
-            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-            os.execvpe(argv[0], list(argv), dict(env) if env is not None else dict(os.environ))
-        except BaseException:
-            os._exit(127)
-    return pid
+    """Start ``argv`` with the given descriptors as 0, 1, 2; return its PID. The caller reaps it.
+    Raises OSError when ``argv[0]`` cannot be run."""
+    # posix_spawn (vfork underneath) does not copy this process's page tables as fork would.
+    actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate((stdin, stdout, stderr))]
+    # Python opens every other descriptor close-on-exec: only 0, 1 and 2 reach argv. Signals
+    # this process ignores would stay ignored in argv (and untrappable in a shell): reset them.
+    return os.posix_spawnp(
+        argv[0],
+        list(argv),
+        dict(env) if env is not None else os.environ,
+        file_actions=actions,
+        setsid=new_session,
+        setsigdef=RESET_SIGNALS,
+    )
 
 
 def reap(pid: int = -1) -> tuple[int, int] | None:
@@ -80,6 +87,27 @@ def alive(pid: int) -> bool:
     except PermissionError:
         return True
     return not _is_zombie(pid)
+
+
+def wait_exit(pid: int, timeout: float) -> bool:
+    """Wait until ``pid`` (not necessarily our child) has exited; False on timeout. Event-driven
+    through a pidfd: no polling."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return not alive(pid)
+            if poller.poll(remaining * 1000):
+                return True
+    finally:
+        os.close(fd)
 
 
 def _is_zombie(pid: int) -> bool:

@@ -22,13 +22,13 @@ MAIN = Path(__file__).resolve().parent / "main.py"
 READY_TIMEOUT = 120.0
 
 
-def _fork_monitor(config: dict[str, Any], ready_w: int, ready_r: int, log_path: Path) -> None:
+def _fork_monitor(config: dict[str, Any], ready_w: int, ready_r: int, log_path: Path) -> int:
     """Become the monitor in a double-forked child of this process: no interpreter start-up
-    on the way to the container. The child replaces itself with a lean process later."""
+    on the way to the container. The child replaces itself with a lean process later.
+    Returns the PID of the intermediate child, for the caller to reap."""
     pid = os.fork()
     if pid != 0:
-        os.waitpid(pid, 0)
-        return
+        return pid
     code = 1
     try:
         os.setsid()
@@ -62,9 +62,10 @@ def start_monitor(
     config["config_path"] = str(config_path)
     config_path.write_text(json.dumps(config))
     r, w = os.pipe()
+    intermediate = 0
     try:
         if fork:
-            _fork_monitor(config, w, r, log_path)
+            intermediate = _fork_monitor(config, w, r, log_path)
         else:
             argv = [sys.executable, "-S", "-I", str(MAIN), str(config_path), str(w)]
             spawn_detached(argv, pass_fds=[w], stderr_path=str(log_path))
@@ -84,6 +85,8 @@ def start_monitor(
             data += chunk
     finally:
         os.close(r)
+        if intermediate:  # it exits at once; reaped only now so that its exit overlaps the start
+            os.waitpid(intermediate, 0)
     if not data:
         detail = log_path.read_text(errors="replace").strip().splitlines()[-1:] if log_path.exists() else []
         raise InternalError(
