@@ -75,6 +75,9 @@ class CoveRunner:
             "COVE_ROOT": str(root),
             "COVE_RUNTIME_DIR": str(runtime_dir),
             "COVE_CONFIG": str(config),
+            # Commands run in their own processes here; tests/integration/test_command_server.py
+            # covers the command server.
+            "COVE_COMMAND_SERVER": "0",
         }
         self.env.pop("COVE_STORAGE_DRIVER", None)
 

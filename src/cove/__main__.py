@@ -1,3 +1,3 @@
-from cove.cli.main import main
+from cove.cli.launch import main
 
 raise SystemExit(main())

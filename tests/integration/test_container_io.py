@@ -5,16 +5,14 @@ from __future__ import annotations
 import io
 import json
 import os
-import pty
-import select
 import subprocess
-import sys
 import tarfile
 import time
 from pathlib import Path
 
 from tests.conftest import CoveRunner
 from tests.helpers.containers import wait_until
+from tests.helpers.terminal import pty_session, read_until
 
 
 def test_logs_formats_tail_since_and_timestamps(cove_busybox: CoveRunner) -> None:
@@ -130,48 +128,23 @@ def test_exec(cove_busybox: CoveRunner) -> None:
     assert stopped.rc == 1 and "No such container" in stopped.err
 
 
-def _pty_session(cove: CoveRunner, *args: str) -> tuple[int, int]:
-    """Start cove in a pseudo-terminal; return (pid, master fd)."""
-    pid, master = pty.fork()
-    if pid == 0:  # the child: become cove
-        os.environ.clear()
-        os.environ.update(cove.env)
-        os.execv(sys.executable, [sys.executable, "-m", "cove", *args])
-    return pid, master
-
-
-def _read_until(master: int, needle: bytes, timeout: float = 20.0) -> bytes:
-    data = b""
-    deadline = time.monotonic() + timeout
-    while needle not in data:
-        ready, _, _ = select.select([master], [], [], max(0.0, deadline - time.monotonic()))
-        if not ready:
-            raise AssertionError(f"did not see {needle!r} in {data!r}")
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:
-            break
-        data += chunk
-    return data
-
-
 def test_interactive_tty_run_with_resize_and_detach(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
-    pid, master = _pty_session(cove, "run", "-it", "--name", "term", "busybox", "sh")
+    pid, master = pty_session(cove.env, "run", "-it", "--name", "term", "busybox", "sh")
     try:
-        _read_until(master, b"# ")
+        read_until(master, b"# ")
         os.write(master, b"tty; stty size\r")
-        out = _read_until(master, b"/dev/pts/")
+        out = read_until(master, b"/dev/pts/")
         assert b"/dev/pts/" in out
         os.write(master, b"echo $TERM-$((40+2))\r")
-        assert b"xterm-42" in _read_until(master, b"xterm-42")
+        assert b"xterm-42" in read_until(master, b"xterm-42")
         os.write(master, b"\x10\x11")  # Ctrl-P Ctrl-Q: detach, leave it running
         _, status = os.waitpid(pid, 0)
         assert os.WEXITSTATUS(status) == 0
     finally:
         os.close(master)
     assert cove("inspect", "--format", "{{.State.Status}}", "term").out == "running\n"
-    pid, master = _pty_session(cove, "attach", "term")
+    pid, master = pty_session(cove.env, "attach", "term")
     try:
         os.write(master, b"exit 3\r")
         _, status = os.waitpid(pid, 0)
@@ -184,11 +157,11 @@ def test_interactive_tty_run_with_resize_and_detach(cove_busybox: CoveRunner) ->
 def test_exec_with_a_tty(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     cid = cove("run", "-d", "busybox", "sleep", "60").out.strip()
-    pid, master = _pty_session(cove, "exec", "-it", cid, "sh")
+    pid, master = pty_session(cove.env, "exec", "-it", cid, "sh")
     try:
-        _read_until(master, b"# ")
+        read_until(master, b"# ")
         os.write(master, b"tty && exit 5\r")
-        _read_until(master, b"/dev/pts/")
+        read_until(master, b"/dev/pts/")
         _, status = os.waitpid(pid, 0)
         assert os.WEXITSTATUS(status) == 5
     finally:

@@ -148,9 +148,12 @@ def _help_of(parser: argparse.ArgumentParser) -> exitcodes.Handler:
     return show
 
 
-def main(argv: Sequence[str] | None = None, cli: Cli | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, cli: Cli | None = None, parser: CoveArgumentParser | None = None
+) -> int:
+    """Run one command; ``parser`` is one built beforehand for every command (the command server's)."""
     cli = cli or Cli()
-    parser = build_parser(argv)
+    parser = parser or build_parser(argv)
     try:
         args = parser.parse_args(argv)
     except UsageError as exc:
