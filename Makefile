@@ -4,15 +4,20 @@ PYTHON ?= /usr/bin/python3
 VENV := .venv
 # Debian packages cove and its tests use (installed by `make install` when missing).
 APT_PACKAGES := python3 python3-venv busybox-static mmdebstrap skopeo umoci util-linux tar runc crun tini procps
+# The peers the benchmarks measure cove against.
+BENCH_PACKAGES := docker.io podman
 
-.PHONY: install apt-deps demo test lint unit bench clean
+.PHONY: install apt-deps apt-install demo test lint unit bench clean
 
 install: apt-deps $(VENV)/.installed
 	@# Byte-code up front (only what changed), even where PYTHONDONTWRITEBYTECODE is set: start-up time.
 	@$(VENV)/bin/python -m compileall -q src
 
 apt-deps:
-	@missing=""; for p in $(APT_PACKAGES); do \
+	@$(MAKE) -s apt-install PACKAGES="$(APT_PACKAGES)"
+
+apt-install:
+	@missing=""; for p in $(PACKAGES); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -42,7 +47,9 @@ test: lint
 	COVE_TEST_REQUIRE=1 $(VENV)/bin/python -m pytest -q
 
 bench: install
+	@$(MAKE) -s apt-install PACKAGES="$(BENCH_PACKAGES)"
 	$(VENV)/bin/python bench/import_unpack.py
+	$(VENV)/bin/python bench/containers.py
 
 clean:
 	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache
