@@ -21,12 +21,16 @@ class Cli:
         stderr: TextIO | None = None,
         stdin: TextIO | None = None,
         env: Mapping[str, str] | None = None,
+        *,
+        defer_close: bool = False,
     ) -> None:
         self.out = stdout or sys.stdout
         self.err = stderr or sys.stderr
         self.stdin = stdin or sys.stdin
         self.env = os.environ if env is None else env
         self._engine: Engine | None = None
+        # The command server reports a command's exit before closing its engine (housekeeping).
+        self.defer_close = defer_close
 
     @cached_property
     def config(self) -> EngineConfig:
@@ -57,6 +61,11 @@ class Cli:
         return answer.strip().lower() in ("y", "yes")
 
     def close(self) -> None:
+        if not self.defer_close:
+            self.finish()
+
+    def finish(self) -> None:
+        """Close the engine (the database's last connection checkpoints it: milliseconds)."""
         if self._engine is not None:
             self._engine.close()
             self._engine = None

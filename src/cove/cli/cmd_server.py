@@ -269,13 +269,12 @@ class CommandServer:
             # whose process is killed would (the client says so: exit code 125).
             die_with_parent(signal.SIGKILL)
             signal.set_wakeup_fd(-1)
-            conn.close()
             self.listener.close()
             for other in self.workers.values():
                 other.close()
             os.close(self.wake_r)
             os.close(self.wake_w)
-            code = run_command(request, fds, self.parser)
+            code = run_command(request, fds, self.parser, conn)
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
         except BaseException:
@@ -317,8 +316,9 @@ def _receive_exactly(conn: socket.socket, size: int) -> bytes:
     return b"".join(parts)
 
 
-def run_command(request: wire.Request, fds: list[int], parser: Any) -> int:
-    """Become the client's command: its stdio, place, environment and limits; then run it."""
+def run_command(request: wire.Request, fds: list[int], parser: Any, conn: socket.socket) -> int:
+    """Become the client's command: its stdio, place, environment and limits; then run it,
+    and tell the client its exit code as soon as its output is out."""
     for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -342,9 +342,19 @@ def run_command(request: wire.Request, fds: list[int], parser: Any) -> int:
         return 125
     argv = [os.fsdecode(arg) for arg in request.argv]
     sys.argv = ["cove", *argv]
+    from cove.cli.app import Cli  # loaded by preload() already
     from cove.cli.main import main
 
-    return main(argv, parser=parser)
+    cli = Cli(defer_close=True)
+    code = main(argv, cli=cli, parser=parser)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    with contextlib.suppress(OSError):
+        conn.sendall(b"exit %d\n" % code)  # (the server reports again when this process ends)
+    conn.close()
+    cli.finish()  # housekeeping the client need not wait for
+    return code
 
 
 def _apply_rlimits(limits: list[tuple[int, int, int]]) -> None:
