@@ -39,6 +39,18 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in text.split()]
 
 
+def _commands_of(server: int, client: int) -> list[int]:
+    """The server's forks running ``client``'s command (they write to the client's stdout);
+    the server also keeps an idle fork ready for the next command."""
+    theirs = os.readlink(f"/proc/{client}/fd/1")
+    found = []
+    for pid in _children(server):
+        with contextlib.suppress(FileNotFoundError):
+            if os.readlink(f"/proc/{pid}/fd/1") == theirs:
+                found.append(pid)
+    return found
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -76,19 +88,17 @@ def test_a_command_runs_in_a_fork_of_the_server(served: CoveRunner) -> None:
     try:
         follower = cove.popen("logs", "-f", cid, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
-            wait_until(lambda: len(_children(server)) == 1)
-            (worker,) = _children(server)
-            # The worker is the client's command: same argv, and the client's stdout as its own.
+            wait_until(lambda: len(_commands_of(server, follower.pid)) == 1)
+            (worker,) = _commands_of(server, follower.pid)
+            # A fork of the server (same argv) with the client's stdio as its own.
             assert (
-                Path(f"/proc/{worker}/cmdline")
-                .read_bytes()
-                .startswith(Path(f"/proc/{server}/cmdline").read_bytes())
+                Path(f"/proc/{worker}/cmdline").read_bytes() == Path(f"/proc/{server}/cmdline").read_bytes()
             )
-            assert os.readlink(f"/proc/{worker}/fd/1") == os.readlink(f"/proc/{follower.pid}/fd/1")
+            assert os.readlink(f"/proc/{worker}/fd/2") == os.readlink(f"/proc/{follower.pid}/fd/2")
         finally:
             follower.kill()  # kill -9 of the client: its command goes with it
             follower.communicate()
-        wait_until(lambda: _children(server) == [])
+        wait_until(lambda: not _alive(worker))
     finally:
         cove.proc("rm", "-f", cid)
     assert server_pid(cove) == server
@@ -200,7 +210,7 @@ def test_a_killed_server_is_reported_and_replaced(served: CoveRunner) -> None:
     client = cove.popen("run", "--name", "orphan", "busybox", "sleep", "60", stderr=subprocess.PIPE)
     # (in-process checks, which do not go through the server)
     wait_until(lambda: cove("ps", "-q", "--filter", "name=orphan").out != "")
-    (worker,) = _children(old)
+    (worker,) = _commands_of(old, client.pid)
     os.kill(old, signal.SIGKILL)
     _, err = client.communicate(timeout=30)
     assert client.returncode == 125

@@ -96,6 +96,7 @@ class CommandServer:
         self.key = wire.compatibility_key()
         self.files = source_files()
         self.workers: dict[int, socket.socket] = {}  # command PID -> its client's connection
+        self.spare: tuple[int, socket.socket] | None = None  # a fork waiting for the next command
         self.listening: dict[int, int] = {}  # connection fd -> command PID, until the client hangs up
         self.draining = False
         self.terminating = False
@@ -123,6 +124,7 @@ class CommandServer:
         for sig in (signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, signal.SIG_IGN)
         log(f"serving {self.paths.socket}")
+        self.fork_spare()
         while True:
             self.reap()
             if self.terminating:
@@ -161,6 +163,9 @@ class CommandServer:
             os.unlink(self.paths.pid)
         self.listener.close()
         os.close(self.lock)  # a new server may start while this one finishes its commands
+        if self.spare is not None:
+            self.spare[1].close()  # it sees the end of its channel and leaves
+            self.spare = None
 
     def stale(self) -> bool:
         for path, mtime in self.files.items():
@@ -192,6 +197,8 @@ class CommandServer:
         conn.setblocking(False)
         self.workers[pid] = conn  # for the exit status, and the client's signals meanwhile
         self.listening[conn.fileno()] = pid
+        if not self.draining:
+            self.fork_spare()  # while the command runs
 
     def start_command(self, conn: socket.socket) -> int | None:
         """Fork the client's command; None when this server may not run it."""
@@ -202,20 +209,36 @@ class CommandServer:
         if uid != os.getuid():
             conn.sendall(b"stale\n")  # not ours to serve: let it run the command itself
             return None
-        request, fds = receive_request(conn)
+        payload, fds = receive_message(conn, 3)
         try:
+            request = wire.decode_request(payload)
             if request.key != self.key or self.stale():
                 log("leaving for another installation or newer sources of cove")
                 self.drain()
                 conn.sendall(b"stale\n")
                 return None
-            pid = os.fork()
-            if pid == 0:
-                self.become_worker(conn, request, fds)
+            if self.spare is None:
+                self.fork_spare()
+            assert self.spare is not None
+            pid, channel = self.spare
+            self.spare = None
+            with channel:
+                send_message(channel, payload, [conn.fileno(), *fds])
             return pid
         finally:
             for fd in fds:
                 os.close(fd)
+
+    def fork_spare(self) -> None:
+        """Fork ahead of time a process that waits for the next command: the fork, which
+        copies this process's page tables, is then not on a command's way."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        pid = os.fork()
+        if pid == 0:
+            ours.close()
+            self.become_worker(theirs)
+        theirs.close()
+        self.spare = (pid, ours)
 
     def client_readable(self, fd: int) -> None:
         pid = self.listening[fd]
@@ -246,6 +269,9 @@ class CommandServer:
             if pid == 0:
                 return
             self.last_activity = time.monotonic()
+            if self.spare is not None and pid == self.spare[0]:
+                self.spare[1].close()  # died waiting (killed?): the next command forks anew
+                self.spare = None
             conn = self.workers.pop(pid, None)
             if conn is None:
                 continue
@@ -261,20 +287,28 @@ class CommandServer:
 
     # -- a command -------------------------------------------------------------------------
 
-    def become_worker(self, conn: socket.socket, request: wire.Request, fds: list[int]) -> None:
-        """In the fork: take the client's place and run its command; never returns."""
+    def become_worker(self, channel: socket.socket) -> None:
+        """In a spare fork: wait for a command on ``channel``, take the client's place and run
+        it; never returns."""
         code = 125
         try:
             # A command whose server is gone has no one to report to: it goes too, as a command
             # whose process is killed would (the client says so: exit code 125).
             die_with_parent(signal.SIGKILL)
             signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
             self.listener.close()
             for other in self.workers.values():
                 other.close()
             os.close(self.wake_r)
             os.close(self.wake_w)
-            code = run_command(request, fds, self.parser, conn)
+            try:
+                payload, fds = receive_message(channel, 4, timeout=None)
+            except ValueError:  # the server retired this spare
+                os._exit(0)
+            channel.close()
+            conn = socket.socket(fileno=fds[0])
+            code = run_command(wire.decode_request(payload), fds[1:], self.parser, conn)
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
         except BaseException:
@@ -287,22 +321,36 @@ class CommandServer:
             os._exit(code)
 
 
-def receive_request(conn: socket.socket) -> tuple[wire.Request, list[int]]:
+def receive_message(
+    conn: socket.socket, fd_count: int, timeout: float | None = REQUEST_TIMEOUT
+) -> tuple[bytes, list[int]]:
+    """A length header carrying ``fd_count`` descriptors, then the payload."""
+    conn.settimeout(timeout)
     fds: list[int] = []
     try:
-        data, ancillary, _flags, _addr = conn.recvmsg(wire.HEADER_SIZE, socket.CMSG_SPACE(3 * 4))
+        data, ancillary, _flags, _addr = conn.recvmsg(wire.HEADER_SIZE, socket.CMSG_SPACE(fd_count * 4))
         for level, kind, payload in ancillary:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                 fds += struct.unpack(f"{len(payload) // 4}i", payload[: len(payload) // 4 * 4])
+        if not data:
+            raise ValueError("no message")
         data += _receive_exactly(conn, wire.HEADER_SIZE - len(data))
         length = int.from_bytes(data, "big")
-        if length > REQUEST_MAX or len(fds) != 3:
+        if length > REQUEST_MAX or len(fds) != fd_count:
             raise ValueError("malformed command request")
-        return wire.decode_request(_receive_exactly(conn, length)), fds
+        return _receive_exactly(conn, length), fds
     except BaseException:
         for fd in fds:
             os.close(fd)
         raise
+
+
+def send_message(conn: socket.socket, payload: bytes, fds: list[int]) -> None:
+    conn.sendmsg(
+        [wire.header(len(payload))],
+        [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack(f"{len(fds)}i", *fds))],
+    )
+    conn.sendall(payload)
 
 
 def _receive_exactly(conn: socket.socket, size: int) -> bytes:
