@@ -70,15 +70,30 @@ def effective_caps(
     privileged: bool = False,
     known: tuple[str, ...] | None = None,
 ) -> list[str]:
-    """Docker's rule: start from the defaults (or all when privileged), drop, then add."""
+    """Docker's TweakCapabilities: all when privileged; with ``ALL`` added, every capability but
+    the dropped ones; else the defaults (none with ``ALL`` dropped) less the dropped, plus the added."""
     known = known or host_caps()
     adds = [normalize(c) for c in add]
     drops = [normalize(c) for c in drop]
+    _check_available(adds, known)
     if privileged:
         return list(known)
-    caps = [] if "ALL" in drops else [c for c in DEFAULT_CAPS if c not in drops]
     if "ALL" in adds:
-        caps = [c for c in known if c not in drops or c in adds]
+        caps = [c for c in known if c not in drops]
+    elif "ALL" in drops:
+        caps = adds
     else:
-        caps.extend(c for c in adds if c not in caps)
+        caps = [c for c in DEFAULT_CAPS if c not in drops] + adds
     return [c for c in known if c in caps]
+
+
+def _check_available(adds: list[str], known: tuple[str, ...]) -> None:
+    # Leaving out a capability the user asked for would run the container without it, unnoticed.
+    # (A dropped one the host lacks is what the user wanted already: no error for that.)
+    for cap in adds:
+        if cap != "ALL" and cap not in known:
+            raise InvalidArgument(
+                "capability not supported by your kernel or not available in the current environment: "
+                f"{cap!r}",
+                hint="the kernel predates it, or cove itself runs without it (CapBnd in /proc/self/status)",
+            )

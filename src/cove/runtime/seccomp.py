@@ -1,17 +1,19 @@
 """Seccomp profiles: cove's default (Docker's policy), and Docker-format profiles from files.
 
 The default is an allow-list: every system call this kernel generation knows, except the
-ones that reach outside a container (loading modules, mounting, changing the clock,
-tracing other processes, the kernel keyring, ...). Several of those come back when the
-container holds the capability that guards them, as in Docker. ``clone`` may not create
-namespaces without CAP_SYS_ADMIN, ``clone3`` answers ENOSYS so C libraries fall back to
-``clone``, and ``personality`` takes only the harmless personas.
+ones that reach outside a container (loading modules, mounting, changing the clock, the
+kernel keyring, io_uring, ...). Several of those come back when the container holds the
+capability that guards them, as in Docker. ``clone`` may not create namespaces without
+CAP_SYS_ADMIN, ``clone3`` answers ENOSYS so C libraries fall back to ``clone``,
+``personality`` takes only the harmless personas and ``socket`` every address family but
+AF_ALG and AF_VSOCK. Docker's moby/profiles ``default.json`` is the reference.
 """
 
 from __future__ import annotations
 
 import json
 import platform
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -23,43 +25,61 @@ ENOSYS = 38
 EPERM = 1
 CLONE_NAMESPACE_FLAGS = 0x7E020000  # NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET
 HARMLESS_PERSONAS = (0x0, 0x8, 0x20000, 0x20008, 0xFFFFFFFF)
+AF_ALG = 38  # the kernel's crypto API, kernel attack surface containers rarely need (Docker 29.5)
+AF_VSOCK = 40  # reaches the hypervisor, outside any network namespace (blocked since Docker 23)
 
 # Allowed only with the capability that guards them.
 CAP_GUARDED: dict[str, frozenset[str]] = {
     "CAP_SYS_ADMIN": frozenset(
-        {"bpf", "fanotify_init", "fsconfig", "fsmount", "fsopen", "fspick", "lookup_dcookie", "mount",
-         "mount_setattr", "move_mount", "name_to_handle_at", "open_tree", "perf_event_open", "quotactl",
-         "quotactl_fd", "setdomainname", "sethostname", "setns", "syslog", "umount", "umount2", "unshare",
-         "pivot_root", "swapon", "swapoff", "sysfs", "vhangup"}
+        {"bpf", "fanotify_init", "fsconfig", "fsmount", "fsopen", "fspick", "lookup_dcookie",
+         "lsm_get_self_attr", "lsm_list_modules", "lsm_set_self_attr", "mount", "mount_setattr", "move_mount",
+         "open_tree", "perf_event_open", "quotactl", "quotactl_fd", "setdomainname", "sethostname", "setns",
+         "syslog", "umount", "umount2", "unshare"}
     ),
     "CAP_SYS_BOOT": frozenset({"reboot"}),
+    "CAP_SYS_CHROOT": frozenset({"chroot"}),
     "CAP_SYS_MODULE": frozenset({"delete_module", "init_module", "finit_module"}),
     "CAP_SYS_PACCT": frozenset({"acct"}),
     "CAP_SYS_PTRACE": frozenset(
         {"kcmp", "pidfd_getfd", "process_madvise", "process_vm_readv", "process_vm_writev", "ptrace"}
     ),
     "CAP_SYS_RAWIO": frozenset({"iopl", "ioperm"}),
-    "CAP_SYS_TIME": frozenset(
-        {"settimeofday", "stime", "clock_settime", "clock_settime64", "adjtimex", "clock_adjtime",
-         "clock_adjtime64"}
-    ),
+    # Not adjtimex or clock_adjtime: they also read the clock's state (ntp_gettime, chronyc), and
+    # the kernel asks for CAP_SYS_TIME itself before they change anything.
+    "CAP_SYS_TIME": frozenset({"settimeofday", "stime", "clock_settime", "clock_settime64"}),
     "CAP_SYS_TTY_CONFIG": frozenset({"vhangup"}),
-    "CAP_SYS_NICE": frozenset(
-        {"get_mempolicy", "mbind", "set_mempolicy", "set_mempolicy_home_node", "move_pages"}
-    ),
+    "CAP_SYS_NICE": frozenset({"get_mempolicy", "mbind", "set_mempolicy", "set_mempolicy_home_node"}),
     "CAP_SYSLOG": frozenset({"syslog"}),
     "CAP_BPF": frozenset({"bpf"}),
     "CAP_PERFMON": frozenset({"perf_event_open"}),
     "CAP_DAC_READ_SEARCH": frozenset({"open_by_handle_at"}),
 }  # fmt: skip
 
-# Never allowed by the default profile: the keyring is not namespaced, the rest is obsolete
-# or lets a process reach the host.
+# Allowed whatever the capabilities from this kernel (major, minor) on: since 4.8 a tracer can
+# no longer slip a system call past the tracee's seccomp filter, so strace and gdb may run.
+SINCE_KERNEL: dict[tuple[int, int], frozenset[str]] = {
+    (4, 8): frozenset({"ptrace", "process_vm_readv", "process_vm_writev"}),
+}
+
+# Never allowed by the default profile, whatever the capabilities.
 ALWAYS_DENIED = frozenset(
-    {"add_key", "keyctl", "request_key", "kexec_file_load", "kexec_load", "create_module", "get_kernel_syms",
-     "query_module", "nfsservctl", "uselib", "ustat", "_sysctl", "vm86", "vm86old", "afs_syscall", "putpmsg",
-     "getpmsg", "tuxcall", "security", "vserver", "userfaultfd", "clone", "clone3", "personality"}
+    # the kernel keyring is not namespaced; kexec replaces the host's kernel
+    {"add_key", "keyctl", "request_key", "kexec_file_load", "kexec_load"}
+    # swap, a new root for nested containers, and moving other processes' pages between NUMA nodes
+    | {"swapon", "swapoff", "pivot_root", "migrate_pages", "move_pages"}
+    # large kernel attack surfaces few workloads need (Docker 25 dropped io_uring)
+    | {"io_uring_setup", "io_uring_enter", "io_uring_register", "userfaultfd"}
+    # obsolete, or never implemented
+    | {"create_module", "get_kernel_syms", "query_module", "nfsservctl", "uselib", "ustat", "_sysctl",
+       "sysfs", "vm86", "vm86old", "afs_syscall", "putpmsg", "getpmsg", "tuxcall", "security", "vserver",
+       "bdflush", "break", "ftime", "gtty", "idle", "lock", "mpx", "prof", "profil", "stty", "ulimit"}
+    # i386 calls that newer ones replaced (Docker's profile has only the new ones)
+    | {"nice", "oldfstat", "oldlstat", "oldolduname", "oldstat", "olduname", "readdir", "sgetmask",
+       "ssetmask", "sigaction", "signal", "sigpending", "sigsuspend"}
 )  # fmt: skip
+
+# Allowed only for the arguments their own rules check.
+ARGUMENT_CHECKED = frozenset({"clone", "clone3", "personality", "socket"})
 
 _ARCHES = {
     "x86_64": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
@@ -74,41 +94,24 @@ def host_architectures() -> list[str]:
     return _ARCHES.get(platform.machine(), [])
 
 
-def default_profile(caps: Iterable[str]) -> dict[str, Any]:
+def parse_kernel_version(release: str) -> tuple[int, int] | None:
+    """(major, minor) of a kernel release such as ``6.8.0-45-generic``, as Docker compares them."""
+    match = re.match(r"(\d+)\.(\d+)", release.strip())
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def running_kernel() -> tuple[int, int]:
+    # An unreadable release counts as an old kernel: the stricter profile.
+    return parse_kernel_version(platform.release()) or (0, 0)
+
+
+def default_profile(caps: Iterable[str], *, kernel: tuple[int, int] | None = None) -> dict[str, Any]:
+    """Docker's default profile for a container holding ``caps`` on ``kernel`` (the running one)."""
     held = set(caps)
-    guarded = set().union(*CAP_GUARDED.values())
-    unlocked = set().union(*(names for cap, names in CAP_GUARDED.items() if cap in held))
-    allowed = sorted((SYSCALL_NAMES - ALWAYS_DENIED - guarded) | unlocked)
-    clone_arg = 1 if platform.machine() == "s390x" else 0  # s390x swaps clone's first two arguments
-    rules: list[dict[str, Any]] = [{"names": allowed, "action": "SCMP_ACT_ALLOW"}]
-    if "CAP_SYS_ADMIN" in held:
-        rules.append({"names": ["clone", "clone3"], "action": "SCMP_ACT_ALLOW"})
-    else:
-        rules.append(
-            {
-                "names": ["clone"],
-                "action": "SCMP_ACT_ALLOW",
-                "args": [
-                    {
-                        "index": clone_arg,
-                        "value": CLONE_NAMESPACE_FLAGS,
-                        "valueTwo": 0,
-                        "op": "SCMP_CMP_MASKED_EQ",
-                    }
-                ],
-            }
-        )
-        rules.append({"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": ENOSYS})
-    for persona in HARMLESS_PERSONAS:
-        rules.append(
-            {
-                "names": ["personality"],
-                "action": "SCMP_ACT_ALLOW",
-                "args": [{"index": 0, "value": persona, "op": "SCMP_CMP_EQ"}],
-            }
-        )
-    if "CAP_SYS_PTRACE" in held:
-        rules.append({"names": ["userfaultfd"], "action": "SCMP_ACT_ALLOW"})
+    rules: list[dict[str, Any]] = [
+        {"names": sorted(_allowed(held, kernel or running_kernel())), "action": "SCMP_ACT_ALLOW"}
+    ]
+    rules += _socket_rules() + _clone_rules(held) + _personality_rules()
     return {
         "defaultAction": "SCMP_ACT_ERRNO",
         "defaultErrnoRet": EPERM,
@@ -117,16 +120,69 @@ def default_profile(caps: Iterable[str]) -> dict[str, Any]:
     }
 
 
-def _applies(rule: dict[str, Any], caps: set[str], arch: str) -> bool:
+def _allowed(held: set[str], kernel: tuple[int, int]) -> frozenset[str]:
+    """System calls allowed whatever their arguments."""
+    guarded = frozenset().union(*CAP_GUARDED.values())
+    unlocked = frozenset().union(*(names for cap, names in CAP_GUARDED.items() if cap in held))
+    recent = frozenset().union(*(names for since, names in SINCE_KERNEL.items() if kernel >= since))
+    return (SYSCALL_NAMES - ALWAYS_DENIED - ARGUMENT_CHECKED - guarded) | unlocked | recent
+
+
+def _arg_rule(name: str, index: int, op: str, value: int, **extra: int) -> dict[str, Any]:
+    return {
+        "names": [name],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [{"index": index, "value": value, **extra, "op": op}],
+    }
+
+
+def _socket_rules() -> list[dict[str, Any]]:
+    # Every address family but AF_ALG (38) and AF_VSOCK (40), in three comparisons; 39 is AF_NFC.
+    # 32-bit x86 programs reach socket() through socketcall, whose arguments seccomp cannot see.
+    return [
+        _arg_rule("socket", 0, "SCMP_CMP_LT", AF_ALG),
+        _arg_rule("socket", 0, "SCMP_CMP_EQ", AF_ALG + 1),
+        _arg_rule("socket", 0, "SCMP_CMP_GT", AF_VSOCK),
+    ]
+
+
+def _clone_rules(held: set[str]) -> list[dict[str, Any]]:
+    if "CAP_SYS_ADMIN" in held:
+        return [{"names": ["clone", "clone3"], "action": "SCMP_ACT_ALLOW"}]
+    flags_arg = 1 if platform.machine() == "s390x" else 0  # s390x swaps clone's first two arguments
+    return [
+        _arg_rule("clone", flags_arg, "SCMP_CMP_MASKED_EQ", CLONE_NAMESPACE_FLAGS, valueTwo=0),
+        # ENOSYS, not EPERM: the C library falls back to clone, whose flags seccomp can read.
+        {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": ENOSYS},
+    ]
+
+
+def _personality_rules() -> list[dict[str, Any]]:
+    return [_arg_rule("personality", 0, "SCMP_CMP_EQ", persona) for persona in HARMLESS_PERSONAS]
+
+
+def _applies(rule: dict[str, Any], caps: set[str], arch: str, kernel: tuple[int, int]) -> bool:
+    """Docker's includes/excludes: every condition of ``includes`` holds, none of ``excludes``."""
     includes = rule.get("includes") or {}
     excludes = rule.get("excludes") or {}
     if includes.get("caps") and not set(includes["caps"]) <= caps:
         return False
     if includes.get("arches") and arch not in includes["arches"]:
         return False
+    if includes.get("minKernel") and kernel < _min_kernel(includes["minKernel"]):
+        return False
     if excludes.get("caps") and set(excludes["caps"]) & caps:
         return False
-    return not (excludes.get("arches") and arch in excludes["arches"])
+    if excludes.get("arches") and arch in excludes["arches"]:
+        return False
+    return not (excludes.get("minKernel") and kernel >= _min_kernel(excludes["minKernel"]))
+
+
+def _min_kernel(text: Any) -> tuple[int, int]:
+    version = parse_kernel_version(text) if isinstance(text, str) else None
+    if version is None:
+        raise InvalidArgument(f"seccomp profile: minKernel {text!r} is not a kernel version such as '4.8'")
+    return version
 
 
 def read_profile(path: Path) -> str:
@@ -139,8 +195,15 @@ def read_profile(path: Path) -> str:
     return text
 
 
-def profile_from_text(text: str, caps: Iterable[str], *, source: str = "seccomp profile") -> dict[str, Any]:
-    """A Docker-format seccomp profile, turned into the OCI runtime spec's form."""
+def profile_from_text(
+    text: str,
+    caps: Iterable[str],
+    *,
+    source: str = "seccomp profile",
+    kernel: tuple[int, int] | None = None,
+) -> dict[str, Any]:
+    """A Docker-format seccomp profile, turned into the OCI runtime spec's form for a container
+    holding ``caps`` on ``kernel`` (the running one)."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -149,20 +212,21 @@ def profile_from_text(text: str, caps: Iterable[str], *, source: str = "seccomp 
         raise InvalidArgument(f"{source} has no defaultAction")
     go_arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
     held = set(caps)
+    kernel = kernel or running_kernel()
     out: dict[str, Any] = {"defaultAction": data["defaultAction"]}
     if "defaultErrnoRet" in data:
         out["defaultErrnoRet"] = data["defaultErrnoRet"]
     arches = list(data.get("architectures") or [])
     for entry in data.get("archMap") or []:
         if entry.get("architecture") in host_architectures()[:1]:
-            arches = [entry["architecture"], *entry.get("subArchitectures", [])]
+            arches = [entry["architecture"], *(entry.get("subArchitectures") or [])]  # null for riscv64
     if arches:
         out["architectures"] = arches
     if data.get("flags"):
         out["flags"] = data["flags"]
     rules = []
     for rule in data.get("syscalls") or []:
-        if not _applies(rule, held, go_arch):
+        if not _applies(rule, held, go_arch, kernel):
             continue
         names = rule.get("names") or ([rule["name"]] if rule.get("name") else [])
         converted: dict[str, Any] = {"names": names, "action": rule["action"]}

@@ -11,13 +11,17 @@ import os
 import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 OCI_VERSION = "1.0.2"
 
+# /proc/interrupts and thermal_throttle counters leak the host's activity (Docker 28.0.2,
+# GHSA-6fw5-f8r9-fgfm); powercap, its energy use (GHSA-jq35-85cj-fj4p).
 MASKED_PATHS = (
-    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-    "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+    "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+    "/sys/devices/virtual/powercap",
 )  # fmt: skip
 READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 
@@ -88,6 +92,17 @@ def _device_rule(
     return rule
 
 
+def masked_paths(sys_root: str = "/sys") -> list[str]:
+    """MASKED_PATHS plus each CPU's thermal_throttle directory that this host has."""
+    cpus = Path(sys_root, "devices/system/cpu")
+    numbers = sorted(
+        int(d.name[3:])
+        for d in cpus.glob("cpu*")
+        if d.name[3:].isdigit() and (d / "thermal_throttle").is_dir()
+    )
+    return [*MASKED_PATHS, *(f"/sys/devices/system/cpu/cpu{n}/thermal_throttle" for n in numbers)]
+
+
 def _mount(destination: str, kind: str, source: str, *options: str) -> dict[str, Any]:
     return {"destination": destination, "type": kind, "source": source, "options": list(options)}
 
@@ -131,7 +146,7 @@ def base_spec(*, rootfs: str, hostname: str, cgroups_path: str, cgroup_version: 
         ],
         "linux": {
             "namespaces": namespaces,
-            "maskedPaths": list(MASKED_PATHS),
+            "maskedPaths": masked_paths(),
             "readonlyPaths": list(READONLY_PATHS),
             "cgroupsPath": cgroups_path,
             "resources": {
