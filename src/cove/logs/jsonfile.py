@@ -11,15 +11,17 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from cove.host.inotify import Watcher
 
 DEFAULT_MAX_SIZE = 20 * 1024 * 1024
 DEFAULT_MAX_FILES = 5
 _BLOCK = 64 * 1024
+_SCANS = 3  # how often to look again for a file that a rotation in progress may hide
 
 
 def format_time(ns: int) -> str:
@@ -31,11 +33,24 @@ def format_time(ns: int) -> str:
 
 
 def parse_time(text: str) -> float:
-    """Seconds since the epoch for a log time (fast path for our own format)."""
+    """Seconds since the epoch for a log time (fast path for our own format, always UTC)."""
     main, _, rest = text.partition(".")
     frac = rest.rstrip("Z")
-    whole = time.mktime(time.strptime(main.rstrip("Z"), "%Y-%m-%dT%H:%M:%S")) - time.timezone
+    whole = _utc_seconds(time.strptime(main.rstrip("Z"), "%Y-%m-%dT%H:%M:%S"))
     return whole + (float("0." + frac) if frac.isdigit() else 0.0)
+
+
+def _utc_seconds(tm: time.struct_time) -> int:
+    """calendar.timegm, without importing calendar into the monitor: the struct is UTC, so
+    no local time zone (and its summer time, which time.mktime would apply) comes into it."""
+    # Leap years from 1970 up to the year before tm's (negative before 1970).
+    leap_days = _leap_years_through(tm.tm_year - 1) - _leap_years_through(1969)
+    days = 365 * (tm.tm_year - 1970) + leap_days + tm.tm_yday - 1
+    return ((days * 24 + tm.tm_hour) * 60 + tm.tm_min) * 60 + tm.tm_sec
+
+
+def _leap_years_through(year: int) -> int:
+    return year // 4 - year // 100 + year // 400
 
 
 class JsonFileWriter:
@@ -92,21 +107,65 @@ def _parse(line: bytes) -> LogEntry | None:
         return None
 
 
-def log_files(path: Path) -> list[Path]:
-    """All files of one log, oldest first."""
-    rotated = sorted(
+def _rotated_files(path: Path) -> list[Path]:
+    """The rotated files of a log (``NAME.1`` ...), oldest first."""
+    return sorted(
         (p for p in path.parent.glob(path.name + ".*") if p.name.rsplit(".", 1)[-1].isdigit()),
         key=lambda p: -int(p.name.rsplit(".", 1)[-1]),
     )
+
+
+def log_files(path: Path) -> list[Path]:
+    """All files of one log, oldest first."""
+    rotated = _rotated_files(path)
     return [*rotated, path] if path.exists() else rotated
 
 
-def end_of(path: Path) -> int:
+class Offset(int):
+    """A place in the live log file that also names the file (its inode; None when there was
+    no live file), so readers can tell whether the log rotated since, and where the file went.
+    """
+
+    inode: int | None
+
+    def __new__(cls, offset: int, inode: int | None) -> Offset:
+        self = super().__new__(cls, offset)
+        self.inode = inode
+        return self
+
+
+def end_of(path: Path) -> Offset:
     """Where the live log file ends now: read up to here, then follow from here."""
     try:
-        return path.stat().st_size
+        st = path.stat()
     except FileNotFoundError:
-        return 0
+        return Offset(0, None)
+    return Offset(st.st_size, st.st_ino)
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return None
+
+
+def _files_upto(path: Path, end: int | None) -> list[tuple[Path, int | None]]:
+    """The files of a log to read, oldest first, each with the offset to stop at (None: its end).
+
+    A plain ``end`` applies to the live file. An :class:`Offset` names its file: if the log
+    rotated since end_of(), reading stops in that file, wherever rotation moved it, and leaves
+    the newer files to :func:`follow`, which starts at the same place.
+    """
+    if not isinstance(end, Offset) or end.inode is None:
+        return [(file, end if file == path else None) for file in log_files(path)]
+    for _ in range(_SCANS):
+        upto: list[tuple[Path, int | None]] = []
+        for file in log_files(path):
+            if _inode(file) == end.inode:
+                return [*upto, (file, int(end))]
+            upto.append((file, None))
+    return []  # rotated out since: every file left is newer, follow's to read
 
 
 def _lines_backwards(path: Path, end: int | None) -> Iterator[bytes]:
@@ -139,7 +198,8 @@ def read(
 ) -> list[LogEntry]:
     """The entries of a log (all rotated files), oldest first, filtered like ``docker logs``.
 
-    ``end`` stops reading the live file at that offset (see :func:`end_of`).
+    ``tail`` keeps the last so many entries (0: none; negative: all, as in Docker). ``end``
+    stops reading the live file at that offset (see :func:`end_of`).
     """
 
     def keep(entry: LogEntry) -> bool:
@@ -148,10 +208,13 @@ def read(
         moment = parse_time(entry.time)
         return (since is None or moment >= since) and (until is None or moment <= until)
 
-    if tail is not None:
+    if tail == 0:  # `logs --tail 0`: no old lines (with --follow, only new ones)
+        return []
+    files = _files_upto(path, end)
+    if tail is not None and tail > 0:
         picked: list[LogEntry] = []
-        for file in reversed(log_files(path)):
-            for line in _lines_backwards(file, end if file == path else None):
+        for file, stop in reversed(files):
+            for line in _lines_backwards(file, stop):
                 entry = _parse(line)
                 if entry is None or not keep(entry):
                     continue
@@ -160,9 +223,9 @@ def read(
                     return picked[::-1]
         return picked[::-1]
     out = []
-    for file in log_files(path):
+    for file, stop in files:
         with open(file, "rb") as f:
-            data = f.read(end) if file == path and end is not None else f.read()
+            data = f.read() if stop is None else f.read(stop)
         for line in data.splitlines():
             entry = _parse(line)
             if entry is not None and keep(entry):
@@ -170,45 +233,145 @@ def read(
     return out
 
 
-def follow(path: Path, still_running: Callable[[], bool], *, start: int) -> Iterator[LogEntry]:
-    """Entries written after offset ``start`` of the live file, across rotations, until the
-    writer is gone and everything is read. Waits with inotify, never by polling in a loop.
+class _Tail:
+    """One file of a log being followed: its handle, its identity and an unfinished line."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file = file
+        self.inode = os.fstat(file.fileno()).st_ino
+        self.partial = b""
+
+    def entries(self) -> Iterator[LogEntry]:
+        """The complete lines written since the last call (read in blocks: memory stays
+        bounded when following a huge log from its start)."""
+        while chunk := self.file.read(_BLOCK):
+            lines = (self.partial + chunk).split(b"\n")
+            self.partial = lines.pop()
+            for line in lines:
+                entry = _parse(line)
+                if entry is not None:
+                    yield entry
+
+    def size(self) -> int:
+        return os.fstat(self.file.fileno()).st_size
+
+    def started_over(self) -> bool:
+        """Whether the writer truncated this file (a log of one file starts over in place)."""
+        return self.size() < self.file.tell()
+
+    def rewind(self) -> None:
+        self.file.seek(0)
+        self.partial = b""
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _open(path: Path) -> _Tail | None:
+    try:
+        return _Tail(open(path, "rb"))  # closed by _Tail.close
+    except FileNotFoundError:
+        return None
+
+
+def _open_oldest(path: Path) -> _Tail | None:
+    for file in log_files(path):
+        tail = _open(file)
+        if tail is not None:
+            return tail
+    return None
+
+
+def _open_inode(path: Path, inode: int) -> _Tail | None:
+    """The file of the log that is ``inode``, wherever rotation moved it; None once it is gone."""
+    for _ in range(_SCANS):  # a rotation during a scan can hide it from that scan
+        for file in [path, *reversed(_rotated_files(path))]:
+            tail = _open(file)
+            if tail is not None and tail.inode == inode:
+                return tail
+            if tail is not None:
+                tail.close()
+    return None
+
+
+def _open_start(path: Path, start: int) -> _Tail | None:
+    """The file to follow first, positioned at ``start``; None while the log does not exist."""
+    if isinstance(start, Offset) and start.inode is not None:
+        # The file end_of() saw: still live, or rotated (then the newer files follow it), or
+        # rotated out, when every file left is newer.
+        tail = _open_inode(path, start.inode) or _open_oldest(path)
+        if tail is not None and tail.inode != start.inode:
+            return tail  # from its start
+    else:
+        tail = _open(path)
+    if tail is not None and start <= tail.size():
+        tail.file.seek(start)
+    # else the file is shorter: a one-file log that started over since; read it from its start
+    return tail
+
+
+def _open_next(path: Path, current: _Tail) -> _Tail | None:
+    """The file the writer went on to after ``current``, opened; None while ``current`` is the
+    live file. One rotation or several: the follower must read every file in turn.
+    """
+    for _ in range(_SCANS):
+        if _inode(path) == current.inode:  # the usual case, one stat
+            return None
+        names = [path, *reversed(_rotated_files(path))]  # newest first
+        inodes = [_inode(name) for name in names]
+        if current.inode in inodes[1:]:
+            at = inodes.index(current.inode)
+            newer = _open(names[at - 1])
+            # Still where it was after the newer file was opened: no rotation came between,
+            # so ``newer`` is the very next file.
+            if newer is not None and _inode(names[at]) == current.inode:
+                return newer
+            if newer is not None:
+                newer.close()
+        elif os.fstat(current.file.fileno()).st_nlink == 0:
+            # Rotated out and deleted (the follower fell behind): go on with the oldest left.
+            return _open_oldest(path)  # None: the whole log is gone (the container was removed)
+    # Not found where rotation puts it (moved away by hand?): go on with the live file.
+    return _open(path)
+
+
+def follow(path: Path, still_running: Callable[[], bool], *, start: int) -> Generator[LogEntry, None, None]:
+    """Entries written after offset ``start`` of the live file (see :func:`end_of`), across
+    rotations, until the writer is gone and everything is read. Waits with inotify, never by
+    polling in a loop; waits for a log that does not exist yet while the writer runs.
+    Closing the generator early (``logs --until``) closes its file.
     """
     watcher = Watcher()
-    watcher.add(path.parent)
+    current: _Tail | None = None
     try:
-        f = open(path, "rb")  # noqa: SIM115 - reopened on rotation
-        f.seek(start)
-        inode = os.fstat(f.fileno()).st_ino
-        partial = b""
+        try:
+            watcher.add(path.parent)
+        except FileNotFoundError:
+            return  # the container (and its log) is gone: nothing will be written
+        writer_gone = False
         while True:
-            chunk = f.read()
-            if chunk:
-                data = partial + chunk
-                lines = data.split(b"\n")
-                partial = lines.pop()
-                for line in lines:
-                    entry = _parse(line)
-                    if entry is not None:
-                        yield entry
-                continue
-            try:
-                rotated = os.stat(path).st_ino != inode
-            except FileNotFoundError:
-                rotated = False
-            if rotated:  # the writer moved on to a new file: finish this one, then switch
-                f.close()
-                f = open(path, "rb")  # noqa: SIM115
-                inode = os.fstat(f.fileno()).st_ino
-                partial = b""
-                continue
-            if not still_running():
-                # One last look: the writer may have written its last lines just now.
-                tail = f.read()
-                if not tail:
-                    return
-                f.seek(-len(tail), os.SEEK_CUR)
-                continue
-            watcher.wait(1.0)
+            if current is None:
+                current = _open_start(path, start)
+            if current is not None:
+                yield from current.entries()
+                newer = _open_next(path, current)
+                if newer is not None:
+                    # The writer never writes to a rotated file again: what it added before
+                    # the rotation is all that is left of it.
+                    yield from current.entries()
+                    current.close()
+                    current = newer
+                    continue
+                if current.started_over():
+                    current.rewind()
+                    continue
+            if writer_gone:
+                return  # drained: this file and every newer one are read to their end
+            # Once the writer is gone, one more pass reads what it wrote last, in any file.
+            writer_gone = not still_running()
+            if not writer_gone:
+                watcher.wait(1.0)
     finally:
+        if current is not None:
+            current.close()
         watcher.close()

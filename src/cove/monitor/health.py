@@ -56,11 +56,28 @@ class HealthChecker:
         self.failing_streak = 0
         self.next_at = now + self._delay(now)
 
-    def _delay(self, now: float) -> float:
-        return self.start_interval if self.in_start_period(now) else self.interval
+    def _still_starting(self, now: float) -> bool:
+        # Docker's start period ends at the first success as well as when it elapses: it
+        # forgives failures and probes every start_interval only while the status is "starting".
+        return self.status == STARTING and self.in_start_period(now)
 
-    def record(self, start: str, end: str, exit_code: int, output: str, now: float | None = None) -> None:
+    def _delay(self, now: float) -> float:
+        return self.start_interval if self._still_starting(now) else self.interval
+
+    def record(
+        self,
+        start: str,
+        end: str,
+        exit_code: int,
+        output: str,
+        now: float | None = None,
+        *,
+        probe_started: float | None = None,
+    ) -> None:
+        """Record a probe's result; ``now`` is when it ended and ``probe_started`` when it began
+        (monotonic seconds; it defaults to ``now``)."""
         now = time.monotonic() if now is None else now
+        probe_started = now if probe_started is None else probe_started
         self.log = [
             *self.log,
             {"Start": start, "End": end, "ExitCode": exit_code, "Output": output[:MAX_OUTPUT]},
@@ -68,8 +85,9 @@ class HealthChecker:
         if exit_code == 0:
             self.status = HEALTHY
             self.failing_streak = 0
-        elif not self.in_start_period(now):
-            # Failures while the container is still starting up do not count.
+        elif not self._still_starting(probe_started):
+            # Docker judges the start period at the probe's start (result.Start - StartedAt):
+            # a slow probe begun inside the period is forgiven even if it ends after it.
             self.failing_streak += 1
             if self.failing_streak >= self.retries:
                 self.status = UNHEALTHY

@@ -15,9 +15,12 @@ EXITED = "exited"
 
 
 def now_rfc3339() -> str:
-    ns = time.time_ns()
-    seconds, frac = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{frac:09d}Z"
+    """The time now as Go's RFC3339Nano writes it (Docker's StartedAt, FinishedAt and health
+    log times): UTC, nanoseconds with trailing zeros trimmed, no fraction on a whole second."""
+    seconds, frac = divmod(time.time_ns(), 1_000_000_000)
+    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    fraction = f"{frac:09d}".rstrip("0")
+    return f"{base}.{fraction}Z" if fraction else f"{base}Z"
 
 
 def write_state(path: Path, state: dict[str, Any]) -> None:
