@@ -9,8 +9,15 @@ from cove.errors import InvalidArgument
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtpe]?)(i?b)?$", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50, "e": 1 << 60}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+# Go takes "5.s" and ".5s" (digits on either side of the point), and both micro signs.
+_DURATION = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
+_DURATION_UNITS = {
+    "ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0
+}  # fmt: skip
+# Docker's Linux signal table (moby/sys/signal) names real-time signals from fixed numbers.
+_SIGRTMIN = 34
+_SIGRTMAX = 64
+_REALTIME = re.compile(r"RT(MIN|MAX)(?:([+-])(\d+))?")
 
 
 def parse_bytes(text: str, what: str = "size") -> int:
@@ -44,7 +51,7 @@ def parse_duration(text: str, what: str = "duration") -> float:
 
 
 def parse_signal(text: str | int) -> int:
-    """SIGTERM, TERM, term or 15 -> 15."""
+    """SIGTERM, TERM, term or 15 -> 15; RTMIN+3 or SIGRTMAX-1 as Docker numbers them."""
     if isinstance(text, int):
         return text
     value = text.strip().upper()
@@ -53,14 +60,33 @@ def parse_signal(text: str | int) -> int:
         if not 0 < number < signal.NSIG:
             raise InvalidArgument(f"invalid signal: {text}")
         return number
-    if not value.startswith("SIG"):
-        value = "SIG" + value
+    name = value.removeprefix("SIG")
+    found = _realtime_signal(name) if name.startswith("RT") else _named_signal(name)
+    if found is None:
+        raise InvalidArgument(f"invalid signal: {text}", hint="use a name such as SIGTERM or a number")
+    return found
+
+
+def _named_signal(name: str) -> int | None:
     try:
-        return int(signal.Signals[value])
+        return int(signal.Signals["SIG" + name])
     except KeyError:
-        raise InvalidArgument(
-            f"invalid signal: {text}", hint="use a name such as SIGTERM or a number"
-        ) from None
+        return None
+
+
+def _realtime_signal(name: str) -> int | None:
+    """RTMIN, RTMIN+1..RTMIN+15, RTMAX-14..RTMAX-1, RTMAX: the names in Docker's table."""
+    match = _REALTIME.fullmatch(name)
+    if match is None:
+        return None
+    end, sign, offset = match.groups()
+    if sign is None:
+        return _SIGRTMIN if end == "MIN" else _SIGRTMAX
+    if (end, sign) == ("MIN", "+") and 1 <= int(offset) <= 15:
+        return _SIGRTMIN + int(offset)
+    if (end, sign) == ("MAX", "-") and 1 <= int(offset) <= 14:
+        return _SIGRTMAX - int(offset)
+    return None
 
 
 def signal_name(number: int) -> str:

@@ -90,6 +90,26 @@ def test_binds_volumes_tmpfs_and_read_only(cove_busybox: CoveRunner, tmp_path: P
     assert out.splitlines() == ["from host", "ro-refused", "tmpfs", "rootfs-ro", "tmpfs-ok"]
     assert (host / "out.txt").read_text() == "written\n"
     assert run_out(cove, "-v", "data:/again", "busybox", "cat", "/again/file") == "v\n"
+    # --tmpfs options: ro, and exec over the default noexec
+    tmpfs_script = (
+        "touch /ro-tmp/x 2>/dev/null || echo tmpfs-ro; "
+        "grep -E ' /(ro|exec)-tmp ' /proc/mounts | cut -d' ' -f4"
+    )
+    tmpfs = run_out(
+        cove,
+        "--tmpfs",
+        "/ro-tmp:ro",
+        "--tmpfs",
+        "/exec-tmp:exec,size=1m",
+        "busybox",
+        "sh",
+        "-c",
+        tmpfs_script,
+    )
+    ro_line, exec_line = tmpfs.splitlines()[1:]
+    assert tmpfs.splitlines()[0] == "tmpfs-ro"
+    assert ro_line.startswith("ro,") and "noexec" in ro_line
+    assert exec_line.startswith("rw,") and "noexec" not in exec_line and "size=1024k" in exec_line
     created = tmp_path / "made-by-v"
     run_out(cove, "-v", f"{created}:/m", "busybox", "true")
     assert created.is_dir()  # -v creates a missing host directory, as Docker does
@@ -155,6 +175,13 @@ def test_resources_land_in_the_cgroup(cove_busybox: CoveRunner) -> None:
             assert (base / "memory/cove" / cid / "memory.limit_in_bytes").read_text().strip() == str(96 << 20)
             assert (base / "pids/cove" / cid / "pids.max").read_text().strip() == "60"
         assert json.loads(cove("inspect", "--format", "{{json .HostConfig}}", cid).out)["PidsLimit"] == 60
+        cove("update", "--pids-limit", "-1", "--cpus", "0", cid)  # lifts both limits, as in Docker
+        if v2:
+            assert (base / "pids.max").read_text().strip() == "max"
+            assert (base / "cpu.max").read_text().split()[0] == "max"
+        else:
+            assert (base / "pids/cove" / cid / "pids.max").read_text().strip() == "max"
+            assert (base / "cpu/cove" / cid / "cpu.cfs_quota_us").read_text().strip() == "-1"
     finally:
         cove("rm", "-f", cid)
     too_small = cove("run", "--rm", "-m", "1m", "busybox", "true", check=False)

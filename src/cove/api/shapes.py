@@ -177,7 +177,7 @@ def container_inspect(d: ContainerDetails) -> dict[str, Any]:
         f"{m.source}:{m.destination}{':ro' if m.readonly else ''}" for m in config.mounts if m.type == "bind"
     ]
     tmpfs = {m.target: "" for m in config.mounts if m.type == "tmpfs"}
-    container_config = container_config_shape(config, d.env, image)
+    container_config = container_config_shape(config, d.env, image, d.health)
     return {
         "Id": record.id,
         "Created": format_rfc3339(record.created),
@@ -257,7 +257,10 @@ def container_inspect(d: ContainerDetails) -> dict[str, Any]:
     }
 
 
-def container_config_shape(config: Any, env: list[str], image: dict[str, Any]) -> dict[str, Any]:
+def container_config_shape(
+    config: Any, env: list[str], image: dict[str, Any], health: Any = None
+) -> dict[str, Any]:
+    """``Config`` of a container's inspect; ``health`` is its health check merged over the image's."""
     out = container_config(
         {
             "Hostname": config.hostname or "",
@@ -283,18 +286,17 @@ def container_config_shape(config: Any, env: list[str], image: dict[str, Any]) -
         out["StopSignal"] = config.stop_signal or image.get("StopSignal")
     if config.stop_timeout is not None:
         out["StopTimeout"] = config.stop_timeout
-    if config.healthcheck is not None:
-        hc = config.healthcheck
+    if config.no_healthcheck:
+        out["Healthcheck"] = {"Test": ["NONE"]}  # as Docker records --no-healthcheck
+    elif health is not None:
         out["Healthcheck"] = {
-            "Test": hc.test,
-            "Interval": int(hc.interval * 1e9),
-            "Timeout": int(hc.timeout * 1e9),
-            "StartPeriod": int(hc.start_period * 1e9),
-            "StartInterval": int(hc.start_interval * 1e9),
-            "Retries": hc.retries,
+            "Test": health.test,
+            "Interval": int(health.interval * 1e9),
+            "Timeout": int(health.timeout * 1e9),
+            "StartPeriod": int(health.start_period * 1e9),
+            "StartInterval": int(health.start_interval * 1e9),
+            "Retries": health.retries,
         }
-    elif image.get("Healthcheck"):
-        out["Healthcheck"] = image["Healthcheck"]
     return out
 
 

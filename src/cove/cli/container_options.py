@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from cove.cli.parser import go_bool
@@ -24,6 +25,17 @@ from cove.units import parse_bytes, parse_duration
 
 PROPAGATIONS = ("rprivate", "private", "rshared", "shared", "rslave", "slave")
 IGNORED_VOLUME_OPTIONS = ("z", "Z", "consistent", "cached", "delegated", "rw")
+BARE_MOUNT_KEYS = ("readonly", "ro", "volume-nocopy")  # the --mount keys Docker takes without =value
+# Other spellings of a --mount key; as in Docker, the last of them given wins.
+MOUNT_KEY_ALIASES = {"ro": "readonly", "src": "source", "dst": "target", "destination": "target"}
+# The --tmpfs options Docker's daemon accepts (moby/sys/mount) besides size, mode, ro and rw.
+TMPFS_FLAGS = frozenset(
+    "suid nosuid dev nodev exec noexec sync async dirsync mand nomand atime noatime diratime"
+    " nodiratime relatime norelatime strictatime nostrictatime private rprivate shared rshared"
+    " slave rslave unbindable runbindable".split()
+)
+TMPFS_DATA = ("uid", "gid", "nr_inodes", "nr_blocks", "mpol")
+_GO_INT = re.compile(r"[+-]?\d+")
 
 
 def add_create_flags(p: argparse.ArgumentParser) -> None:
@@ -108,26 +120,62 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
     add("command", nargs=argparse.REMAINDER, metavar="[COMMAND] [ARG...]")
 
 
-def _env_item(item: str, env: dict[str, str]) -> str | None:
-    if "=" in item:
-        return item
-    return f"{item}={env[item]}" if item in env else None  # KEY alone: take it from here, if set
-
-
-def read_env_file(path: str) -> list[str]:
+def _go_bool(value: str, what: str) -> bool:
+    """A Go boolean in an option's value; a bad one is the user's mistake, named."""
     try:
-        lines = Path(path).read_text().splitlines()
+        return go_bool(value)
+    except argparse.ArgumentTypeError:
+        raise InvalidArgument(f"invalid value for {what}: {value}", hint="use true or false") from None
+
+
+def _go_int(text: str) -> int | None:
+    """Go's strconv.Atoi: optional sign and digits only (Python's int() also takes 1_000)."""
+    return int(text) if _GO_INT.fullmatch(text) else None
+
+
+def _env_item(item: str, env: Mapping[str, str]) -> str | None:
+    """Docker's ValidateEnv: KEY=VALUE as given; KEY alone takes its value from env, if set."""
+    name, eq, _ = item.partition("=")
+    if not name:
+        raise InvalidArgument(f"invalid environment variable: {item}")
+    if eq:
+        return item
+    return f"{name}={env[name]}" if name in env else None
+
+
+def read_env_file(path: str, env: Mapping[str, str] | None = None) -> list[str]:
+    """Docker's env file: KEY=VALUE lines (the value kept as written), KEY alone (taken from env,
+    by default this process's), blank lines and # comments."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise InvalidArgument(f"open {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InvalidArgument(f"env file {path} contains invalid utf8 bytes") from None
+    source = os.environ if env is None else env
     out = []
-    for raw in lines:
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        item = _env_item(line, dict(os.environ))
-        if item is not None:
-            out.append(item)
+    for raw in text.removeprefix("\ufeff").split("\n"):
+        line = raw.removesuffix("\r").lstrip()  # only the front is trimmed, as Docker does
+        if line and not line.startswith("#"):
+            item = _env_file_item(path, line, source)
+            if item is not None:
+                out.append(item)
     return out
+
+
+def _env_file_item(path: str, line: str, env: Mapping[str, str]) -> str | None:
+    name = line.partition("=")[0]
+    if not name:
+        raise InvalidArgument(f"invalid env file {path}: no variable name on line {line!r}")
+    if any(c.isspace() for c in name):
+        raise InvalidArgument(f"invalid env file {path}: variable {name!r} contains whitespaces")
+    return _env_item(line, env)
+
+
+def environment(files: list[str], items: list[str], env: Mapping[str, str]) -> list[str]:
+    """docker/cli's ReadKVEnvStrings: every --env-file in the order given, then every -e."""
+    out = [item for path in files for item in read_env_file(path, env)]
+    return out + [item for item in (_env_item(e, env) for e in items) if item is not None]
 
 
 def parse_volume(spec: str) -> MountSpec:
@@ -144,55 +192,115 @@ def parse_volume(spec: str) -> MountSpec:
     for option in options:
         if option not in ("ro", "nocopy", *PROPAGATIONS, *IGNORED_VOLUME_OPTIONS):
             raise InvalidArgument(f"invalid volume specification: '{spec}': unknown option {option!r}")
+    if source.startswith("."):
+        source = os.path.abspath(source)  # Docker 23+: ./dir, . and ../dir are from the current directory
     if source.startswith("/"):
         return MountSpec(BIND, target, source, readonly, propagation, create_host_path=True)
-    if source.startswith((".", "~")):
+    if source.startswith("~"):
         raise InvalidArgument(f"invalid volume specification: '{spec}': the host path must be absolute")
     return MountSpec(VOLUME, target, source, readonly, no_copy="nocopy" in options)
 
 
 def parse_mount(spec: str) -> MountSpec:
-    fields: dict[str, str] = {}
-    for item in spec.split(","):
-        key, eq, value = item.partition("=")
-        fields[key.strip().lower()] = value if eq else "true"
-    kind = fields.pop("type", VOLUME)
-    target = fields.pop("target", None) or fields.pop("destination", None) or fields.pop("dst", None)
+    """--mount: Docker's comma-separated key=value fields (keys in any case)."""
+    fields = _mount_fields(spec)
+    kind = fields.pop("type", VOLUME).lower()
+    target = fields.pop("target", "")
     if not target:
         raise InvalidArgument(f"invalid mount {spec!r}: target is required")
-    source = fields.pop("source", "") or fields.pop("src", "")
-    readonly = go_bool(fields.pop("readonly", fields.pop("ro", "false")))
+    source = fields.pop("source", "")
+    readonly = _pop_bool(fields, "readonly")
     if kind == BIND:
-        if not source:
-            raise InvalidArgument(f"invalid mount {spec!r}: source is required for a bind mount")
-        mount = MountSpec(BIND, target, source, readonly, fields.pop("bind-propagation", ""))
+        mount = _bind_mount(spec, target, source, fields)
     elif kind == VOLUME:
-        mount = MountSpec(
-            VOLUME, target, source, readonly, no_copy=go_bool(fields.pop("volume-nocopy", "false"))
-        )
+        mount = MountSpec(VOLUME, target, source, no_copy=_pop_bool(fields, "volume-nocopy"))
     elif kind == TMPFS:
-        size = fields.pop("tmpfs-size", None)
-        mode = fields.pop("tmpfs-mode", None)
-        mount = MountSpec(TMPFS, target, tmpfs_size=parse_bytes(size) if size else None,
-                          tmpfs_mode=int(mode, 8) if mode else None)  # fmt: skip
+        mount = _tmpfs_mount(spec, target, source, fields)
     else:
         raise InvalidArgument(f"invalid mount type {kind!r}", hint="use bind, volume or tmpfs")
     fields.pop("consistency", None)
     if fields:
         raise InvalidArgument(f"invalid mount {spec!r}: unexpected key {next(iter(fields))!r}")
+    mount.readonly = readonly
     return mount
 
 
+def _mount_fields(spec: str) -> dict[str, str]:
+    """The fields by their main key name; booleans are checked here, where the key is as written."""
+    fields: dict[str, str] = {}
+    for item in spec.split(","):
+        key, eq, value = item.partition("=")
+        key = key.strip().lower()
+        if not eq and key not in BARE_MOUNT_KEYS:
+            raise InvalidArgument(f"invalid mount {spec!r}: field {item!r} must be a key=value pair")
+        if eq and key in BARE_MOUNT_KEYS:
+            _go_bool(value, key)
+        fields[MOUNT_KEY_ALIASES.get(key, key)] = value if eq else "true"
+    return fields
+
+
+def _pop_bool(fields: dict[str, str], key: str) -> bool:
+    return go_bool(fields.pop(key)) if key in fields else False  # checked by _mount_fields
+
+
+def _bind_mount(spec: str, target: str, source: str, fields: dict[str, str]) -> MountSpec:
+    if not source:
+        raise InvalidArgument(f"invalid mount {spec!r}: source is required for a bind mount")
+    if source == "." or source.startswith("./"):
+        source = os.path.abspath(source)  # as docker/cli does for --mount
+    propagation = fields.pop("bind-propagation", "").lower()
+    if propagation and propagation not in PROPAGATIONS:
+        raise InvalidArgument(
+            f"invalid propagation mode: {propagation}", hint=f"use one of {', '.join(PROPAGATIONS)}"
+        )
+    return MountSpec(BIND, target, source, propagation=propagation)
+
+
+def _tmpfs_mount(spec: str, target: str, source: str, fields: dict[str, str]) -> MountSpec:
+    if source:
+        # Docker's daemon: 'invalid mount config for type "tmpfs": field Source must not be specified'
+        raise InvalidArgument(f"invalid mount {spec!r}: a tmpfs mount takes no source ({source!r})")
+    size = fields.pop("tmpfs-size", None)
+    mode = fields.pop("tmpfs-mode", None)
+    return MountSpec(
+        TMPFS,
+        target,
+        tmpfs_size=None if size is None else parse_bytes(size),
+        tmpfs_mode=None if mode is None else _octal_mode(mode, "tmpfs-mode"),
+    )
+
+
+def _octal_mode(text: str, what: str) -> int:
+    if not re.fullmatch(r"[0-7]+", text) or int(text, 8) > 0o7777:
+        raise InvalidArgument(f"invalid value for {what}: {text}", hint="use an octal mode such as 1777")
+    return int(text, 8)
+
+
 def parse_tmpfs(spec: str) -> MountSpec:
+    """--tmpfs PATH[:OPTIONS]: mount(8) options, as Docker's daemon takes them. size and mode
+    are read, ro and rw set readonly (the last wins), and the others are kept in order, to be
+    put after the defaults they may override (exec after noexec)."""
     target, _, options = spec.partition(":")
-    size = mode = None
-    for option in options.split(",") if options else []:
-        key, _, value = option.partition("=")
-        if key == "size":
-            size = parse_bytes(value)
-        elif key == "mode":
-            mode = int(value, 8)
-    return MountSpec(TMPFS, target, propagation="flag", tmpfs_size=size, tmpfs_mode=mode)
+    mount = MountSpec(TMPFS, target, propagation="flag")
+    for option in filter(None, options.split(",")):
+        _add_tmpfs_option(mount, option)
+    return mount
+
+
+def _add_tmpfs_option(mount: MountSpec, option: str) -> None:
+    key, eq, value = option.partition("=")
+    if option in ("ro", "rw"):
+        mount.readonly = option == "ro"
+    elif eq and key == "size":
+        mount.tmpfs_size = parse_bytes(value)
+    elif eq and key == "mode":
+        mount.tmpfs_mode = _octal_mode(value, "tmpfs mode")
+    elif option in TMPFS_FLAGS or (eq and key in TMPFS_DATA):
+        mount.tmpfs_options.append(option)
+    elif option != "defaults":
+        raise InvalidArgument(
+            f"invalid tmpfs option {option!r}", hint="use mount(8) options such as size=64m,mode=1777,exec"
+        )
 
 
 def parse_ulimit(spec: str) -> Ulimit:
@@ -201,11 +309,12 @@ def parse_ulimit(spec: str) -> Ulimit:
         raise InvalidArgument(
             f"invalid ulimit argument: {spec}", hint="use NAME=SOFT[:HARD], e.g. nofile=1024:2048"
         )
-    soft, _, hard = values.partition(":")
-    try:
-        return Ulimit(name, int(soft), int(hard or soft))
-    except ValueError:
-        raise InvalidArgument(f"invalid ulimit argument: {spec}") from None
+    soft_text, colon, hard_text = values.partition(":")
+    soft = _go_int(soft_text)
+    hard = _go_int(hard_text) if colon else soft  # "nofile=1:" has an empty hard limit: an error
+    if soft is None or hard is None:
+        raise InvalidArgument(f"invalid ulimit argument: {spec}")
+    return Ulimit(name, soft, hard)
 
 
 def parse_device(spec: str) -> DeviceRequest:
@@ -219,6 +328,8 @@ def parse_device(spec: str) -> DeviceRequest:
 
 
 def parse_restart(spec: str) -> tuple[str, int]:
+    if not spec:
+        return "no", 0  # Docker's daemon reads an empty policy as "no"
     name, _, count = spec.partition(":")
     if name not in ("no", "always", "unless-stopped", "on-failure"):
         raise InvalidArgument(
@@ -236,21 +347,17 @@ def parse_label(item: str) -> tuple[str, str]:
     return key, value
 
 
-def config_from_args(args: argparse.Namespace, env: dict[str, str]) -> ContainerConfig:
+def parse_security_opts(opts: list[str]) -> tuple[bool, str]:
+    """--security-opt: (no_new_privileges, seccomp) from no-new-privileges[=BOOL] and
+    seccomp=unconfined|FILE; the old ':' separator is accepted too."""
     from cove.runtime.seccomp import read_profile
 
-    environment = [item for item in (_env_item(e, env) for e in args.env) if item is not None]
-    for path in args.env_file:
-        environment = read_env_file(path) + environment
-    mounts = [parse_volume(v) for v in args.volume] + [parse_mount(m) for m in args.mount]
-    mounts += [parse_tmpfs(t) for t in args.tmpfs]
-    restart, retries = parse_restart(args.restart)
     no_new_privileges = False
     seccomp = "default"
-    for opt in args.security_opt:
+    for opt in opts:
         key, sep, value = re.split(r"([=:])", opt, maxsplit=1) if re.search(r"[=:]", opt) else (opt, "", "")
         if key == "no-new-privileges":
-            no_new_privileges = go_bool(value) if sep else True
+            no_new_privileges = _go_bool(value, "--security-opt no-new-privileges") if sep else True
         elif key == "seccomp":
             seccomp = "unconfined" if value == "unconfined" else read_profile(Path(value))
         elif (key, value) in (("apparmor", "unconfined"), ("label", "disable")):
@@ -258,27 +365,59 @@ def config_from_args(args: argparse.Namespace, env: dict[str, str]) -> Container
         else:
             raise InvalidArgument(f"invalid --security-opt: {opt!r}",
                                   hint="use no-new-privileges or seccomp=unconfined|FILE")  # fmt: skip
-    health = None
-    if args.health_cmd:
-        health = HealthConfig(
-            ["CMD-SHELL", args.health_cmd],
-            interval=parse_duration(args.health_interval) if args.health_interval else 0.0,
-            timeout=parse_duration(args.health_timeout) if args.health_timeout else 0.0,
-            retries=args.health_retries or 0,
-            start_period=parse_duration(args.health_start_period) if args.health_start_period else 0.0,
-            start_interval=parse_duration(args.health_start_interval) if args.health_start_interval else 0.0,
-        )
+    return no_new_privileges, seccomp
+
+
+def parse_health(args: argparse.Namespace) -> HealthConfig | None:
+    """As docker/cli: any --health-* option makes a HealthConfig. Without --health-cmd its test
+    is empty, and the engine keeps the image's HEALTHCHECK command with these settings."""
+    health = HealthConfig(
+        ["CMD-SHELL", args.health_cmd] if args.health_cmd else [],
+        interval=_optional_duration(args.health_interval),
+        timeout=_optional_duration(args.health_timeout),
+        retries=args.health_retries or 0,
+        start_period=_optional_duration(args.health_start_period),
+        start_interval=_optional_duration(args.health_start_interval),
+    )
+    given = health != HealthConfig([])  # a zero (0s) counts as not given, as in Docker
+    if given and args.no_healthcheck:
+        raise InvalidArgument("--no-healthcheck conflicts with --health-* options")
+    if health.retries < 0:
+        raise InvalidArgument(f"--health-retries cannot be negative: {health.retries}")
+    return health if given else None
+
+
+def _optional_duration(text: str | None) -> float:
+    return parse_duration(text) if text else 0.0
+
+
+def parse_log_opts(opts: list[str]) -> tuple[int | None, int | None]:
+    """--log-opt for the json-file driver: (max-size in bytes, max-file)."""
     log_size = log_files = None
-    for opt in args.log_opt:
+    for opt in opts:
         key, _, value = opt.partition("=")
         if key == "max-size":
             log_size = parse_bytes(value, "log max-size")
         elif key == "max-file":
-            log_files = int(value)
+            log_files = _go_int(value)
+            if log_files is None or log_files < 1:
+                raise InvalidArgument(
+                    f"invalid log max-file: {value!r}", hint="use a whole number, 1 or more"
+                )
         else:
             raise InvalidArgument(
                 f"unknown log opt {key!r} for json-file log driver", hint="use max-size or max-file"
             )
+    return log_size, log_files
+
+
+def config_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> ContainerConfig:
+    """The flags, checked; env is the caller's environment, for KEY given without a value."""
+    mounts = [parse_volume(v) for v in args.volume] + [parse_mount(m) for m in args.mount]
+    mounts += [parse_tmpfs(t) for t in args.tmpfs]
+    restart, retries = parse_restart(args.restart)
+    no_new_privileges, seccomp = parse_security_opts(args.security_opt)
+    log_size, log_files = parse_log_opts(args.log_opt)
     network = {"default": "private", "bridge": "private"}.get(args.network, args.network)
     swap = None
     if args.memory_swap:
@@ -290,7 +429,7 @@ def config_from_args(args: argparse.Namespace, env: dict[str, str]) -> Container
         image=args.image,
         entrypoint=entrypoint,
         cmd=list(args.command) if args.command else None,
-        env=environment,
+        env=environment(args.env_file, args.env, env),
         workdir=args.workdir,
         user=args.user,
         hostname=args.hostname,
@@ -323,7 +462,7 @@ def config_from_args(args: argparse.Namespace, env: dict[str, str]) -> Container
         init=args.init,
         stop_signal=args.stop_signal,
         stop_timeout=args.stop_timeout,
-        healthcheck=health,
+        healthcheck=parse_health(args),
         no_healthcheck=args.no_healthcheck,
         runtime=args.runtime,
         log_max_size=log_size,

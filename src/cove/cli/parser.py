@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any, NoReturn
 
 
@@ -43,7 +44,7 @@ class CoveArgumentParser(argparse.ArgumentParser):
         """Turn a bare ``--flag`` of a GoBool into ``--flag=true`` up to the first positional,
         so it does not take the image name (``run --sig-proxy busybox``) as its value."""
         if args is None:
-            return None
+            args = sys.argv[1:]  # what argparse would read: rewrite it too
         bools = {o for a in self._actions if isinstance(a, GoBool) for o in a.option_strings}
         if not bools:
             return args
@@ -69,12 +70,15 @@ class CoveArgumentParser(argparse.ArgumentParser):
         return out
 
 
+_GO_TRUE = ("1", "t", "T", "true", "TRUE", "True")
+_GO_FALSE = ("0", "f", "F", "false", "FALSE", "False")
+
+
 def go_bool(text: str) -> bool:
-    """Go's boolean flag values: true/false/1/0/t/f."""
-    value = text.lower()
-    if value in ("true", "1", "t", "yes"):
+    """Go's strconv.ParseBool, which Docker's flags use: exactly these spellings (no yes/no)."""
+    if text in _GO_TRUE:
         return True
-    if value in ("false", "0", "f", "no"):
+    if text in _GO_FALSE:
         return False
     raise argparse.ArgumentTypeError(f"invalid boolean value {text!r}")
 

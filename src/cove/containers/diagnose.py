@@ -40,14 +40,29 @@ class StartFailure:
 
 
 def _find(resolve: Resolver, program: str, path_env: str) -> tuple[str, Path] | None:
-    candidates = (
-        [program] if "/" in program else [f"{d.rstrip('/')}/{program}" for d in path_env.split(":") if d]
-    )
-    for candidate in candidates:
+    """The file that runs: a name with a slash as it is; otherwise, as Go's exec.LookPath (runc)
+    and crun search $PATH, the first executable regular file. When no entry qualifies, the
+    first that exists, so that its problem can be told."""
+    if "/" in program:
+        host = resolve(program)
+        return (program, host) if os.path.lexists(host) else None
+    first_existing = None
+    for directory in filter(None, path_env.split(":")):
+        candidate = f"{directory.rstrip('/')}/{program}"
         host = resolve(candidate)
-        if os.path.lexists(host):
+        if _is_executable_file(host):
             return candidate, host
-    return None
+        if first_existing is None and os.path.lexists(host):
+            first_existing = candidate, host
+    return first_existing
+
+
+def _is_executable_file(host: Path) -> bool:
+    try:
+        mode = os.stat(host).st_mode  # through symbolic links, as the exec will
+    except OSError:
+        return False
+    return stat.S_ISREG(mode) and bool(mode & 0o111)
 
 
 def _problem(resolve: Resolver, shown: str, host: Path) -> StartFailure | None:

@@ -24,6 +24,8 @@ class MountSpec:
     tmpfs_mode: int | None = None
     no_copy: bool = False  # volume: do not fill a new volume from the image
     create_host_path: bool = False  # bind given with -v: make the host directory if missing
+    # --tmpfs: its other mount(8) options (exec, nosuid, uid=1000, ...), in the order given
+    tmpfs_options: list[str] = field(default_factory=list)
 
 
 @dataclass

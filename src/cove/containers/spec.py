@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import resource
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ RLIMITS = (
     "rtprio", "rttime", "sigpending", "stack",
 )  # fmt: skip
 MIN_MEMORY = 6 * 1024 * 1024
+CPU_PERIOD = 100_000  # microseconds, Docker's CFS period for --cpus
+NANO = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -98,32 +101,38 @@ def rlimits(config: ContainerConfig) -> list[oci.Rlimit]:
 
 
 def resources(config: ContainerConfig, cpus_available: int) -> oci.Resources:
+    """Docker's resource rules; 0 means unset for memory-swap, cpus and pids-limit, as in Docker."""
     r = config.resources
     if r.memory is not None and r.memory < MIN_MEMORY:
         raise InvalidArgument("minimum memory limit allowed is 6MB")
-    swap = r.memory_swap
+    swap = r.memory_swap or None
     if swap is not None and swap != -1:
         if r.memory is None:
             raise InvalidArgument("you should always set a memory limit when using a memory-swap limit")
         if swap < r.memory:
             raise InvalidArgument("minimum memory-swap limit should be larger than memory limit")
-    quota = None
-    if r.cpus is not None:
-        if not 0.01 <= r.cpus <= cpus_available:
-            raise InvalidArgument(f"range of CPUs is from 0.01 to {cpus_available:.2f}, as there are only "
-                                  f"{cpus_available} CPUs available")  # fmt: skip
-        quota = int(r.cpus * 100_000)
-    if r.pids_limit is not None and r.pids_limit == 0:
-        raise InvalidArgument("pids limit 0 is not allowed; use -1 for unlimited")
-    pids = None if r.pids_limit is None or r.pids_limit < 0 else r.pids_limit
+    quota = cpu_quota(r.cpus, cpus_available) if r.cpus else None
+    # Docker takes 0 and any negative pids limit as unlimited.
+    pids = r.pids_limit if r.pids_limit is not None and r.pids_limit > 0 else None
     return oci.Resources(
         memory=r.memory,
         memory_swap=swap,
         cpu_quota=quota,
-        cpu_period=100_000 if quota else None,
+        cpu_period=CPU_PERIOD if quota else None,
         cpu_shares=r.cpu_shares,
         pids_limit=pids,
     )
+
+
+def cpu_quota(cpus: float, cpus_available: int) -> int:
+    """--cpus as a CFS quota over CPU_PERIOD microseconds."""
+    # Docker counts in whole nano-CPUs: 0.29 is 290_000_000 of them, a 29_000us quota, where
+    # int(0.29 * 100_000) would give 28_999.
+    nano_cpus = round(cpus * NANO)
+    if not NANO // 100 <= nano_cpus <= cpus_available * NANO:
+        raise InvalidArgument(f"range of CPUs is from 0.01 to {cpus_available:.2f}, as there are only "
+                              f"{cpus_available} CPUs available")  # fmt: skip
+    return nano_cpus * CPU_PERIOD // NANO
 
 
 def mount_entries(mounts: list[HostMount]) -> list[dict[str, Any]]:
@@ -139,13 +148,34 @@ def bind_options(readonly: bool, propagation: str = "") -> tuple[str, ...]:
     return ("rbind", "ro" if readonly else "rw", propagation or "rprivate")
 
 
-def tmpfs_options(size: int | None, mode: int | None, from_flag: bool) -> tuple[str, ...]:
+def tmpfs_options(
+    size: int | None,
+    mode: int | None,
+    from_flag: bool,
+    *,
+    readonly: bool = False,
+    extra: Sequence[str] = (),
+) -> tuple[str, ...]:
+    """A tmpfs mount's options: Docker's defaults, then the user's (later ones win: ``exec``
+    after the default ``noexec`` of --tmpfs)."""
     options = ["nosuid", "nodev"] + (["noexec"] if from_flag else [])
+    if readonly:
+        options.append("ro")
     if size:
         options.append(f"size={size}")
     if mode is not None:
         options.append(f"mode={mode:o}")
+    options += extra
     return tuple(options)
+
+
+def seccomp_profile(config: ContainerConfig, caps: list[str]) -> dict[str, Any] | None:
+    if config.seccomp == "unconfined":
+        return None
+    if config.seccomp != "default":  # a profile's JSON text
+        return seccomp.profile_from_text(config.seccomp, caps)
+    # --privileged turns off the default profile only: one given by file still applies (Docker 27+).
+    return None if config.privileged else seccomp.default_profile(caps)
 
 
 def build(
@@ -190,12 +220,7 @@ def build(
         config.cap_add, config.cap_drop, privileged=config.privileged, known=known_caps
     )
     oci.with_capabilities(spec, caps)
-    if config.privileged or config.seccomp == "unconfined":
-        oci.with_seccomp(spec, None)
-    elif config.seccomp == "default":
-        oci.with_seccomp(spec, seccomp.default_profile(caps))
-    else:
-        oci.with_seccomp(spec, seccomp.profile_from_text(config.seccomp, caps))
+    oci.with_seccomp(spec, seccomp_profile(config, caps))
     user_targets = {m.target for m in mounts}
     extra = [
         HostMount(BIND, str(etc_dir / name.rsplit("/", 1)[1]), name, bind_options(False))

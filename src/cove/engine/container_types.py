@@ -31,3 +31,4 @@ class ContainerDetails:
     hosts_path: str
     log_path: str
     runtime: str
+    health: Any = None  # containers.model.HealthConfig: the container's merged over the image's

@@ -94,11 +94,9 @@ def cmd_attach(cli: Cli, args: argparse.Namespace) -> int:
 
 
 def cmd_exec(cli: Cli, args: argparse.Namespace) -> int:
-    from cove.cli.container_options import read_env_file
+    from cove.cli.container_options import environment
 
-    env = list(args.env)
-    for path in args.env_file:
-        env = read_env_file(path) + env
+    env = environment(args.env_file, args.env, cli.env)
     try:
         session = cli.engine().container_io.exec(
             args.container,
