@@ -176,9 +176,21 @@ def test_health_checks(cove_busybox: CoveRunner) -> None:
         assert "(healthy)" in cove("ps", "--format", "{{.Status}}").out
     finally:
         cove("rm", "-f", cid)
-    plain = cove("run", "-d", "--health-cmd", "true", "--no-healthcheck", "busybox", "sleep", "5").out.strip()
+    # An image's HEALTHCHECK: --no-healthcheck turns it off; --health-* timings alone keep its test.
+    base = cove("create", "busybox", "true").out.strip()
+    cove("commit", "-c", "HEALTHCHECK --interval=30s CMD true", base, "checked:1")
+    cove("rm", base)
+    plain = cove("run", "-d", "--no-healthcheck", "checked:1", "sleep", "5").out.strip()
     assert inspect(cove, plain, ".State.Health") == "<no value>"
+    assert inspect(cove, plain, ".Config.Healthcheck.Test") == "[NONE]"
     cove("rm", "-f", plain)
+    timed = cove("run", "-d", "--health-interval", "200ms", "checked:1", "sleep", "30").out.strip()
+    try:
+        assert inspect(cove, timed, ".Config.Healthcheck.Test") == "[CMD-SHELL true]"
+        assert inspect(cove, timed, ".Config.Healthcheck.Interval") == "200000000"
+        wait_until(lambda: inspect(cove, timed, ".State.Health.Status") == "healthy", timeout=30)
+    finally:
+        cove("rm", "-f", timed)
 
 
 def test_health_check_timeout(cove_busybox: CoveRunner) -> None:

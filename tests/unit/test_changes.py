@@ -52,8 +52,35 @@ def test_original_config_is_not_modified() -> None:
         ("CMD", "needs a command"),
         ("USER", "needs a value"),
         ('LABEL a="unterminated', "No closing quotation"),
+        ("HEALTHCHECK echo hi", "CMD command or NONE"),
+        ("HEALTHCHECK --interval CMD true", "needs a value"),
+        ("HEALTHCHECK --interval=soon CMD true", "soon"),
+        ("HEALTHCHECK --retries=-1 CMD true", "invalid HEALTHCHECK option"),
+        ("HEALTHCHECK --bogus=1 CMD true", "invalid HEALTHCHECK option"),
+        ("HEALTHCHECK NONE extra", "CMD command or NONE"),
     ],
 )
 def test_bad_changes_name_the_problem(change: str, why: str) -> None:
     with pytest.raises(InvalidArgument, match=why):
         apply_changes({}, [change])
+
+
+def test_healthcheck_as_docker_records_it() -> None:
+    shell = apply_changes({}, ["HEALTHCHECK --interval=1s --timeout=500ms --retries=2 CMD test -f /tmp/ok"])
+    assert shell["Healthcheck"] == {
+        "Test": ["CMD-SHELL", "test -f /tmp/ok"],
+        "Interval": 1_000_000_000,
+        "Timeout": 500_000_000,
+        "Retries": 2,
+    }
+    exec_form = apply_changes(
+        {}, ['HEALTHCHECK --start-period=1m --start-interval=2s CMD ["curl", "-f", "x"]']
+    )
+    assert exec_form["Healthcheck"] == {
+        "Test": ["CMD", "curl", "-f", "x"],
+        "StartPeriod": 60_000_000_000,
+        "StartInterval": 2_000_000_000,
+    }
+    assert apply_changes({"Healthcheck": {"Test": ["CMD", "x"]}}, ["healthcheck none"])["Healthcheck"] == {
+        "Test": ["NONE"]
+    }

@@ -1,7 +1,7 @@
 """``--change`` instructions (as ``docker import`` and ``docker commit`` take them).
 
 Each change is one Dockerfile instruction that only edits the image config: CMD,
-ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR.
+ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR.
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ import shlex
 from typing import Any
 
 from cove.errors import InvalidArgument
+from cove.units import parse_duration
 
 ALLOWED = (
     "CMD",
     "ENTRYPOINT",
     "ENV",
     "EXPOSE",
+    "HEALTHCHECK",
     "LABEL",
     "ONBUILD",
     "STOPSIGNAL",
@@ -68,6 +70,40 @@ def _pairs(rest: str, change: str, keyword: str) -> list[tuple[str, str]]:
     return pairs
 
 
+_HEALTH_DURATIONS = {
+    "interval": "Interval",
+    "timeout": "Timeout",
+    "start-period": "StartPeriod",
+    "start-interval": "StartInterval",
+}
+
+
+def healthcheck(rest: str, change: str) -> dict[str, Any]:
+    """HEALTHCHECK [--interval=D] [--timeout=D] [--start-period=D] [--start-interval=D]
+    [--retries=N] CMD command | NONE, as the image config's Healthcheck (durations in ns)."""
+    out: dict[str, Any] = {}
+    while rest.startswith("--"):
+        flag, _, rest = rest.partition(" ")
+        rest = rest.strip()
+        name, eq, value = flag[2:].partition("=")
+        if not eq:
+            raise InvalidArgument(f"--change {change!r}: {flag} needs a value ({flag}=VALUE)")
+        if name in _HEALTH_DURATIONS:
+            out[_HEALTH_DURATIONS[name]] = round(parse_duration(value, f"HEALTHCHECK {flag}") * 1e9)
+        elif name == "retries" and value.isdigit():
+            out["Retries"] = int(value)
+        else:
+            raise InvalidArgument(f"--change {change!r}: unknown or invalid HEALTHCHECK option {flag}")
+    kind, _, command = rest.partition(" ")
+    if kind.upper() == "NONE" and not command.strip():
+        return {"Test": ["NONE"]}
+    if kind.upper() != "CMD":
+        raise InvalidArgument(f"--change {change!r}: HEALTHCHECK takes CMD command or NONE")
+    command = command.strip()
+    test = ["CMD", *_command(command, change)] if command.startswith("[") else ["CMD-SHELL", command]
+    return {"Test": test, **out}
+
+
 def apply_changes(config: dict[str, Any], changes: list[str]) -> dict[str, Any]:
     """A copy of the container ``config`` (the image config's "config" object) with ``changes``."""
     out = copy.deepcopy(config)
@@ -89,6 +125,8 @@ def apply_changes(config: dict[str, Any], changes: list[str]) -> dict[str, Any]:
             for key, value in _pairs(rest, change, "ENV"):
                 env = [e for e in env if e.split("=", 1)[0] != key] + [f"{key}={value}"]
             out["Env"] = env
+        elif keyword == "HEALTHCHECK":
+            out["Healthcheck"] = healthcheck(rest, change)
         elif keyword == "LABEL":
             labels = dict(out.get("Labels") or {})
             labels.update(_pairs(rest, change, "LABEL"))

@@ -561,6 +561,11 @@ class ContainerIO:
             name, _, count = restart.partition(":")
             config = dataclasses.replace(config, restart=name, restart_max_retries=int(count or 0))
         oci_resources = spec_resources(config, os.cpu_count() or 1).to_spec()
+        # Lifting a limit must be said to the runtime (an absent field leaves the old one in place).
+        if resources.get("pids_limit") is not None and resources["pids_limit"] <= 0:
+            oci_resources["pids"] = {"limit": -1}
+        if resources.get("cpus") == 0:
+            oci_resources.setdefault("cpu", {}).update(quota=-1, period=100_000)
         if container.status.running:
             resources_file = self.c.dir(record.id) / "update.json"
             resources_file.write_text(json.dumps(oci_resources))

@@ -80,6 +80,21 @@ def health_from_image(image: dict[str, Any]) -> HealthConfig | None:
     )
 
 
+def effective_health(config: ContainerConfig, image: dict[str, Any]) -> HealthConfig | None:
+    """Docker's merge of the container's health settings over the image's HEALTHCHECK: each
+    setting the container leaves unset (empty test, zero timing) is the image's."""
+    if config.no_healthcheck:
+        return None
+    own, image_health = config.healthcheck, health_from_image(image)
+    if own is None or image_health is None:
+        merged = own or image_health
+    else:
+        merged = HealthConfig(
+            **{f.name: getattr(own, f.name) or getattr(image_health, f.name) for f in dataclasses.fields(own)}
+        )
+    return merged if merged is not None and merged.test else None
+
+
 class ContainerService:
     def __init__(self, store: Store, volumes: VolumeStore) -> None:
         self.store = store
@@ -213,6 +228,7 @@ class ContainerService:
             hosts_path=str(directory / "hosts"),
             log_path=str(self.log_path(record.id)),
             runtime=json.loads(record.runtime).get("name", "") if record.runtime else "",
+            health=effective_health(record.config, image),
         )
 
     # -- create ------------------------------------------------------------------------
@@ -283,8 +299,8 @@ class ContainerService:
         container_spec.rlimits(config)
         container_spec.resources(config, sysinfo.cpu_count())
         container_spec.stop_signal(config, image)
-        for cap in [*config.cap_add, *config.cap_drop]:
-            capabilities.normalize(cap)
+        # Unknown names, and capabilities this host cannot grant, fail at create as in Docker.
+        capabilities.effective_caps(config.cap_add, config.cap_drop, privileged=config.privileged)
         if config.restart not in ("no", "always", "unless-stopped", "on-failure"):
             raise InvalidArgument(f"invalid restart policy {config.restart!r}")
         if config.restart != "no" and config.auto_remove:
@@ -384,7 +400,13 @@ class ContainerService:
                 mounts.append(container_spec.HostMount("bind", source, m.target, options))
             elif m.type == TMPFS:
                 # --tmpfs (propagation "flag") adds noexec, as Docker's does; --mount type=tmpfs does not.
-                options = container_spec.tmpfs_options(m.tmpfs_size, m.tmpfs_mode, m.propagation == "flag")
+                options = container_spec.tmpfs_options(
+                    m.tmpfs_size,
+                    m.tmpfs_mode,
+                    m.propagation == "flag",
+                    readonly=m.readonly,
+                    extra=m.tmpfs_options,
+                )
                 mounts.append(container_spec.HostMount("tmpfs", "tmpfs", m.target, options))
         return mounts
 
@@ -447,7 +469,7 @@ class ContainerService:
             if problem is not None:
                 raise ContainerStartError(problem.message, problem.exit_code)
             (self.dir(cid) / "bundle" / "config.json").write_text(json.dumps(runtime_spec))
-            health = None if config.no_healthcheck else (config.healthcheck or health_from_image(image))
+            health = effective_health(config, image)
             socket_path = self.socket(cid)
             socket_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             monitor_config = {

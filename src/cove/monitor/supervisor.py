@@ -782,7 +782,7 @@ class Supervisor:
 
     def _probe_finished(self, code: int) -> None:
         assert self.probe is not None and self.health is not None
-        _pid, fd, start, _deadline, out = self.probe
+        _pid, fd, start, deadline, out = self.probe
         try:
             while chunk := os.read(fd, 65536):
                 out.extend(chunk)
@@ -790,19 +790,25 @@ class Supervisor:
             pass
         os.close(fd)
         self.probe = None
-        self.health.record(start, now_rfc3339(), code, out.decode(errors="replace"))
+        # (the start period is judged when the probe began, as Docker does)
+        began = deadline - self.health.timeout
+        self.health.record(start, now_rfc3339(), code, out.decode(errors="replace"), probe_started=began)
         self._record()
 
     def _probe_timeout(self) -> None:
         assert self.probe is not None and self.health is not None
-        pid, fd, start, _deadline, _out = self.probe
+        pid, fd, start, deadline, _out = self.probe
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         os.close(fd)
         self.probe = None
         self.health.record(
-            start, now_rfc3339(), -1, f"Health check exceeded timeout ({self.health.timeout:g}s)"
+            start,
+            now_rfc3339(),
+            -1,
+            f"Health check exceeded timeout ({self.health.timeout:g}s)",
+            probe_started=deadline - self.health.timeout,
         )
         self._record()
 
