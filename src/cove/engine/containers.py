@@ -280,7 +280,7 @@ class ContainerService:
                     snapshot_key=snapshot_key,
                     created=time.time(),
                     config=dataclasses.replace(config, hostname=hostname, image_defaults=dict(defaults)),
-                    runtime=json.dumps(dataclasses.asdict(info)),
+                    runtime=json.dumps(info._asdict()),
                 )
                 record = self.records.add(record, pick_name=name is None)
                 for mount in config.mounts:
@@ -477,7 +477,7 @@ class ContainerService:
                 "container_dir": str(self.dir(cid)),
                 "bundle": str(self.dir(cid) / "bundle"),
                 "rootfs": str(rootfs),
-                "runtime": dataclasses.asdict(info),
+                "runtime": info._asdict(),
                 "runtime_root": str(self.run_dir / "runtime" / info.name),
                 "tty": config.tty,
                 "stdin": config.open_stdin,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict
 
 from cove.engine.store import Store
 from cove.errors import Unavailable
@@ -31,7 +30,7 @@ def choose_runtime(store: Store, requested: str | None = None) -> RuntimeInfo:
     detection = detect(store.runner, requested)
     chosen = detection.chosen
     record = {
-        "chosen": asdict(chosen) if chosen else None,
+        "chosen": chosen._asdict() if chosen else None,
         "mtime": _mtime(chosen.path) if chosen else None,
         "rejected": detection.rejected,
     }

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from cove.errors import InternalError, Unavailable
 
 
-@dataclass(frozen=True)
-class RunResult:
+class RunResult(NamedTuple):
     argv: tuple[str, ...]
     returncode: int
     stdout: bytes
@@ -52,6 +49,9 @@ class SubprocessRunner:
         env: Mapping[str, str] | None = None,
         check: bool = True,
     ) -> RunResult:
+        # Imported here: the lean container monitor needs it only when it stops its container.
+        import subprocess  # noqa: PLC0415
+
         full_env = None if env is None else {**os.environ, **env}
         try:
             # Without input, a command reads nothing: never cove's own stdin (it may be a

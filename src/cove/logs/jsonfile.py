@@ -12,9 +12,8 @@ import json
 import os
 import time
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from cove.host.inotify import Watcher
 
@@ -92,8 +91,7 @@ class JsonFileWriter:
         self._file.close()
 
 
-@dataclass(frozen=True)
-class LogEntry:
+class LogEntry(NamedTuple):
     stream: str
     time: str
     text: str

@@ -701,19 +701,22 @@ class Supervisor:
         self._close_outputs()
         if self.probe is not None:
             self._probe_cancel()
-        oom = bool(self.cgroups_path) and oom_kills(self.cgroups_path) > 0
-        with contextlib.suppress(RuntimeFailure):
-            self.runtime.delete(self.cid, force=True)
+        oom = bool(self.cgroups_path) and oom_kills(self.cgroups_path) > 0  # (before its cgroup goes)
         self.stop_deadline = None
         self._record(
-            status=EXITED,
+            # (a container about to be restarted is "restarting", never "exited" in between)
+            status=RESTARTING if self._should_restart(code) else EXITED,
             exit_code=code,
             finished_at=now_rfc3339(),
             oom_killed=oom,
             pid=0,
             manual_stop=self.manual_stop,
         )
+        # Those waiting hear of the exit first; the runtime's cleanup takes milliseconds, and
+        # whatever needs it done (start, rm, a look at the rootfs) waits for this monitor.
         self._finish_clients(code)
+        with contextlib.suppress(RuntimeFailure):
+            self.runtime.delete(self.cid, force=True)
 
     def _should_restart(self, code: int) -> bool:
         if self.manual_stop:

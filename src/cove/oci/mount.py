@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Mount:
+class Mount(NamedTuple):
     """One mount, as ``mount -t TYPE -o OPTIONS SOURCE TARGET`` would take it."""
 
     type: str
     source: str
-    options: tuple[str, ...] = field(default_factory=tuple)
+    options: tuple[str, ...] = ()
 
     @property
     def readonly(self) -> bool:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cove.errors import InternalError
 from cove.host.runner import CommandFailed, Runner
 
 
-@dataclass(frozen=True)
-class RuntimeInfo:
+class RuntimeInfo(NamedTuple):
     name: str  # crun or runc
     path: str
     version: str
