@@ -18,6 +18,14 @@ Example file::
 
     [runtime]
     name = "runc"          # default: detected (crun where it works, else runc)
+
+    [registry]
+    insecure = ["registry.lan:5000"]   # HTTP or unverified TLS (loopback always is)
+    mirrors = ["https://mirror.lan"]   # tried before Docker Hub, for docker.io images
+    certs_dir = "/etc/cove/certs.d"    # HOST:PORT/ca.crt, client.cert, client.key
+    max_concurrent_downloads = 3
+    max_concurrent_uploads = 5
+    upload_chunk_size = 0              # bytes per PATCH; 0: one PUT up to 32 MiB, else 32 MiB chunks
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from cove.errors import InvalidArgument
 DEFAULT_ROOT = Path("/var/lib/cove")
 DEFAULT_RUNTIME_DIR = Path("/run/cove")
 DEFAULT_CONFIG_FILE = Path("/etc/cove/cove.toml")
+DEFAULT_CERTS_DIR = Path("/etc/cove/certs.d")
 STORAGE_DRIVERS = ("auto", "overlayfs", "copy")
 
 
@@ -44,6 +53,12 @@ class EngineConfig:
     unpack_workers: int = 0
     runtime: str | None = None  # an OCI runtime name or path; None: detect (crun, else runc)
     config_file: Path | None = None
+    insecure_registries: tuple[str, ...] = ()
+    registry_mirrors: tuple[str, ...] = ()
+    certs_dir: Path = DEFAULT_CERTS_DIR
+    max_concurrent_downloads: int = 3
+    max_concurrent_uploads: int = 5
+    upload_chunk_size: int = 0
 
     def workers(self) -> int:
         return self.unpack_workers or max(1, os.cpu_count() or 1)
@@ -55,6 +70,14 @@ _FILE_SCHEMA: dict[str | None, dict[str, tuple[str, type]]] = {
     "storage": {"driver": ("storage_driver", str)},
     "images": {"unpack_workers": ("unpack_workers", int)},
     "runtime": {"name": ("runtime", str)},
+    "registry": {
+        "insecure": ("insecure_registries", list),
+        "mirrors": ("registry_mirrors", list),
+        "certs_dir": ("certs_dir", str),
+        "max_concurrent_downloads": ("max_concurrent_downloads", int),
+        "max_concurrent_uploads": ("max_concurrent_uploads", int),
+        "upload_chunk_size": ("upload_chunk_size", int),
+    },
 }
 
 
@@ -85,7 +108,12 @@ def _from_file(path: Path) -> dict[str, Any]:
             field_name, kind = spec
             if not isinstance(item, kind) or isinstance(item, bool):
                 raise InvalidArgument(f"config file {path}: {where} must be a {kind.__name__}, not {item!r}")
-            values[field_name] = item
+            if isinstance(item, list):
+                if not all(isinstance(x, str) for x in item):
+                    raise InvalidArgument(f"config file {path}: {where} must be a list of strings")
+                values[field_name] = tuple(item)
+            else:
+                values[field_name] = item
     return values
 
 
@@ -115,7 +143,7 @@ def load_config(env: Mapping[str, str] | None = None) -> EngineConfig:
         raise InvalidArgument(
             f"unknown storage driver {driver!r}", hint=f"use one of: {', '.join(STORAGE_DRIVERS)}"
         )
-    for key in ("root", "runtime_dir"):
+    for key in ("root", "runtime_dir", "certs_dir"):
         if key in values:
             path = Path(values[key])
             if not path.is_absolute():
@@ -123,4 +151,9 @@ def load_config(env: Mapping[str, str] | None = None) -> EngineConfig:
             values[key] = path
     if values.get("unpack_workers", 0) < 0:
         raise InvalidArgument("images.unpack_workers must be 0 (auto) or more")
+    for key in ("max_concurrent_downloads", "max_concurrent_uploads"):
+        if values.get(key, 1) < 1:
+            raise InvalidArgument(f"registry.{key} must be 1 or more")
+    if values.get("upload_chunk_size", 0) < 0:
+        raise InvalidArgument("registry.upload_chunk_size must be 0 (automatic) or more bytes")
     return EngineConfig(config_file=config_file, **values)

@@ -117,6 +117,11 @@ def info(i: Info) -> dict[str, Any]:
         "CgroupDriver": "cgroupfs",
         "CgroupVersion": str(i.cgroup_version),
         "LoggingDriver": "json-file",
+        "RegistryConfig": {
+            "InsecureRegistryCIDRs": [r for r in i.insecure_registries if "/" in r],
+            "IndexConfigs": {},
+            "Mirrors": list(i.registry_mirrors),
+        },
     }
 
 

@@ -110,7 +110,13 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
     add("--health-start-period", help="start period during which failures are not counted")
     add("--health-start-interval", help="time between checks during the start period")
     add("--no-healthcheck", action="store_true", help="disable any container-specified HEALTHCHECK")
-    add("--pull", default="missing", choices=("missing", "always", "never"), help="pull image before running")
+    add(
+        "--pull",
+        default="missing",
+        choices=("missing", "always", "never"),
+        help="pull the image before creating: when missing (default), always, or never",
+    )
+    add("-q", "--quiet", action="store_true", help="suppress the pull output")
     add("--cidfile", help="write the container ID to the file")
     add("--log-opt", action="append", default=[], metavar="max-size=SIZE|max-file=N", help="log options")
     add("--runtime", help="OCI runtime to use for this container (crun, runc, or a path)")

@@ -37,6 +37,7 @@ TOP_COMMANDS: dict[str, str] = {
                                        "pause", "unpause", "rename", "ps", "inspect")},
     **{name: "container_io" for name in _CONTAINER_IO},
     **{name: "images" for name in ("images", "rmi", "tag", "history", "import", "save", "load")},
+    **{name: "registry" for name in ("pull", "push", "login", "logout")},
     "info": "system",
     "version": "system",
 }  # fmt: skip
@@ -48,8 +49,12 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
     "image": (
         "Manage images",
         {
-            n: "images"
-            for n in "ls list inspect rm remove tag history prune import save load bootstrap".split()
+            **{
+                n: "images"
+                for n in "ls list inspect rm remove tag history prune import save load bootstrap".split()
+            },
+            "pull": "registry",
+            "push": "registry",
         },
     ),
     "volume": ("Manage volumes", {n: "volumes" for n in "create ls list inspect rm remove prune".split()}),
@@ -90,7 +95,7 @@ def build_parser(argv: Sequence[str] | None = None) -> CoveArgumentParser:
     words = _command_words(sys.argv[1:] if argv is None else argv)
     top_wanted: set[str] | None = None
     group_wanted: dict[str, set[str] | None] = {g: None for g in GROUPS}
-    modules = {"containers", "container_io", "images", "system", "volumes"}
+    modules = {"containers", "container_io", "images", "registry", "system", "volumes"}
     if words and words[0] in TOP_COMMANDS:
         top_wanted, modules = {words[0]}, {TOP_COMMANDS[words[0]]}
         group_wanted = {}
@@ -132,6 +137,10 @@ def build_parser(argv: Sequence[str] | None = None) -> CoveArgumentParser:
         from cove.cli.commands import images
 
         images.register(top_only, groups["image"])
+    if "registry" in modules:
+        from cove.cli.commands import registry
+
+        registry.register(top_only, groups["image"])
     if "system" in modules:
         from cove.cli.commands import system
 

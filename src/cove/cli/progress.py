@@ -7,6 +7,7 @@ should show what happened.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import TextIO
 
@@ -38,10 +39,15 @@ class ProgressPrinter:
         self.statuses: dict[str, str] = {}
         self.drawn = 0
         self.last_draw = 0.0
+        self._lock = threading.Lock()  # layers report from several threads at once
 
     def __call__(self, event: ProgressEvent) -> None:
         if self.quiet:
             return
+        with self._lock:
+            self._take(event)
+
+    def _take(self, event: ProgressEvent) -> None:
         text = f"{event.id}: {event.status}"
         detail = bar(event.current, event.total) if event.current or event.total else ""
         if self.tty:
@@ -65,5 +71,6 @@ class ProgressPrinter:
         self.out.flush()
 
     def close(self) -> None:
-        if self.tty and self.lines and not self.quiet:
-            self._draw()
+        with self._lock:
+            if self.tty and self.lines and not self.quiet:
+                self._draw()

@@ -3,7 +3,9 @@
 A blob becomes visible only whole and verified: writers fill a temporary file under
 ``content/ingest/`` and rename it into place once its digest (and size, when known) are
 checked. A crash leaves at most an ingest file, which :meth:`ContentStore.clean_ingest`
-removes when no writer is active (the caller holds the store's exclusive lock).
+removes when no writer is active (the caller holds the store's exclusive lock). Blobs
+being downloaded are the exception: ``ingest/partial-<hex>`` files stay for a day, so an
+interrupted pull resumes where it stopped (:class:`PartialBlob`).
 """
 
 from __future__ import annotations
@@ -11,13 +13,18 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
 from cove.errors import DigestMismatch, InternalError, NotFound
+from cove.host.locks import FileLock
 from cove.oci.digest import Digest, is_digest
+
+PARTIAL_PREFIX = "partial-"
+PARTIAL_KEEP = 24 * 3600  # seconds an interrupted download is kept to be resumed
 
 
 class BlobNotFound(NotFound):
@@ -85,6 +92,66 @@ class BlobWriter:
             self.abort()
 
 
+class PartialBlob:
+    """A blob being downloaded, kept across interruptions; one writer at a time (a flock
+    that waits while another process fetches the same blob)."""
+
+    def __init__(self, store: ContentStore, digest: Digest, size: int) -> None:
+        self.store = store
+        self.digest = digest
+        self.size = size
+        self.path = store.ingest_dir / f"{PARTIAL_PREFIX}{digest.hex}"
+        self._lock = FileLock(self.path.with_name(self.path.name + ".lock"))
+        self._lock.acquire()
+        self._file: BinaryIO | None = open(self.path, "ab")  # noqa: SIM115 - closed in commit/close
+        self.offset = self._file.tell()
+        if self.offset > size:  # not this blob's beginning after all
+            self._file.truncate(0)
+            self.offset = 0
+
+    def replay(self) -> BinaryIO:
+        """What an earlier attempt already downloaded, to be read again."""
+        return open(self.path, "rb")
+
+    def append(self, data: bytes | memoryview) -> None:
+        assert self._file is not None
+        self._file.write(data)
+
+    def commit(self, actual: Digest) -> Digest:
+        """Publish the downloaded blob once it proved to be the one asked for."""
+        assert self._file is not None
+        self._file.close()
+        self._file = None
+        try:
+            size = self.path.stat().st_size
+            if actual != self.digest:
+                self.path.unlink(missing_ok=True)  # wrong content: nothing of it is kept
+                raise DigestMismatch(f"blob {self.digest.short}", self.digest, actual)
+            if size != self.size:
+                self.path.unlink(missing_ok=True)
+                raise DigestMismatch(f"blob {self.digest.short}", f"{self.size} bytes", f"{size} bytes")
+            os.chmod(self.path, 0o444)
+            os.rename(self.path, self.store.path(actual))
+        finally:
+            self._release()
+        return actual
+
+    def discard(self) -> None:
+        self.close()
+        self.path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Stop writing; what was downloaded stays for a later attempt."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock.held:
+            self._lock.release()
+
+
 class ContentStore:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -149,10 +216,17 @@ class ContentStore:
         except FileNotFoundError:
             return 0
 
+    def partial(self, digest: Digest, size: int) -> PartialBlob:
+        return PartialBlob(self, digest, size)
+
     def clean_ingest(self) -> int:
-        """Remove leftovers of interrupted writes; only while no writer can be active."""
+        """Remove leftovers of interrupted writes; only while no writer can be active.
+        Interrupted downloads stay for :data:`PARTIAL_KEEP` seconds, to be resumed."""
         removed = 0
+        old = time.time() - PARTIAL_KEEP
         for entry in os.scandir(self.ingest_dir):
+            if entry.name.startswith(PARTIAL_PREFIX) and entry.stat().st_mtime > old:
+                continue
             os.unlink(entry.path)
             removed += 1
         return removed

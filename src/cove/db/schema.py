@@ -74,4 +74,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX container_volumes_by_volume ON container_volumes(volume);
     ALTER TABLE containers ADD COLUMN runtime TEXT NOT NULL DEFAULT '';
     """,
+    # 3: where a blob is known to exist in registries, for cross-repository mounts on push
+    """
+    CREATE TABLE blob_sources (
+        digest     TEXT NOT NULL,
+        registry   TEXT NOT NULL,
+        repository TEXT NOT NULL,
+        seen       REAL NOT NULL,
+        PRIMARY KEY (digest, registry, repository)
+    );
+    """,
 )

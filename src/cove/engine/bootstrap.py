@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from cove.engine.container_io import ContainerIO
     from cove.engine.containers import ContainerService
     from cove.engine.images import ImageService
+    from cove.engine.registries import RegistryService
     from cove.engine.system import SystemService
 
 DRIVER_KEY = "storage_driver"
@@ -47,6 +48,12 @@ class Engine:
 
         # A lambda, so that listing images does not load the container service.
         return ImageService(self.store, lambda cid: self.containers.status_of(cid))  # noqa: PLW0108
+
+    @cached_property
+    def registries(self) -> RegistryService:
+        from cove.engine.registries import RegistryService
+
+        return RegistryService(self.store)
 
     @cached_property
     def system(self) -> SystemService:

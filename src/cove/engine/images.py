@@ -204,9 +204,16 @@ class ImageService:
             key = f"{ref.name}@{ref.digest}" if ref.digest else str(ref)
             if key not in names:  # found through the manifest digest
                 key = names[0] if names else key
-            if len(names) > 1:
-                self.images.untag(key)
-                result.untagged.append(familiar(key))
+            # As Docker: untagging a repository's last tag also drops that repository's digests.
+            dropped = [key]
+            if ref.digest is None and not any(
+                n != key and "@" not in n and parse_reference(n).name == ref.name for n in names
+            ):
+                dropped += [n for n in names if "@" in n and n.split("@")[0] == ref.name]
+            if len(names) > len(dropped):
+                for name_ in dropped:
+                    self.images.untag(name_)
+                    result.untagged.append(familiar(name_))
                 return
             if users and not force:
                 raise Conflict(
@@ -220,8 +227,9 @@ class ImageService:
                     f"container {running[0][0][:12]}",
                     hint=f"stop and remove the container first (cove rm -f {running[0][1]})",
                 )
-            self.images.untag(key)
-            result.untagged.append(familiar(key))
+            for name_ in dropped:
+                self.images.untag(name_)
+                result.untagged.append(familiar(name_))
         else:
             if len(names) > 1 and not force:
                 raise Conflict(

@@ -71,6 +71,8 @@ class SystemService:
             runtimes_rejected=rejected_runtimes(self.store),
             runtime_error=runtime_error,
             cgroup_version=cgroups.version(),
+            insecure_registries=("127.0.0.0/8", "::1/128", *self.store.config.insecure_registries),
+            registry_mirrors=self.store.config.registry_mirrors,
         )
 
     def df(self) -> DiskUsage:

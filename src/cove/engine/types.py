@@ -108,6 +108,8 @@ class Info:
     runtime_error: str  # why no runtime works, when none does
     cgroup_version: int
     containers_paused_count: int = 0
+    insecure_registries: tuple[str, ...] = ()
+    registry_mirrors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

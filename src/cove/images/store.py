@@ -211,6 +211,33 @@ class ImageStore:
     def forget_layers(self, digests: Sequence[str]) -> None:
         with self.db.transaction() as tx:
             tx.executemany("DELETE FROM layers WHERE digest = ?", [(d,) for d in digests])
+            tx.executemany("DELETE FROM blob_sources WHERE digest = ?", [(d,) for d in digests])
+
+    # -- where blobs are known to exist in registries ------------------------------------
+
+    def record_sources(self, registry: str, repository: str, digests: Sequence[str]) -> None:
+        """Remember that ``registry``/``repository`` holds these blobs (pulled or pushed)."""
+        now = time.time()
+        with self.db.transaction() as tx:
+            tx.executemany(
+                "INSERT INTO blob_sources(digest, registry, repository, seen) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT DO UPDATE SET seen = excluded.seen",
+                [(d, registry, repository, now) for d in digests],
+            )
+
+    def sources(self, digest: str, registry: str) -> list[str]:
+        """Repositories of ``registry`` that held the blob when last seen, newest first."""
+        rows = self.db.query(
+            "SELECT repository FROM blob_sources WHERE digest = ? AND registry = ? ORDER BY seen DESC",
+            (digest, registry),
+        )
+        return [r["repository"] for r in rows]
+
+    def forget_source(self, digest: str, registry: str, repository: str) -> None:
+        self.db.execute(
+            "DELETE FROM blob_sources WHERE digest = ? AND registry = ? AND repository = ?",
+            (digest, registry, repository),
+        )
 
     # -- containers that use images (the container service writes these rows) -----------
 

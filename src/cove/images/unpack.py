@@ -8,9 +8,11 @@ A per-chainID file lock stops two cove processes from unpacking the same layer t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, Protocol
 
 from cove.archive.apply import WhiteoutMode, apply_layer
 from cove.archive.stream import ChunkReader, LayerStream
@@ -29,6 +31,38 @@ from cove.snapshots.snapshotter import COPY, Extraction, Snapshotter
 class UnpackedLayer:
     chain_id: Digest
     size: int  # bytes of file contents
+
+
+class LayerInput(Protocol):
+    """Where a layer's bytes come from while it is unpacked."""
+
+    raw: BinaryIO
+    sink: Callable[[bytes], None] | None  # gets every raw chunk (e.g. to keep the blob)
+    status: str  # what progress calls reading it: "Extracting", "Downloading"
+
+    def finish(self, stream: LayerStream) -> None:
+        """The stream was read to its end and unpacked: check and keep what must be kept."""
+
+    def close(self, failed: BaseException | None) -> None: ...
+
+
+LayerOpener = Callable[[Descriptor], LayerInput]
+
+
+class StoredLayer:
+    """A layer from the content store (verified when it was stored)."""
+
+    status = "Extracting"
+    sink: Callable[[bytes], None] | None = None
+
+    def __init__(self, content: ContentStore, layer: Descriptor) -> None:
+        self.raw = content.open(layer.digest)
+
+    def finish(self, stream: LayerStream) -> None:
+        pass
+
+    def close(self, failed: BaseException | None) -> None:
+        self.raw.close()
 
 
 def whiteout_mode(snapshotter: Snapshotter) -> WhiteoutMode:
@@ -53,8 +87,21 @@ class Unpacker:
     def lock(self, chain_id: str) -> FileLock:
         return FileLock(self.locks_dir / f"layer-{Digest(chain_id).hex}.lock")
 
-    def unpack(self, manifest: Manifest, config: ImageConfig, progress: Progress = no_progress) -> int:
-        """Make sure every layer of the image is a committed snapshot; return the content size."""
+    def unpack(
+        self,
+        manifest: Manifest,
+        config: ImageConfig,
+        progress: Progress = no_progress,
+        *,
+        opener: LayerOpener | None = None,
+        workers: int | None = None,
+    ) -> int:
+        """Make sure every layer of the image is a committed snapshot; return the content size.
+
+        ``opener`` gives a missing layer's bytes (default: the content store's blob), and
+        ``workers`` bounds how many layers are read at once (default: the unpack workers)."""
+        open_layer: LayerOpener = opener or (lambda layer: StoredLayer(self.content, layer))
+        workers = workers or self.workers
         diff_ids = config.diff_ids
         if len(diff_ids) != len(manifest.layers):
             raise LayerError(
@@ -73,9 +120,11 @@ class Unpacker:
         if not missing:
             return sum(sizes.values())
         if self.snapshotter.layers_independent and len(missing) > 1:
-            with ThreadPoolExecutor(max_workers=min(self.workers, len(missing))) as pool:
+            with ThreadPoolExecutor(max_workers=min(workers, len(missing))) as pool:
                 futures = {
-                    i: pool.submit(self._unpack_one, manifest.layers[i], diff_ids[i], chain, i, progress)
+                    i: pool.submit(
+                        self._unpack_one, manifest.layers[i], diff_ids[i], chain, i, progress, open_layer
+                    )
                     for i in missing
                 }
                 errors = []
@@ -88,11 +137,17 @@ class Unpacker:
                     raise errors[0]
         else:
             for i in missing:
-                sizes[i] = self._unpack_one(manifest.layers[i], diff_ids[i], chain, i, progress)
+                sizes[i] = self._unpack_one(manifest.layers[i], diff_ids[i], chain, i, progress, open_layer)
         return sum(sizes.values())
 
     def _unpack_one(
-        self, layer: Descriptor, diff_id: Digest, chain: list[Digest], i: int, progress: Progress
+        self,
+        layer: Descriptor,
+        diff_id: Digest,
+        chain: list[Digest],
+        i: int,
+        progress: Progress,
+        opener: LayerOpener,
     ) -> int:
         key = chain[i]
         parent = chain[i - 1] if i else None
@@ -103,20 +158,23 @@ class Unpacker:
                 return existing.size
             short = layer.digest.short
             ext = self.snapshotter.begin(parent if not self.snapshotter.layers_independent else None)
+            source: LayerInput | None = None
             try:
-                with self.content.open(layer.digest) as blob:
-                    total = layer.size
-                    done = 0
+                source = opener(layer)
+                total = layer.size
+                done = 0
+                status = source.status
 
-                    def report(n: int) -> None:
-                        nonlocal done
-                        done += n
-                        progress(ProgressEvent(short, "Extracting", done, total))
+                def report(n: int) -> None:
+                    nonlocal done
+                    done += n
+                    progress(ProgressEvent(short, status, done, total))
 
-                    stream = LayerStream(blob, progress=report)
-                    stats = apply_layer(
-                        TarReader(ChunkReader(stream.chunks())), ext.path, whiteout_mode(self.snapshotter)
-                    )
+                stream = LayerStream(source.raw, sink=source.sink, progress=report)
+                stats = apply_layer(
+                    TarReader(ChunkReader(stream.chunks())), ext.path, whiteout_mode(self.snapshotter)
+                )
+                source.finish(stream)
                 if stream.diff_id != diff_id:
                     raise LayerError(
                         f"layer {layer.digest} unpacks to {stream.diff_id}, "
@@ -126,10 +184,13 @@ class Unpacker:
                 # A copy snapshot also holds its parent's files: measure it whole.
                 usage = stats.disk_usage if self.snapshotter.layers_independent else None
                 self._commit_in_order(ext, key, parent, stats.content_size, usage)
-            except BaseException:
+            except BaseException as exc:
                 ext.abort()
+                if source is not None:
+                    source.close(exc)
                 raise
-            progress(ProgressEvent(short, "Done"))
+            source.close(None)
+            progress(ProgressEvent(short, "Pull complete" if status == "Downloading" else "Done"))
             return stats.content_size
 
     def _commit_in_order(

@@ -17,9 +17,12 @@ from cove.cli.container_options import add_create_flags, config_from_args
 from cove.cli.humanize import human_duration, human_size, local_time
 from cove.cli.output import render
 from cove.cli.parser import GoBool, Subparsers, UsageError, parse_filters
-from cove.errors import CoveError
+from cove.errors import CoveError, ImageNotFound
+from cove.oci.reference import parse_reference
 
 if TYPE_CHECKING:
+    from cove.containers.model import ContainerConfig
+    from cove.containers.store import ContainerRecord
     from cove.engine.containers import Container
 
 PS_TABLE = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
@@ -93,11 +96,36 @@ def _create(cli: Cli, args: argparse.Namespace) -> str:
             f"container ID file found, make sure the other container isn't running or delete {args.cidfile}",
             "cove run",
         )
-    record = cli.engine().containers.create(config, args.name, pull=args.pull)
+    record = _create_pulling(cli, args, config)
     if args.cidfile:
         with open(args.cidfile, "x") as f:
             f.write(record.id)
     return record.id
+
+
+def _create_pulling(cli: Cli, args: argparse.Namespace, config: ContainerConfig) -> ContainerRecord:
+    """Create, pulling the image first as Docker's CLI does: always, or when it is missing."""
+    from cove.cli.commands.registry import pull_image
+
+    engine = cli.engine()
+    if args.pull == "always":
+        pull_image(cli, config.image, out=cli.err, quiet=args.quiet, platform=args.platform)
+    try:
+        return engine.containers.create(config, args.name, pull=args.pull)
+    except ImageNotFound:
+        if args.pull != "missing":
+            raise
+    cli.err.write(f"Unable to find image '{_pull_name(config.image)}' locally\n")
+    cli.err.flush()
+    pull_image(cli, config.image, out=cli.err, quiet=args.quiet, platform=args.platform)
+    return engine.containers.create(config, args.name, pull="never")
+
+
+def _pull_name(image: str) -> str:
+    try:
+        return parse_reference(image).familiar()
+    except CoveError:
+        return image
 
 
 def cmd_create(cli: Cli, args: argparse.Namespace) -> int:

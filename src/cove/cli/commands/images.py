@@ -58,10 +58,12 @@ def cmd_images(cli: Cli, args: argparse.Namespace) -> int:
     summaries = cli.engine().images.list_images(all=args.all, filters=filters)
     rows: list[dict[str, Any]] = []
     for s in summaries:
-        names = s.repo_tags or ["<none>:<none>"]
-        digest = s.repo_digests[0].split("@", 1)[1] if s.repo_digests else "<none>"
+        digests = dict(d.split("@", 1) for d in s.repo_digests)  # repository -> its digest
+        # An image pulled by digest only shows its repository, with no tag (as Docker does).
+        names = s.repo_tags or [f"{repo}:<none>" for repo in digests] or ["<none>:<none>"]
         for name in names:
             repo, _, tag = name.rpartition(":")
+            digest = digests.get(repo, "<none>")
             rows.append(
                 {
                     "Containers": str(s.containers) if s.containers else "N/A",

@@ -63,7 +63,11 @@ def cmd_info(cli: Cli, args: argparse.Namespace) -> int:
         f" Cove Root Dir: {info.root}",
         f" Runtime Dir: {info.runtime_dir}",
         f" Config File: {info.config_file or '(none)'}",
+        " Insecure Registries:",
+        *(f"  {r}" for r in info.insecure_registries),
     ]
+    if info.registry_mirrors:
+        lines += [" Registry Mirrors:", *(f"  {m}" for m in info.registry_mirrors)]
     cli.print("\n".join(lines))
     return exitcodes.OK
 
