@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import tempfile
@@ -179,3 +181,51 @@ def workdir() -> Path:
 def inputs_dir() -> Path:
     """Where inputs live: tmpfs, so that reading them costs the same for every tool, every run."""
     return Path(tempfile.mkdtemp(prefix="cove-bench-in-", dir="/dev/shm"))
+
+
+class LocalRegistry:
+    """Debian's docker-registry on a free 127.0.0.1 port, with its own configuration (the
+    package's default one asks for htpasswd logins that do not exist)."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.storage = base / "storage"
+        self.proc: subprocess.Popen[bytes] | None = None
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.host = f"127.0.0.1:{self.port}"
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("docker-registry") is not None
+
+    def start(self) -> None:
+        self.base.mkdir(parents=True, exist_ok=True)
+        config = self.base / "config.yml"
+        config.write_text(
+            "version: 0.1\n"
+            "log: {level: error, accesslog: {disabled: true}}\n"
+            f"storage: {{filesystem: {{rootdirectory: {self.storage}}}, delete: {{enabled: true}}}}\n"
+            f"http: {{addr: '{self.host}', secret: bench}}\n"
+        )
+        log = open(self.base / "registry.log", "ab")  # noqa: SIM115 - lives as long as the registry
+        self.proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=log, stderr=log)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"docker-registry did not start; see {self.base / 'registry.log'}")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+    def wipe(self) -> None:
+        """Empty the registry (stopped and started again, so nothing is cached)."""
+        self.stop()
+        shutil.rmtree(self.storage, ignore_errors=True)
+        self.start()

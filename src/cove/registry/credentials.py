@@ -112,7 +112,7 @@ class CredentialStore:
                 return Credentials(str(entry.get("username", "")), str(entry["identitytoken"]), True)
             if entry.get("auth"):
                 try:
-                    user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+                    user, _, password = base64.b64decode(entry["auth"], validate=True).decode().partition(":")
                 except (ValueError, UnicodeDecodeError):
                     raise InvalidArgument(f"{self.path}: the login for {key} is not valid base64") from None
                 return Credentials(user, password)
