@@ -22,6 +22,7 @@ from cove.cli.main import main
 from cove.config import load_config
 from cove.engine.bootstrap import Engine, open_engine
 from cove.oci.platform import host_platform
+from tests.helpers.registry import Registry, TokenServer
 
 REPO = Path(__file__).resolve().parent.parent
 REQUIRE = os.environ.get("COVE_TEST_REQUIRE") == "1"
@@ -175,3 +176,62 @@ def mounted(tmp_path: Path) -> Iterator[list[Path]]:
     yield points
     for point in reversed(points):
         subprocess.run(["umount", "-l", str(point)], check=False, capture_output=True)
+
+
+# --------------------------------------------------------------------------- OCI registries on 127.0.0.1
+
+
+def _need_registry() -> None:
+    need_tool("docker-registry")
+    need_tool("openssl")
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[Registry]:
+    """A distribution registry serving plain HTTP, no auth."""
+    _need_registry()
+    with Registry(tmp_path / "registry") as reg:
+        yield reg
+
+
+@pytest.fixture
+def tls_registry(tmp_path: Path) -> Iterator[Registry]:
+    """A registry serving HTTPS with a certificate from a test CA (``tls_registry.ca_path``)."""
+    _need_registry()
+    with Registry(tmp_path / "tls-registry", tls=True) as reg:
+        yield reg
+
+
+@pytest.fixture
+def basic_registry(tmp_path: Path) -> Iterator[Registry]:
+    """A plain HTTP registry with basic auth: alice / wonderland."""
+    _need_registry()
+    need_tool("htpasswd")
+    with Registry(tmp_path / "basic-registry", users={"alice": "wonderland"}) as reg:
+        yield reg
+
+
+@pytest.fixture
+def token_registry(tmp_path: Path) -> Iterator[tuple[Registry, TokenServer]]:
+    """A plain HTTP registry with token auth, and its token server.
+
+    alice / wonderland may pull and push; mallory / x is known but denied everything;
+    anonymous clients may pull.
+    """
+    _need_registry()
+    server = TokenServer(
+        tmp_path / "token-server",
+        users={"alice": "wonderland", "mallory": "x"},
+        denied={"mallory"},
+        anonymous_pull=True,
+    )
+    with server, Registry(tmp_path / "token-registry", token_server=server) as reg:
+        yield reg, server
+
+
+@pytest.fixture
+def docker_config(tmp_path: Path) -> Path:
+    """An empty directory to point DOCKER_CONFIG at."""
+    path = tmp_path / "docker-config"
+    path.mkdir()
+    return path

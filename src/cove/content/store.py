@@ -101,8 +101,7 @@ class PartialBlob:
         self.digest = digest
         self.size = size
         self.path = store.ingest_dir / f"{PARTIAL_PREFIX}{digest.hex}"
-        self._lock = FileLock(self.path.with_name(self.path.name + ".lock"))
-        self._lock.acquire()
+        self._lock = _acquire_current(self.path.with_name(self.path.name + ".lock"))
         self._file: BinaryIO | None = open(self.path, "ab")  # noqa: SIM115 - closed in commit/close
         self.offset = self._file.tell()
         if self.offset > size:  # not this blob's beginning after all
@@ -133,12 +132,15 @@ class PartialBlob:
             os.chmod(self.path, 0o444)
             os.rename(self.path, self.store.path(actual))
         finally:
-            self._release()
+            self._release(remove=True)
         return actual
 
     def discard(self) -> None:
-        self.close()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
         self.path.unlink(missing_ok=True)
+        self._release(remove=True)
 
     def close(self) -> None:
         """Stop writing; what was downloaded stays for a later attempt."""
@@ -147,9 +149,25 @@ class PartialBlob:
             self._file = None
         self._release()
 
-    def _release(self) -> None:
+    def _release(self, *, remove: bool = False) -> None:
         if self._lock.held:
+            if remove:  # while still held: a waiter finds it gone and takes the new one
+                self._lock.path.unlink(missing_ok=True)
             self._lock.release()
+
+
+def _acquire_current(path: Path) -> FileLock:
+    """Lock ``path``, making sure the lock is on the file that is there now: a holder
+    that finished unlinks it, and whoever waited on the old file must lock the new one."""
+    while True:
+        lock = FileLock(path)
+        lock.acquire()
+        try:
+            if os.stat(path).st_ino == os.fstat(lock.fileno()).st_ino:
+                return lock
+        except FileNotFoundError:
+            pass
+        lock.release()
 
 
 class ContentStore:

@@ -68,6 +68,8 @@ class Engine:
         return ContainerIO(self.containers)
 
     def close(self) -> None:
+        if "registries" in self.__dict__:
+            self.registries.close()
         self.store.close()
 
 

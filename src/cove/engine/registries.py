@@ -61,6 +61,10 @@ class RegistryService:
     def transport(self) -> Transport:
         return Transport(self.settings)
 
+    def close(self) -> None:
+        if "transport" in self.__dict__:
+            self.transport.close()
+
     def credentials(self, docker_config: Path) -> CredentialStore:
         return CredentialStore(docker_config, self.store.runner)
 

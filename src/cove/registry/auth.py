@@ -70,6 +70,7 @@ class Authorizer:
         self._challenge: Challenge | None = None
         self._tokens: dict[tuple[str, ...], tuple[str, float]] = {}
         self._lock = threading.Lock()
+        self._fetching = threading.Lock()
 
     @property
     def known(self) -> bool:
@@ -100,14 +101,21 @@ class Authorizer:
             pair = f"{creds.username}:{creds.secret}".encode()
             return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
         key = tuple(sorted(scopes))
+        cached = self._cached(key)
+        if cached is None:
+            # One fetch at a time: parallel layer requests then share the token it got.
+            with self._fetching:
+                cached = self._cached(key)
+                if cached is None:
+                    cached, lifetime = self._fetch_token(challenge, list(key))
+                    with self._lock:
+                        self._tokens[key] = (cached, time.monotonic() + max(1, lifetime - EARLY))
+        return {"Authorization": f"Bearer {cached}"}
+
+    def _cached(self, key: tuple[str, ...]) -> str | None:
         with self._lock:
-            cached = self._tokens.get(key)
-            if cached is not None and cached[1] > time.monotonic():
-                return {"Authorization": f"Bearer {cached[0]}"}
-        token, lifetime = self._fetch_token(challenge, list(key))
-        with self._lock:
-            self._tokens[key] = (token, time.monotonic() + max(1, lifetime - EARLY))
-        return {"Authorization": f"Bearer {token}"}
+            found = self._tokens.get(key)
+        return found[0] if found is not None and found[1] > time.monotonic() else None
 
     def _fetch_token(self, challenge: Challenge, scopes: list[str]) -> tuple[str, int]:
         realm = challenge.params.get("realm")

@@ -108,6 +108,14 @@ class Transport:
         self._contexts: dict[tuple[str, bool], ssl.SSLContext] = {}
         self._lock = threading.Lock()
 
+    def close(self) -> None:
+        """Close the kept-alive connections."""
+        with self._lock:
+            idle, self._idle = self._idle, {}
+        for conns in idle.values():
+            for conn in conns:
+                conn.close()
+
     def _context(self, host: str, verify: bool) -> ssl.SSLContext:
         with self._lock:
             context = self._contexts.get((host, verify))

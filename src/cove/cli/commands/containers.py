@@ -109,7 +109,7 @@ def _create_pulling(cli: Cli, args: argparse.Namespace, config: ContainerConfig)
 
     engine = cli.engine()
     if args.pull == "always":
-        pull_image(cli, config.image, out=cli.err, quiet=args.quiet, platform=args.platform)
+        pull_image(cli, config.image, out=cli.err, quiet=args.quiet, platform=args.platform, show_name=False)
     try:
         return engine.containers.create(config, args.name, pull=args.pull)
     except ImageNotFound:
@@ -117,7 +117,7 @@ def _create_pulling(cli: Cli, args: argparse.Namespace, config: ContainerConfig)
             raise
     cli.err.write(f"Unable to find image '{_pull_name(config.image)}' locally\n")
     cli.err.flush()
-    pull_image(cli, config.image, out=cli.err, quiet=args.quiet, platform=args.platform)
+    pull_image(cli, config.image, out=cli.err, quiet=args.quiet, platform=args.platform, show_name=False)
     return engine.containers.create(config, args.name, pull="never")
 
 

@@ -25,8 +25,10 @@ def pull_image(
     quiet: bool = False,
     platform: str | None = None,
     all_tags: bool = False,
+    show_name: bool = True,
 ) -> None:
-    """Pull with Docker's output on ``out``: progress lines, the digest, the status, the name."""
+    """Pull with Docker's output on ``out``: progress lines, the digest, the status, and (for
+    ``pull``, not for ``run``) the full name."""
     try:
         ref = parse_reference(name, default_tag=False)
     except InvalidReference:
@@ -53,7 +55,8 @@ def pull_image(
             out.write(f"Digest: {result.digest}\n")
             status = "Downloaded newer image" if result.updated else "Image is up to date"
             out.write(f"Status: {status} for {shown}\n")
-        out.write(f"{result.reference}\n")
+        if show_name:
+            out.write(f"{result.reference}\n")
     out.flush()
 
 
