@@ -751,6 +751,7 @@ class SlowProxy:
         self.rate = rate
         self.connections = 0
         self.cuts = 0
+        self.requests: list[str] = []  # each request's line and headers, as they came
         self._cut_limit: int | None = None
         self._cut_match: str | None = None
         self._cuts_left: int | None = None
@@ -883,6 +884,7 @@ class SlowProxy:
                         found = _REQUEST_LINE.match(data)
                         if found:
                             state.request = f"{found[1].decode()} {found[2].decode(errors='replace')}"
+                            self.requests.append(data.split(b"\r\n\r\n")[0].decode(errors="replace"))
                             state.answering = False
                             state.in_headers = True
                             state.header_buf = b""

@@ -213,25 +213,31 @@ class Puller:
             )
         return top, Manifest.parse(data), data, media_type
 
-    def _config(self, repo: Repository, manifest: Manifest) -> ImageConfig:
+    def _config(self, repo: Repository, manifest: Manifest) -> bytes:
+        """The image config, verified (stored only once the whole image is)."""
         desc = manifest.config
-        if not self.content.exists(desc.digest):
-            if desc.size > CONFIG_MAX:
-                raise InvalidArgument(f"image config {desc.digest.short} is too large ({desc.size} bytes)")
-            response, _ = repo.open_blob(desc.digest)
-            data = response.body(CONFIG_MAX)
-            self.content.put(data, expected=desc.digest)
-        return ImageConfig.parse(self.content.read(desc.digest))
+        if self.content.exists(desc.digest):
+            return self.content.read(desc.digest)
+        if desc.size > CONFIG_MAX:
+            raise InvalidArgument(f"image config {desc.digest.short} is too large ({desc.size} bytes)")
+        response, _ = repo.open_blob(desc.digest)
+        data = response.body(CONFIG_MAX)
+        actual = Digest.of(data)
+        if actual != desc.digest:
+            raise DigestMismatch(f"image config of {repo.name}", desc.digest, actual)
+        return data
 
     # -- pulling -------------------------------------------------------------------------
 
     def pull(self, repo: Repository, ref: Reference) -> PullResult:
         top, manifest, manifest_bytes, media_type = self.resolve(repo, ref)
-        config = self._config(repo, manifest)
+        config_bytes = self._config(repo, manifest)
+        config = ImageConfig.parse(config_bytes)
         image_id = manifest.config.digest
         updated = not self._up_to_date(ref, image_id, config)
         if updated:
             self._fetch_layers(repo, manifest, config)
+        self.content.put(config_bytes, expected=image_id)
         manifest_digest = self.content.put(manifest_bytes)
         size = sum(
             info.size
@@ -289,7 +295,10 @@ class Puller:
             self._download_all(repo, manifest, chain)
             self.unpacker.unpack(manifest, config, self.progress)
             return
-        self.unpacker.unpack(manifest, config, self.progress, opener=open_layer, workers=self.downloads)
+        try:
+            self.unpacker.unpack(manifest, config, self.progress, opener=open_layer, workers=self.downloads)
+        except LayerError as exc:
+            raise LayerError(f"pulling {repo.name}: {exc.message}", hint=exc.hint) from None
 
     def _download_all(self, repo: Repository, manifest: Manifest, chain: list[Digest]) -> None:
         wanted = [

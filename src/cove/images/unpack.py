@@ -188,6 +188,8 @@ class Unpacker:
                 ext.abort()
                 if source is not None:
                     source.close(exc)
+                if isinstance(exc, LayerError) and short not in exc.message:
+                    raise LayerError(f"layer {short}: {exc.message}", hint=exc.hint) from None
                 raise
             source.close(None)
             progress(ProgressEvent(short, "Pull complete" if status == "Downloading" else "Done"))
