@@ -3,7 +3,9 @@ SHELL := /bin/bash
 PYTHON ?= /usr/bin/python3
 VENV := .venv
 # Debian packages cove and its tests use (installed by `make install` when missing).
-APT_PACKAGES := python3 python3-venv busybox-static mmdebstrap skopeo umoci util-linux tar runc crun tini procps
+# docker-registry, apache2-utils (htpasswd) and openssl: the registries the tests start on 127.0.0.1.
+APT_PACKAGES := python3 python3-venv busybox-static mmdebstrap skopeo umoci util-linux tar runc crun tini procps \
+	docker-registry apache2-utils openssl
 # The peers the benchmarks measure cove against.
 BENCH_PACKAGES := docker.io podman
 
@@ -50,6 +52,7 @@ bench: install
 	@$(MAKE) -s apt-install PACKAGES="$(BENCH_PACKAGES)"
 	$(VENV)/bin/python bench/import_unpack.py
 	$(VENV)/bin/python bench/containers.py
+	$(VENV)/bin/python bench/pull_push.py
 
 clean:
 	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache

@@ -25,7 +25,7 @@ Example file::
     certs_dir = "/etc/cove/certs.d"    # HOST:PORT/ca.crt, client.cert, client.key
     max_concurrent_downloads = 3
     max_concurrent_uploads = 5
-    upload_chunk_size = 0              # bytes per PATCH; 0: one PUT up to 32 MiB, else 32 MiB chunks
+    upload_chunk_size = 0              # bytes per PATCH; 0: each blob in one PUT
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from tests.conftest import CoveRunner
 from tests.helpers.images import build_image, digest, write_multiarch_layout
 from tests.helpers.registry import (
     Registry,
+    SlowProxy,
     TokenServer,
     push_oci_layout,
     put_image,
@@ -24,6 +25,7 @@ from tests.helpers.registry import (
 )
 from tests.helpers.store import check_store
 from tests.helpers.tars import file, make_tar
+from tests.helpers.terminal import pty_session, read_until
 
 
 def empty_store(tmp_path: Path, name: str = "other") -> CoveRunner:
@@ -447,3 +449,32 @@ def test_pull_with_the_copy_driver(
     cove.with_driver(driver)
     cove("pull", f"{registry.host}/two:1")
     assert cove.proc("run", "--rm", f"{registry.host}/two:1", "cat", "/etc/extra").stdout == b"second layer\n"
+
+
+def test_progress_bars_on_a_terminal(cove_busybox: CoveRunner, registry: Registry, tmp_path: Path) -> None:
+    put_image(registry, "bars", "1", [make_tar([file("big", os.urandom(1 << 20))])])
+    cove = empty_store(tmp_path)
+    with SlowProxy(registry, rate=1 << 20) as proxy:
+        pid, master = pty_session(cove.env, "pull", f"{proxy.host}/bars:1")
+        try:
+            seen = read_until(master, f"{proxy.host}/bars:1\r\n".encode(), timeout=30)
+            _, status = os.waitpid(pid, 0)
+        finally:
+            os.close(master)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert b"Downloading [" in seen and b"=>" in seen  # a bar, redrawn in place
+    assert b"\x1b[" in seen and b"Pull complete" in seen
+
+
+def test_docker_hub_names_pull_through_a_configured_mirror(
+    cove_busybox: CoveRunner, registry: Registry, tmp_path: Path
+) -> None:
+    layer = busybox_layer(cove_busybox)
+    put_image(registry, "library/mirrored", "1", [layer], config={"Cmd": ["sh"]})
+    cove = empty_store(tmp_path)
+    configure(cove, f'[registry]\nmirrors = ["http://{registry.host}"]\n')
+    out = cove("pull", "mirrored:1").out
+    assert "1: Pulling from library/mirrored\n" in out
+    assert out.endswith("docker.io/library/mirrored:1\n")
+    assert cove("images", "--format", "{{.Repository}}:{{.Tag}}").out == "mirrored:1\n"
+    assert f"Registry Mirrors:\n  http://{registry.host}" in cove("info").out
