@@ -338,7 +338,7 @@ def test_token_auth_anonymous_pull_login_push_and_denial(
     host = registry.host
     cove_busybox("tag", "busybox", f"{host}/lib/bb:1")
     refused = cove_busybox("push", f"{host}/lib/bb:1", check=False)
-    assert refused.rc == 1 and "unauthorized" in refused.err
+    assert refused.rc == 1 and "needs a login" in refused.err
     cove_busybox("login", host, "-u", "alice", "-p", "wonderland")
     before = tokens.token_fetches
     cove_busybox("push", f"{host}/lib/bb:1")
@@ -478,3 +478,17 @@ def test_docker_hub_names_pull_through_a_configured_mirror(
     assert out.endswith("docker.io/library/mirrored:1\n")
     assert cove("images", "--format", "{{.Repository}}:{{.Tag}}").out == "mirrored:1\n"
     assert f"Registry Mirrors:\n  http://{registry.host}" in cove("info").out
+
+
+def test_pull_of_a_current_tag_costs_one_head(
+    cove_busybox: CoveRunner, registry: Registry, tmp_path: Path
+) -> None:
+    push_busybox(cove_busybox, registry)
+    cove = empty_store(tmp_path)
+    with SlowProxy(registry) as proxy:
+        cove("pull", f"{proxy.host}/bb:1")
+        proxy.requests.clear()
+        assert "Status: Image is up to date" in cove("pull", f"{proxy.host}/bb:1").out
+        lines = [r.split("\r\n")[0] for r in proxy.requests if r[:1].isalpha()]
+    assert [line.split()[0] for line in lines if "/manifests/" in line] == ["HEAD"], lines
+    assert not [line for line in lines if "/blobs/" in line], lines

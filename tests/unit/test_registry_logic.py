@@ -385,3 +385,12 @@ def test_wrong_content_is_not_kept(tmp_path: Path) -> None:
     with pytest.raises(DigestMismatch):
         partial.commit(Digest.of(b"wrong"))
     assert not partial.path.exists() and not content.exists(claimed)
+
+
+def test_insufficient_scope_reads_as_docker_hubs_pull_access_denied() -> None:
+    headers = {"www-authenticate": 'Bearer realm="x",error="insufficient_scope"'}
+    error = error_for(
+        401, _body("UNAUTHORIZED"), headers, "manifest for docker.io/library/nope:1", "docker.io"
+    )
+    assert isinstance(error, Denied)
+    assert "does not exist, or needs a login" in error.message

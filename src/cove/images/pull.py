@@ -230,6 +230,9 @@ class Puller:
     # -- pulling -------------------------------------------------------------------------
 
     def pull(self, repo: Repository, ref: Reference) -> PullResult:
+        current = self._current(repo, ref)
+        if current is not None:
+            return current
         top, manifest, manifest_bytes, media_type = self.resolve(repo, ref)
         config_bytes = self._config(repo, manifest)
         config = ImageConfig.parse(config_bytes)
@@ -255,6 +258,29 @@ class Puller:
         )
         self.images.record_sources(ref.domain, ref.path, [str(layer.digest) for layer in manifest.layers])
         return PullResult(image_id, top, ref, updated)
+
+    def _current(self, repo: Repository, ref: Reference) -> PullResult | None:
+        """The local image when the tag still names what it was pulled as: one HEAD, which
+        Docker Hub does not count against its pull limit, instead of a manifest GET."""
+        if ref.digest is not None:
+            return None
+        image_id = self.images.lookup_tag(ref)
+        if image_id is None:
+            return None
+        record = self.images.get(image_id)
+        pulled = [d.split("@", 1)[1] for d in record.repo_digests if d.split("@", 1)[0] == ref.name]
+        if not pulled:
+            return None
+        remote = repo.manifest_digest(ref.tag or "latest")
+        if remote is None or remote not in pulled:
+            return None
+        config = self.images.config(record)
+        p = self.platform
+        if (config.raw.get("os"), config.raw.get("architecture")) != (p.os, p.architecture):
+            return None  # the same index, but another platform of it is wanted
+        if not all(self.unpacker.snapshotter.get(key) is not None for key in chain_ids(config.diff_ids)):
+            return None
+        return PullResult(image_id, remote, ref, False)
 
     def _up_to_date(self, ref: Reference, image_id: Digest, config: ImageConfig) -> bool:
         try:

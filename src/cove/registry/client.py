@@ -170,6 +170,23 @@ class Repository:
         media_type = response.headers.get("content-type", "").split(";")[0].strip()
         return data, media_type, digest
 
+    def manifest_digest(self, reference: str) -> Digest | None:
+        """The digest ``reference`` points at, by HEAD (registries do not count it as a pull);
+        None when the registry does not say."""
+        what = f"manifest for {self.name}:{reference}"
+        response = self.registry.request(
+            "HEAD",
+            f"/v2/{self.path}/manifests/{reference}",
+            self.scopes,
+            headers={"Accept": MANIFEST_ACCEPT},
+            what=what,
+        )
+        response.close()
+        if response.status != 200:
+            raise self._fail(response, what)
+        found = response.headers.get("docker-content-digest", "")
+        return Digest(found) if found.startswith("sha256:") and len(found) == 71 else None
+
     def put_manifest(self, reference: str, data: bytes, media_type: str) -> Digest:
         what = f"manifest {self.name}:{reference}"
         response = self.registry.request(

@@ -80,6 +80,14 @@ def error_for(
     code, detail = codes[0] if codes else ("", "")
     if not codes and body and not body.lstrip().startswith(b"<"):  # a short plain-text reason, not HTML
         detail = body.decode(errors="replace").strip().splitlines()[0][:200] if body.strip() else ""
+    if status == 401 and "insufficient_scope" in headers.get("www-authenticate", ""):
+        # What Docker Hub answers for a repository that does not exist as for a private one.
+        return Denied(
+            f"access denied to {what}: the repository does not exist, or needs a login that may use it",
+            status=status,
+            code=code or "UNAUTHORIZED",
+            hint=f"check the name; for a private repository: cove login {host}",
+        )
     if status == 401 or code == "UNAUTHORIZED":
         return Unauthorized(
             f"unauthorized: authentication required for {what}",
