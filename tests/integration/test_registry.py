@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -492,3 +494,23 @@ def test_pull_of_a_current_tag_costs_one_head(
         lines = [r.split("\r\n")[0] for r in proxy.requests if r[:1].isalpha()]
     assert [line.split()[0] for line in lines if "/manifests/" in line] == ["HEAD"], lines
     assert not [line for line in lines if "/blobs/" in line], lines
+
+
+def test_identity_token_logins_use_the_refresh_grant(
+    cove_busybox: CoveRunner, token_registry: tuple[Registry, TokenServer], docker_config: Path
+) -> None:
+    registry, tokens = token_registry
+    # An OAuth2 refresh token, as a registry's login flow hands out and Docker keeps.
+    form = urllib.parse.urlencode(
+        {"grant_type": "password", "username": "alice", "password": "wonderland", "service": "x"}
+    ).encode()
+    with urllib.request.urlopen(urllib.request.Request(tokens.realm, data=form), timeout=10) as answer:
+        refresh = json.load(answer)["refresh_token"]
+    (docker_config / "config.json").write_text(
+        json.dumps({"auths": {registry.host: {"identitytoken": refresh}}})
+    )
+    cove_busybox.env["DOCKER_CONFIG"] = str(docker_config)
+    cove_busybox("tag", "busybox", f"{registry.host}/oauth/bb:1")
+    cove_busybox("push", f"{registry.host}/oauth/bb:1")
+    grants = [r for r in tokens.requests if r.method == "POST" and r.user == "alice"]
+    assert any(r.query.get("grant_type") == ["refresh_token"] for r in grants), tokens.requests
