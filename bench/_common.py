@@ -164,7 +164,14 @@ class Podman:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
+def stop_command_servers(base: Path) -> None:
+    """Stop the command servers of a cove environment made by :func:`fresh_cove_env`."""
+    for pid_file in (base / "run").glob("cmd-*.pid"):
+        subprocess.run(["pkill", "-F", str(pid_file)], capture_output=True, check=False)
+
+
 def fresh_cove_env(base: Path) -> dict[str, str]:
+    stop_command_servers(base)
     shutil.rmtree(base, ignore_errors=True)
     base.mkdir(parents=True)
     config = base / "cove.toml"

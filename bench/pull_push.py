@@ -39,6 +39,7 @@ from _common import (
     fresh_cove_env,
     inputs_dir,
     run,
+    stop_command_servers,
     timed,
     workdir,
 )
@@ -136,6 +137,7 @@ def main() -> None:
                 copy_out.append(f"docker://{pushed}")
                 timings.add("push", "skopeo", timed(run, copy_out))
     finally:
+        stop_command_servers(base / "cove")
         if docker:
             docker.stop()
         if podman:
