@@ -235,3 +235,40 @@ def docker_config(tmp_path: Path) -> Path:
     path = tmp_path / "docker-config"
     path.mkdir()
     return path
+
+
+# --------------------------------------------------------------------------- host network objects
+
+
+def _cove_links() -> set[str]:
+    return {p.name for p in Path("/sys/class/net").iterdir() if p.name.startswith(("cove", "veth"))}
+
+
+def _cove_netns() -> set[str]:
+    netns = Path("/run/netns")
+    return {p.name for p in netns.iterdir() if p.name.startswith("cove-")} if netns.is_dir() else set()
+
+
+@pytest.fixture(autouse=True)
+def _release_host_network() -> Iterator[None]:
+    """Remove the bridges, namespaces and nftables tables a test's stores made on the host
+    (each test store has its own; a test that forgets them must not leak them)."""
+    links, namespaces = _cove_links(), _cove_netns()
+    yield
+    for name in sorted(_cove_netns() - namespaces):
+        subprocess.run(["ip", "netns", "delete", name], capture_output=True, check=False)
+    new_links = _cove_links() - links
+    for name in sorted(new_links):
+        subprocess.run(["ip", "link", "delete", name], capture_output=True, check=False)
+    if new_links:
+        tables = subprocess.run(["nft", "list", "tables", "ip"], capture_output=True, check=False)
+        for line in tables.stdout.decode().splitlines():
+            table = line.split()[-1] if line.startswith("table ip ") else ""
+            if table.startswith("cove_"):
+                subprocess.run(["nft", "delete", "table", "ip", table], capture_output=True, check=False)
+                chain = table.upper().replace("_", "-") + "-FORWARD"
+                subprocess.run(
+                    ["iptables", "-w", "-D", "FORWARD", "-j", chain], capture_output=True, check=False
+                )
+                subprocess.run(["iptables", "-w", "-F", chain], capture_output=True, check=False)
+                subprocess.run(["iptables", "-w", "-X", chain], capture_output=True, check=False)

@@ -72,7 +72,7 @@ def invalid(*argv: str, env: dict[str, str] | None = None) -> CoveError:
 
 def test_defaults() -> None:
     c = config("alpine")
-    assert c == ContainerConfig(image="alpine", network="private", stdin_once=False)
+    assert c == ContainerConfig(image="alpine", network="bridge", stdin_once=False)
     assert c.entrypoint is None  # the image's
     assert c.cmd is None  # the image's
     assert c.env == []
@@ -837,9 +837,9 @@ def test_stop_signal_and_timeout() -> None:
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        ([], "private"),
-        (["--network", "default"], "private"),
-        (["--network", "bridge"], "private"),
+        ([], "bridge"),
+        (["--network", "default"], "bridge"),
+        (["--network", "bridge"], "bridge"),
         (["--network", "none"], "none"),
         (["--network=host"], "host"),
         (["--net", "none"], "none"),
@@ -852,6 +852,13 @@ def test_network(argv: list[str], expected: str) -> None:
 
 def test_other_network_names_are_left_for_the_engine_to_refuse() -> None:
     assert config("--network", "backend", "alpine").network == "backend"
+
+
+def test_network_aliases_and_ip() -> None:
+    c = config(
+        "--network", "backend", "--network-alias", "db", "--network-alias", "pg", "--ip", "10.9.0.5", "alpine"
+    )
+    assert (c.network_aliases, c.ip) == (["db", "pg"], "10.9.0.5")
 
 
 # --- security options ------------------------------------------------------------------------

@@ -7,13 +7,16 @@ and ``version --format``, so both speak exactly the same JSON.
 from __future__ import annotations
 
 import platform
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cove.engine.container_types import ContainerDetails
 from cove.engine.types import ImageDetails, ImageSummary, Info
 from cove.oci.platform import host_platform
 from cove.oci.timestamps import format_rfc3339, timestamp
 from cove.version import API_VERSION, MIN_API_VERSION, __version__
+
+if TYPE_CHECKING:
+    from cove.engine.networks import Endpoint, NetworkRecord
 
 # Docker fills every container-config key, null or empty when unset.
 _CONFIG_DEFAULTS: dict[str, Any] = {
@@ -323,3 +326,38 @@ def _security_opts(config: Any) -> list[str]:
     elif config.seccomp != "default":
         out.append("seccomp=<custom profile>")
     return out
+
+
+def network(record: NetworkRecord, endpoints: list[Endpoint], names: dict[str, str]) -> dict[str, Any]:
+    """``docker network inspect``'s shape."""
+    prefix = record.subnet.split("/")[1]
+    ipam_config: dict[str, str] = {"Subnet": record.subnet, "Gateway": record.gateway}
+    if record.ip_range != record.subnet:
+        ipam_config["IPRange"] = record.ip_range
+    options = {"com.docker.network.bridge.name": record.bridge, **record.options}
+    return {
+        "Name": record.name,
+        "Id": record.id,
+        "Created": format_rfc3339(record.created),
+        "Scope": "local",
+        "Driver": record.driver,
+        "EnableIPv6": False,
+        "IPAM": {"Driver": "default", "Options": {}, "Config": [ipam_config]},
+        "Internal": record.internal,
+        "Attachable": False,
+        "Ingress": False,
+        "ConfigFrom": {"Network": ""},
+        "ConfigOnly": False,
+        "Containers": {
+            e.container_id: {
+                "Name": names.get(e.container_id, e.container_id[:12]),
+                "EndpointID": "",
+                "MacAddress": e.mac,
+                "IPv4Address": f"{e.ip}/{prefix}",
+                "IPv6Address": "",
+            }
+            for e in endpoints
+        },
+        "Options": options,
+        "Labels": dict(record.labels),
+    }

@@ -94,7 +94,14 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
     )
     add("--device", action="append", default=[], metavar="HOST[:CONTAINER[:rwm]]", help="add a host device")
     add("--restart", default="no", help="restart policy: no, on-failure[:N], always, unless-stopped")
-    add("--network", "--net", default="default", help="none, host (bridge networks come later)")
+    add(
+        "--network",
+        "--net",
+        default="bridge",
+        help="connect to a network: bridge (default), a network's name, none, host, container:NAME",
+    )
+    add("--network-alias", action="append", default=[], help="add a network-scoped alias for the container")
+    add("--ip", help="IPv4 address on the (user-defined) network")
     add("--dns", action="append", default=[], help="set custom DNS servers")
     add("--dns-search", action="append", default=[], help="set custom DNS search domains")
     add("--add-host", action="append", default=[], metavar="HOST:IP", help="add a custom host-to-IP mapping")
@@ -424,7 +431,7 @@ def config_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Contai
     restart, retries = parse_restart(args.restart)
     no_new_privileges, seccomp = parse_security_opts(args.security_opt)
     log_size, log_files = parse_log_opts(args.log_opt)
-    network = {"default": "private", "bridge": "private"}.get(args.network, args.network)
+    network = {"default": "bridge"}.get(args.network, args.network)
     swap = None
     if args.memory_swap:
         swap = -1 if args.memory_swap == "-1" else parse_bytes(args.memory_swap, "memory-swap")
@@ -446,6 +453,8 @@ def config_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Contai
         mounts=mounts,
         read_only=args.read_only,
         network=network,
+        network_aliases=args.network_alias,
+        ip=args.ip,
         dns=args.dns,
         dns_search=args.dns_search,
         extra_hosts=args.add_host,

@@ -58,6 +58,10 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
         },
     ),
     "volume": ("Manage volumes", {n: "volumes" for n in "create ls list inspect rm remove prune".split()}),
+    "network": (
+        "Manage networks",
+        {n: "networks" for n in "create ls list inspect rm remove prune connect disconnect".split()},
+    ),
     "system": ("Manage cove", {n: "system" for n in ("info", "df", "prune")}),
 }
 
@@ -95,7 +99,7 @@ def build_parser(argv: Sequence[str] | None = None) -> CoveArgumentParser:
     words = _command_words(sys.argv[1:] if argv is None else argv)
     top_wanted: set[str] | None = None
     group_wanted: dict[str, set[str] | None] = {g: None for g in GROUPS}
-    modules = {"containers", "container_io", "images", "registry", "system", "volumes"}
+    modules = {"containers", "container_io", "images", "networks", "registry", "system", "volumes"}
     if words and words[0] in TOP_COMMANDS:
         top_wanted, modules = {words[0]}, {TOP_COMMANDS[words[0]]}
         group_wanted = {}
@@ -133,6 +137,10 @@ def build_parser(argv: Sequence[str] | None = None) -> CoveArgumentParser:
         from cove.cli.commands import volumes
 
         volumes.register(groups["volume"])
+    if "networks" in modules:
+        from cove.cli.commands import networks
+
+        networks.register(groups["network"])
     if "images" in modules:
         from cove.cli.commands import images
 

@@ -77,7 +77,9 @@ class ContainerConfig:
     stdin_once: bool = False
     mounts: list[MountSpec] = field(default_factory=list)
     read_only: bool = False
-    network: str = "private"  # private (loopback only), none, host
+    network: str = "private"  # bridge, a network's name, none / private (loopback only), host, container:X
+    network_aliases: list[str] = field(default_factory=list)
+    ip: str | None = None  # --ip on a user network
     dns: list[str] = field(default_factory=list)
     dns_search: list[str] = field(default_factory=list)
     extra_hosts: list[str] = field(default_factory=list)

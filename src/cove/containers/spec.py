@@ -192,6 +192,7 @@ def build(
     cpus_available: int,
     init_binary: str | None,
     known_caps: tuple[str, ...],
+    netns_path: str | None = None,
 ) -> dict[str, Any]:
     spec = oci.base_spec(
         rootfs=str(rootfs),
@@ -238,5 +239,7 @@ def build(
         oci.with_readonly_rootfs(spec)
     if config.network == "host":
         oci.with_host_network(spec)
+    elif netns_path is not None:
+        oci.with_network_namespace(spec, netns_path)
     oci.with_sysctls(spec, config.sysctls)
     return spec

@@ -84,4 +84,31 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (digest, registry, repository)
     );
     """,
+    # 4: bridge networks and the containers' endpoints on them
+    """
+    CREATE TABLE networks (
+        id       TEXT PRIMARY KEY,
+        name     TEXT NOT NULL UNIQUE,
+        driver   TEXT NOT NULL,
+        bridge   TEXT NOT NULL UNIQUE,
+        subnet   TEXT NOT NULL,
+        gateway  TEXT NOT NULL,
+        ip_range TEXT NOT NULL,
+        internal INTEGER NOT NULL DEFAULT 0,
+        labels   TEXT NOT NULL DEFAULT '{}',
+        options  TEXT NOT NULL DEFAULT '{}',
+        created  REAL NOT NULL
+    );
+    CREATE TABLE endpoints (
+        container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        network_id   TEXT NOT NULL REFERENCES networks(id),
+        ip           TEXT NOT NULL,
+        mac          TEXT NOT NULL,
+        aliases      TEXT NOT NULL DEFAULT '[]',
+        position     INTEGER NOT NULL,
+        PRIMARY KEY (container_id, network_id),
+        UNIQUE (network_id, ip)
+    );
+    CREATE INDEX endpoints_by_network ON endpoints(network_id);
+    """,
 )

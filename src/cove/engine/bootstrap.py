@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from cove.engine.container_io import ContainerIO
     from cove.engine.containers import ContainerService
     from cove.engine.images import ImageService
+    from cove.engine.networks import NetworkService
     from cove.engine.registries import RegistryService
     from cove.engine.system import SystemService
 
@@ -54,6 +55,10 @@ class Engine:
         from cove.engine.registries import RegistryService
 
         return RegistryService(self.store)
+
+    @property
+    def networks(self) -> NetworkService:
+        return self.containers.networks
 
     @cached_property
     def system(self) -> SystemService:

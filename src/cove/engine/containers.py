@@ -13,8 +13,9 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cove.containers import etcfiles
 from cove.containers import spec as container_spec
@@ -26,7 +27,7 @@ from cove.containers.users import resolve_user
 from cove.engine.container_types import ContainerDetails, MountPoint
 from cove.engine.runtimes import choose_runtime
 from cove.engine.store import Store
-from cove.errors import Conflict, CoveError, ImageNotFound, InvalidArgument
+from cove.errors import Conflict, CoveError, FailedPrecondition, ImageNotFound, InvalidArgument
 from cove.host import cgroups, sysinfo
 from cove.host.elf import is_static
 from cove.host.locks import FileLock
@@ -41,6 +42,9 @@ from cove.runtime import caps as capabilities
 from cove.runtime.oci import OciRuntime, RuntimeFailure, RuntimeInfo
 from cove.units import parse_signal
 from cove.volumes.store import VolumeStore
+
+if TYPE_CHECKING:
+    from cove.engine.networks import NetworkService
 
 DEFAULT_STOP_TIMEOUT = 10
 # Logs rotate by default, like Docker's "local" driver: 5 files of 20 MiB.
@@ -102,6 +106,18 @@ class ContainerService:
         self.volumes = volumes
         self.containers_dir = store.root / "containers"
         self.run_dir = store.config.runtime_dir
+
+    @cached_property
+    def networks(self) -> NetworkService:
+        from cove.engine.networks import NetworkService
+
+        return NetworkService(self.store, self._name_of)
+
+    def _name_of(self, cid: str) -> str:
+        try:
+            return self.records.get(cid).name
+        except CoveError:
+            return cid[:12]
 
     # -- places ------------------------------------------------------------------------
 
@@ -286,7 +302,10 @@ class ContainerService:
                 for mount in config.mounts:
                     if mount.type == VOLUME:
                         self.volumes.attach(cid, mount.source, mount.target)
+                self._plan_network(record, directory)
             except BaseException:
+                with contextlib.suppress(CoveError, OSError):
+                    self.records.delete(cid)
                 with contextlib.suppress(CoveError, OSError):
                     self.store.snapshotter.remove(snapshot_key)
                 shutil.rmtree(directory, ignore_errors=True)
@@ -305,11 +324,13 @@ class ContainerService:
             raise InvalidArgument(f"invalid restart policy {config.restart!r}")
         if config.restart != "no" and config.auto_remove:
             raise InvalidArgument("conflicting options: cannot combine --restart and --rm")
-        if config.network not in ("private", "none", "host"):
-            raise InvalidArgument(
-                f"network {config.network!r} is not available",
-                hint="use none or host (bridge networks arrive with networking support)",
-            )
+        mode = config.network
+        if mode.startswith("container:"):
+            self.records.resolve(mode.split(":", 1)[1])
+        elif mode not in ("private", "none", "host"):
+            self.networks.get(mode)  # raises when there is no such network
+        elif config.ip or config.network_aliases:
+            raise InvalidArgument(f"--ip and --network-alias need a user-defined network, not {mode}")
         for device in config.devices:
             if not os.path.exists(device.host_path):
                 raise InvalidArgument(
@@ -345,12 +366,52 @@ class ContainerService:
                 volume = self.volumes.create(mount.source or None)
                 mount.source = volume.name
 
-    def _write_etc_files(self, directory: Path, config: ContainerConfig, hostname: str) -> None:
+    def _plan_network(self, record: ContainerRecord, directory: Path) -> None:
+        """Take the container's addresses; /etc/hosts names its own (as Docker's does)."""
+        from cove.engine.networks import Attachment
+
+        config = record.config
+        if config.network in ("private", "none", "host") or config.network.startswith("container:"):
+            return
+        self.networks.plan(
+            record.id,
+            config.network,
+            [Attachment(config.network, tuple(config.network_aliases), config.ip)],
+        )
+        endpoints = self.networks.records.endpoints(container_id=record.id)
+        if endpoints:
+            self._write_etc_files(directory, config, config.hostname or record.id[:12], endpoints[0].ip)
+
+    def _network_namespace(self, record: ContainerRecord) -> str | None:
+        """The network namespace the container joins at start (None: a new one, or the host's)."""
+        mode = record.config.network
+        if mode in ("host", "private", "none"):
+            return None
+        if mode.startswith("container:"):
+            other = self.records.resolve(mode.split(":", 1)[1])
+            from cove.engine.networks import netns_name
+            from cove.host.netlink import netns_path
+
+            path = netns_path(netns_name(other.id))
+            status = read_status(self.dir(other.id))
+            if not status.running:
+                raise FailedPrecondition(
+                    f"cannot join network namespace of a non running container: {other.name}"
+                )
+            return str(path) if path.exists() else f"/proc/{status.pid}/ns/net"
+        netns = self.networks.wire(record.id)
+        return str(netns) if netns is not None else None
+
+    def _write_etc_files(
+        self, directory: Path, config: ContainerConfig, hostname: str, address: str | None = None
+    ) -> None:
         host_network = config.network == "host"
         extra = []
         for item in config.extra_hosts:
-            name, _, address = item.partition(":")
-            extra.append((name, address))
+            name, _, address_ = item.partition(":")
+            extra.append((name, address_))
+        if address:
+            extra.append((hostname, address))
         (directory / "hostname").write_text(hostname + "\n")
         (directory / "hosts").write_text(etcfiles.hosts_file(extra, host_network))
         (directory / "resolv.conf").write_text(
@@ -454,6 +515,7 @@ class ContainerService:
                 cpus_available=sysinfo.cpu_count(),
                 init_binary=self._init_binary() if config.init else None,
                 known_caps=capabilities.host_caps(),
+                netns_path=self._network_namespace(record),
             )
             args = runtime_spec["process"]["args"]
             if config.init:
@@ -680,6 +742,28 @@ class ContainerService:
 
     # -- remove and prune --------------------------------------------------------------------
 
+    def connect(
+        self, network: str, ref: str, *, aliases: list[str] | None = None, ip: str | None = None
+    ) -> None:
+        """Put a container on one more network; a running one gets its link at once."""
+        record = self.records.resolve(ref)
+        if record.config.network in ("host", "none", "private") or record.config.network.startswith(
+            "container:"
+        ):
+            raise FailedPrecondition(
+                f"container {record.name} uses network mode {record.config.network}: "
+                "it cannot be connected to other networks"
+            )
+        with self._ops_lock(record.id).exclusive():
+            running = read_status(self.dir(record.id)).running
+            self.networks.connect(network, record.id, aliases=aliases or [], ip=ip, running=running)
+
+    def disconnect(self, network: str, ref: str) -> None:
+        record = self.records.resolve(ref)
+        with self._ops_lock(record.id).exclusive():
+            running = read_status(self.dir(record.id)).running
+            self.networks.disconnect(network, record.id, running=running)
+
     def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> str:
         record = self.records.resolve(ref)
         cid = record.id
@@ -700,6 +784,8 @@ class ContainerService:
                 for name, _ in self.volumes.of_container(cid)
                 if (v := self.volumes.find(name)) and v.anonymous
             ]
+            if self.networks.records.endpoints(container_id=cid):
+                self.networks.unwire(cid, forget=True)
             self.records.delete(cid)
             with contextlib.suppress(CoveError):
                 self.store.snapshotter.remove(record.snapshot_key)

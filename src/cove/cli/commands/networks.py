@@ -1,0 +1,252 @@
+"""Network commands: network create, ls, inspect, rm, prune, connect, disconnect."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from cove.cli import exitcodes
+from cove.cli.app import Cli
+from cove.cli.output import render
+from cove.cli.parser import Subparsers, parse_filters
+from cove.errors import CoveError, InvalidArgument
+
+NETWORKS_TABLE = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
+NETWORK_HEADERS = {
+    "ID": "NETWORK ID",
+    "Name": "NAME",
+    "Driver": "DRIVER",
+    "Scope": "SCOPE",
+    "IPv6": "IPV6",
+    "Internal": "INTERNAL",
+    "Labels": "LABELS",
+    "CreatedAt": "CREATED AT",
+}
+FILTERS = ("name", "id", "label", "driver", "type", "dangling")
+
+
+def _pairs(items: list[str], what: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not key:
+            raise InvalidArgument(f"invalid {what} {item!r}: expected KEY=VALUE")
+        out[key] = value if eq else ""
+    return out
+
+
+def cmd_create(cli: Cli, args: argparse.Namespace) -> int:
+    if len(args.subnet) > 1 or len(args.gateway) > 1 or len(args.ip_range) > 1:
+        raise InvalidArgument("cove networks take one IPv4 subnet (one --subnet, --gateway, --ip-range)")
+    record = cli.engine().networks.create(
+        args.name,
+        driver=args.driver,
+        subnet=args.subnet[0] if args.subnet else None,
+        gateway=args.gateway[0] if args.gateway else None,
+        ip_range=args.ip_range[0] if args.ip_range else None,
+        internal=args.internal,
+        labels=_pairs(args.label, "label"),
+        options=_pairs(args.opt, "option"),
+    )
+    cli.print(record.id)
+    return exitcodes.OK
+
+
+def _matching(cli: Cli, filters: dict[str, list[str]]) -> list[Any]:
+    networks = cli.engine().networks
+    for key in filters:
+        if key not in FILTERS:
+            raise InvalidArgument(f"invalid filter {key!r}", hint=f"filters: {', '.join(FILTERS)}")
+    out = []
+    for n in networks.all():
+        if "name" in filters and not any(f in n.name for f in filters["name"]):
+            continue
+        if "id" in filters and not any(n.id.startswith(f) for f in filters["id"]):
+            continue
+        if "driver" in filters and n.driver not in filters["driver"]:
+            continue
+        if "type" in filters and ("custom" if n.user_defined else "builtin") not in filters["type"]:
+            continue
+        if "label" in filters:
+            wanted = [(k, eq, v) for k, eq, v in (x.partition("=") for x in filters["label"])]
+            if not all(k in n.labels and (not eq or n.labels[k] == v) for k, eq, v in wanted):
+                continue
+        if "dangling" in filters:
+            dangling = filters["dangling"][0].lower() in ("true", "1")
+            if (n.user_defined and not networks.endpoints(n)) != dangling:
+                continue
+        out.append(n)
+    return out
+
+
+def cmd_ls(cli: Cli, args: argparse.Namespace) -> int:
+    from cove.oci.timestamps import format_rfc3339
+
+    rows = [
+        {
+            "ID": n.id if args.no_trunc else n.id[:12],
+            "Name": n.name,
+            "Driver": n.driver,
+            "Scope": "local",
+            "IPv6": "false",
+            "Internal": str(n.internal).lower(),
+            "Labels": ",".join(f"{k}={v}" for k, v in n.labels.items()),
+            "CreatedAt": format_rfc3339(n.created),
+        }
+        for n in _matching(cli, parse_filters(args.filter))
+    ]
+    render(
+        rows,
+        args.format,
+        default=NETWORKS_TABLE,
+        headers=NETWORK_HEADERS,
+        out=cli.out,
+        quiet=args.quiet,
+        quiet_field="ID",
+    )
+    return exitcodes.OK
+
+
+def cmd_inspect(cli: Cli, args: argparse.Namespace) -> int:
+    from cove.api.shapes import network as network_shape
+
+    engine = cli.engine()
+    networks = engine.networks
+    found, failed = [], False
+    for ref in args.networks:
+        try:
+            record = networks.get(ref)
+            endpoints = networks.endpoints(record)
+            names = {e.container_id: networks._names(e.container_id) for e in endpoints}
+            found.append(network_shape(record, endpoints, names))
+        except CoveError as exc:
+            cli.err.write(exitcodes.describe(exc) + "\n")
+            failed = True
+    if args.format and args.format != "json":
+        from cove.cli.template import Template
+
+        template = Template(args.format)
+        for item in found:
+            cli.print(template.render(item))
+    else:
+        cli.out.write(json.dumps(found, indent=4) + "\n")
+    return exitcodes.FAILED if failed else exitcodes.OK
+
+
+def cmd_rm(cli: Cli, args: argparse.Namespace) -> int:
+    networks = cli.engine().networks
+    status = exitcodes.OK
+    for ref in args.networks:
+        try:
+            networks.remove(ref)
+            cli.print(ref)
+        except CoveError as exc:
+            if args.force and exc.kind.name == "NOT_FOUND":
+                continue
+            cli.err.write(exitcodes.describe(exc) + "\n")
+            status = exitcodes.FAILED
+    return status
+
+
+def cmd_prune(cli: Cli, args: argparse.Namespace) -> int:
+    if not args.force and not cli.confirm(
+        "WARNING! This will remove all custom networks not used by at least one container."
+    ):
+        return exitcodes.OK
+    removed = cli.engine().networks.prune()
+    if removed:
+        cli.print("Deleted Networks:")
+        for name in removed:
+            cli.print(name)
+    return exitcodes.OK
+
+
+def cmd_connect(cli: Cli, args: argparse.Namespace) -> int:
+    cli.engine().containers.connect(args.network, args.container, aliases=args.alias, ip=args.ip)
+    return exitcodes.OK
+
+
+def cmd_disconnect(cli: Cli, args: argparse.Namespace) -> int:
+    try:
+        cli.engine().containers.disconnect(args.network, args.container)
+    except CoveError:
+        if not args.force:
+            raise
+    return exitcodes.OK
+
+
+def register(network: Subparsers) -> None:
+    p = network.add_parser(
+        "create",
+        help="Create a network",
+        description="Create a bridge network: its own bridge on the host, a subnet (picked from "
+        "172.17-31.0.0/16 and 192.168.0.0/16 unless given), name resolution between its containers.",
+    )
+    p.add_argument("name", metavar="NETWORK")
+    p.add_argument("-d", "--driver", default="bridge", help="driver to manage the network (bridge)")
+    p.add_argument("--subnet", action="append", default=[], help="subnet in CIDR format")
+    p.add_argument("--gateway", action="append", default=[], help="IPv4 gateway for the subnet")
+    p.add_argument("--ip-range", action="append", default=[], help="allocate container IPs from a sub-range")
+    p.add_argument("--internal", action="store_true", help="restrict external access to the network")
+    p.add_argument("--label", action="append", default=[], help="set metadata on a network")
+    p.add_argument(
+        "-o",
+        "--opt",
+        action="append",
+        default=[],
+        help="driver options (com.docker.network.bridge.name=NAME)",
+    )
+    p.set_defaults(handler=cmd_create)
+
+    p = network.add_parser(
+        "ls",
+        aliases=["list"],
+        help="List networks",
+        description="List networks. Filters: name=, id=, label=KEY[=VALUE], driver=, type=custom|builtin, "
+        "dangling=true|false",
+    )
+    p.add_argument("-f", "--filter", action="append", help="provide filter values (e.g. driver=bridge)")
+    p.add_argument("--format", help="'table', 'json', 'table TEMPLATE' or a Go template")
+    p.add_argument("--no-trunc", action="store_true", help="do not truncate the output")
+    p.add_argument("-q", "--quiet", action="store_true", help="only display network IDs")
+    p.set_defaults(handler=cmd_ls)
+
+    p = network.add_parser(
+        "inspect", help="Display detailed information on one or more networks", description="Inspect networks"
+    )
+    p.add_argument("networks", nargs="+", metavar="NETWORK")
+    p.add_argument("-f", "--format", help="'json' or a Go template")
+    p.set_defaults(handler=cmd_inspect)
+
+    p = network.add_parser(
+        "rm", aliases=["remove"], help="Remove one or more networks", description="Remove networks"
+    )
+    p.add_argument("networks", nargs="+", metavar="NETWORK")
+    p.add_argument("-f", "--force", action="store_true", help="do not error if the network does not exist")
+    p.set_defaults(handler=cmd_rm)
+
+    p = network.add_parser("prune", help="Remove all unused networks", description="Remove unused networks")
+    p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    p.set_defaults(handler=cmd_prune)
+
+    p = network.add_parser(
+        "connect", help="Connect a container to a network", description="Connect a container to a network"
+    )
+    p.add_argument("network", metavar="NETWORK")
+    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument(
+        "--alias", action="append", default=[], help="add a network-scoped alias for the container"
+    )
+    p.add_argument("--ip", help="IPv4 address")
+    p.set_defaults(handler=cmd_connect)
+
+    p = network.add_parser(
+        "disconnect",
+        help="Disconnect a container from a network",
+        description="Disconnect a container from a network",
+    )
+    p.add_argument("network", metavar="NETWORK")
+    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("-f", "--force", action="store_true", help="force the container to disconnect")
+    p.set_defaults(handler=cmd_disconnect)

@@ -1,0 +1,328 @@
+"""NetworkService: bridge networks, container endpoints on them, and the host's rules.
+
+Host objects a store owns are named so that stores with different roots live side by
+side (the tests run many): the default store (``/var/lib/cove``) has bridge ``cove0`` and
+nftables table ``cove``; any other root adds a short hash of its path to both. User
+networks' bridges are ``cove-<id>`` and container namespaces ``cove-<container id>``,
+unique anyway.
+
+Life of an endpoint: made at create (the address is taken then, and kept while the
+container exists, so it never changes between restarts), wired at start (a namespace, a
+veth pair to the bridge, address and routes), unwired at removal or disconnect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cove.config import DEFAULT_ROOT
+from cove.engine.store import Store
+from cove.errors import Conflict, FailedPrecondition, InvalidArgument
+from cove.host.locks import FileLock
+from cove.host.netfilter import Netfilter
+from cove.host.netlink import NetHost, link_exists, netns_path, write_sysctl
+from cove.network import ipam
+from cove.network.rules import BridgeNet, PortRule, render
+from cove.network.store import Endpoint, NetworkRecord, NetworkStore
+
+__all__ = ["Attachment", "Endpoint", "NetworkRecord", "NetworkService", "netns_name"]
+
+DEFAULT_NETWORK = "bridge"
+PREDEFINED = frozenset({"bridge", "host", "none"})
+BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
+INTERNAL_ONLY_MODES = frozenset({"none", "host", "private"})
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One network a container asks for at create."""
+
+    network: str
+    aliases: tuple[str, ...] = ()
+    ip: str | None = None
+
+
+def _store_tag(root: Path) -> str:
+    return "" if root == DEFAULT_ROOT else hashlib.sha256(str(root).encode()).hexdigest()[:6]
+
+
+def netns_name(container_id: str) -> str:
+    return f"cove-{container_id[:12]}"
+
+
+def _veth_name(container_id: str, network_id: str) -> str:
+    return "veth" + hashlib.sha256(f"{container_id}/{network_id}".encode()).hexdigest()[:7]
+
+
+def mac_for(address: str) -> str:
+    """Docker's scheme: 02:42 and the IPv4 address's bytes."""
+    octets = ipaddress.IPv4Address(address).packed
+    return "02:42:" + ":".join(f"{b:02x}" for b in octets)
+
+
+class NetworkService:
+    def __init__(self, store: Store, container_names: Callable[[str], str] | None = None) -> None:
+        self.store = store
+        self.records = NetworkStore(store.db)
+        self.host = NetHost(store.runner)
+        self.filter = Netfilter(store.runner)
+        self.tag = _store_tag(store.root)
+        self.filter_table = f"cove{'_' + self.tag if self.tag else ''}"
+        self.default_bridge = f"cove0{self.tag}"
+        self._names = container_names or (lambda cid: cid[:12])
+
+    def _lock(self) -> FileLock:
+        return FileLock(self.store.root / "locks" / "network.lock")
+
+    # -- networks ----------------------------------------------------------------------------
+
+    def _taken_subnets(self) -> list[tuple[str, ipaddress.IPv4Network]]:
+        taken = [(n.name, ipaddress.IPv4Network(n.subnet)) for n in self.records.all()]
+        for route in self.store.runner.run(["ip", "-4", "route", "show"]).stdout.decode().splitlines():
+            target = route.split()[0] if route.strip() else ""
+            if target and target != "default":
+                try:
+                    taken.append((f"host route {target}", ipaddress.IPv4Network(target, strict=False)))
+                except ValueError:
+                    continue
+        return taken
+
+    def create(
+        self,
+        name: str,
+        *,
+        driver: str = "bridge",
+        subnet: str | None = None,
+        gateway: str | None = None,
+        ip_range: str | None = None,
+        internal: bool = False,
+        labels: Mapping[str, str] | None = None,
+        options: Mapping[str, str] | None = None,
+    ) -> NetworkRecord:
+        if driver != "bridge":
+            raise InvalidArgument(
+                f"network driver {driver!r} is not supported", hint="use bridge (the default)"
+            )
+        if name in PREDEFINED and name != DEFAULT_NETWORK:
+            raise Conflict(f"{name} is a pre-defined network and cannot be created")
+        _check_name(name)
+        options = dict(options or {})
+        with self._lock().exclusive():
+            if self.records.find(name) is not None and self.records.get(name).name == name:
+                raise Conflict(f"network with name {name} already exists")
+            taken = self._taken_subnets()
+            if subnet:
+                net = ipam.parse_subnet(subnet)
+                ipam.check_free(net, taken)
+            else:
+                net = ipam.pick_subnet(t for _, t in taken)
+            gw = ipam.gateway_for(net, gateway)
+            pool = ipam.range_within(net, ip_range)
+            network_id = secrets.token_hex(32)
+            if name == DEFAULT_NETWORK:
+                bridge = self.default_bridge
+            else:
+                bridge = options.get(BRIDGE_NAME_OPTION) or f"cove-{network_id[:10]}"
+            if len(bridge) > 15 or not bridge.replace("-", "").replace("_", "").isalnum():
+                raise InvalidArgument(f"invalid bridge name {bridge!r}: up to 15 letters, digits, - or _")
+            if any(n.bridge == bridge for n in self.records.all()) or link_exists(bridge):
+                raise Conflict(f"bridge {bridge} already exists on this host")
+            from cove.network.store import new_record
+
+            record = new_record(
+                network_id, name, bridge, str(net), str(gw), str(pool),
+                internal=internal, labels=dict(labels or {}), options=options,
+            )  # fmt: skip
+            self.records.add(record)
+        return record
+
+    def default(self) -> NetworkRecord:
+        """The ``bridge`` network, made on first use."""
+        found = self.records.find(DEFAULT_NETWORK)
+        if found is not None and found.name == DEFAULT_NETWORK:
+            return found
+        try:
+            return self.create(DEFAULT_NETWORK)
+        except Conflict:
+            return self.records.get(DEFAULT_NETWORK)
+
+    def get(self, ref: str) -> NetworkRecord:
+        if ref == DEFAULT_NETWORK:
+            return self.default()
+        return self.records.get(ref)
+
+    def all(self) -> list[NetworkRecord]:
+        self.default()
+        return self.records.all()
+
+    def endpoints(self, network: NetworkRecord) -> list[Endpoint]:
+        return self.records.endpoints(network_id=network.id)
+
+    def remove(self, ref: str) -> NetworkRecord:
+        if ref in PREDEFINED:
+            raise Conflict(f"{ref} is a pre-defined network and cannot be removed")
+        with self._lock().exclusive():
+            record = self.records.get(ref)
+            users = self.records.endpoints(network_id=record.id)
+            if users:
+                names = ", ".join(self._names(e.container_id) for e in users)
+                raise Conflict(
+                    f"error while removing network: network {record.name} id {record.id} has active endpoints"
+                    f" ({names})",
+                    hint="remove those containers, or disconnect them (cove network disconnect)",
+                )
+            self.records.remove(record.id)
+            self.host.delete_link(record.bridge)
+            self._sync_rules()
+        return record
+
+    def prune(self) -> list[str]:
+        removed = []
+        for record in self.records.all():
+            if record.name in PREDEFINED or self.records.endpoints(network_id=record.id):
+                continue
+            try:
+                self.remove(record.id)
+            except Conflict:
+                continue
+            removed.append(record.name)
+        return removed
+
+    # -- endpoints of containers -------------------------------------------------------------
+
+    def plan(self, container_id: str, mode: str, attachments: Sequence[Attachment]) -> None:
+        """Take addresses for a new container on the networks it asks for (at create)."""
+        if mode in INTERNAL_ONLY_MODES or mode.startswith("container:"):
+            return
+        wanted = list(attachments) or [Attachment(mode)]
+        for attachment in wanted:
+            self._add_endpoint(container_id, attachment)
+
+    def _add_endpoint(self, container_id: str, attachment: Attachment) -> Endpoint:
+        network = self.get(attachment.network)
+        if attachment.ip and network.name == DEFAULT_NETWORK:
+            raise InvalidArgument("user specified IP address is supported on user defined networks only")
+        if attachment.aliases and network.name == DEFAULT_NETWORK:
+            raise InvalidArgument("network-scoped aliases are supported for user-defined networks only")
+        with self._lock().exclusive():
+            subnet = ipaddress.IPv4Network(network.subnet)
+            address = ipam.allocate(
+                subnet,
+                ipaddress.IPv4Network(network.ip_range),
+                ipaddress.IPv4Address(network.gateway),
+                self.records.used_addresses(network.id),
+                attachment.ip,
+            )
+            endpoint = Endpoint(
+                container_id=container_id,
+                network_id=network.id,
+                ip=str(address),
+                mac=mac_for(str(address)),
+                aliases=tuple(attachment.aliases),
+                position=self.records.next_position(container_id),
+            )
+            self.records.add_endpoint(endpoint)
+        return endpoint
+
+    def wire(self, container_id: str) -> Path | None:
+        """Make the container's namespace and links (at start); None when it has no endpoints."""
+        endpoints = self.records.endpoints(container_id=container_id)
+        if not endpoints:
+            return None
+        name = netns_name(container_id)
+        with self._lock().exclusive():
+            write_sysctl("net/ipv4/ip_forward", "1")
+            self.host.add_netns(name)
+            for endpoint in endpoints:
+                self._wire_one(name, endpoint)
+            self._sync_rules()
+        return netns_path(name)
+
+    def _wire_one(self, netns: str, endpoint: Endpoint) -> None:
+        network = self.records.get(endpoint.network_id)
+        prefix = ipaddress.IPv4Network(network.subnet).prefixlen
+        self.host.ensure_bridge(network.bridge, f"{network.gateway}/{prefix}")
+        self.host.add_veth(
+            netns,
+            host_name=_veth_name(endpoint.container_id, network.id),
+            bridge=network.bridge,
+            inner_name=f"eth{endpoint.position}",
+            address=f"{endpoint.ip}/{prefix}",
+            mac=endpoint.mac,
+            gateway=network.gateway if endpoint.position == 0 and not network.internal else None,
+        )
+
+    def unwire(self, container_id: str, *, forget: bool = False) -> None:
+        """Remove the container's namespace (its veths go with it); ``forget`` frees its addresses."""
+        with self._lock().exclusive():
+            self.host.delete_netns(netns_name(container_id))
+            if forget:
+                for endpoint in self.records.endpoints(container_id=container_id):
+                    self.records.remove_endpoint(container_id, endpoint.network_id)
+            self._sync_rules()
+
+    def connect(
+        self, network_ref: str, container_id: str, *, aliases: Sequence[str] = (), ip: str | None = None,
+        running: bool = False,
+    ) -> Endpoint:  # fmt: skip
+        network = self.get(network_ref)
+        if any(e.network_id == network.id for e in self.records.endpoints(container_id=container_id)):
+            raise Conflict(
+                f"endpoint with name {self._names(container_id)} already exists in network {network.name}"
+            )
+        endpoint = self._add_endpoint(container_id, Attachment(network.id, tuple(aliases), ip))
+        if running and netns_path(netns_name(container_id)).exists():
+            with self._lock().exclusive():
+                self._wire_one(netns_name(container_id), endpoint)
+                self._sync_rules()
+        return endpoint
+
+    def disconnect(self, network_ref: str, container_id: str, *, running: bool = False) -> None:
+        network = self.get(network_ref)
+        found = [e for e in self.records.endpoints(container_id=container_id) if e.network_id == network.id]
+        if not found:
+            raise FailedPrecondition(
+                f"container {self._names(container_id)} is not connected to network {network.name}"
+            )
+        with self._lock().exclusive():
+            if running and netns_path(netns_name(container_id)).exists():
+                self.host.remove_link_in(netns_name(container_id), f"eth{found[0].position}")
+            self.records.remove_endpoint(container_id, network.id)
+            self._sync_rules()
+
+    # -- the host's rules --------------------------------------------------------------------
+
+    def _sync_rules(self, ports: Sequence[PortRule] = ()) -> None:
+        """Render cove's table from the networks that have a bridge up (caller holds the lock)."""
+        nets = [
+            BridgeNet(n.bridge, n.subnet, n.internal) for n in self.records.all() if link_exists(n.bridge)
+        ]
+        if not nets:
+            self.filter.remove(self.filter_table)
+            return
+        self.filter.load(self.filter_table, render(nets, ports))
+        self.filter.forward_accept(self.filter_table, [n.bridge for n in nets if not n.internal])
+
+    def release_host(self) -> None:
+        """Remove everything this store made on the host (bridges, namespaces, rules)."""
+        with self._lock().exclusive():
+            for endpoint in self.records.endpoints():
+                self.host.delete_netns(netns_name(endpoint.container_id))
+            for network in self.records.all():
+                self.host.delete_link(network.bridge)
+            self.filter.remove(self.filter_table)
+
+
+def _check_name(name: str) -> None:
+    import re
+
+    if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name):
+        raise InvalidArgument(
+            f"invalid network name {name!r}",
+            hint="use letters, digits, '_', '.' and '-', starting with one of the first two",
+        )

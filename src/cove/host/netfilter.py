@@ -1,0 +1,86 @@
+"""The host's packet filter: cove's own nftables table, replaced whole in one transaction.
+
+cove writes only its own table (``ip cove``; other stores on the host have their own).
+Each change renders the whole table from the store and loads it with one `nft -f -`: the
+"create, delete, define" idiom swaps old for new atomically, so the rules never sit
+half-written and never drift from the store. Rules that others wrote (Docker's, podman's,
+the administrator's) are never touched, except one jump that cove adds at the top of the
+iptables FORWARD chain when that chain drops by default (Docker leaves it so): a packet
+dropped by any base chain stays dropped, so an accept in cove's table alone would not let
+its containers' traffic through.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+
+from cove.host.runner import CommandFailed, Runner
+
+
+class Netfilter:
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("nft") is not None
+
+    def load(self, table: str, body: str) -> None:
+        """Replace ``table`` with ``body`` (the table's chains)."""
+        script = f"table ip {table}\ndelete table ip {table}\ntable ip {table} {{\n{body}}}\n"
+        self.runner.run(["nft", "-f", "-"], input=script.encode())
+
+    def remove(self, table: str) -> None:
+        with contextlib.suppress(CommandFailed):  # not there
+            self.runner.run(["nft", "delete", "table", "ip", table])
+        self.forward_accept(table, [])
+
+    def listing(self, table: str) -> str:
+        try:
+            return self.runner.run(["nft", "list", "table", "ip", table]).stdout.decode()
+        except CommandFailed:
+            return ""
+
+    # -- hosts where the iptables FORWARD chain drops by default -------------------------------
+
+    def _iptables(self, *args: str, check: bool = True) -> str:
+        try:
+            return self.runner.run(["iptables", "-w", *args]).stdout.decode()
+        except CommandFailed:
+            if check:
+                raise
+            return ""
+
+    def forward_drops(self) -> bool:
+        return shutil.which("iptables") is not None and "-P FORWARD DROP" in self._iptables(
+            "-S", "FORWARD", check=False
+        )
+
+    def forward_accept(self, table: str, bridges: list[str]) -> None:
+        """Let traffic from and to ``bridges`` through an iptables FORWARD chain that drops by
+        default (cove's table still filters it): a chain of cove's own, jumped to first;
+        gone again when there is nothing to let through."""
+        if shutil.which("iptables") is None:
+            return
+        chain = table.upper().replace("_", "-") + "-FORWARD"
+        jump = f"-A FORWARD -j {chain}"
+        has_chain = self._iptables("-S", chain, check=False).startswith("-N")
+        if not bridges or not self.forward_drops():
+            if has_chain:
+                while jump in self._iptables("-S", "FORWARD").splitlines():
+                    self._iptables("-D", "FORWARD", "-j", chain)
+                self._iptables("-F", chain)
+                self._iptables("-X", chain)
+            return
+        if not has_chain:
+            self._iptables("-N", chain)
+        self._iptables("-F", chain)
+        for bridge in bridges:
+            self._iptables("-A", chain, "-i", bridge, "-j", "ACCEPT")
+            self._iptables("-A", chain, "-o", bridge, "-j", "ACCEPT")
+        rules = self._iptables("-S", "FORWARD").splitlines()
+        if len(rules) < 2 or rules[1] != jump:
+            while jump in self._iptables("-S", "FORWARD").splitlines():
+                self._iptables("-D", "FORWARD", "-j", chain)
+            self._iptables("-I", "FORWARD", "1", "-j", chain)

@@ -1,0 +1,1 @@
+"""Networks: bridge networks, their address management and the rules that connect them."""
