@@ -181,9 +181,7 @@ def container_inspect(d: ContainerDetails) -> dict[str, Any]:
         "FinishedAt": status.finished_at or ZERO_TIME,
     }
     state["Health"] = health  # null without a health check (templates still find the field)
-    binds = [
-        f"{m.source}:{m.destination}{':ro' if m.readonly else ''}" for m in config.mounts if m.type == "bind"
-    ]
+    binds = [f"{m.source}:{m.target}{':ro' if m.readonly else ''}" for m in config.mounts if m.type == "bind"]
     tmpfs = {m.target: "" for m in config.mounts if m.type == "tmpfs"}
     container_config = container_config_shape(config, d.env, image, d.health)
     return {
@@ -253,15 +251,7 @@ def container_inspect(d: ContainerDetails) -> dict[str, Any]:
             for m in d.mounts
         ],
         "Config": container_config,
-        "NetworkSettings": {
-            "Bridge": "",
-            "SandboxID": "",
-            "Ports": {},
-            "SandboxKey": "",
-            "Networks": {
-                {"private": "none"}.get(config.network, config.network): {"NetworkID": "", "IPAddress": ""}
-            },
-        },
+        "NetworkSettings": network_settings(d, config),
     }
 
 
@@ -360,4 +350,47 @@ def network(record: NetworkRecord, endpoints: list[Endpoint], names: dict[str, s
         },
         "Options": options,
         "Labels": dict(record.labels),
+    }
+
+
+def network_settings(d: ContainerDetails, config: Any) -> dict[str, Any]:
+    """``NetworkSettings`` of a container's inspect."""
+    ports: dict[str, list[dict[str, str]] | None] = {}
+    for spec in config.publish:
+        ports.setdefault(f"{spec['container_port']}/{spec['protocol']}", None)
+    for b in d.ports:
+        entry = ports.get(b.key()) or []
+        entry.append({"HostIp": b.host_ip or "0.0.0.0", "HostPort": str(b.host_port)})
+        ports[b.key()] = entry
+    networks: dict[str, Any] = {}
+    for name, network_id, e, gateway, prefix in d.networks:
+        networks[name] = {
+            "IPAMConfig": {"IPv4Address": config.ip} if config.ip and e.position == 0 else None,
+            "Links": None,
+            "Aliases": list(e.aliases) or None,
+            "MacAddress": e.mac,
+            "NetworkID": network_id,
+            "EndpointID": "",
+            "Gateway": gateway,
+            "IPAddress": e.ip,
+            "IPPrefixLen": prefix,
+            "IPv6Gateway": "",
+            "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0,
+            "DNSNames": [n for n in (d.record.name, d.record.id[:12], *e.aliases) if n],
+        }
+    if not networks:
+        mode = {"private": "none"}.get(config.network, config.network)
+        networks[mode] = {"NetworkID": "", "IPAddress": "", "Gateway": "", "MacAddress": ""}
+    first = d.networks[0] if d.networks else None
+    return {
+        "Bridge": "",
+        "SandboxID": "",
+        "SandboxKey": d.sandbox_key,
+        "Ports": ports,
+        "Gateway": first[3] if first and first[0] == "bridge" else "",
+        "IPAddress": first[2].ip if first and first[0] == "bridge" else "",
+        "IPPrefixLen": first[4] if first and first[0] == "bridge" else 0,
+        "MacAddress": first[2].mac if first and first[0] == "bridge" else "",
+        "Networks": networks,
     }

@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from cove.cli.parser import go_bool
 from cove.containers.model import (
@@ -102,6 +103,16 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
     )
     add("--network-alias", action="append", default=[], help="add a network-scoped alias for the container")
     add("--ip", help="IPv4 address on the (user-defined) network")
+    add(
+        "-p",
+        "--publish",
+        action="append",
+        default=[],
+        metavar="[IP:][HOST_PORT:]PORT[/PROTO]",
+        help="publish a container's port on the host (a free host port when none is given)",
+    )
+    add("-P", "--publish-all", action="store_true", help="publish all exposed ports on free host ports")
+    add("--expose", action="append", default=[], help="expose a port or a range of ports")
     add("--dns", action="append", default=[], help="set custom DNS servers")
     add("--dns-search", action="append", default=[], help="set custom DNS search domains")
     add("--add-host", action="append", default=[], metavar="HOST:IP", help="add a custom host-to-IP mapping")
@@ -455,6 +466,9 @@ def config_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Contai
         network=network,
         network_aliases=args.network_alias,
         ip=args.ip,
+        publish=_publish(args.publish),
+        publish_all=args.publish_all,
+        expose=args.expose,
         dns=args.dns,
         dns_search=args.dns_search,
         extra_hosts=args.add_host,
@@ -491,3 +505,11 @@ def _host_arch() -> str:
     from cove.oci.platform import host_platform
 
     return host_platform().architecture
+
+
+def _publish(items: list[str]) -> list[dict[str, Any]]:
+    import dataclasses
+
+    from cove.network.ports import parse_publish
+
+    return [dataclasses.asdict(spec) for item in items for spec in parse_publish(item)]

@@ -38,13 +38,18 @@ TOP_COMMANDS: dict[str, str] = {
     **{name: "container_io" for name in _CONTAINER_IO},
     **{name: "images" for name in ("images", "rmi", "tag", "history", "import", "save", "load")},
     **{name: "registry" for name in ("pull", "push", "login", "logout")},
+    "port": "networks",
     "info": "system",
     "version": "system",
 }  # fmt: skip
 GROUPS: dict[str, tuple[str, dict[str, str]]] = {
     "container": (
         "Manage containers",
-        {**{n: "containers" for n in _CONTAINER_LIFECYCLE}, **{n: "container_io" for n in _CONTAINER_IO}},
+        {
+            **{n: "containers" for n in _CONTAINER_LIFECYCLE},
+            **{n: "container_io" for n in _CONTAINER_IO},
+            "port": "networks",
+        },
     ),
     "image": (
         "Manage images",
@@ -141,6 +146,7 @@ def build_parser(argv: Sequence[str] | None = None) -> CoveArgumentParser:
         from cove.cli.commands import networks
 
         networks.register(groups["network"])
+        networks.register_port(top_only, groups["container"])
     if "images" in modules:
         from cove.cli.commands import images
 

@@ -80,6 +80,9 @@ class ContainerConfig:
     network: str = "private"  # bridge, a network's name, none / private (loopback only), host, container:X
     network_aliases: list[str] = field(default_factory=list)
     ip: str | None = None  # --ip on a user network
+    publish: list[dict[str, Any]] = field(default_factory=list)  # network.ports.PortSpec fields
+    publish_all: bool = False  # -P: every exposed port, on a free host port
+    expose: list[str] = field(default_factory=list)  # --expose 80, 8000-8010/udp
     dns: list[str] = field(default_factory=list)
     dns_search: list[str] = field(default_factory=list)
     extra_hosts: list[str] = field(default_factory=list)

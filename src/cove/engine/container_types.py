@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -32,3 +32,7 @@ class ContainerDetails:
     log_path: str
     runtime: str
     health: Any = None  # containers.model.HealthConfig: the container's merged over the image's
+    # (network name, network ID, endpoint, gateway, prefix length) per network
+    networks: list[tuple[str, str, Any, str, int]] = field(default_factory=list)
+    ports: list[Any] = field(default_factory=list)  # network.ports.Binding, while running
+    sandbox_key: str = ""  # the network namespace's path

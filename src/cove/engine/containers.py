@@ -44,7 +44,7 @@ from cove.units import parse_signal
 from cove.volumes.store import VolumeStore
 
 if TYPE_CHECKING:
-    from cove.engine.networks import NetworkService
+    from cove.engine.networks import Binding, NetworkService
 
 DEFAULT_STOP_TIMEOUT = 10
 # Logs rotate by default, like Docker's "local" driver: 5 files of 20 MiB.
@@ -245,7 +245,26 @@ class ContainerService:
             log_path=str(self.log_path(record.id)),
             runtime=json.loads(record.runtime).get("name", "") if record.runtime else "",
             health=effective_health(record.config, image),
+            **self._network_details(record, container.status.running),
         )
+
+    def _network_details(self, record: ContainerRecord, running: bool) -> dict[str, Any]:
+        endpoints = self.networks.records.endpoints(container_id=record.id)
+        if not endpoints:
+            return {}
+        from cove.engine.networks import netns_name
+        from cove.host.netlink import netns_path
+
+        networks = []
+        for e in endpoints:
+            n = self.networks.records.get(e.network_id)
+            networks.append((n.name, n.id, e, n.gateway, int(n.subnet.split("/")[1])))
+        path = netns_path(netns_name(record.id))
+        return {
+            "networks": networks,
+            "ports": self.networks.bindings(record.id) if running else [],
+            "sandbox_key": str(path) if running and path.exists() else "",
+        }
 
     # -- create ------------------------------------------------------------------------
 
@@ -380,7 +399,15 @@ class ContainerService:
         )
         endpoints = self.networks.records.endpoints(container_id=record.id)
         if endpoints:
-            self._write_etc_files(directory, config, config.hostname or record.id[:12], endpoints[0].ip)
+            first = self.networks.records.get(endpoints[0].network_id)
+            # On a user-defined network, names resolve through its DNS server at the gateway.
+            dns = config.dns or ([first.gateway] if first.user_defined else [])
+            self._write_etc_files(
+                directory,
+                dataclasses.replace(config, dns=dns),
+                config.hostname or record.id[:12],
+                endpoints[0].ip,
+            )
 
     def _network_namespace(self, record: ContainerRecord) -> str | None:
         """The network namespace the container joins at start (None: a new one, or the host's)."""
@@ -399,6 +426,20 @@ class ContainerService:
                     f"cannot join network namespace of a non running container: {other.name}"
                 )
             return str(path) if path.exists() else f"/proc/{status.pid}/ns/net"
+        from cove.engine.networks import PortSpec
+        from cove.network.ports import parse_expose
+
+        specs = [PortSpec(**p) for p in record.config.publish]
+        if record.config.publish_all:
+            image = self.image_config(record)
+            exposed = [*(image.get("ExposedPorts") or {}), *record.config.expose]
+            published = {(s.container_port, s.protocol) for s in specs}
+            for text in exposed:
+                for port, protocol in parse_expose(text):
+                    if (port, protocol) not in published:
+                        specs.append(PortSpec(port, protocol))
+                        published.add((port, protocol))
+        self.networks.bind_ports(record.id, specs)
         netns = self.networks.wire(record.id)
         return str(netns) if netns is not None else None
 
@@ -409,6 +450,8 @@ class ContainerService:
         extra = []
         for item in config.extra_hosts:
             name, _, address_ = item.partition(":")
+            if address_ == "host-gateway":  # Docker's name for the host, seen from its bridge
+                address_ = self.networks.default().gateway
             extra.append((name, address_))
         if address:
             extra.append((hostname, address))
@@ -741,6 +784,13 @@ class ContainerService:
         self.records.rename(record.id, name)
 
     # -- remove and prune --------------------------------------------------------------------
+
+    def ports(self, ref: str) -> list[Binding]:
+        """The published ports of a running container (none once it stopped, as with Docker)."""
+        record = self.records.resolve(ref)
+        if not read_status(self.dir(record.id)).running:
+            return []
+        return self.networks.bindings(record.id)
 
     def connect(
         self, network: str, ref: str, *, aliases: list[str] | None = None, ip: str | None = None

@@ -13,24 +13,31 @@ veth pair to the bridge, address and routes), unwired at removal or disconnect.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import ipaddress
+import json
+import os
 import secrets
+import socket
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cove.config import DEFAULT_ROOT
 from cove.engine.store import Store
-from cove.errors import Conflict, FailedPrecondition, InvalidArgument
+from cove.errors import Conflict, CoveError, FailedPrecondition, InvalidArgument
 from cove.host.locks import FileLock
 from cove.host.netfilter import Netfilter
 from cove.host.netlink import NetHost, link_exists, netns_path, write_sysctl
 from cove.network import ipam
+from cove.network.ports import EPHEMERAL, Binding, PortSpec
 from cove.network.rules import BridgeNet, PortRule, render
 from cove.network.store import Endpoint, NetworkRecord, NetworkStore
 
-__all__ = ["Attachment", "Endpoint", "NetworkRecord", "NetworkService", "netns_name"]
+__all__ = ["Attachment", "Binding", "Endpoint", "NetworkRecord", "NetworkService", "PortSpec", "netns_name"]
 
 DEFAULT_NETWORK = "bridge"
 PREDEFINED = frozenset({"bridge", "host", "none"})
@@ -229,6 +236,57 @@ class NetworkService:
             self.records.add_endpoint(endpoint)
         return endpoint
 
+    # -- names (the embedded DNS server of user-defined networks) ------------------------------
+
+    @property
+    def _dns_dir(self) -> Path:
+        return self.store.config.runtime_dir / "dns"
+
+    def publish_names(self) -> None:
+        """Rewrite the DNS server's records from the store, and start the server if needed."""
+        from cove.containers.store import ContainerStore
+
+        containers = ContainerStore(self.store.db)
+        networks: dict[str, dict[str, Any]] = {}
+        for network in self.records.all():
+            if not network.user_defined:
+                continue
+            names: dict[str, list[list[str]]] = {}
+            for endpoint in self.records.endpoints(network_id=network.id):
+                try:
+                    record = containers.get(endpoint.container_id)
+                except CoveError:
+                    continue
+                aliases = {record.name, record.id[:12], record.config.hostname or "", *endpoint.aliases}
+                for alias in sorted(a.lower() for a in aliases if a):
+                    names.setdefault(alias, []).append([endpoint.ip, record.id])
+            if names:
+                networks[network.gateway] = {"internal": network.internal, "names": names}
+        data = {
+            "networks": networks,
+            "upstreams": host_nameservers(),
+            "state_dir": str(self.store.root / "containers"),
+        }
+        self._dns_dir.mkdir(parents=True, exist_ok=True)
+        records = self._dns_dir / "records.json"
+        tmp = records.with_name(f".records.{os.getpid()}")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, records)
+        if networks:
+            self._ensure_dns_server()
+
+    def _ensure_dns_server(self) -> None:
+        lock = FileLock(self._dns_dir / "dns.lock")
+        if not lock.try_free():
+            return  # running
+        from cove.host.process import spawn_detached
+        from cove.network import dns
+
+        spawn_detached(
+            [sys.executable, "-I", "-S", dns.__file__, str(self._dns_dir / "records.json"), str(lock.path)],
+            stderr_path=str(self._dns_dir / "dns.log"),
+        )
+
     def wire(self, container_id: str) -> Path | None:
         """Make the container's namespace and links (at start); None when it has no endpoints."""
         endpoints = self.records.endpoints(container_id=container_id)
@@ -241,12 +299,15 @@ class NetworkService:
             for endpoint in endpoints:
                 self._wire_one(name, endpoint)
             self._sync_rules()
+            self.publish_names()
         return netns_path(name)
 
     def _wire_one(self, netns: str, endpoint: Endpoint) -> None:
         network = self.records.get(endpoint.network_id)
         prefix = ipaddress.IPv4Network(network.subnet).prefixlen
         self.host.ensure_bridge(network.bridge, f"{network.gateway}/{prefix}")
+        # Published ports answer on 127.0.0.1 too: DNAT'ed loopback packets may then use the bridge.
+        write_sysctl(f"net/ipv4/conf/{network.bridge}/route_localnet", "1")
         self.host.add_veth(
             netns,
             host_name=_veth_name(endpoint.container_id, network.id),
@@ -265,6 +326,7 @@ class NetworkService:
                 for endpoint in self.records.endpoints(container_id=container_id):
                     self.records.remove_endpoint(container_id, endpoint.network_id)
             self._sync_rules()
+            self.publish_names()
 
     def connect(
         self, network_ref: str, container_id: str, *, aliases: Sequence[str] = (), ip: str | None = None,
@@ -280,6 +342,7 @@ class NetworkService:
             with self._lock().exclusive():
                 self._wire_one(netns_name(container_id), endpoint)
                 self._sync_rules()
+        self.publish_names()
         return endpoint
 
     def disconnect(self, network_ref: str, container_id: str, *, running: bool = False) -> None:
@@ -294,18 +357,70 @@ class NetworkService:
                 self.host.remove_link_in(netns_name(container_id), f"eth{found[0].position}")
             self.records.remove_endpoint(container_id, network.id)
             self._sync_rules()
+            self.publish_names()
+
+    # -- published ports ---------------------------------------------------------------------
+
+    def _ports_file(self, container_id: str) -> Path:
+        return self.store.root / "containers" / container_id / "ports.json"
+
+    def bindings(self, container_id: str) -> list[Binding]:
+        try:
+            data = json.loads(self._ports_file(container_id).read_text())
+        except (OSError, ValueError):
+            return []
+        return [Binding(**b) for b in data]
+
+    def bind_ports(self, container_id: str, specs: Sequence[PortSpec]) -> list[Binding]:
+        """Choose the host ports of a starting container: the given ones if free, else free ones."""
+        with self._lock().exclusive():
+            taken = {
+                (b.protocol, b.host_port)
+                for e in self.records.endpoints()
+                if e.container_id != container_id
+                for b in self.bindings(e.container_id)
+            }
+            chosen: list[Binding] = []
+            for spec in specs:
+                binding = _choose_port(spec, taken)
+                taken.add((binding.protocol, binding.host_port))
+                chosen.append(binding)
+            path = self._ports_file(container_id)
+            if chosen or path.exists():
+                tmp = path.with_name(".ports.json.tmp")
+                tmp.write_text(json.dumps([dataclasses.asdict(b) for b in chosen]))
+                os.replace(tmp, path)
+        return chosen
+
+    def _port_rules(self) -> list[PortRule]:
+        rules = []
+        seen: set[str] = set()
+        for endpoint in self.records.endpoints():
+            cid = endpoint.container_id
+            if cid in seen or endpoint.position != 0 or not netns_path(netns_name(cid)).exists():
+                continue
+            seen.add(cid)
+            for b in self.bindings(cid):
+                rules.append(PortRule(b.protocol, b.host_ip, b.host_port, endpoint.ip, b.container_port))
+        return rules
 
     # -- the host's rules --------------------------------------------------------------------
 
-    def _sync_rules(self, ports: Sequence[PortRule] = ()) -> None:
-        """Render cove's table from the networks that have a bridge up (caller holds the lock)."""
+    def _sync_rules(self) -> None:
+        """Render cove's table from the networks in use: with a bridge up and a container wired
+        to it (caller holds the lock). No network in use, no table."""
+        wired = {
+            e.network_id for e in self.records.endpoints() if netns_path(netns_name(e.container_id)).exists()
+        }
         nets = [
-            BridgeNet(n.bridge, n.subnet, n.internal) for n in self.records.all() if link_exists(n.bridge)
+            BridgeNet(n.bridge, n.subnet, n.internal)
+            for n in self.records.all()
+            if n.id in wired and link_exists(n.bridge)
         ]
         if not nets:
             self.filter.remove(self.filter_table)
             return
-        self.filter.load(self.filter_table, render(nets, ports))
+        self.filter.load(self.filter_table, render(nets, self._port_rules()))
         self.filter.forward_accept(self.filter_table, [n.bridge for n in nets if not n.internal])
 
     def release_host(self) -> None:
@@ -316,6 +431,53 @@ class NetworkService:
             for network in self.records.all():
                 self.host.delete_link(network.bridge)
             self.filter.remove(self.filter_table)
+
+
+def _port_free(protocol: str, host_ip: str, port: int) -> bool:
+    kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as sock:
+        if kind == socket.SOCK_STREAM:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is no owner
+        try:
+            sock.bind((host_ip or "0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+def _choose_port(spec: PortSpec, taken: set[tuple[str, int]]) -> Binding:
+    if spec.host_port and not spec.host_port_end:
+        if (spec.protocol, spec.host_port) in taken or not _port_free(
+            spec.protocol, spec.host_ip, spec.host_port
+        ):
+            raise Conflict(
+                f"Bind for {spec.host_ip or '0.0.0.0'}:{spec.host_port} failed: port is already allocated",
+                hint="publish on another host port, or stop what uses it",
+            )
+        return Binding(spec.container_port, spec.protocol, spec.host_ip, spec.host_port)
+    first, last = (spec.host_port, spec.host_port_end) if spec.host_port else EPHEMERAL
+    for port in range(first, last + 1):
+        if (spec.protocol, port) not in taken and _port_free(spec.protocol, spec.host_ip, port):
+            return Binding(spec.container_port, spec.protocol, spec.host_ip, port)
+    raise Conflict(f"no free host port in {first}-{last} for {spec.container_port}/{spec.protocol}")
+
+
+def host_nameservers(path: Path = Path("/etc/resolv.conf")) -> list[str]:
+    """The host's resolvers (loopback ones too: the DNS server runs in the host's namespace)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return []
+    found = []
+    for line in lines:
+        words = line.split()
+        if len(words) > 1 and words[0] == "nameserver":
+            try:
+                if isinstance(ipaddress.ip_address(words[1]), ipaddress.IPv4Address):
+                    found.append(words[1])
+            except ValueError:
+                continue
+    return found
 
 
 def _check_name(name: str) -> None:

@@ -367,7 +367,7 @@ def cmd_ps(cli: Cli, args: argparse.Namespace) -> int:
                 "Mounts": ",".join(m.source or m.target for m in record.config.mounts),
                 "Names": record.name,
                 "Networks": {"private": "none"}.get(record.config.network, record.config.network),
-                "Ports": "",
+                "Ports": _ports_text(cli, c),
                 "RunningFor": human_duration(now - record.created) + " ago",
                 "Size": size,
                 "State": c.status.status,
@@ -573,3 +573,11 @@ PS_DESCRIPTION = (
     "List containers. Filters: status=created|restarting|running|paused|exited, name=, label=KEY[=VALUE], "
     "ancestor=IMAGE, health=starting|healthy|unhealthy|none, exited=CODE, id=, before=, since=."
 )
+
+
+def _ports_text(cli: Cli, c: Container) -> str:
+    if not c.status.running or not (c.record.config.publish or c.record.config.publish_all):
+        return ""
+    from cove.network.ports import format_binding
+
+    return ", ".join(format_binding(b) for b in cli.engine().networks.bindings(c.record.id))

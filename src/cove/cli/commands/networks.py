@@ -250,3 +250,32 @@ def register(network: Subparsers) -> None:
     p.add_argument("container", metavar="CONTAINER")
     p.add_argument("-f", "--force", action="store_true", help="force the container to disconnect")
     p.set_defaults(handler=cmd_disconnect)
+
+
+def cmd_port(cli: Cli, args: argparse.Namespace) -> int:
+    from cove.network.ports import parse_expose
+
+    bindings = cli.engine().containers.ports(args.container)
+    if args.port:
+        [(port, protocol)] = parse_expose(args.port)
+        wanted = [b for b in bindings if (b.container_port, b.protocol) == (port, protocol)]
+        if not wanted:
+            raise InvalidArgument(f"no public port '{port}/{protocol}' published for {args.container}")
+        for b in wanted:
+            cli.print(f"{b.host_ip or '0.0.0.0'}:{b.host_port}")
+        return exitcodes.OK
+    for b in bindings:
+        cli.print(f"{b.container_port}/{b.protocol} -> {b.host_ip or '0.0.0.0'}:{b.host_port}")
+    return exitcodes.OK
+
+
+def register_port(top: Subparsers, container: Subparsers) -> None:
+    for sub in (top, container):
+        p = sub.add_parser(
+            "port",
+            help="List port mappings or a specific mapping for the container",
+            description="List a container's published ports, or where one of its ports is published",
+        )
+        p.add_argument("container", metavar="CONTAINER")
+        p.add_argument("port", nargs="?", metavar="PRIVATE_PORT[/PROTO]")
+        p.set_defaults(handler=cmd_port)
