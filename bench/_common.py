@@ -82,10 +82,13 @@ def timed(fn: Callable[..., object], *args: object, **kw: object) -> float:
 class Dockerd:
     """A private dockerd (Debian's docker.io) that leaves the host's firewall alone."""
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, *, networking: bool = False, extra: Sequence[str] = ()) -> None:
         self.base = base
         self.sock = base / "docker.sock"
         self.proc: subprocess.Popen[bytes] | None = None
+        # Without networking, dockerd leaves the firewall alone (no bridge, no iptables rules).
+        self.network_args = [] if networking else ["--iptables=false", "--ip6tables=false", "--bridge=none"]
+        self.extra = list(extra)
 
     @staticmethod
     def available() -> bool:
@@ -97,7 +100,7 @@ class Dockerd:
         self.proc = subprocess.Popen(
             ["dockerd", "--data-root", str(self.base / "root"), "--exec-root", str(self.base / "exec"),
              "-H", f"unix://{self.sock}", "--pidfile", str(self.base / "docker.pid"),
-             "--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=overlay2"],
+             *self.network_args, *self.extra, "--storage-driver=overlay2"],
             stdout=log, stderr=log,
         )  # fmt: skip
         deadline = time.monotonic() + 30

@@ -6,9 +6,11 @@ skip into a failure, so a CI machine that misses a capability fails loudly.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -261,6 +263,7 @@ def _release_host_network() -> Iterator[None]:
     for name in sorted(new_links):
         subprocess.run(["ip", "link", "delete", name], capture_output=True, check=False)
     if new_links:
+        _stop_dns_servers()
         tables = subprocess.run(["nft", "list", "tables", "ip"], capture_output=True, check=False)
         for line in tables.stdout.decode().splitlines():
             table = line.split()[-1] if line.startswith("table ip ") else ""
@@ -272,3 +275,17 @@ def _release_host_network() -> Iterator[None]:
                 )
                 subprocess.run(["iptables", "-w", "-F", chain], capture_output=True, check=False)
                 subprocess.run(["iptables", "-w", "-X", chain], capture_output=True, check=False)
+
+
+def _stop_dns_servers() -> None:
+    """The DNS servers of test stores (they would leave by themselves a minute later)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if len(argv) > 3 and argv[-3].endswith(b"cove/network/dns.py") and b"/pytest-" in argv[-2]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(entry.name), signal.SIGKILL)

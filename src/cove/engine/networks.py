@@ -21,7 +21,8 @@ import os
 import secrets
 import socket
 import sys
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from cove.engine.store import Store
 from cove.errors import Conflict, CoveError, FailedPrecondition, InvalidArgument
 from cove.host.locks import FileLock
 from cove.host.netfilter import Netfilter
-from cove.host.netlink import NetHost, link_exists, netns_path, write_sysctl
+from cove.host.netlink import NetHost, Veth, link_exists, netns_path, write_sysctl
 from cove.network import ipam
 from cove.network.ports import EPHEMERAL, Binding, PortSpec
 from cove.network.rules import BridgeNet, PortRule, render
@@ -274,6 +275,10 @@ class NetworkService:
         os.replace(tmp, records)
         if networks:
             self._ensure_dns_server()
+            # A container may ask at once: wait (briefly) until the server listens on each gateway.
+            deadline = time.monotonic() + 2.0
+            while not _udp_listening(networks) and time.monotonic() < deadline:
+                time.sleep(0.01)
 
     def _ensure_dns_server(self) -> None:
         lock = FileLock(self._dns_dir / "dns.lock")
@@ -295,28 +300,35 @@ class NetworkService:
         name = netns_name(container_id)
         with self._lock().exclusive():
             write_sysctl("net/ipv4/ip_forward", "1")
-            self.host.add_netns(name)
+            veths, bridges = [], {}
             for endpoint in endpoints:
-                self._wire_one(name, endpoint)
+                network = self.records.get(endpoint.network_id)
+                veths.append(self._veth(network, endpoint))
+                bridges[network.bridge] = f"{network.gateway}/{_prefix(network)}"
+            self.host.create_sandbox(name, veths, list(bridges.items()))
+            for bridge in bridges:
+                # Published ports answer on 127.0.0.1 too: DNAT'ed loopback packets may use the bridge.
+                write_sysctl(f"net/ipv4/conf/{bridge}/route_localnet", "1")
             self._sync_rules()
             self.publish_names()
         return netns_path(name)
 
-    def _wire_one(self, netns: str, endpoint: Endpoint) -> None:
-        network = self.records.get(endpoint.network_id)
-        prefix = ipaddress.IPv4Network(network.subnet).prefixlen
-        self.host.ensure_bridge(network.bridge, f"{network.gateway}/{prefix}")
-        # Published ports answer on 127.0.0.1 too: DNAT'ed loopback packets may then use the bridge.
-        write_sysctl(f"net/ipv4/conf/{network.bridge}/route_localnet", "1")
-        self.host.add_veth(
-            netns,
+    def _veth(self, network: NetworkRecord, endpoint: Endpoint) -> Veth:
+        return Veth(
             host_name=_veth_name(endpoint.container_id, network.id),
             bridge=network.bridge,
             inner_name=f"eth{endpoint.position}",
-            address=f"{endpoint.ip}/{prefix}",
+            address=f"{endpoint.ip}/{_prefix(network)}",
             mac=endpoint.mac,
             gateway=network.gateway if endpoint.position == 0 and not network.internal else None,
         )
+
+    def _wire_one(self, netns: str, endpoint: Endpoint) -> None:
+        """A link into a running container's namespace (network connect)."""
+        network = self.records.get(endpoint.network_id)
+        self.host.ensure_bridge(network.bridge, f"{network.gateway}/{_prefix(network)}")
+        write_sysctl(f"net/ipv4/conf/{network.bridge}/route_localnet", "1")
+        self.host.add_veth(netns, self._veth(network, endpoint))
 
     def unwire(self, container_id: str, *, forget: bool = False) -> None:
         """Remove the container's namespace (its veths go with it); ``forget`` frees its addresses."""
@@ -431,6 +443,20 @@ class NetworkService:
             for network in self.records.all():
                 self.host.delete_link(network.bridge)
             self.filter.remove(self.filter_table)
+
+
+def _udp_listening(gateways: Iterable[str]) -> bool:
+    """Does something listen on UDP port 53 of every one of ``gateways``? (/proc/net/udp)"""
+    try:
+        lines = Path("/proc/net/udp").read_text().splitlines()[1:]
+    except OSError:
+        return True
+    bound = {line.split()[1] for line in lines}
+    return all(f"{socket.inet_aton(g)[::-1].hex().upper()}:0035" in bound for g in gateways)
+
+
+def _prefix(network: NetworkRecord) -> int:
+    return ipaddress.IPv4Network(network.subnet).prefixlen
 
 
 def _port_free(protocol: str, host_ip: str, port: int) -> bool:

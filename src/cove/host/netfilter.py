@@ -65,8 +65,10 @@ class Netfilter:
             return
         chain = table.upper().replace("_", "-") + "-FORWARD"
         jump = f"-A FORWARD -j {chain}"
-        has_chain = self._iptables("-S", chain, check=False).startswith("-N")
-        if not bridges or not self.forward_drops():
+        rules = self._iptables("-S", check=False)  # one look at the whole filter table
+        has_chain = f"-N {chain}" in rules.splitlines()
+        drops = "-P FORWARD DROP" in rules
+        if not bridges or not drops:
             if has_chain:
                 while jump in self._iptables("-S", "FORWARD").splitlines():
                     self._iptables("-D", "FORWARD", "-j", chain)
@@ -79,8 +81,8 @@ class Netfilter:
         for bridge in bridges:
             self._iptables("-A", chain, "-i", bridge, "-j", "ACCEPT")
             self._iptables("-A", chain, "-o", bridge, "-j", "ACCEPT")
-        rules = self._iptables("-S", "FORWARD").splitlines()
-        if len(rules) < 2 or rules[1] != jump:
+        forward = self._iptables("-S", "FORWARD").splitlines()
+        if len(forward) < 2 or forward[1] != jump:
             while jump in self._iptables("-S", "FORWARD").splitlines():
                 self._iptables("-D", "FORWARD", "-j", chain)
             self._iptables("-I", "FORWARD", "1", "-j", chain)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from cove.host.runner import CommandFailed, Runner
@@ -39,13 +40,15 @@ class NetHost:
 
     # -- bridges ---------------------------------------------------------------------------
 
+    def bridge_commands(self, name: str, address: str) -> list[str]:
+        """What makes a bridge with ``address`` (gateway/prefix) up; nothing when it is."""
+        if link_exists(name) and _is_up(name):
+            return []  # cove made it, with its address
+        commands = [] if link_exists(name) else [f"link add name {name} type bridge"]
+        return [*commands, f"addr replace {address} dev {name}", f"link set {name} up"]
+
     def ensure_bridge(self, name: str, address: str) -> None:
-        """A bridge with ``address`` (gateway/prefix) that is up; made when missing."""
-        commands = []
-        if not link_exists(name):
-            commands.append(f"link add name {name} type bridge")
-        commands += [f"addr replace {address} dev {name}", f"link set {name} up"]
-        self.batch(commands)
+        self.batch(self.bridge_commands(name, address))
 
     def delete_link(self, name: str) -> None:
         if link_exists(name):
@@ -57,12 +60,23 @@ class NetHost:
 
     # -- namespaces ------------------------------------------------------------------------
 
-    def add_netns(self, name: str) -> Path:
-        """A new network namespace (its loopback up); an existing one is made anew."""
+    def create_sandbox(self, name: str, veths: Sequence[Veth], bridges: Sequence[tuple[str, str]]) -> Path:
+        """A new network namespace ``name`` (an old one is replaced) with loopback up and a
+        veth pair per ``veths``; ``bridges`` (name, address) are made first where missing.
+        Two `ip` runs in all: one for the host's side, one inside."""
+        # The old links first, one by one: a namespace's own go away asynchronously after it.
+        for veth in veths:
+            self.delete_link(veth.host_name)
         if netns_path(name).exists():
             self.delete_netns(name)
-        self.runner.run(["ip", "netns", "add", name])
-        self.batch(["link set lo up"], netns=name)
+        host = [command for bridge, address in bridges for command in self.bridge_commands(bridge, address)]
+        host.append(f"netns add {name}")
+        inner = ["link set lo up"]
+        for veth in veths:
+            host += veth.host_commands(name)
+            inner += veth.inner_commands()
+        self.batch(host)
+        self.batch(inner, netns=name)
         return netns_path(name)
 
     def delete_netns(self, name: str) -> None:
@@ -78,40 +92,58 @@ class NetHost:
 
     # -- endpoints -------------------------------------------------------------------------
 
-    def add_veth(
-        self,
-        netns: str,
-        *,
-        host_name: str,
-        bridge: str,
-        inner_name: str,
-        address: str,
-        mac: str,
-        gateway: str | None,
-    ) -> None:
-        """A veth pair: one end on ``bridge``, the other in ``netns`` as ``inner_name`` with
-        ``address`` (ip/prefix), and the default route through ``gateway`` when given."""
-        if link_exists(host_name):
-            self.delete_link(host_name)
-        temporary = f"tmp{host_name[4:]}"  # renamed inside, where eth0 cannot clash with the host's
-        self.batch([
-            f"link add name {host_name} type veth peer name {temporary} netns {netns}",
-            f"link set {host_name} master {bridge}",
-            f"link set {host_name} up",
-        ])  # fmt: skip
-        inner = [
-            f"link set {temporary} name {inner_name}",
-            f"link set {inner_name} address {mac}",
-            f"addr add {address} dev {inner_name}",
-            f"link set {inner_name} up",
-        ]
-        if gateway:
-            inner.append(f"route replace default via {gateway} dev {inner_name}")
-        self.batch(inner, netns=netns)
+    def add_veth(self, netns: str, veth: Veth) -> None:
+        """One more veth pair into an existing namespace (a running container's)."""
+        if link_exists(veth.host_name):
+            self.delete_link(veth.host_name)
+        self.batch(veth.host_commands(netns))
+        self.batch(veth.inner_commands(), netns=netns)
 
     def remove_link_in(self, netns: str, name: str) -> None:
         with contextlib.suppress(CommandFailed):  # already gone
             self.batch([f"link delete {name}"], netns=netns)
+
+
+@dataclass(frozen=True)
+class Veth:
+    """A veth pair: ``host_name`` on ``bridge``; ``inner_name`` in the namespace with
+    ``address`` (ip/prefix), ``mac``, and the default route through ``gateway`` if given."""
+
+    host_name: str
+    bridge: str
+    inner_name: str
+    address: str
+    mac: str
+    gateway: str | None
+
+    @property
+    def _temporary(self) -> str:
+        return f"tmp{self.host_name[4:]}"  # renamed inside, where eth0 cannot clash with the host's
+
+    def host_commands(self, netns: str) -> list[str]:
+        return [
+            f"link add name {self.host_name} type veth peer name {self._temporary} netns {netns}",
+            f"link set {self.host_name} master {self.bridge}",
+            f"link set {self.host_name} up",
+        ]
+
+    def inner_commands(self) -> list[str]:
+        commands = [
+            f"link set {self._temporary} name {self.inner_name}",
+            f"link set {self.inner_name} address {self.mac}",
+            f"addr add {self.address} dev {self.inner_name}",
+            f"link set {self.inner_name} up",
+        ]
+        if self.gateway:
+            commands.append(f"route replace default via {self.gateway} dev {self.inner_name}")
+        return commands
+
+
+def _is_up(name: str) -> bool:
+    try:
+        return bool(int((SYS_NET / name / "flags").read_text(), 16) & 0x1)  # IFF_UP
+    except (OSError, ValueError):
+        return False
 
 
 def write_sysctl(path: str, value: str) -> None:

@@ -32,7 +32,7 @@ TYPE_A = 1
 TYPE_AAAA = 28
 CLASS_IN = 1
 TTL = 600
-RELOAD_EVERY = 0.5
+RELOAD_EVERY = 0.1  # seconds between looks at the records file (one stat)
 IDLE_EXIT = 60.0  # seconds with nothing to serve
 
 
