@@ -248,6 +248,22 @@ def test_alias_round_robin_and_names_follow_containers(cove_busybox: CoveRunner)
     cove("rm", "-f", "w1", "w2")
 
 
+def test_containers_leaving_do_not_cut_the_others_off(cove_busybox: CoveRunner) -> None:
+    # A bridge takes the lowest MAC address of its ports unless given one: when that port
+    # went, the gateway's address changed under the other containers' ARP caches.
+    cove = cove_busybox
+    cove("network", "create", "churn")
+    names = [f"c{i}" for i in range(4)]
+    for name in names:
+        cove("run", "-d", "--name", name, "--network", "churn", "busybox", "sleep", "300")
+    gateway = json.loads(cove("network", "inspect", "churn").out)[0]["IPAM"]["Config"][0]["Gateway"]
+    assert cove.proc("exec", "c3", "ping", "-c1", "-W1", gateway).returncode == 0
+    cove("rm", "-f", *names[:3])
+    assert cove.proc("exec", "c3", "ping", "-c1", "-W2", gateway).returncode == 0
+    assert b"Address: " in cove.proc("exec", "c3", "nslookup", "c3").stdout
+    cove("rm", "-f", "c3")
+
+
 def test_connect_and_disconnect_running_containers(cove_busybox: CoveRunner, tmp_path: Path) -> None:
     cove = cove_busybox
     cove("network", "create", "one")

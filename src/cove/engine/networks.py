@@ -304,8 +304,12 @@ class NetworkService:
             for endpoint in endpoints:
                 network = self.records.get(endpoint.network_id)
                 veths.append(self._veth(network, endpoint))
-                bridges[network.bridge] = f"{network.gateway}/{_prefix(network)}"
-            self.host.create_sandbox(name, veths, list(bridges.items()))
+                bridges[network.bridge] = (
+                    network.bridge,
+                    f"{network.gateway}/{_prefix(network)}",
+                    mac_for(network.gateway),
+                )
+            self.host.create_sandbox(name, veths, list(bridges.values()))
             for bridge in bridges:
                 # Published ports answer on 127.0.0.1 too: DNAT'ed loopback packets may use the bridge.
                 write_sysctl(f"net/ipv4/conf/{bridge}/route_localnet", "1")
@@ -326,7 +330,9 @@ class NetworkService:
     def _wire_one(self, netns: str, endpoint: Endpoint) -> None:
         """A link into a running container's namespace (network connect)."""
         network = self.records.get(endpoint.network_id)
-        self.host.ensure_bridge(network.bridge, f"{network.gateway}/{_prefix(network)}")
+        self.host.ensure_bridge(
+            network.bridge, f"{network.gateway}/{_prefix(network)}", mac_for(network.gateway)
+        )
         write_sysctl(f"net/ipv4/conf/{network.bridge}/route_localnet", "1")
         self.host.add_veth(netns, self._veth(network, endpoint))
 

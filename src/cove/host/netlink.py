@@ -40,15 +40,19 @@ class NetHost:
 
     # -- bridges ---------------------------------------------------------------------------
 
-    def bridge_commands(self, name: str, address: str) -> list[str]:
-        """What makes a bridge with ``address`` (gateway/prefix) up; nothing when it is."""
+    def bridge_commands(self, name: str, address: str, mac: str) -> list[str]:
+        """What makes a bridge with ``address`` (gateway/prefix) up; nothing when it is.
+
+        The bridge gets a MAC address of its own: by default a bridge takes the lowest of its
+        ports', so it would change when a container goes, and the others' ARP caches would
+        point at a gateway that is no more."""
         if link_exists(name) and _is_up(name):
             return []  # cove made it, with its address
-        commands = [] if link_exists(name) else [f"link add name {name} type bridge"]
+        commands = [] if link_exists(name) else [f"link add name {name} address {mac} type bridge"]
         return [*commands, f"addr replace {address} dev {name}", f"link set {name} up"]
 
-    def ensure_bridge(self, name: str, address: str) -> None:
-        self.batch(self.bridge_commands(name, address))
+    def ensure_bridge(self, name: str, address: str, mac: str) -> None:
+        self.batch(self.bridge_commands(name, address, mac))
 
     def delete_link(self, name: str) -> None:
         if link_exists(name):
@@ -60,16 +64,18 @@ class NetHost:
 
     # -- namespaces ------------------------------------------------------------------------
 
-    def create_sandbox(self, name: str, veths: Sequence[Veth], bridges: Sequence[tuple[str, str]]) -> Path:
+    def create_sandbox(
+        self, name: str, veths: Sequence[Veth], bridges: Sequence[tuple[str, str, str]]
+    ) -> Path:
         """A new network namespace ``name`` (an old one is replaced) with loopback up and a
-        veth pair per ``veths``; ``bridges`` (name, address) are made first where missing.
+        veth pair per ``veths``; ``bridges`` (name, address, MAC) are made first where missing.
         Two `ip` runs in all: one for the host's side, one inside."""
         # The old links first, one by one: a namespace's own go away asynchronously after it.
         for veth in veths:
             self.delete_link(veth.host_name)
         if netns_path(name).exists():
             self.delete_netns(name)
-        host = [command for bridge, address in bridges for command in self.bridge_commands(bridge, address)]
+        host = [command for bridge in bridges for command in self.bridge_commands(*bridge)]
         host.append(f"netns add {name}")
         inner = ["link set lo up"]
         for veth in veths:
