@@ -4,8 +4,8 @@
 Every engine runs the same busybox rootfs (cove's built-in image, loaded into the peers)
 on a user-defined bridge network of its own:
 
-  c2c MB/s        container -> container by name: `dd if=/dev/zero | nc SERVER` through the
-                  bridge, 1 GiB per run (busybox nc on both ends, so the tool costs the same)
+  c2c MB/s        container -> container through the bridge: busybox wget of a 512 MB file
+                  from busybox httpd (the same tools in every engine), bytes checked
   host->port MB/s the host writes 1 GiB to a published port on 127.0.0.1
   conn/s          the host opens, uses and closes 500 connections to a published httpd
   -p cost (s)     median of `run -d -p ...` minus median of `run -d` (10 each)
@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from _common import COVE, Dockerd, Podman, fresh_cove_env, inputs_dir, run, stop_command_servers, workdir
 
 GIB = 1 << 30
+C2C_BYTES = 512 << 20
 CONNECTIONS = 500
 SERVER = ("busybox", "sh", "-c", "nc -l -p 5001 > /dev/null")
 NETWORK = "benchnet"
@@ -80,20 +81,17 @@ def connect(port: int, timeout: float = 10) -> socket.socket:
 
 
 def c2c(engine: Engine) -> float:
-    """MB/s from one container to another by name."""
-    engine.rm("srv")
-    engine("run", "-d", "--name", "srv", "--network", NETWORK, *SERVER)
-    time.sleep(0.3)
-    seconds = timed(
-        engine,
-        "exec",
-        "cli",
-        "sh",
-        "-c",
-        f"dd if=/dev/zero bs=1M count={GIB >> 20} 2>/dev/null | nc srv 5001",
+    """MB/s from one container to another: busybox wget of a file from busybox httpd (by
+    address: the static busybox's wget cannot resolve names), the bytes counted at the end."""
+    address = engine.out(
+        "inspect", "--format", "{{.NetworkSettings.Networks." + NETWORK + ".IPAddress}}", "big"
     )
-    engine.rm("srv")
-    return GIB / seconds / 1e6
+    start = time.perf_counter()
+    got = engine.out("exec", "cli", "sh", "-c", f"wget -q -O - http://{address}/big | wc -c")
+    seconds = time.perf_counter() - start
+    if int(got) != C2C_BYTES:
+        raise RuntimeError(f"{engine.name}: {got} bytes came, not {C2C_BYTES}")
+    return C2C_BYTES / seconds / 1e6
 
 
 def host_to_port(engine: Engine) -> float:
@@ -157,18 +155,21 @@ def measure(engine: Engine, runs: int, results: dict[str, dict[str, float]]) -> 
         engine("run", "-d", "--name", "cli", "--network", NETWORK, "busybox", "sleep", "600")
         engine("run", "-d", "--name", "web", "--network", NETWORK, "-p", "15080:80", "busybox",
                "sh", "-c", "echo ok > /tmp/index.html; httpd -f -p 80 -h /tmp")  # fmt: skip
+        make_big = f"dd if=/dev/zero of=/tmp/big bs=1M count={C2C_BYTES >> 20}"
+        engine("run", "-d", "--name", "big", "--network", NETWORK, "busybox", "sh", "-c",
+               f"{make_big} && httpd -f -p 80 -h /tmp")  # fmt: skip
         wait_port(15080)
-        time.sleep(0.5)
+        time.sleep(3)  # the 512 MB file
         connection_rate(engine)  # warm up
         row = results.setdefault(engine.name, {})
         row["c2c MB/s"] = statistics.median(c2c(engine) for _ in range(runs))
         row["host->port MB/s"] = statistics.median(host_to_port(engine) for _ in range(runs))
         row["conn/s"] = statistics.median(connection_rate(engine) for _ in range(runs))
-        engine.rm("cli", "web")
+        engine.rm("cli", "web", "big")
         row["-p cost (s)"] = setup_cost(engine, 10)
         print(f"{engine.name}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()), flush=True)
     finally:
-        engine.rm("cli", "web", "srv")
+        engine.rm("cli", "web", "srv", "big")
         engine("network", "rm", NETWORK, check=False)
 
 
