@@ -4,9 +4,11 @@
 Every engine runs the same busybox rootfs (cove's built-in image, loaded into the peers)
 on a user-defined bridge network of its own:
 
-  c2c MB/s        container -> container through the bridge: busybox wget of a 512 MB file
-                  from busybox httpd (the same tools in every engine), bytes checked
+  c2c MB/s        container -> container through the bridge, 1 GiB, counted at the end
   host->port MB/s the host writes 1 GiB to a published port on 127.0.0.1
+                  (both from Python sockets joined to the containers' network namespaces with
+                  nsenter: busybox's nc stops short and its wget caps the rate; the kernel path
+                  is the engine's)
   conn/s          the host opens, uses and closes 500 connections to a published httpd
   -p cost (s)     median of `run -d -p ...` minus median of `run -d` (10 each)
 
@@ -24,15 +26,14 @@ import argparse
 import socket
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 
 from _common import COVE, Dockerd, Podman, fresh_cove_env, inputs_dir, run, stop_command_servers, workdir
 
 GIB = 1 << 30
-C2C_BYTES = 512 << 20
 CONNECTIONS = 500
-SERVER = ("busybox", "sh", "-c", "nc -l -p 5001 > /dev/null")
 NETWORK = "benchnet"
 
 
@@ -80,34 +81,69 @@ def connect(port: int, timeout: float = 10) -> socket.socket:
             time.sleep(0.05)
 
 
+SINK = """
+import socket, sys
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("0.0.0.0", 5001))
+server.listen()
+print("ready", flush=True)
+conn, _ = server.accept()
+total = 0
+while data := conn.recv(1 << 20):
+    total += len(data)
+print(total, flush=True)
+"""
+SOURCE = """
+import socket, sys, time
+block = bytes(1 << 20)
+start = time.perf_counter()
+with socket.create_connection((sys.argv[1], int(sys.argv[2]))) as sock:
+    for _ in range(int(sys.argv[3]) >> 20):
+        sock.sendall(block)
+print(time.perf_counter() - start)
+"""
+
+
+def in_netns(engine: Engine, container: str, *argv: str) -> list[str]:
+    """``argv`` in the network namespace of ``container`` (any engine: by its PID)."""
+    pid = engine.out("inspect", "--format", "{{.State.Pid}}", container)
+    return ["nsenter", "-t", pid, "-n", *argv]
+
+
+def start_sink(engine: Engine, container: str) -> subprocess.Popen[bytes]:
+    sink = subprocess.Popen(in_netns(engine, container, sys.executable, "-c", SINK), stdout=subprocess.PIPE)
+    assert sink.stdout is not None
+    sink.stdout.readline()  # ready
+    return sink
+
+
+def finish_sink(sink: subprocess.Popen[bytes]) -> None:
+    out, _ = sink.communicate(timeout=60)
+    if int(out.split()[-1]) != GIB:
+        raise RuntimeError(f"the sink got {out!r}, not {GIB} bytes")
+
+
 def c2c(engine: Engine) -> float:
-    """MB/s from one container to another: busybox wget of a file from busybox httpd (by
-    address: the static busybox's wget cannot resolve names), the bytes counted at the end."""
+    """MB/s from one container's network namespace to another's, through the bridge; the
+    traffic comes from Python sockets joined to the containers' namespaces (busybox's own
+    tools stop short or cap the rate), the same for every engine."""
     address = engine.out(
-        "inspect", "--format", "{{.NetworkSettings.Networks." + NETWORK + ".IPAddress}}", "big"
+        "inspect", "--format", "{{.NetworkSettings.Networks." + NETWORK + ".IPAddress}}", "srv"
     )
-    start = time.perf_counter()
-    got = engine.out("exec", "cli", "sh", "-c", f"wget -q -O - http://{address}/big | wc -c")
-    seconds = time.perf_counter() - start
-    if int(got) != C2C_BYTES:
-        raise RuntimeError(f"{engine.name}: {got} bytes came, not {C2C_BYTES}")
-    return C2C_BYTES / seconds / 1e6
+    sink = start_sink(engine, "srv")
+    client = in_netns(engine, "cli", sys.executable, "-c", SOURCE, address, "5001", str(GIB))
+    seconds = float(subprocess.run(client, capture_output=True, check=True).stdout)
+    finish_sink(sink)
+    return GIB / seconds / 1e6
 
 
 def host_to_port(engine: Engine) -> float:
     """MB/s from the host to a published port on 127.0.0.1."""
-    engine.rm("srv")
-    engine("run", "-d", "--name", "srv", "--network", NETWORK, "-p", "15001:5001", *SERVER)
-    time.sleep(0.3)  # nc serves one connection: no probing, the first one is the measured one
-    block = bytes(1 << 20)
-    start = time.perf_counter()
-    with connect(15001) as sock:
-        for _ in range(GIB >> 20):
-            sock.sendall(block)
-        sock.shutdown(socket.SHUT_WR)
-        sock.recv(1)
-    seconds = time.perf_counter() - start
-    engine.rm("srv")
+    sink = start_sink(engine, "srv")
+    source = [sys.executable, "-c", SOURCE, "127.0.0.1", "15001", str(GIB)]
+    seconds = float(subprocess.run(source, capture_output=True, check=True).stdout)
+    finish_sink(sink)
     return GIB / seconds / 1e6
 
 
@@ -155,21 +191,21 @@ def measure(engine: Engine, runs: int, results: dict[str, dict[str, float]]) -> 
         engine("run", "-d", "--name", "cli", "--network", NETWORK, "busybox", "sleep", "600")
         engine("run", "-d", "--name", "web", "--network", NETWORK, "-p", "15080:80", "busybox",
                "sh", "-c", "echo ok > /tmp/index.html; httpd -f -p 80 -h /tmp")  # fmt: skip
-        make_big = f"dd if=/dev/zero of=/tmp/big bs=1M count={C2C_BYTES >> 20}"
-        engine("run", "-d", "--name", "big", "--network", NETWORK, "busybox", "sh", "-c",
-               f"{make_big} && httpd -f -p 80 -h /tmp")  # fmt: skip
+        engine(
+            "run", "-d", "--name", "srv", "--network", NETWORK, "-p", "15001:5001", "busybox", "sleep", "600"
+        )
         wait_port(15080)
-        time.sleep(3)  # the 512 MB file
+        time.sleep(0.5)
         connection_rate(engine)  # warm up
         row = results.setdefault(engine.name, {})
         row["c2c MB/s"] = statistics.median(c2c(engine) for _ in range(runs))
         row["host->port MB/s"] = statistics.median(host_to_port(engine) for _ in range(runs))
         row["conn/s"] = statistics.median(connection_rate(engine) for _ in range(runs))
-        engine.rm("cli", "web", "big")
+        engine.rm("cli", "web", "srv")
         row["-p cost (s)"] = setup_cost(engine, 10)
         print(f"{engine.name}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()), flush=True)
     finally:
-        engine.rm("cli", "web", "srv", "big")
+        engine.rm("cli", "web", "srv")
         engine("network", "rm", NETWORK, check=False)
 
 
