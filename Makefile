@@ -5,7 +5,7 @@ VENV := .venv
 # Debian packages cove and its tests use (installed by `make install` when missing).
 # docker-registry, apache2-utils (htpasswd) and openssl: the registries the tests start on 127.0.0.1.
 APT_PACKAGES := python3 python3-venv busybox-static mmdebstrap skopeo umoci util-linux tar runc crun tini procps \
-	docker-registry apache2-utils openssl
+	docker-registry apache2-utils openssl iproute2 nftables iptables
 # The peers the benchmarks measure cove against.
 BENCH_PACKAGES := docker.io podman
 

@@ -128,11 +128,22 @@ def _new_runner(base: Path) -> CoveRunner:
     return CoveRunner(base / "root", base / "run", config)
 
 
+def _remove_containers(runner: CoveRunner) -> None:
+    """Whatever containers a test left (it failed halfway): gone, with their mounts and monitors."""
+    directory = runner.root / "containers"
+    if directory.is_dir() and any(p.name[:1] != "." for p in directory.iterdir()):
+        ids = runner("ps", "-aq", "--no-trunc", check=False).out.split()
+        if ids:
+            runner("rm", "-f", *ids, check=False)
+
+
 @pytest.fixture
-def cove(tmp_path: Path) -> CoveRunner:
+def cove(tmp_path: Path) -> Iterator[CoveRunner]:
     """An empty cove store of its own."""
     need_root()
-    return _new_runner(tmp_path / "cove")
+    runner = _new_runner(tmp_path / "cove")
+    yield runner
+    _remove_containers(runner)
 
 
 @pytest.fixture(scope="session")
@@ -146,11 +157,12 @@ def busybox_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def cove_busybox(tmp_path: Path, busybox_template: Path) -> CoveRunner:
+def cove_busybox(tmp_path: Path, busybox_template: Path) -> Iterator[CoveRunner]:
     """A cove store of its own that already holds busybox:latest."""
     runner = _new_runner(tmp_path / "cove")
     subprocess.run(["cp", "-a", str(busybox_template), str(runner.root)], check=True)
-    return runner
+    yield runner
+    _remove_containers(runner)
 
 
 @pytest.fixture(scope="session")
@@ -283,7 +295,7 @@ def _stop_dns_servers() -> None:
         if not entry.name.isdigit():
             continue
         try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            argv = (entry / "cmdline").read_bytes().rstrip(b"\0").split(b"\0")
         except OSError:
             continue
         if len(argv) > 3 and argv[-3].endswith(b"cove/network/dns.py") and b"/pytest-" in argv[-2]:

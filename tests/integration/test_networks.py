@@ -442,3 +442,57 @@ def test_forward_policy_drop_as_docker_leaves_it(
         subprocess.run(
             ["iptables", "-P", "FORWARD", "ACCEPT" if "-P FORWARD ACCEPT" in policy else "DROP"], check=True
         )
+
+
+FAKE_UPSTREAM = """
+import socket, struct, sys
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.bind((sys.argv[1], 53))
+print("ready", flush=True)
+while True:
+    query, peer = sock.recvfrom(512)
+    end = query.index(b"\\0", 12) + 5
+    header = query[:2] + struct.pack("!HHHHH", 0x8180, 1, 1, 0, 0)
+    record = struct.pack("!HHHIH", 0xC00C, 1, 1, 60, 4) + socket.inet_aton("10.99.99.99")
+    sock.sendto(header + query[12:end] + record, peer)
+"""
+
+
+def test_other_names_go_to_the_containers_dns_servers(cove_busybox: CoveRunner) -> None:
+    # A resolver of our own on 127.0.0.2, given with --dns: the network's DNS server forwards
+    # the names it does not know there, and still answers the containers' names itself.
+    cove = cove_busybox
+    upstream = subprocess.Popen([sys.executable, "-c", FAKE_UPSTREAM, "127.0.0.2"], stdout=subprocess.PIPE)
+    try:
+        assert upstream.stdout is not None and upstream.stdout.readline() == b"ready\n"
+        cove("network", "create", "dnsnet")
+        cove("run", "-d", "--name", "named", "--network", "dnsnet", "busybox", "sleep", "300")
+        asked = ("run", "--rm", "--network", "dnsnet", "--dns", "127.0.0.2", "busybox")
+        resolv = cove.proc(*asked, "cat", "/etc/resolv.conf").stdout.decode()
+        assert "nameserver 127.0.0.2" not in resolv  # the container asks the network's server...
+        outside = cove.proc(*asked, "nslookup", "-type=a", "outside.example").stdout.decode()
+        assert "10.99.99.99" in outside  # ... which forwards to the container's own
+        named_ip = cove("inspect", "--format", "{{.NetworkSettings.Networks.dnsnet.IPAddress}}", "named").out
+        assert named_ip.strip() in cove.proc(*asked, "nslookup", "named").stdout.decode()
+        cove("rm", "-f", "named")
+    finally:
+        upstream.kill()
+        upstream.communicate()
+
+
+def test_mac_address_rename_and_system_prune(cove_busybox: CoveRunner) -> None:
+    cove = cove_busybox
+    cove("network", "create", "small")
+    cove("run", "-d", "--name", "old", "--network", "small", "--mac-address", "92:d0:c6:0a:29:33",
+         "busybox", "sleep", "300")  # fmt: skip
+    assert cove.proc("exec", "old", "cat", "/sys/class/net/eth0/address").stdout == b"92:d0:c6:0a:29:33\n"
+    bad = cove("run", "--rm", "--mac-address", "zz:00", "busybox", "true", check=False)
+    assert bad.rc == 125 and "invalid MAC address" in bad.err
+    cove("rename", "old", "new")
+    assert b"Address: " in sh(cove, "--network", "small", "busybox", "nslookup", "new").stdout
+    assert sh(cove, "--network", "small", "busybox", "nslookup", "old", check=False).returncode != 0
+    cove("network", "create", "unused")
+    pruned = cove("system", "prune", "-f").out
+    assert "Deleted Networks:\nunused\n" in pruned
+    assert "small" in cove("network", "ls").out
+    cove("rm", "-f", "new")

@@ -103,6 +103,7 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
     )
     add("--network-alias", action="append", default=[], help="add a network-scoped alias for the container")
     add("--ip", help="IPv4 address on the (user-defined) network")
+    add("--mac-address", help="container MAC address (e.g. 92:d0:c6:0a:29:33)")
     add(
         "-p",
         "--publish",
@@ -466,6 +467,7 @@ def config_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Contai
         network=network,
         network_aliases=args.network_alias,
         ip=args.ip,
+        mac_address=_mac(args.mac_address),
         publish=_publish(args.publish),
         publish_all=args.publish_all,
         expose=args.expose,
@@ -513,3 +515,13 @@ def _publish(items: list[str]) -> list[dict[str, Any]]:
     from cove.network.ports import parse_publish
 
     return [dataclasses.asdict(spec) for item in items for spec in parse_publish(item)]
+
+
+def _mac(text: str | None) -> str | None:
+    if text is None:
+        return None
+    if not re.fullmatch(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}", text):
+        raise InvalidArgument(f"invalid MAC address {text!r}", hint="use six hex pairs: 92:d0:c6:0a:29:33")
+    if int(text[:2], 16) & 1:
+        raise InvalidArgument(f"invalid MAC address {text!r}: it is a multicast address")
+    return text.lower()

@@ -80,6 +80,7 @@ class ContainerConfig:
     network: str = "private"  # bridge, a network's name, none / private (loopback only), host, container:X
     network_aliases: list[str] = field(default_factory=list)
     ip: str | None = None  # --ip on a user network
+    mac_address: str | None = None  # --mac-address
     publish: list[dict[str, Any]] = field(default_factory=list)  # network.ports.PortSpec fields
     publish_all: bool = False  # -P: every exposed port, on a free host port
     expose: list[str] = field(default_factory=list)  # --expose 80, 8000-8010/udp

@@ -64,7 +64,7 @@ class Engine:
     def system(self) -> SystemService:
         from cove.engine.system import SystemService
 
-        return SystemService(self.store, self.images)
+        return SystemService(self.store, self.images, self.networks)
 
     @cached_property
     def container_io(self) -> ContainerIO:

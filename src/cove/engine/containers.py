@@ -395,13 +395,14 @@ class ContainerService:
         self.networks.plan(
             record.id,
             config.network,
-            [Attachment(config.network, tuple(config.network_aliases), config.ip)],
+            [Attachment(config.network, tuple(config.network_aliases), config.ip, config.mac_address)],
         )
         endpoints = self.networks.records.endpoints(container_id=record.id)
         if endpoints:
             first = self.networks.records.get(endpoints[0].network_id)
-            # On a user-defined network, names resolve through its DNS server at the gateway.
-            dns = config.dns or ([first.gateway] if first.user_defined else [])
+            # On a user-defined network, names resolve through its DNS server at the gateway
+            # (which forwards other names to the container's --dns servers, else the host's).
+            dns = [first.gateway] if first.user_defined else config.dns
             self._write_etc_files(
                 directory,
                 dataclasses.replace(config, dns=dns),
@@ -782,6 +783,8 @@ class ContainerService:
         if name == record.name:
             raise InvalidArgument("renaming a container with the same name as its current name")
         self.records.rename(record.id, name)
+        if self.networks.records.endpoints(container_id=record.id):
+            self.networks.publish_names()  # the new name resolves, the old one no more
 
     # -- remove and prune --------------------------------------------------------------------
 

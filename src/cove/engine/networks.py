@@ -53,6 +53,7 @@ class Attachment:
     network: str
     aliases: tuple[str, ...] = ()
     ip: str | None = None
+    mac: str | None = None
 
 
 def _store_tag(root: Path) -> str:
@@ -230,7 +231,7 @@ class NetworkService:
                 container_id=container_id,
                 network_id=network.id,
                 ip=str(address),
-                mac=mac_for(str(address)),
+                mac=attachment.mac or mac_for(str(address)),
                 aliases=tuple(attachment.aliases),
                 position=self.records.next_position(container_id),
             )
@@ -249,6 +250,7 @@ class NetworkService:
 
         containers = ContainerStore(self.store.db)
         networks: dict[str, dict[str, Any]] = {}
+        clients: dict[str, list[str]] = {}  # container address -> its own upstreams (--dns)
         for network in self.records.all():
             if not network.user_defined:
                 continue
@@ -258,6 +260,8 @@ class NetworkService:
                     record = containers.get(endpoint.container_id)
                 except CoveError:
                     continue
+                if record.config.dns:
+                    clients[endpoint.ip] = list(record.config.dns)
                 aliases = {record.name, record.id[:12], record.config.hostname or "", *endpoint.aliases}
                 for alias in sorted(a.lower() for a in aliases if a):
                     names.setdefault(alias, []).append([endpoint.ip, record.id])
@@ -266,6 +270,7 @@ class NetworkService:
         data = {
             "networks": networks,
             "upstreams": host_nameservers(),
+            "clients": clients,
             "state_dir": str(self.store.root / "containers"),
         }
         self._dns_dir.mkdir(parents=True, exist_ok=True)
@@ -297,6 +302,11 @@ class NetworkService:
         endpoints = self.records.endpoints(container_id=container_id)
         if not endpoints:
             return None
+        if not Netfilter.available():
+            raise FailedPrecondition(
+                "bridge networks need nftables (the nft command), which this host lacks",
+                hint="install nftables (apt install nftables), or run with --network host or none",
+            )
         name = netns_name(container_id)
         with self._lock().exclusive():
             write_sysctl("net/ipv4/ip_forward", "1")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cove.engine.images import ImageService
 from cove.engine.runtimes import choose_runtime, rejected_runtimes
@@ -19,17 +21,22 @@ from cove.version import __version__
 
 RUNNING_STATES = frozenset({"running", "restarting"})
 
+if TYPE_CHECKING:
+    from cove.engine.networks import NetworkService
+
 
 @dataclass(frozen=True)
 class SystemPruneResult:
     images_deleted: list[str]
     space_reclaimed: int
+    networks_deleted: list[str] = dataclasses.field(default_factory=list)
 
 
 class SystemService:
-    def __init__(self, store: Store, images: ImageService) -> None:
+    def __init__(self, store: Store, images: ImageService, networks: NetworkService | None = None) -> None:
         self.store = store
         self.images = images
+        self.networks = networks
 
     def info(self) -> Info:
         db = self.store.db
@@ -145,9 +152,10 @@ class SystemService:
         return DiskUsage(rows, image_rows, disk_usage(store.root)[0])
 
     def prune(self, *, all: bool = False) -> SystemPruneResult:
+        networks = self.networks.prune() if self.networks is not None else []
         result = self.images.prune(all=all)
         with self.store.collecting():
             before = disk_usage(self.store.root)[0]
             gc.collect(self.store.content, self.store.images, self.store.snapshotter)
             freed = max(0, before - disk_usage(self.store.root)[0])
-        return SystemPruneResult(result.deleted, result.space_reclaimed + freed)
+        return SystemPruneResult(result.deleted, result.space_reclaimed + freed, networks)

@@ -10,7 +10,8 @@ It is standard library only and imports nothing of cove, so it starts fast and s
 small. Liveness is a flock on ``dns.lock``; it leaves when no network needs it.
 
 Records file (JSON): ``{"networks": {GATEWAY: {"internal": bool, "names": {NAME: [[IP,
-CONTAINER_ID], ...]}}}, "upstreams": [IP, ...], "state_dir": PATH}``.
+CONTAINER_ID], ...]}}}, "upstreams": [IP, ...], "clients": {IP: [UPSTREAM, ...]},
+"state_dir": PATH}``; ``clients`` are containers started with their own ``--dns``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ CLASS_IN = 1
 TTL = 600
 RELOAD_EVERY = 0.1  # seconds between looks at the records file (one stat)
 IDLE_EXIT = 60.0  # seconds with nothing to serve
+RECHECK_ADDRESSES = 2.0  # seconds between looks at the host's addresses
 
 
 # -- messages ---------------------------------------------------------------------------------
@@ -75,6 +77,22 @@ def answer(query: bytes, question_end: int, flags: int, addresses: list[str], rc
     return header + query[12:question_end] + records
 
 
+def _local_addresses() -> set[str]:
+    """This host's IPv4 addresses (the kernel's local routes)."""
+    try:
+        lines = Path("/proc/net/fib_trie").read_text().splitlines()
+    except OSError:
+        return set()
+    found, last = set(), ""
+    for line in lines:
+        text = line.strip()
+        if text.startswith("|-- "):
+            last = text[4:]
+        elif text == "/32 host LOCAL" and last:
+            found.add(last)
+    return found
+
+
 # -- the server ------------------------------------------------------------------------------
 
 
@@ -84,10 +102,12 @@ class Server:
         self.mtime = 0.0
         self.networks: dict[str, dict[str, Any]] = {}
         self.upstreams: list[str] = []
+        self.clients: dict[str, list[str]] = {}
         self.state_dir = Path("/")
         self.sockets: dict[str, list[socket.socket]] = {}
         self.selector = selectors.DefaultSelector()
         self.turn = 0
+        self.checked = time.monotonic()
         self.idle_since = time.monotonic()
 
     def reload(self) -> None:
@@ -95,6 +115,9 @@ class Server:
             mtime = self.records_path.stat().st_mtime
         except FileNotFoundError:
             mtime = -1.0
+        if time.monotonic() - self.checked > RECHECK_ADDRESSES:
+            self.checked = time.monotonic()
+            self.mtime = 0.0 if mtime != -1.0 else self.mtime  # look at the host's addresses again
         if mtime == self.mtime:
             return
         self.mtime = mtime
@@ -102,8 +125,12 @@ class Server:
             data = json.loads(self.records_path.read_text()) if mtime >= 0 else {}
         except (OSError, ValueError):
             return  # being replaced: next time
-        self.networks = data.get("networks", {})
+        # Only gateways that are this host's addresses: a store removed without its
+        # networks (or a bridge deleted by hand) must not keep the address's port 53.
+        local = _local_addresses()
+        self.networks = {g: n for g, n in data.get("networks", {}).items() if g in local}
         self.upstreams = data.get("upstreams", [])
+        self.clients = data.get("clients", {})
         self.state_dir = Path(data.get("state_dir", "/"))
         self._bind(set(self.networks))
 
@@ -138,7 +165,7 @@ class Server:
             return False
         return state.get("status") in ("running", "paused", "restarting")
 
-    def resolve(self, gateway: str, query: bytes) -> bytes | None:
+    def resolve(self, gateway: str, query: bytes, client: str = "") -> bytes | None:
         self.reload()
         parsed = parse_question(query)
         if parsed is None:
@@ -153,12 +180,13 @@ class Server:
                 shift = self.turn % len(addresses)
                 addresses = addresses[shift:] + addresses[:shift]
                 return answer(query, end, flags, addresses if qtype in (TYPE_A, 255) else [])
-        if network.get("internal") or not self.upstreams:
+        upstreams = self.clients.get(client) or self.upstreams
+        if network.get("internal") or not upstreams:
             return answer(query, end, flags, [], rcode=3)  # NXDOMAIN: no way out
-        return self.forward(query) or answer(query, end, flags, [], rcode=2)
+        return self.forward(query, upstreams) or answer(query, end, flags, [], rcode=2)
 
-    def forward(self, query: bytes) -> bytes | None:
-        for upstream in self.upstreams:
+    def forward(self, query: bytes, upstreams: list[str]) -> bytes | None:
+        for upstream in upstreams:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
                 sock.settimeout(2.0)
                 try:
@@ -177,7 +205,7 @@ class Server:
             return
 
         def reply() -> None:
-            response = self.resolve(gateway, query)
+            response = self.resolve(gateway, query, peer[0])
             if response is not None:
                 with contextlib.suppress(OSError):
                     sock.sendto(response, peer)
@@ -186,7 +214,7 @@ class Server:
 
     def serve_tcp(self, listener: socket.socket, gateway: str) -> None:
         try:
-            conn, _ = listener.accept()
+            conn, peer = listener.accept()
         except OSError:
             return
 
@@ -202,7 +230,7 @@ class Server:
                         if not chunk:
                             return
                         query += chunk
-                    response = self.resolve(gateway, query)
+                    response = self.resolve(gateway, query, peer[0])
                     if response is not None:
                         conn.sendall(struct.pack("!H", len(response)) + response)
                 except (OSError, struct.error):

@@ -182,6 +182,7 @@ def _add_df(sub: Subparsers) -> None:
 def cmd_system_prune(cli: Cli, args: argparse.Namespace) -> int:
     warning = (
         "WARNING! This will remove:\n  - all stopped containers\n"
+        + "  - all networks not used by at least one container\n"
         + (
             "  - all images without at least one container associated to them\n"
             if args.all
@@ -192,6 +193,11 @@ def cmd_system_prune(cli: Cli, args: argparse.Namespace) -> int:
     if not args.force and not cli.confirm(warning):
         return exitcodes.OK
     result = cli.engine().system.prune(all=args.all)
+    if result.networks_deleted:
+        cli.print("Deleted Networks:")
+        for name in result.networks_deleted:
+            cli.print(name)
+        cli.print()
     if result.images_deleted:
         cli.print("Deleted Images:")
         for image_id in result.images_deleted:
