@@ -176,10 +176,11 @@ class Server:
         if entries:
             addresses = [ip for ip, cid in entries if self.running(cid)]
             if addresses:
+                if qtype not in (TYPE_A, 255):
+                    return answer(query, end, flags, [])  # the name is ours, with no such record
                 self.turn += 1  # round robin between the containers of one alias
                 shift = self.turn % len(addresses)
-                addresses = addresses[shift:] + addresses[:shift]
-                return answer(query, end, flags, addresses if qtype in (TYPE_A, 255) else [])
+                return answer(query, end, flags, addresses[shift:] + addresses[:shift])
         upstreams = self.clients.get(client) or self.upstreams
         if network.get("internal") or not upstreams:
             return answer(query, end, flags, [], rcode=3)  # NXDOMAIN: no way out
