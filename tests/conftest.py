@@ -276,6 +276,7 @@ def _release_host_network() -> Iterator[None]:
         subprocess.run(["ip", "link", "delete", name], capture_output=True, check=False)
     if new_links:
         _stop_dns_servers()
+        _remove_iptables_chains()
         tables = subprocess.run(["nft", "list", "tables", "ip"], capture_output=True, check=False)
         for line in tables.stdout.decode().splitlines():
             table = line.split()[-1] if line.startswith("table ip ") else ""
@@ -301,3 +302,22 @@ def _stop_dns_servers() -> None:
         if len(argv) > 3 and argv[-3].endswith(b"cove/network/dns.py") and b"/pytest-" in argv[-2]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(entry.name), signal.SIGKILL)
+
+
+def _remove_iptables_chains() -> None:
+    """Chains of test stores that used the iptables firewall (COVE-<hash>-...)."""
+    saved = subprocess.run(["iptables-save"], capture_output=True, check=False).stdout.decode()
+    table = ""
+    for line in saved.splitlines():
+        if line.startswith("*"):
+            table = line[1:]
+        elif line.startswith("-A ") and " -j COVE-" in line:
+            rule = line[3:].split()
+            subprocess.run(["iptables", "-w", "-t", table, "-D", *rule], capture_output=True, check=False)
+    for line in saved.splitlines():
+        if line.startswith("*"):
+            table = line[1:]
+        elif line.startswith(":COVE-"):
+            chain = line[1:].split()[0]
+            subprocess.run(["iptables", "-w", "-t", table, "-F", chain], capture_output=True, check=False)
+            subprocess.run(["iptables", "-w", "-t", table, "-X", chain], capture_output=True, check=False)

@@ -19,6 +19,9 @@ Example file::
     [runtime]
     name = "runc"          # default: detected (crun where it works, else runc)
 
+    [network]
+    firewall = "auto"                  # nftables where there is nft, else iptables
+
     [registry]
     insecure = ["registry.lan:5000"]   # HTTP or unverified TLS (loopback always is)
     mirrors = ["https://mirror.lan"]   # tried before Docker Hub, for docker.io images
@@ -59,6 +62,7 @@ class EngineConfig:
     max_concurrent_downloads: int = 3
     max_concurrent_uploads: int = 5
     upload_chunk_size: int = 0
+    firewall: str = "auto"  # auto (nftables where there is nft, else iptables), nftables, iptables
 
     def workers(self) -> int:
         return self.unpack_workers or max(1, os.cpu_count() or 1)
@@ -70,6 +74,7 @@ _FILE_SCHEMA: dict[str | None, dict[str, tuple[str, type]]] = {
     "storage": {"driver": ("storage_driver", str)},
     "images": {"unpack_workers": ("unpack_workers", int)},
     "runtime": {"name": ("runtime", str)},
+    "network": {"firewall": ("firewall", str)},
     "registry": {
         "insecure": ("insecure_registries", list),
         "mirrors": ("registry_mirrors", list),
@@ -154,6 +159,8 @@ def load_config(env: Mapping[str, str] | None = None) -> EngineConfig:
     for key in ("max_concurrent_downloads", "max_concurrent_uploads"):
         if values.get(key, 1) < 1:
             raise InvalidArgument(f"registry.{key} must be 1 or more")
+    if values.get("firewall", "auto") not in ("auto", "nftables", "iptables"):
+        raise InvalidArgument("network.firewall must be auto, nftables or iptables")
     if values.get("upload_chunk_size", 0) < 0:
         raise InvalidArgument("registry.upload_chunk_size must be 0 (automatic) or more bytes")
     return EngineConfig(config_file=config_file, **values)

@@ -496,3 +496,24 @@ def test_mac_address_rename_and_system_prune(cove_busybox: CoveRunner) -> None:
     assert "Deleted Networks:\nunused\n" in pruned
     assert "small" in cove("network", "ls").out
     cove("rm", "-f", "new")
+
+
+def test_iptables_where_there_is_no_nftables(cove_busybox: CoveRunner, tmp_path: Path, outside: str) -> None:
+    # The same rules through iptables (as on a host without nft): chains of cove's own.
+    cove = cove_busybox
+    Path(cove.env["COVE_CONFIG"]).write_text('[network]\nfirewall = "iptables"\n')
+    cove("network", "create", "--subnet", "10.235.0.0/24", "ipt")
+    cove("network", "create", "--subnet", "10.236.0.0/24", "other")
+    start_web(cove, "web", web_root(tmp_path), "--network", "ipt", "-p", "18084:80")
+    cove("run", "-d", "--name", "o", "--network", "other", "busybox", "sleep", "300")
+    assert fetch("http://127.0.0.1:18084/") == "hello from web\n"
+    assert fetch(f"http://{HOST_SIDE}:18084/", OUTSIDE_NS) == "hello from web\n"
+    assert sh(cove, "--network", "ipt", "busybox", "ping", "-c1", "-W2", OUTSIDE_SIDE).returncode == 0
+    web_ip = cove("inspect", "--format", "{{.NetworkSettings.Networks.ipt.IPAddress}}", "web").out.strip()
+    assert cove.proc("exec", "o", "ping", "-c1", "-W1", web_ip, check=False).returncode != 0  # isolated
+    saved = subprocess.run(["iptables-save"], capture_output=True, check=True).stdout.decode()
+    assert "-PORTS -p tcp -m tcp --dport 18084 -j DNAT --to-destination" in saved
+    assert not [t for t in nft_tables().splitlines() if t.split()[-1].startswith("cove")]
+    cove("rm", "-f", "web", "o")
+    saved = subprocess.run(["iptables-save"], capture_output=True, check=True).stdout.decode()
+    assert "COVE" not in saved  # no container on a network, no chains, no jumps

@@ -81,3 +81,22 @@ def test_rules_isolate_networks_and_publish_ports() -> None:
     assert "tcp dport 8080 dnat to 172.17.0.2:80" in text
     assert "ip daddr 127.0.0.1 udp dport 5353 dnat to 172.18.0.3:53" in text
     assert text.count("fib daddr type local jump ports") == 2
+
+
+def test_iptables_rules_match_the_nftables_ones() -> None:
+    from cove.network.rules import render_iptables
+
+    text = render_iptables(
+        "COVE-AB",
+        [BridgeNet("cove0", "172.17.0.0/16", False), BridgeNet("cove-i", "10.9.0.0/24", True)],
+        [PortRule("tcp", "127.0.0.1", 8080, "172.17.0.2", 80)],
+    )
+    assert text.startswith("*filter\n:COVE-AB-FORWARD - [0:0]\n") and text.count("COMMIT") == 2
+    assert "-A COVE-AB-FORWARD -i cove0 -o cove-i -j DROP" in text
+    assert "-A COVE-AB-FORWARD -i cove-i -j DROP" in text and "-A COVE-AB-FORWARD -o cove-i -j DROP" in text
+    assert "-A COVE-AB-POSTROUTING -s 172.17.0.0/16 ! -o cove0 -j MASQUERADE" in text
+    assert "10.9.0.0/24 ! -o" not in text  # internal: no way out, no NAT
+    assert (
+        "-A COVE-AB-PORTS -d 127.0.0.1 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80"
+        in text
+    )

@@ -31,11 +31,11 @@ from cove.config import DEFAULT_ROOT
 from cove.engine.store import Store
 from cove.errors import Conflict, CoveError, FailedPrecondition, InvalidArgument
 from cove.host.locks import FileLock
-from cove.host.netfilter import Netfilter
+from cove.host.netfilter import Iptables, Netfilter
 from cove.host.netlink import NetHost, Veth, link_exists, netns_path, write_sysctl
 from cove.network import ipam
 from cove.network.ports import EPHEMERAL, Binding, PortSpec
-from cove.network.rules import BridgeNet, PortRule, render
+from cove.network.rules import BridgeNet, PortRule, render, render_iptables
 from cove.network.store import Endpoint, NetworkRecord, NetworkStore
 
 __all__ = ["Attachment", "Binding", "Endpoint", "NetworkRecord", "NetworkService", "PortSpec", "netns_name"]
@@ -80,6 +80,8 @@ class NetworkService:
         self.records = NetworkStore(store.db)
         self.host = NetHost(store.runner)
         self.filter = Netfilter(store.runner)
+        self.iptables = Iptables(store.runner)
+        self.firewall = _firewall(store.config.firewall)
         self.tag = _store_tag(store.root)
         self.filter_table = f"cove{'_' + self.tag if self.tag else ''}"
         self.default_bridge = f"cove0{self.tag}"
@@ -302,9 +304,9 @@ class NetworkService:
         endpoints = self.records.endpoints(container_id=container_id)
         if not endpoints:
             return None
-        if not Netfilter.available():
+        if self.firewall is None:
             raise FailedPrecondition(
-                "bridge networks need nftables (the nft command), which this host lacks",
+                "bridge networks need nftables (nft) or iptables, and this host has neither",
                 hint="install nftables (apt install nftables), or run with --network host or none",
             )
         name = netns_name(container_id)
@@ -445,6 +447,13 @@ class NetworkService:
             for n in self.records.all()
             if n.id in wired and link_exists(n.bridge)
         ]
+        prefix = self.filter_table.upper().replace("_", "-")
+        if self.firewall == "iptables":
+            if nets:
+                self.iptables.load(prefix, render_iptables(prefix, nets, self._port_rules()))
+            else:
+                self.iptables.remove(prefix)
+            return
         if not nets:
             self.filter.remove(self.filter_table)
             return
@@ -459,6 +468,7 @@ class NetworkService:
             for network in self.records.all():
                 self.host.delete_link(network.bridge)
             self.filter.remove(self.filter_table)
+            self.iptables.remove(self.filter_table.upper().replace("_", "-"))
 
 
 def _udp_listening(gateways: Iterable[str]) -> bool:
@@ -469,6 +479,15 @@ def _udp_listening(gateways: Iterable[str]) -> bool:
         return True
     bound = {line.split()[1] for line in lines}
     return all(f"{socket.inet_aton(g)[::-1].hex().upper()}:0035" in bound for g in gateways)
+
+
+def _firewall(wanted: str) -> str | None:
+    """nftables where there is nft (or when asked for), else iptables; None when neither."""
+    if wanted == "iptables":
+        return "iptables" if Iptables.available() else None
+    if wanted == "nftables" or Netfilter.available():
+        return "nftables" if Netfilter.available() else None
+    return "iptables" if Iptables.available() else None
 
 
 def _prefix(network: NetworkRecord) -> int:

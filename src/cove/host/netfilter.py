@@ -86,3 +86,45 @@ class Netfilter:
             while jump in self._iptables("-S", "FORWARD").splitlines():
                 self._iptables("-D", "FORWARD", "-j", chain)
             self._iptables("-I", "FORWARD", "1", "-j", chain)
+
+
+class Iptables:
+    """cove's rules in chains of its own (``PREFIX-FORWARD``, ``-POSTROUTING``, ``-PORTS``),
+    for hosts without nftables: filled with one ``iptables-restore --noflush`` (atomic per
+    table), entered by one jump each from the built-in chains."""
+
+    JUMPS = (
+        ("filter", "FORWARD", "-FORWARD", ()),
+        ("nat", "POSTROUTING", "-POSTROUTING", ()),
+        ("nat", "PREROUTING", "-PORTS", ("-m", "addrtype", "--dst-type", "LOCAL")),
+        ("nat", "OUTPUT", "-PORTS", ("-m", "addrtype", "--dst-type", "LOCAL")),
+    )
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("iptables-restore") is not None
+
+    def _run(self, *args: str) -> bool:
+        try:
+            self.runner.run(["iptables", "-w", *args])
+        except CommandFailed:
+            return False
+        return True
+
+    def load(self, prefix: str, rules: str) -> None:
+        self.runner.run(["iptables-restore", "-w", "--noflush"], input=rules.encode())
+        for table, chain, suffix, match in self.JUMPS:
+            target = ("-j", prefix + suffix)
+            if not self._run("-t", table, "-C", chain, *match, *target):
+                self._run("-t", table, "-I", chain, "1", *match, *target)
+
+    def remove(self, prefix: str) -> None:
+        for table, chain, suffix, match in self.JUMPS:
+            while self._run("-t", table, "-D", chain, *match, "-j", prefix + suffix):
+                pass
+        for table, suffix in (("filter", "-FORWARD"), ("nat", "-POSTROUTING"), ("nat", "-PORTS")):
+            if self._run("-t", table, "-F", prefix + suffix):
+                self._run("-t", table, "-X", prefix + suffix)

@@ -78,3 +78,36 @@ def render(networks: Sequence[BridgeNet], ports: Sequence[PortRule]) -> str:
     for name, lines in chains:
         out.append(f"\tchain {name} {{\n" + "".join(line + "\n" for line in lines) + "\t}\n")
     return "".join(out)
+
+
+def render_iptables(prefix: str, networks: Sequence[BridgeNet], ports: Sequence[PortRule]) -> str:
+    """The same rules for hosts without nftables: ``iptables-restore --noflush`` input that
+    (re)fills cove's own chains ``PREFIX-FORWARD``, ``PREFIX-POSTROUTING`` and ``PREFIX-PORTS``."""
+    forward, post, nat_ports = f"{prefix}-FORWARD", f"{prefix}-POSTROUTING", f"{prefix}-PORTS"
+    bridges = [n.bridge for n in networks]
+    filt = [f":{forward} - [0:0]"]
+    nat = [f":{post} - [0:0]", f":{nat_ports} - [0:0]"]
+    for net in networks:
+        br = net.bridge
+        filt.append(f"-A {forward} -i {br} -o {br} -j ACCEPT")
+        if net.internal:
+            filt.append(f"-A {forward} -i {br} -j DROP")
+            filt.append(f"-A {forward} -o {br} -j DROP")
+            continue
+        filt.append(f"-A {forward} -o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
+        filt.append(f"-A {forward} -o {br} -m conntrack --ctstate DNAT -j ACCEPT")
+        for other in bridges:
+            if other != br:
+                filt.append(f"-A {forward} -i {br} -o {other} -j DROP")
+        filt.append(f"-A {forward} -o {br} -j DROP")
+        filt.append(f"-A {forward} -i {br} -j ACCEPT")
+        nat.append(f"-A {post} -s {net.subnet} ! -o {br} -j MASQUERADE")
+        nat.append(f"-A {post} -s 127.0.0.0/8 -o {br} -j MASQUERADE")
+        nat.append(f"-A {post} -s {net.subnet} -d {net.subnet} -m conntrack --ctstate DNAT -j MASQUERADE")
+    for rule in ports:
+        match = f"-d {rule.host_ip} " if rule.host_ip else ""
+        nat.append(
+            f"-A {nat_ports} {match}-p {rule.protocol} -m {rule.protocol} --dport {rule.host_port} "
+            f"-j DNAT --to-destination {rule.container_ip}:{rule.container_port}"
+        )
+    return "*filter\n" + "\n".join(filt) + "\nCOMMIT\n*nat\n" + "\n".join(nat) + "\nCOMMIT\n"
