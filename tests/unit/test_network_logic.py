@@ -9,7 +9,7 @@ import pytest
 from cove.engine.networks import mac_for
 from cove.errors import Conflict, InvalidArgument
 from cove.network import ipam
-from cove.network.rules import BridgeNet, PortRule, render
+from cove.network.rules import BridgeNet, PortRule, render, render_iptables
 
 NET = ipaddress.IPv4Network
 
@@ -84,8 +84,6 @@ def test_rules_isolate_networks_and_publish_ports() -> None:
 
 
 def test_iptables_rules_match_the_nftables_ones() -> None:
-    from cove.network.rules import render_iptables
-
     text = render_iptables(
         "COVE-AB",
         [BridgeNet("cove0", "172.17.0.0/16", False), BridgeNet("cove-i", "10.9.0.0/24", True)],
