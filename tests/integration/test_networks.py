@@ -517,3 +517,49 @@ def test_iptables_where_there_is_no_nftables(cove_busybox: CoveRunner, tmp_path:
     cove("rm", "-f", "web", "o")
     saved = subprocess.run(["iptables-save"], capture_output=True, check=True).stdout.decode()
     assert "COVE" not in saved  # no container on a network, no chains, no jumps
+
+
+def test_container_network_mode_and_host_gateway(cove_busybox: CoveRunner, tmp_path: Path) -> None:
+    cove = cove_busybox
+    cove("network", "create", "shared")
+    start_web(cove, "web", web_root(tmp_path), "--network", "shared")
+    web_ip = cove("inspect", "--format", "{{.NetworkSettings.Networks.shared.IPAddress}}", "web").out.strip()
+    # joined to web's namespace: the same address, and web's server on localhost
+    joined = sh(
+        cove, "--network", "container:web", "busybox", "sh", "-c", "ip -4 addr show eth0"
+    ).stdout.decode()
+    assert f"inet {web_ip}/" in joined
+    assert (
+        sh(cove, "--network", "container:web", "busybox", *get_cmd("127.0.0.1")).stdout == b"hello from web\n"
+    )
+    gateway = json.loads(cove("network", "inspect", "bridge").out)[0]["IPAM"]["Config"][0]["Gateway"]
+    hosts = sh(cove, "--add-host", "dockerhost:host-gateway", "busybox", "cat", "/etc/hosts").stdout.decode()
+    assert f"{gateway}\tdockerhost" in hosts
+    cove("rm", "-f", "web")
+
+
+def test_names_resolve_for_glibc_in_a_debian_image(
+    cove: CoveRunner, debian_tarball: Path, tmp_path: Path
+) -> None:
+    # getent goes through glibc's resolver (NSS), as most programs do; busybox has its own.
+    cove("import", str(debian_tarball), "deb:nets")
+    cove("network", "create", "debnet")
+    cove(
+        "run",
+        "-d",
+        "--name",
+        "peer",
+        "--network",
+        "debnet",
+        "--network-alias",
+        "db",
+        "deb:nets",
+        "sleep",
+        "300",
+    )
+    peer_ip = cove(
+        "inspect", "--format", "{{.NetworkSettings.Networks.debnet.IPAddress}}", "peer"
+    ).out.strip()
+    out = sh(cove, "--network", "debnet", "deb:nets", "getent", "hosts", "peer", "db").stdout.decode()
+    assert out.split() == [peer_ip, "peer", peer_ip, "db"]
+    cove("rm", "-f", "peer")

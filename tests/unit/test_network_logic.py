@@ -9,6 +9,7 @@ import pytest
 from cove.engine.networks import mac_for
 from cove.errors import Conflict, InvalidArgument
 from cove.network import ipam
+from cove.network.ports import Binding, PortSpec, format_binding, parse_expose, parse_publish
 from cove.network.rules import BridgeNet, PortRule, render, render_iptables
 
 NET = ipaddress.IPv4Network
@@ -98,3 +99,41 @@ def test_iptables_rules_match_the_nftables_ones() -> None:
         "-A COVE-AB-PORTS -d 127.0.0.1 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80"
         in text
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("80", [PortSpec(80)]),
+        ("8080:80", [PortSpec(80, host_port=8080)]),
+        ("127.0.0.1::53/udp", [PortSpec(53, "udp", "127.0.0.1")]),
+        ("0.0.0.0:9000:90", [PortSpec(90, host_port=9000)]),
+        ("8000-8001:80-81", [PortSpec(80, host_port=8000), PortSpec(81, host_port=8001)]),
+        ("8000-8009:80", [PortSpec(80, host_port=8000, host_port_end=8009)]),
+        ("7000-7001", [PortSpec(7000), PortSpec(7001)]),
+    ],
+)
+def test_publish_syntax(text: str, expected: list[PortSpec]) -> None:
+    assert parse_publish(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("80/icmp", "invalid protocol"),
+        ("70000", "invalid container port"),
+        ("a:b:c:d", "invalid port specification"),
+        ("1.2.3:80:80", "invalid host address"),
+        ("8000-8002:80-81", "differ in length"),
+        ("90-80", "invalid container port range"),
+        ("[::1]:80:80", "IPv6"),
+    ],
+)
+def test_publish_syntax_errors(text: str, error: str) -> None:
+    with pytest.raises(InvalidArgument, match=error):
+        parse_publish(text)
+
+
+def test_expose_and_binding_text() -> None:
+    assert parse_expose("8000-8002/udp") == [(8000, "udp"), (8001, "udp"), (8002, "udp")]
+    assert format_binding(Binding(80, "tcp", "", 8080)) == "0.0.0.0:8080->80/tcp"
