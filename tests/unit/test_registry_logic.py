@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -394,3 +395,26 @@ def test_insufficient_scope_reads_as_docker_hubs_pull_access_denied() -> None:
     )
     assert isinstance(error, Denied)
     assert "does not exist, or needs a login" in error.message
+
+
+def test_a_waiting_puller_leaves_nothing_when_the_first_one_stored_the_blob(tmp_path: Path) -> None:
+    content = ContentStore(tmp_path / "content")
+    blob = b"layer bytes" * 100
+    digest = Digest.of(blob)
+    first = content.partial(digest, len(blob))
+    first.append(blob)
+    waited: list[object] = []
+
+    def second() -> None:
+        partial = content.partial(digest, len(blob))  # waits for the first one's lock
+        waited.append(content.exists(digest))
+        partial.discard()
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    thread.join(0.2)
+    assert thread.is_alive()  # still waiting
+    first.commit(digest)
+    thread.join(5)
+    assert waited == [True]
+    assert list(content.ingest_dir.iterdir()) == []  # no partial file, no lock file

@@ -310,7 +310,7 @@ class Puller:
                 return StoredLayer(self.content, layer)
             partial = self.content.partial(layer.digest, layer.size)  # waits for another puller
             if self.content.exists(layer.digest):
-                partial.close()
+                partial.discard()  # the other puller stored it: nothing of ours to keep
                 return StoredLayer(self.content, layer)
             if partial.offset:
                 self.progress(ProgressEvent(layer.digest.short, "Resuming", partial.offset, layer.size))
@@ -344,7 +344,7 @@ class Puller:
     def _download(self, repo: Repository, layer: Descriptor) -> None:
         partial = self.content.partial(layer.digest, layer.size)
         if self.content.exists(layer.digest):
-            partial.close()
+            partial.discard()  # the other puller stored it: nothing of ours to keep
             return
         reader = ResumingReader(repo, layer, partial, self.retry)
         short = layer.digest.short
