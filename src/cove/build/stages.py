@@ -1,0 +1,196 @@
+"""Build stages: what each FROM starts, which stages a target needs, and the build args.
+
+- ARGs before the first FROM are global: they (and ``--build-arg``) expand FROM lines; a
+  stage sees one only after re-declaring it (``ARG NAME``).
+- The platform args (TARGETPLATFORM, TARGETOS, TARGETARCH, TARGETVARIANT, BUILDPLATFORM,
+  BUILDOS, BUILDARCH, BUILDVARIANT) are predefined in the global scope; the proxy args
+  (HTTP_PROXY ...) may be given without being declared.
+- A stage's base is ``scratch``, an earlier stage (by name or index) or an image. Its
+  dependencies are that stage and every stage that ``COPY --from`` or ``RUN
+  --mount=from=`` names; ``--target`` builds the target and, transitively, what it needs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from cove.build.dockerfile import Dockerfile, DockerfileError, Instruction
+from cove.build.expand import ExpansionError, expand
+from cove.oci.platform import Platform
+
+PROXY_ARGS = frozenset(
+    name
+    for base in ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY")
+    for name in (base, base.lower())
+)
+_STAGE_NAME = re.compile(r"^[a-z][a-z0-9-_.]*$")
+
+
+@dataclass
+class Stage:
+    index: int
+    name: str | None  # the AS name, lower case
+    base: str  # "scratch", an image reference, or "stage:N" for an earlier stage
+    platform: str | None  # --platform, expanded
+    line: int
+    instructions: list[Instruction] = field(default_factory=list)
+    depends_on: set[int] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    stages: list[Stage]
+    target: int  # the stage whose result is the image
+    needed: list[int]  # stages to build, in an order where each comes after what it needs
+    global_args: dict[str, str]  # declared before the first FROM, with their values
+    unused_build_args: list[str]  # given with --build-arg but declared nowhere
+
+
+def platform_args(target: Platform, build: Platform) -> dict[str, str]:
+    def parts(prefix: str, p: Platform) -> dict[str, str]:
+        return {
+            f"{prefix}PLATFORM": str(p),
+            f"{prefix}OS": p.os,
+            f"{prefix}ARCH": p.architecture,
+            f"{prefix}VARIANT": p.variant,
+        }
+
+    return {**parts("TARGET", target), **parts("BUILD", build)}
+
+
+def _arg(instruction: Instruction) -> tuple[str, str | None]:
+    name, eq, default = instruction.rest.partition("=")
+    return name.strip(), (default if eq else None)
+
+
+def plan(
+    dockerfile: Dockerfile,
+    build_args: Mapping[str, str],
+    *,
+    target: str | None = None,
+    target_platform: Platform,
+    build_platform: Platform,
+) -> BuildPlan:
+    escape = dockerfile.escape
+    predefined = platform_args(target_platform, build_platform)
+    scope: dict[str, str] = dict(predefined)
+    global_args: dict[str, str] = {}
+    declared: set[str] = set()
+    stages: list[Stage] = []
+    by_name: dict[str, int] = {}
+    for instruction in dockerfile.instructions:
+        if instruction.keyword == "ARG" and not stages:
+            name, default = _arg(instruction)
+            declared.add(name)
+            value = build_args.get(
+                name, _expand(default, scope, escape, instruction) if default is not None else None
+            )
+            if value is not None:
+                scope[name] = value
+                global_args[name] = value
+            continue
+        if instruction.keyword == "FROM":
+            stages.append(_stage(instruction, len(stages), scope, escape, by_name))
+            continue
+        stage = stages[-1]
+        stage.instructions.append(instruction)
+        if instruction.keyword == "ARG":
+            declared.add(_arg(instruction)[0])
+        for ref in _stage_refs(instruction):
+            stage.depends_on.add(_resolve_ref(ref, by_name, len(stages), instruction))
+    if target is None:
+        target_index = len(stages) - 1
+    elif target.lower() in by_name:
+        target_index = by_name[target.lower()]
+    else:
+        names = ", ".join(sorted(by_name)) or "none"
+        raise DockerfileError(0, f"target stage {target!r} could not be found", hint=f"stages: {names}")
+    needed = _needed(stages, target_index)
+    unused = sorted(
+        k for k in build_args if k not in declared and k not in PROXY_ARGS and k not in predefined
+    )
+    return BuildPlan(stages, target_index, needed, global_args, unused)
+
+
+def _expand(text: str, scope: Mapping[str, str], escape: str, instruction: Instruction) -> str:
+    try:
+        return expand(text, scope, escape)
+    except ExpansionError as exc:
+        raise DockerfileError(instruction.line, exc.message) from None
+
+
+def _stage(
+    instruction: Instruction, index: int, scope: Mapping[str, str], escape: str, by_name: dict[str, int]
+) -> Stage:
+    words = instruction.rest.split()
+    base = _expand(words[0], scope, escape, instruction)
+    if not base:
+        raise DockerfileError(instruction.line, f"FROM names no image: {words[0]!r} expands to nothing")
+    name = None
+    if len(words) == 3:
+        name = _expand(words[2], scope, escape, instruction).lower()
+        if not _STAGE_NAME.match(name):
+            raise DockerfileError(
+                instruction.line, f"invalid stage name {name!r}: use letters, digits, -, _ and ."
+            )
+        if name in by_name:
+            raise DockerfileError(instruction.line, f"duplicate stage name {name!r}")
+    depends: set[int] = set()
+    if base.lower() in by_name:  # an earlier stage; a later one's name would be an image
+        depends.add(by_name[base.lower()])
+        base = f"stage:{by_name[base.lower()]}"
+    platform = instruction.flags.get("platform", [None])[-1]
+    stage = Stage(
+        index=index,
+        name=name,
+        base=base,
+        platform=_expand(platform, scope, escape, instruction) if platform else None,
+        line=instruction.line,
+        depends_on=depends,
+    )
+    if name:
+        by_name[name] = index
+    return stage
+
+
+def _stage_refs(instruction: Instruction) -> list[str]:
+    refs = []
+    if instruction.keyword in ("COPY", "ADD"):
+        refs += instruction.flags.get("from", [])
+    if instruction.keyword == "RUN":
+        for mount in instruction.flags.get("mount", []):
+            for option in mount.split(","):
+                key, _, value = option.partition("=")
+                if key == "from":
+                    refs.append(value)
+    return refs
+
+
+def _resolve_ref(ref: str, by_name: Mapping[str, int], count: int, instruction: Instruction) -> int:
+    """A --from: a stage name, an earlier stage's index, or an image (-1)."""
+    if ref.lower() in by_name:
+        return by_name[ref.lower()]
+    if ref.isdigit():
+        index = int(ref)
+        if index >= count - 1:
+            raise DockerfileError(instruction.line, f"--from={ref} names a stage that does not come before")
+        return index
+    return -1  # an image, pulled like a base
+
+
+def _needed(stages: list[Stage], target: int) -> list[int]:
+    order: list[int] = []
+    seen: set[int] = set()
+
+    def visit(index: int) -> None:
+        if index in seen or index < 0:
+            return
+        seen.add(index)
+        for dep in sorted(stages[index].depends_on):
+            visit(dep)
+        order.append(index)
+
+    visit(target)
+    return order
