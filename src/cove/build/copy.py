@@ -1,0 +1,132 @@
+"""COPY's layer: the context files a COPY takes, as a tar, placed as Docker places them.
+
+- A directory source copies its contents, not the directory itself.
+- A file source goes to DEST when DEST does not end with ``/`` (DEST is then the file's
+  name), else into DEST under its own name; several sources (or a wildcard) need a DEST
+  that ends with ``/``.
+- A relative DEST is relative to the stage's WORKDIR.
+- Owner: ``--chown=UID[:GID]`` (numbers here; names are resolved against the image's
+  passwd and group by the caller), else 0:0; mode: the file's own unless ``--chmod``;
+  missing parent directories of DEST are made 0755 root-owned.
+- Times: the source's mtime is kept (Docker does), which does not enter the cache key.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import stat
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from cove.build.context import Context
+from cove.errors import InvalidArgument
+
+
+@dataclass(frozen=True)
+class CopyOptions:
+    uid: int = 0
+    gid: int = 0
+    mode: int | None = None  # --chmod, as a number
+
+
+def parse_chmod(text: str) -> int:
+    if not text or any(c not in "01234567" for c in text) or len(text) > 4:
+        raise InvalidArgument(f"invalid --chmod {text!r}: use octal digits, e.g. 0755")
+    return int(text, 8)
+
+
+def parse_numeric_chown(text: str) -> tuple[int, int] | None:
+    """``UID[:GID]`` when numeric (GID defaults to UID, as Docker); None when names are used."""
+    user, _, group = text.partition(":")
+    if user.isdigit() and (not group or group.isdigit()):
+        uid = int(user)
+        return uid, int(group) if group else uid
+    return None
+
+
+def destinations(context: Context, sources: list[str], dest: str, workdir: str) -> list[tuple[str, str]]:
+    """(context path, path in the image) for every source, per Docker's rules."""
+    target = dest if dest.startswith("/") else posixpath.join(workdir or "/", dest)
+    into_dir = dest.endswith("/") or dest in (".", "./") or len(sources) > 1
+    if len(sources) > 1 and not (dest.endswith("/") or dest in (".", "./")):
+        raise InvalidArgument(f"when copying several sources the destination must end with /: {dest!r}")
+    out = []
+    for source in sources:
+        path = context.root / source if source else context.root
+        if path.is_dir() and not path.is_symlink():
+            out.append((source, posixpath.normpath(target)))
+        elif into_dir:
+            out.append((source, posixpath.normpath(posixpath.join(target, posixpath.basename(source)))))
+        else:
+            out.append((source, posixpath.normpath(target)))
+    return out
+
+
+def _parents(path: str) -> Iterator[str]:
+    parts = path.strip("/").split("/")[:-1]
+    for i in range(1, len(parts) + 1):
+        yield "/".join(parts[:i])
+
+
+def write_layer(
+    context: Context, placements: list[tuple[str, str]], options: CopyOptions, out: BinaryIO
+) -> int:
+    """Write the tar of a COPY to ``out``; returns how many entries it holds."""
+    count = 0
+    seen: set[str] = set()
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+
+        def add_dir(name: str, mode: int = 0o755, mtime: float = 0) -> None:
+            nonlocal count
+            if name in seen or not name:
+                return
+            seen.add(name)
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.DIRTYPE
+            info.mode = mode
+            info.mtime = int(mtime)
+            tar.addfile(info)
+            count += 1
+
+        def add(path: str, name: str) -> None:
+            nonlocal count
+            full = context.root / path if path else context.root
+            st = full.lstat()
+            mode = options.mode if options.mode is not None else stat.S_IMODE(st.st_mode)
+            if stat.S_ISDIR(st.st_mode):
+                add_dir(name, mode, st.st_mtime)
+                return
+            info = tarfile.TarInfo(name)
+            info.mode = mode
+            info.mtime = int(st.st_mtime)
+            info.uid, info.gid = options.uid, options.gid
+            if stat.S_ISLNK(st.st_mode):
+                info.type = tarfile.SYMTYPE
+                info.linkname = os.readlink(full)
+                tar.addfile(info)
+            elif stat.S_ISREG(st.st_mode):
+                info.size = st.st_size
+                with open(full, "rb") as f:
+                    tar.addfile(info, f)
+            else:
+                return  # sockets, devices and fifos in a context are not copied
+            seen.add(name)
+            count += 1
+
+        for source, target in placements:
+            name = target.lstrip("/")
+            for parent in _parents("/" + name):
+                add_dir(parent)
+            full = context.root / source if source else context.root
+            if full.is_dir() and not full.is_symlink():
+                if name:
+                    add(source, name)
+                for rel in context.files(source):
+                    inner = os.path.relpath(rel, source) if source else rel
+                    add(rel, posixpath.join(name, inner) if name else inner)
+            else:
+                add(source, name)
+    return count
