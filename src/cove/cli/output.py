@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
 # Docker's tabwriter settings: minimum cell width 10, padding 3.
@@ -71,3 +71,33 @@ def render(
 def print_json(value: Any, out: TextIO) -> None:
     """Pretty JSON as ``docker inspect`` prints it."""
     out.write(json.dumps(value, indent=4, ensure_ascii=False) + "\n")
+
+
+def inspect_each(
+    refs: Sequence[str], shape: Callable[[str], dict[str, Any]], err: TextIO
+) -> tuple[list[dict[str, Any]], bool]:
+    """The inspect shape of each reference; a failing one is reported on ``err`` and skipped.
+    Returns the shapes and whether any failed."""
+    from cove.cli.exitcodes import describe
+    from cove.errors import CoveError
+
+    found, failed = [], False
+    for ref in refs:
+        try:
+            found.append(shape(ref))
+        except CoveError as exc:
+            err.write(describe(exc) + "\n")
+            failed = True
+    return found, failed
+
+
+def print_inspected(found: Sequence[Any], fmt: str | None, out: TextIO) -> None:
+    """``inspect`` output: JSON as Docker prints it, or the ``--format`` template per object."""
+    if fmt and fmt != "json":
+        from cove.cli.template import Template
+
+        template = Template(unescape(fmt))
+        for item in found:
+            out.write(template.render(item) + "\n")
+    else:
+        print_json(list(found), out)

@@ -18,11 +18,11 @@ import hashlib
 import ipaddress
 import json
 import os
+import re
 import secrets
-import socket
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,8 +31,17 @@ from cove.config import DEFAULT_ROOT
 from cove.engine.store import Store
 from cove.errors import Conflict, CoveError, FailedPrecondition, InvalidArgument
 from cove.host.locks import FileLock
-from cove.host.netfilter import Iptables, Netfilter
-from cove.host.netlink import NetHost, Veth, link_exists, netns_path, write_sysctl
+from cove.host.netfilter import Iptables, Netfilter, chain_prefix
+from cove.host.netlink import (
+    NetHost,
+    Veth,
+    host_nameservers,
+    link_exists,
+    netns_path,
+    port_free,
+    udp_listening,
+    write_sysctl,
+)
 from cove.network import ipam
 from cove.network.ports import EPHEMERAL, Binding, PortSpec
 from cove.network.rules import BridgeNet, PortRule, render, render_iptables
@@ -84,8 +93,9 @@ class NetworkService:
         self.firewall = _firewall(store.config.firewall)
         self.tag = _store_tag(store.root)
         self.filter_table = f"cove{'_' + self.tag if self.tag else ''}"
+        self.chain_prefix = chain_prefix(self.filter_table)
         self.default_bridge = f"cove0{self.tag}"
-        self._names = container_names or (lambda cid: cid[:12])
+        self.container_name = container_names or (lambda cid: cid[:12])
 
     def _lock(self) -> FileLock:
         return FileLock(self.store.root / "locks" / "network.lock")
@@ -181,7 +191,7 @@ class NetworkService:
             record = self.records.get(ref)
             users = self.records.endpoints(network_id=record.id)
             if users:
-                names = ", ".join(self._names(e.container_id) for e in users)
+                names = ", ".join(self.container_name(e.container_id) for e in users)
                 raise Conflict(
                     f"error while removing network: network {record.name} id {record.id} has active endpoints"
                     f" ({names})",
@@ -284,7 +294,7 @@ class NetworkService:
             self._ensure_dns_server()
             # A container may ask at once: wait (briefly) until the server listens on each gateway.
             deadline = time.monotonic() + 2.0
-            while not _udp_listening(networks) and time.monotonic() < deadline:
+            while not udp_listening(networks) and time.monotonic() < deadline:
                 time.sleep(0.01)
 
     def _ensure_dns_server(self) -> None:
@@ -313,8 +323,10 @@ class NetworkService:
         with self._lock().exclusive():
             write_sysctl("net/ipv4/ip_forward", "1")
             veths, bridges = [], {}
+            named = False  # on a user-defined network: its DNS server must learn the name
             for endpoint in endpoints:
                 network = self.records.get(endpoint.network_id)
+                named = named or network.user_defined
                 veths.append(self._veth(network, endpoint))
                 bridges[network.bridge] = (
                     network.bridge,
@@ -326,7 +338,8 @@ class NetworkService:
                 # Published ports answer on 127.0.0.1 too: DNAT'ed loopback packets may use the bridge.
                 write_sysctl(f"net/ipv4/conf/{bridge}/route_localnet", "1")
             self._sync_rules()
-            self.publish_names()
+            if named:
+                self.publish_names()
         return netns_path(name)
 
     def _veth(self, network: NetworkRecord, endpoint: Endpoint) -> Veth:
@@ -352,11 +365,13 @@ class NetworkService:
         """Remove the container's namespace (its veths go with it); ``forget`` frees its addresses."""
         with self._lock().exclusive():
             self.host.delete_netns(netns_name(container_id))
+            endpoints = self.records.endpoints(container_id=container_id)
             if forget:
-                for endpoint in self.records.endpoints(container_id=container_id):
+                for endpoint in endpoints:
                     self.records.remove_endpoint(container_id, endpoint.network_id)
             self._sync_rules()
-            self.publish_names()
+            if any(self.records.get(e.network_id).user_defined for e in endpoints):
+                self.publish_names()
 
     def connect(
         self, network_ref: str, container_id: str, *, aliases: Sequence[str] = (), ip: str | None = None,
@@ -364,9 +379,8 @@ class NetworkService:
     ) -> Endpoint:  # fmt: skip
         network = self.get(network_ref)
         if any(e.network_id == network.id for e in self.records.endpoints(container_id=container_id)):
-            raise Conflict(
-                f"endpoint with name {self._names(container_id)} already exists in network {network.name}"
-            )
+            name = self.container_name(container_id)
+            raise Conflict(f"endpoint with name {name} already exists in network {network.name}")
         endpoint = self._add_endpoint(container_id, Attachment(network.id, tuple(aliases), ip))
         if running and netns_path(netns_name(container_id)).exists():
             with self._lock().exclusive():
@@ -380,7 +394,7 @@ class NetworkService:
         found = [e for e in self.records.endpoints(container_id=container_id) if e.network_id == network.id]
         if not found:
             raise FailedPrecondition(
-                f"container {self._names(container_id)} is not connected to network {network.name}"
+                f"container {self.container_name(container_id)} is not connected to network {network.name}"
             )
         with self._lock().exclusive():
             if running and netns_path(netns_name(container_id)).exists():
@@ -447,12 +461,13 @@ class NetworkService:
             for n in self.records.all()
             if n.id in wired and link_exists(n.bridge)
         ]
-        prefix = self.filter_table.upper().replace("_", "-")
         if self.firewall == "iptables":
             if nets:
-                self.iptables.load(prefix, render_iptables(prefix, nets, self._port_rules()))
+                self.iptables.load(
+                    self.chain_prefix, render_iptables(self.chain_prefix, nets, self._port_rules())
+                )
             else:
-                self.iptables.remove(prefix)
+                self.iptables.remove(self.chain_prefix)
             return
         if not nets:
             self.filter.remove(self.filter_table)
@@ -468,17 +483,7 @@ class NetworkService:
             for network in self.records.all():
                 self.host.delete_link(network.bridge)
             self.filter.remove(self.filter_table)
-            self.iptables.remove(self.filter_table.upper().replace("_", "-"))
-
-
-def _udp_listening(gateways: Iterable[str]) -> bool:
-    """Does something listen on UDP port 53 of every one of ``gateways``? (/proc/net/udp)"""
-    try:
-        lines = Path("/proc/net/udp").read_text().splitlines()[1:]
-    except OSError:
-        return True
-    bound = {line.split()[1] for line in lines}
-    return all(f"{socket.inet_aton(g)[::-1].hex().upper()}:0035" in bound for g in gateways)
+            self.iptables.remove(self.chain_prefix)
 
 
 def _firewall(wanted: str) -> str | None:
@@ -494,21 +499,9 @@ def _prefix(network: NetworkRecord) -> int:
     return ipaddress.IPv4Network(network.subnet).prefixlen
 
 
-def _port_free(protocol: str, host_ip: str, port: int) -> bool:
-    kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
-    with socket.socket(socket.AF_INET, kind) as sock:
-        if kind == socket.SOCK_STREAM:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is no owner
-        try:
-            sock.bind((host_ip or "0.0.0.0", port))
-        except OSError:
-            return False
-    return True
-
-
 def _choose_port(spec: PortSpec, taken: set[tuple[str, int]]) -> Binding:
     if spec.host_port and not spec.host_port_end:
-        if (spec.protocol, spec.host_port) in taken or not _port_free(
+        if (spec.protocol, spec.host_port) in taken or not port_free(
             spec.protocol, spec.host_ip, spec.host_port
         ):
             raise Conflict(
@@ -518,32 +511,12 @@ def _choose_port(spec: PortSpec, taken: set[tuple[str, int]]) -> Binding:
         return Binding(spec.container_port, spec.protocol, spec.host_ip, spec.host_port)
     first, last = (spec.host_port, spec.host_port_end) if spec.host_port else EPHEMERAL
     for port in range(first, last + 1):
-        if (spec.protocol, port) not in taken and _port_free(spec.protocol, spec.host_ip, port):
+        if (spec.protocol, port) not in taken and port_free(spec.protocol, spec.host_ip, port):
             return Binding(spec.container_port, spec.protocol, spec.host_ip, port)
     raise Conflict(f"no free host port in {first}-{last} for {spec.container_port}/{spec.protocol}")
 
 
-def host_nameservers(path: Path = Path("/etc/resolv.conf")) -> list[str]:
-    """The host's resolvers (loopback ones too: the DNS server runs in the host's namespace)."""
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:
-        return []
-    found = []
-    for line in lines:
-        words = line.split()
-        if len(words) > 1 and words[0] == "nameserver":
-            try:
-                if isinstance(ipaddress.ip_address(words[1]), ipaddress.IPv4Address):
-                    found.append(words[1])
-            except ValueError:
-                continue
-    return found
-
-
 def _check_name(name: str) -> None:
-    import re
-
     if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name):
         raise InvalidArgument(
             f"invalid network name {name!r}",

@@ -7,6 +7,7 @@ directory the caller names, so each user keeps their own).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
@@ -71,7 +72,8 @@ class RegistryService:
     def registry(
         self, domain: str, logins: Callable[[], Credentials | None], *, for_push: bool = False
     ) -> Registry:
-        return Registry(domain, self.settings, self.transport, _once(logins), for_push=for_push)
+        # Asked once per client: a credential helper is a process to run.
+        return Registry(domain, self.settings, self.transport, functools.cache(logins), for_push=for_push)
 
     # -- pull ------------------------------------------------------------------------------
 
@@ -184,15 +186,3 @@ class RegistryService:
 
     def saved_login(self, server: str | None, docker_config: Path) -> Credentials | None:
         return self.credentials(docker_config).get(registry_domain(server))
-
-
-def _once(fetch: Callable[[], Credentials | None]) -> Callable[[], Credentials | None]:
-    """Ask for the login once per registry client: a credential helper is a process to run."""
-    cache: list[Credentials | None] = []
-
-    def get() -> Credentials | None:
-        if not cache:
-            cache.append(fetch())
-        return cache[0]
-
-    return get

@@ -18,6 +18,11 @@ import shutil
 from cove.host.runner import CommandFailed, Runner
 
 
+def chain_prefix(table: str) -> str:
+    """The iptables name of cove's chains for an nftables table name: cove_ab12 -> COVE-AB12."""
+    return table.upper().replace("_", "-")
+
+
 class Netfilter:
     def __init__(self, runner: Runner) -> None:
         self.runner = runner
@@ -63,7 +68,7 @@ class Netfilter:
         gone again when there is nothing to let through."""
         if shutil.which("iptables") is None:
             return
-        chain = table.upper().replace("_", "-") + "-FORWARD"
+        chain = chain_prefix(table) + "-FORWARD"
         jump = f"-A FORWARD -j {chain}"
         rules = self._iptables("-S", check=False)  # one look at the whole filter table
         has_chain = f"-N {chain}" in rules.splitlines()

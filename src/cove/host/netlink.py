@@ -9,8 +9,10 @@ by that path, and `ip -n NAME` works in it.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
-from collections.abc import Sequence
+import socket
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,3 +159,44 @@ def write_sysctl(path: str, value: str) -> None:
     full = Path("/proc/sys") / path
     if full.read_text().strip() != value:
         full.write_text(value + "\n")
+
+
+def port_free(protocol: str, host_ip: str, port: int) -> bool:
+    """Can something bind ``host_ip:port`` right now? (Bound and released at once.)"""
+    kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as sock:
+        if kind == socket.SOCK_STREAM:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is no owner
+        try:
+            sock.bind((host_ip or "0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+def udp_listening(gateways: Iterable[str]) -> bool:
+    """Does something listen on UDP port 53 of every one of ``gateways``? (/proc/net/udp)"""
+    try:
+        lines = Path("/proc/net/udp").read_text().splitlines()[1:]
+    except OSError:
+        return True
+    bound = {line.split()[1] for line in lines}
+    return all(f"{socket.inet_aton(g)[::-1].hex().upper()}:0035" in bound for g in gateways)
+
+
+def host_nameservers(path: Path = Path("/etc/resolv.conf")) -> list[str]:
+    """The host's resolvers (loopback ones too: the DNS server runs in the host's namespace)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return []
+    found = []
+    for line in lines:
+        words = line.split()
+        if len(words) > 1 and words[0] == "nameserver":
+            try:
+                if isinstance(ipaddress.ip_address(words[1]), ipaddress.IPv4Address):
+                    found.append(words[1])
+            except ValueError:
+                continue
+    return found

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import shlex
 import time
@@ -15,7 +14,7 @@ from cove.cli.app import Cli
 from cove.cli.attach import parse_detach_keys, stream
 from cove.cli.container_options import add_create_flags, config_from_args
 from cove.cli.humanize import human_duration, human_size, local_time
-from cove.cli.output import render
+from cove.cli.output import print_inspected, render
 from cove.cli.parser import GoBool, Subparsers, UsageError, parse_filters
 from cove.errors import CoveError, ImageNotFound
 from cove.oci.reference import parse_reference
@@ -398,7 +397,6 @@ def _iso(ts: float) -> str:
 def cmd_inspect(cli: Cli, args: argparse.Namespace) -> int:
     """``cove inspect``: containers first, then images (``--type`` narrows it), as Docker does."""
     from cove.api.shapes import container_inspect, image_inspect
-    from cove.cli.template import Template
 
     engine = cli.engine()
     found: list[dict[str, Any]] = []
@@ -423,12 +421,7 @@ def cmd_inspect(cli: Cli, args: argparse.Namespace) -> int:
             failed = True
         else:
             found.append(item)
-    if args.format and args.format != "json":
-        template = Template(args.format.replace("\\t", "\t").replace("\\n", "\n"))
-        for obj in found:
-            cli.print(template.render(obj))
-    else:
-        cli.out.write(json.dumps(found, indent=4, ensure_ascii=False) + "\n")
+    print_inspected(found, args.format, cli.out)
     return exitcodes.FAILED if failed else exitcodes.OK
 
 

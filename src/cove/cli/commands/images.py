@@ -10,9 +10,8 @@ from typing import Any
 from cove.cli import exitcodes
 from cove.cli.app import Cli
 from cove.cli.humanize import human_size, local_time, since
-from cove.cli.output import print_json, render
+from cove.cli.output import inspect_each, print_inspected, render
 from cove.cli.parser import GoBool, Subparsers, UsageError, parse_filters
-from cove.cli.template import Template
 
 IMAGES_TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 IMAGES_TABLE_DIGESTS = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
@@ -116,23 +115,12 @@ def _add_images(sub: Subparsers, name: str, aliases: list[str]) -> None:
 
 def cmd_inspect(cli: Cli, args: argparse.Namespace) -> int:
     from cove.api.shapes import image_inspect
-    from cove.errors import CoveError
 
     engine = cli.engine()
-    found: list[dict[str, Any]] = []
-    failed = False
-    for name in args.images:
-        try:
-            found.append(image_inspect(engine.images.inspect(name)))
-        except CoveError as exc:
-            cli.err.write(exitcodes.describe(exc) + "\n")
-            failed = True
-    if args.format and args.format != "json":
-        template = Template(args.format.replace("\\t", "\t").replace("\\n", "\n"))
-        for item in found:
-            cli.print(template.render(item))
-    else:
-        print_json(found, cli.out)
+    found, failed = inspect_each(
+        args.images, lambda name: image_inspect(engine.images.inspect(name)), cli.err
+    )
+    print_inspected(found, args.format, cli.out)
     return exitcodes.FAILED if failed else exitcodes.OK
 
 

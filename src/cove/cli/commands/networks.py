@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from cove.cli import exitcodes
 from cove.cli.app import Cli
-from cove.cli.output import render
+from cove.cli.output import inspect_each, print_inspected, render
 from cove.cli.parser import Subparsers, parse_filters
 from cove.errors import CoveError, InvalidArgument
 
@@ -111,26 +110,16 @@ def cmd_ls(cli: Cli, args: argparse.Namespace) -> int:
 def cmd_inspect(cli: Cli, args: argparse.Namespace) -> int:
     from cove.api.shapes import network as network_shape
 
-    engine = cli.engine()
-    networks = engine.networks
-    found, failed = [], False
-    for ref in args.networks:
-        try:
-            record = networks.get(ref)
-            endpoints = networks.endpoints(record)
-            names = {e.container_id: networks._names(e.container_id) for e in endpoints}
-            found.append(network_shape(record, endpoints, names))
-        except CoveError as exc:
-            cli.err.write(exitcodes.describe(exc) + "\n")
-            failed = True
-    if args.format and args.format != "json":
-        from cove.cli.template import Template
+    networks = cli.engine().networks
 
-        template = Template(args.format)
-        for item in found:
-            cli.print(template.render(item))
-    else:
-        cli.out.write(json.dumps(found, indent=4) + "\n")
+    def shape(ref: str) -> dict[str, Any]:
+        record = networks.get(ref)
+        endpoints = networks.endpoints(record)
+        names = {e.container_id: networks.container_name(e.container_id) for e in endpoints}
+        return network_shape(record, endpoints, names)
+
+    found, failed = inspect_each(args.networks, shape, cli.err)
+    print_inspected(found, args.format, cli.out)
     return exitcodes.FAILED if failed else exitcodes.OK
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from cove.cli import exitcodes
 from cove.cli.app import Cli
-from cove.cli.output import render
+from cove.cli.output import inspect_each, print_inspected, render
 from cove.cli.parser import Subparsers, parse_filters
 from cove.errors import CoveError, InvalidArgument
 
@@ -92,21 +91,8 @@ def cmd_ls(cli: Cli, args: argparse.Namespace) -> int:
 
 def cmd_inspect(cli: Cli, args: argparse.Namespace) -> int:
     engine = cli.engine()
-    found, failed = [], False
-    for name in args.volumes:
-        try:
-            found.append(_shape(engine.volumes.get(name)))
-        except CoveError as exc:
-            cli.err.write(exitcodes.describe(exc) + "\n")
-            failed = True
-    if args.format and args.format != "json":
-        from cove.cli.template import Template
-
-        template = Template(args.format)
-        for item in found:
-            cli.print(template.render(item))
-    else:
-        cli.out.write(json.dumps(found, indent=4) + "\n")
+    found, failed = inspect_each(args.volumes, lambda name: _shape(engine.volumes.get(name)), cli.err)
+    print_inspected(found, args.format, cli.out)
     return exitcodes.FAILED if failed else exitcodes.OK
 
 
