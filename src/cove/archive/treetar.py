@@ -42,6 +42,11 @@ class TreeTar:
         self.tar = tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=COPY_BUFFER)  # noqa: SIM115
         self.tar.copybufsize = COPY_BUFFER  # type: ignore[attr-defined]
         self.links: dict[tuple[int, int], str] = {}
+        self.count = 0  # entries written
+
+    def _addfile(self, info: tarfile.TarInfo, source: BinaryIO | None = None) -> None:
+        self.tar.addfile(info, source)
+        self.count += 1
 
     def add(self, path: str, name: str) -> None:
         """Add one filesystem object (not its children) as ``name``."""
@@ -59,13 +64,13 @@ class TreeTar:
             if st.st_nlink > 1 and key in self.links:
                 info.type = tarfile.LNKTYPE
                 info.linkname = self.links[key]
-                self.tar.addfile(info)
+                self._addfile(info)
                 return
             if st.st_nlink > 1:
                 self.links[key] = name
             info.size = st.st_size
             with open(path, "rb") as f:
-                self.tar.addfile(info, f)
+                self._addfile(info, f)
             return
         if stat.S_ISDIR(st.st_mode):
             info.type = tarfile.DIRTYPE
@@ -79,12 +84,12 @@ class TreeTar:
             info.type = tarfile.FIFOTYPE
         else:
             return  # sockets have no place in an archive
-        self.tar.addfile(info)
+        self._addfile(info)
 
     def add_empty(self, name: str, mtime: int = 0) -> None:
         info = tarfile.TarInfo(name)
         info.mtime = mtime
-        self.tar.addfile(info)
+        self._addfile(info)
 
     def add_tree(
         self,

@@ -7,7 +7,6 @@ import dataclasses
 import json
 import os
 import secrets
-import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -40,15 +39,10 @@ from cove.oci.image import Descriptor, ImageConfig, Manifest
 from cove.oci.reference import parse_reference
 from cove.runtime import caps as capabilities
 from cove.runtime.oci import error_from_log
-from cove.snapshots.snapshotter import OVERLAY
+from cove.snapshots import diff as snapshot_diff
+from cove.snapshots.diff import Change
 
 RUNTIME_FAILED = 255  # what the runtime exits with when it could not start the process
-
-
-@dataclass(frozen=True)
-class Change:
-    kind: str  # A (added), C (changed), D (deleted)
-    path: str
 
 
 @dataclass(frozen=True)
@@ -301,42 +295,7 @@ class ContainerIO:
 
     def diff(self, ref: str) -> list[Change]:
         record = self.c.records.resolve(ref)
-        snapshotter = self.store.snapshotter
-        chain = snapshotter.chain(record.snapshot_key)
-        top = snapshotter.fs(chain[0].id)
-        points = self._mount_points(record)
-        changes: list[Change] = []
-        if snapshotter.driver == OVERLAY:
-            lowers = [snapshotter.fs(s.id) for s in chain[1:]]
-
-            def in_lower(rel: str) -> bool:
-                for lower in lowers:
-                    if os.path.lexists(lower / rel):
-                        return True
-                    # a whiteout or opaque directory higher up hides what is below
-                    with contextlib.suppress(OSError):
-                        st = os.lstat(lower / rel)
-                        if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
-                            return False
-                return False
-
-            for dirpath, dirnames, filenames in os.walk(top):
-                rel_dir = os.path.relpath(dirpath, top)
-                for name in sorted(dirnames + filenames):
-                    rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-                    path = os.path.join(dirpath, name)
-                    st = os.lstat(path)
-                    if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
-                        changes.append(Change("D", "/" + rel))
-                    elif rel in points and not in_lower(rel):
-                        continue
-                    else:
-                        changes.append(Change("C" if in_lower(rel) else "A", "/" + rel))
-        else:
-            parent = snapshotter.fs(chain[1].id) if len(chain) > 1 else None
-            changes = _compare_trees(top, parent, points)
-        changes.sort(key=lambda c: c.path)
-        return changes
+        return snapshot_diff.changes(self.store.snapshotter, record.snapshot_key, self._mount_points(record))
 
     def commit(
         self,
@@ -364,28 +323,9 @@ class ContainerIO:
                     self.c.unpause(record.id)
 
     def _layer_tar(self, record: ContainerRecord, out: BinaryIO) -> None:
-        snapshotter = self.store.snapshotter
-        chain = snapshotter.chain(record.snapshot_key)
-        top = str(snapshotter.fs(chain[0].id))
-        points = self._mount_points(record)
-        tar = TreeTar(out)
-        if snapshotter.driver == OVERLAY:
-            tar.add_tree(
-                top, overlay_whiteouts=True, skip=lambda rel: rel in points and self._fresh(chain, rel)
-            )
-        else:
-            parent = snapshotter.fs(chain[1].id) if len(chain) > 1 else None
-            for change in _compare_trees(Path(top), parent, points):
-                rel = change.path.lstrip("/")
-                if change.kind == "D":
-                    head, _, base = rel.rpartition("/")
-                    tar.add_empty(f"{head}/.wh.{base}" if head else f".wh.{base}")
-                else:
-                    tar.add(os.path.join(top, rel), rel)
-        tar.close()
-
-    def _fresh(self, chain: list[Any], rel: str) -> bool:
-        return not any(os.path.lexists(self.store.snapshotter.fs(s.id) / rel) for s in chain[1:])
+        snapshot_diff.write_layer(
+            self.store.snapshotter, record.snapshot_key, out, self._mount_points(record)
+        )
 
     def _commit(
         self, record: ContainerRecord, reference: str | None, changes: list[str], message: str, author: str
@@ -599,45 +539,6 @@ def _net_bytes(pid: int) -> tuple[int, int]:
             rx += int(fields[0])
             tx += int(fields[8])
     return rx, tx
-
-
-def _compare_trees(top: Path, parent: Path | None, points: set[str]) -> list[Change]:
-    """Changes of a full copy (the copy driver) against its parent's tree."""
-    changes = []
-    seen = set()
-    for dirpath, dirnames, filenames in os.walk(top):
-        rel_dir = os.path.relpath(dirpath, top)
-        for name in dirnames + filenames:
-            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-            seen.add(rel)
-            if rel in points:
-                continue
-            st = os.lstat(os.path.join(dirpath, name))
-            other = parent / rel if parent else None
-            if other is None or not os.path.lexists(other):
-                changes.append(Change("A", "/" + rel))
-                continue
-            ost = os.lstat(other)
-            same = (
-                stat.S_IFMT(st.st_mode) == stat.S_IFMT(ost.st_mode)
-                and st.st_mode == ost.st_mode
-                and st.st_uid == ost.st_uid
-                and st.st_gid == ost.st_gid
-                and (
-                    stat.S_ISDIR(st.st_mode)
-                    or (st.st_size == ost.st_size and st.st_mtime_ns == ost.st_mtime_ns)
-                )
-            )
-            if not same:
-                changes.append(Change("C", "/" + rel))
-    if parent is not None:
-        for dirpath, dirnames, filenames in os.walk(parent):
-            rel_dir = os.path.relpath(dirpath, parent)
-            for name in dirnames + filenames:
-                rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-                if rel not in seen and os.path.dirname(rel) in seen | {""}:
-                    changes.append(Change("D", "/" + rel))
-    return changes
 
 
 def _tar_item(out: BinaryIO, source: str, name: str) -> None:
