@@ -19,6 +19,7 @@ import stat
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
 from cove.build.context import Context
@@ -71,10 +72,36 @@ def _parents(path: str) -> Iterator[str]:
         yield "/".join(parts[:i])
 
 
+_ARCHIVE_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+
+
+def is_archive(path: Path) -> bool:
+    """A tar, plain or gzip/bzip2/xz-compressed, that ADD unpacks (judged by content, as Docker)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        return False
+    if head.startswith(_ARCHIVE_MAGIC):
+        try:
+            with tarfile.open(path, "r:*") as tar:
+                return tar.next() is not None
+        except (tarfile.TarError, OSError, EOFError):
+            return False
+    return len(head) == 512 and head[257:262] == b"ustar"
+
+
 def write_layer(
-    context: Context, placements: list[tuple[str, str]], options: CopyOptions, out: BinaryIO
+    context: Context,
+    placements: list[tuple[str, str]],
+    options: CopyOptions,
+    out: BinaryIO,
+    archives: list[tuple[Path, str]] | None = None,
 ) -> int:
-    """Write the tar of a COPY to ``out``; returns how many entries it holds."""
+    """Write the tar of a COPY to ``out``; returns how many entries it holds.
+
+    ``archives``: (tar file, directory in the image) pairs whose contents ADD unpacks there,
+    owners and modes as the archive has them unless ``--chown``/``--chmod`` say otherwise."""
     count = 0
     seen: set[str] = set()
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
@@ -129,4 +156,28 @@ def write_layer(
                     add(rel, posixpath.join(name, inner) if name else inner)
             else:
                 add(source, name)
+        for archive, directory in archives or []:
+            prefix = directory.strip("/")
+            for parent in _parents("/" + prefix + "/x") if prefix else ():
+                add_dir(parent)
+            with tarfile.open(archive, "r:*") as source_tar:
+                for member in source_tar:
+                    inner = posixpath.normpath(member.name.lstrip("/"))
+                    if inner in (".", "") or inner.startswith("../"):
+                        continue
+                    member.name = posixpath.join(prefix, inner) if prefix else inner
+                    if member.islnk():
+                        target = posixpath.normpath(member.linkname.lstrip("/"))
+                        member.linkname = posixpath.join(prefix, target) if prefix else target
+                    if options.uid or options.gid:
+                        member.uid, member.gid = options.uid, options.gid
+                    if options.mode is not None:
+                        member.mode = options.mode
+                    if member.isdir():
+                        if member.name in seen:
+                            continue
+                        seen.add(member.name)
+                    data = source_tar.extractfile(member) if member.isreg() else None
+                    tar.addfile(member, data)
+                    count += 1
     return count

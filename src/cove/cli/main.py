@@ -39,6 +39,7 @@ TOP_COMMANDS: dict[str, str] = {
     **{name: "images" for name in ("images", "rmi", "tag", "history", "import", "save", "load")},
     **{name: "registry" for name in ("pull", "push", "login", "logout")},
     "port": "networks",
+    "build": "build",
     "info": "system",
     "version": "system",
 }  # fmt: skip
@@ -60,8 +61,10 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
             },
             "pull": "registry",
             "push": "registry",
+            "build": "build",
         },
     ),
+    "builder": ("Manage builds", {"prune": "build"}),
     "volume": ("Manage volumes", {n: "volumes" for n in "create ls list inspect rm remove prune".split()}),
     "network": (
         "Manage networks",
@@ -104,7 +107,7 @@ def build_parser(argv: Sequence[str] | None = None) -> CoveArgumentParser:
     words = _command_words(sys.argv[1:] if argv is None else argv)
     top_wanted: set[str] | None = None
     group_wanted: dict[str, set[str] | None] = {g: None for g in GROUPS}
-    modules = {"containers", "container_io", "images", "networks", "registry", "system", "volumes"}
+    modules = {"build", "containers", "container_io", "images", "networks", "registry", "system", "volumes"}
     if words and words[0] in TOP_COMMANDS:
         top_wanted, modules = {words[0]}, {TOP_COMMANDS[words[0]]}
         group_wanted = {}
@@ -155,6 +158,10 @@ def build_parser(argv: Sequence[str] | None = None) -> CoveArgumentParser:
         from cove.cli.commands import registry
 
         registry.register(top_only, groups["image"])
+    if "build" in modules:
+        from cove.cli.commands import build
+
+        build.register(top_only, groups["image"], groups["builder"])
     if "system" in modules:
         from cove.cli.commands import system
 

@@ -111,4 +111,21 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX endpoints_by_network ON endpoints(network_id);
     """,
+    # 5: the builder's step cache: each step's result under its cache key
+    """
+    CREATE TABLE build_cache (
+        key       TEXT PRIMARY KEY,
+        parent    TEXT NOT NULL,
+        step      TEXT NOT NULL,
+        inputs    TEXT NOT NULL DEFAULT '',
+        history   TEXT NOT NULL,
+        layer     TEXT,
+        diff_id   TEXT,
+        chain_id  TEXT,
+        size      INTEGER NOT NULL DEFAULT 0,
+        created   REAL NOT NULL,
+        last_used REAL NOT NULL
+    );
+    CREATE INDEX build_cache_by_parent ON build_cache(parent);
+    """,
 )

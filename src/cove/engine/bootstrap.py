@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cove.build.cachestore import BuildCache
 from cove.config import EngineConfig
 from cove.content.store import ContentStore
 from cove.db.database import Database
@@ -18,6 +20,7 @@ from cove.snapshots.snapshotter import COPY, OVERLAY, Snapshotter
 from cove.volumes.store import VolumeStore
 
 if TYPE_CHECKING:
+    from cove.engine.build import BuildService
     from cove.engine.container_io import ContainerIO
     from cove.engine.containers import ContainerService
     from cove.engine.images import ImageService
@@ -67,6 +70,18 @@ class Engine:
         return SystemService(self.store, self.images, self.networks)
 
     @cached_property
+    def build(self) -> BuildService:
+        from cove.engine.build import BuildService
+        from cove.registry.credentials import config_dir
+
+        def pull(name: str, platform: str, docker_config: Path | None) -> None:
+            self.registries.pull(
+                name, docker_config=docker_config or config_dir(os.environ), platform=platform
+            )
+
+        return BuildService(self.store, pull)
+
+    @cached_property
     def container_io(self) -> ContainerIO:
         from cove.engine.container_io import ContainerIO
 
@@ -100,6 +115,16 @@ def _choose_driver(config: EngineConfig, db: Database) -> tuple[str, str]:
     return driver, reason
 
 
+def _clean_build_leftovers(store: Store) -> None:
+    work = store.root / "build" / "work"
+    if (work.exists() and any(work.iterdir())) or store.db.query_one(
+        "SELECT 1 FROM snapshots WHERE kind = 'active' AND key LIKE 'build-%'"
+    ):
+        from cove.engine.build import clean_leftovers
+
+        clean_leftovers(store)
+
+
 def open_engine(config: EngineConfig, *, runner: Runner | None = None) -> Engine:
     if os.geteuid() != 0:
         raise PermissionDenied(
@@ -117,6 +142,8 @@ def open_engine(config: EngineConfig, *, runner: Runner | None = None) -> Engine
         volumes = VolumeStore(config.root / "volumes", db)
         engine = Engine(store, volumes)
         store.cleaners.append(volumes.clean_leftovers)
+        store.cleaners.append(lambda: _clean_build_leftovers(store))
+        store.gc_roots.append(BuildCache(db).roots)
         # Whatever a killed cove left behind goes now, if no other cove is at work.
         store.tidy()
     except BaseException:

@@ -20,7 +20,6 @@ from cove.errors import (
     NotFound,
 )
 from cove.host.atomic import atomic_output
-from cove.images import gc
 from cove.images.store import ImageRecord
 from cove.oci.digest import Digest, chain_ids
 from cove.oci.platform import parse_platform
@@ -183,7 +182,7 @@ class ImageService:
                 results.append(result)
             if prune and any(r.deleted for r in results):
                 before = {s.key for s in self.store.snapshotter.all()}
-                gc.collect(self.store.content, self.images, self.store.snapshotter)
+                self.store.collect_garbage()
                 after = {s.key for s in self.store.snapshotter.all()}
                 gone = sorted(before - after)
                 for r in results:
@@ -281,7 +280,7 @@ class ImageService:
                     untagged.append(familiar(tag))
                 self.images.delete(record.id)
                 deleted.append(record.id)
-            gc.collect(self.store.content, self.images, self.store.snapshotter)
+            self.store.collect_garbage()
             reclaimed = max(0, usage_before - self._store_usage())
         return PruneResult(deleted, untagged, reclaimed)
 

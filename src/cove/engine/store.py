@@ -27,6 +27,7 @@ from cove.images.store import ImageStore
 from cove.snapshots.snapshotter import Snapshotter
 
 if TYPE_CHECKING:
+    from cove.images.gc import GcResult
     from cove.images.unpack import Unpacker
 
 
@@ -42,6 +43,8 @@ class Store:
     driver_reason: str
     # More cleanup for leftovers, added by the services that own them (containers, volumes).
     cleaners: list[Callable[[], object]] = field(default_factory=list)
+    # What else keeps blobs and snapshots from collection: (blob digests, chainIDs) providers.
+    gc_roots: list[Callable[[], tuple[set[str], set[str]]]] = field(default_factory=list)
 
     @cached_property
     def unpacker(self) -> Unpacker:
@@ -110,6 +113,18 @@ class Store:
         with lock.exclusive():
             self.clean_leftovers()
             yield
+
+    def collect_garbage(self) -> GcResult:
+        """Remove unused blobs and snapshots (caller holds the store via :meth:`collecting`)."""
+        from cove.images import gc
+
+        blobs: set[str] = set()
+        chains: set[str] = set()
+        for provider in self.gc_roots:
+            more_blobs, more_chains = provider()
+            blobs |= more_blobs
+            chains |= more_chains
+        return gc.collect(self.content, self.images, self.snapshotter, (blobs, chains))
 
     def close(self) -> None:
         self.db.close()

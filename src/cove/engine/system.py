@@ -12,7 +12,6 @@ from cove.engine.store import Store
 from cove.engine.types import DiskUsage, DiskUsageRow, ImageUsage, Info
 from cove.errors import CoveError
 from cove.host import cgroups, mounts, sysinfo
-from cove.images import gc
 from cove.oci.digest import chain_ids
 from cove.oci.platform import host_platform
 from cove.runtime.oci import RuntimeInfo
@@ -156,6 +155,6 @@ class SystemService:
         result = self.images.prune(all=all)
         with self.store.collecting():
             before = disk_usage(self.store.root)[0]
-            gc.collect(self.store.content, self.store.images, self.store.snapshotter)
+            self.store.collect_garbage()
             freed = max(0, before - disk_usage(self.store.root)[0])
         return SystemPruneResult(result.deleted, result.space_reclaimed + freed, networks)

@@ -12,7 +12,7 @@ import os
 import select
 import signal
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from cove.host.libc import libc
 
@@ -153,3 +153,23 @@ def spawn_detached(
         except BaseException:
             os._exit(127)
     os.waitpid(pid, 0)
+
+
+def run_streaming(argv: Sequence[str], on_output: Callable[[bytes], None], *, cwd: str | None = None) -> int:
+    """Run ``argv`` with stdin empty and stdout+stderr merged into ``on_output`` as it comes;
+    return its exit code. The child dies with this process (it gets SIGKILL if we go)."""
+    import subprocess  # noqa: PLC0415 - the container monitor never needs it
+
+    proc = subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=cwd,
+        preexec_fn=die_with_parent,  # noqa: PLW1509 - prctl only, no locks taken
+    )
+    assert proc.stdout is not None
+    with proc.stdout:
+        while chunk := os.read(proc.stdout.fileno(), 65536):
+            on_output(chunk)
+    return proc.wait()

@@ -47,9 +47,16 @@ def _mark_blob(content: ContentStore, digest: str, marked: set[str]) -> None:
     marked.update(layer.digest for layer in manifest.layers)
 
 
-def collect(content: ContentStore, images: ImageStore, snapshotter: Snapshotter) -> GcResult:
-    marked: set[str] = set()
-    chains: set[str] = set()
+def collect(
+    content: ContentStore,
+    images: ImageStore,
+    snapshotter: Snapshotter,
+    keep: tuple[set[str], set[str]] = (set(), set()),
+) -> GcResult:
+    """Remove blobs and snapshots no image or container uses; ``keep`` adds (blobs, chainIDs)
+    that other owners (the build cache) still hold."""
+    marked: set[str] = set(keep[0])
+    chains: set[str] = set(keep[1])
     for record in images.records():
         _mark_blob(content, record.manifest_digest, marked)
         marked.add(record.id)

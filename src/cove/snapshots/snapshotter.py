@@ -206,6 +206,28 @@ class Snapshotter:
             raise
         return self.mounts(key)
 
+    def commit_active(self, key: str, new_key: str) -> SnapshotInfo:
+        """Turn the writable snapshot ``key`` into the committed layer ``new_key``, in place.
+
+        Its directory then holds what the layer holds (an overlay upper directory is a
+        layer's diff, a copy is a whole tree), so nothing is unpacked again. If ``new_key``
+        exists already (the same change made before), that one stands and this one goes."""
+        info = self.require(key)
+        if info.kind != "active":
+            raise Conflict(f"snapshot {key} is not a writable snapshot")
+        shutil.rmtree(self.dir(info.id) / "work", ignore_errors=True)
+        usage, size = disk_usage(self.fs(info.id))
+        with self.db.transaction() as tx:
+            existing = tx.execute("SELECT * FROM snapshots WHERE key = ?", (new_key,)).fetchone()
+            if existing is None:
+                tx.execute(
+                    "UPDATE snapshots SET key = ?, kind = 'committed', size = ?, usage = ? WHERE id = ?",
+                    (new_key, size, usage, info.id),
+                )
+                return self.by_id(info.id)
+        self.remove_by_id(info.id)
+        return _info(existing)
+
     def mounts(self, key: str) -> list[Mount]:
         """How to mount snapshot ``key``: writable if active, read-only if committed."""
         chain = self.chain(key)

@@ -1,0 +1,576 @@
+"""The build service: ``cove build`` on the local store, and the backend the executor runs on.
+
+RUN: a writable snapshot over the step's parent layers, a runtime spec made like a
+container's (default capabilities and seccomp, the host's network unless ``--network
+none``), the runtime run in the foreground with its output streamed, then the snapshot's
+changes written as the layer blob and the snapshot itself committed as that layer, so
+nothing is unpacked twice. COPY/ADD: the tar is stored as the blob and unpacked into a
+snapshot. Work directories live under ``build/work``; what a killed build leaves there
+(mounts, snapshots, runtime state) is cleared by :func:`clean_leftovers`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from cove.archive.apply import WhiteoutMode, apply_layer
+from cove.archive.stream import ChunkReader, LayerStream
+from cove.archive.tarstream import TarReader
+from cove.archive.treetar import TreeTar
+from cove.build.backend import BaseImage, Layer, LayerWriter, RunFailed, RunRequest
+from cove.build.cachestore import BuildCache
+from cove.build.context import IGNORE_FILE, Context
+from cove.build.dockerfile import DockerfileError, parse
+from cove.build.dockerignore import Matcher
+from cove.build.executor import BuildEvent, BuildOptions, BuiltImage, Executor
+from cove.build.stages import plan
+from cove.containers import etcfiles
+from cove.containers import spec as container_spec
+from cove.containers.model import ContainerConfig
+from cove.containers.paths import resolve_in_root
+from cove.containers.users import resolve_user
+from cove.engine.runtimes import choose_runtime
+from cove.engine.store import Store
+from cove.errors import CoveError, ImageNotFound, InvalidArgument, Unavailable
+from cove.host import cgroups, sysinfo
+from cove.host.mounts import is_mountpoint, mount_all, unmount
+from cove.host.process import run_streaming
+from cove.images.importer import store_image
+from cove.images.unpack import whiteout_mode
+from cove.oci import mediatypes as mt
+from cove.oci.digest import Digest, chain_ids
+from cove.oci.image import Descriptor, ImageConfig, Manifest
+from cove.oci.platform import host_platform, parse_platform
+from cove.oci.reference import Reference, parse_reference
+from cove.runtime import caps as capabilities
+from cove.runtime.oci import OciRuntime, error_from_log
+from cove.snapshots import diff as snapshot_diff
+from cove.snapshots.usage import disk_usage
+
+BUILD_PREFIX = "build-"
+# Paths the runtime may create in a RUN's snapshot to mount over: not part of the layer.
+MOUNT_POINTS = frozenset({"etc/hosts", "etc/hostname", "etc/resolv.conf", "proc", "sys", "dev"})
+DOWNLOAD_TIMEOUT = 60
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    dockerfile: str  # the Dockerfile's text
+    context: Path  # the context directory
+    ignore_file: Path | None = None  # a Dockerfile-specific .dockerignore, if there is one
+    tags: list[str] = field(default_factory=list)
+    build_args: dict[str, str] = field(default_factory=dict)
+    target: str | None = None
+    no_cache: bool = False
+    pull: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+    platform: str | None = None
+    network: str = "default"
+    secrets: dict[str, Path] = field(default_factory=dict)
+    output: dict[str, str] | None = None  # --output type=local|tar,dest=...
+    docker_config: Path | None = None  # for pulling base images
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    image_id: str  # "" when the result was exported instead of stored
+    tags: list[str]
+    steps: int
+    cached_steps: int
+    warnings: list[str]
+
+
+__all__ = ["BuildEvent", "BuildRequest", "BuildResult", "BuildService", "DockerfileError"]
+
+Puller = Callable[[str, str, Path | None], None]
+
+
+class BuildService:
+    def __init__(self, store: Store, pull: Puller) -> None:
+        self.store = store
+        self._pull = pull
+        self.cache = BuildCache(store.db)
+        self.work_dir = store.root / "build" / "work"
+        self.cache_mounts = store.root / "build" / "mounts"
+        self._docker_config: Path | None = None
+        self._runtime: OciRuntime | None = None
+
+    # -- the front door --------------------------------------------------------------------
+
+    def build(self, request: BuildRequest, report: Callable[[BuildEvent], None]) -> BuildResult:
+        dockerfile = parse(request.dockerfile)
+        host = host_platform()
+        target_platform = parse_platform(request.platform) if request.platform else host
+        build_plan = plan(
+            dockerfile,
+            request.build_args,
+            target=request.target,
+            target_platform=target_platform,
+            build_platform=host,
+        )
+        warnings = list(dockerfile.warnings)
+        if build_plan.unused_build_args:
+            names = ", ".join(build_plan.unused_build_args)
+            warnings.append(f"build args were given but not used by any stage: {names}")
+        matcher = None
+        if request.ignore_file is not None:
+            matcher = Matcher.from_text(request.ignore_file.read_text())
+        context = Context(request.context, matcher)
+        tags = [parse_reference(t) for t in request.tags]
+        options = BuildOptions(
+            build_args=request.build_args,
+            no_cache=request.no_cache,
+            pull=request.pull,
+            labels=request.labels,
+            network=request.network,
+            secrets=request.secrets,
+            platform=str(target_platform),
+            build_platform=str(host),
+        )
+        self._docker_config = request.docker_config
+        with self.store.writing():
+            executor = Executor(self, build_plan, context, options, escape=dockerfile.escape, report=report)
+            built = executor.build()
+            number = executor.next_step
+            started = time.monotonic()
+            if request.output is not None:
+                name = f"exporting to {request.output.get('type', 'local')}"
+                report(BuildEvent(number, name, "start"))
+                self.export(built.layers, request.output)
+                report(BuildEvent(number, name, "done", elapsed=time.monotonic() - started))
+                return BuildResult("", [], built.steps, built.cached_steps, warnings)
+            report(BuildEvent(number, "exporting to image", "start"))
+            image_id = self._store(built, tags)
+            report(BuildEvent(number, "exporting to image", "note", f"writing image {image_id} done"))
+            for ref in tags:
+                report(BuildEvent(number, "exporting to image", "note", f"naming to {ref} done"))
+            report(BuildEvent(number, "exporting to image", "done", elapsed=time.monotonic() - started))
+        return BuildResult(image_id, [str(t) for t in tags], built.steps, built.cached_steps, warnings)
+
+    def _store(self, built: BuiltImage, tags: list[Reference]) -> str:
+        config = ImageConfig(built.config)
+        descriptors = [layer.descriptor for layer in built.layers]
+        config_bytes = config.to_bytes()
+        manifest = Manifest(
+            mt.OCI_MANIFEST,
+            Descriptor(mt.OCI_CONFIG, Digest.of(config_bytes), len(config_bytes)),
+            tuple(descriptors),
+        )
+        size = self.store.unpacker.unpack(manifest, config)
+        return str(
+            store_image(self.store.content, self.store.images, config, descriptors, size=size, tags=tags).id
+        )
+
+    # -- contexts that arrive as a stream ---------------------------------------------------
+
+    @contextlib.contextmanager
+    def context_from_archive(self, source: BinaryIO) -> Iterator[Path]:
+        """A context tar (plain or compressed), unpacked as it streams in, for the build's time."""
+        with self._work("context-") as (_, directory):
+            root = directory / "context"
+            root.mkdir()
+            read_context_archive(source, root)
+            yield root
+
+    def open_url(self, url: str) -> BinaryIO:
+        try:
+            response: BinaryIO = urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT)
+        except (OSError, ValueError) as exc:
+            raise Unavailable(f"cannot download {url}: {exc}") from None
+        return response
+
+    # -- the executor's backend ------------------------------------------------------------
+
+    def base_image(self, name: str, platform: str, pull: bool) -> BaseImage:
+        images = self.store.images
+        record = None
+        if not pull:
+            with contextlib.suppress(ImageNotFound):
+                record = images.resolve(name)
+        if record is None:
+            try:
+                self._pull(name, platform, self._docker_config)
+            except CoveError as exc:
+                raise type(exc)(
+                    f"base image {name}: {exc.message}", hint=exc.hint or "pull or build it first"
+                ) from None
+            record = images.resolve(name)
+        config = images.config(record)
+        manifest = images.manifest(record)
+        self.store.unpacker.unpack(manifest, config)
+        layers = tuple(Layer(d, diff) for d, diff in zip(manifest.layers, config.diff_ids, strict=True))
+        return BaseImage(str(record.id), config.raw, layers)
+
+    def layers_present(self, layers: Sequence[Layer]) -> bool:
+        if not layers:
+            return True
+        top = chain_ids([layer.diff_id for layer in layers])[-1]
+        return self.store.snapshotter.get(top) is not None and self.store.content.exists(
+            layers[-1].descriptor.digest
+        )
+
+    def _chain(self, layers: Sequence[Layer]) -> str | None:
+        return str(chain_ids([layer.diff_id for layer in layers])[-1]) if layers else None
+
+    @contextlib.contextmanager
+    def _work(self, prefix: str = BUILD_PREFIX) -> Iterator[tuple[str, Path]]:
+        name = prefix + secrets.token_hex(8)
+        directory = self.work_dir / name
+        directory.mkdir(parents=True)
+        try:
+            yield name, directory
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def rootfs(self, layers: Sequence[Layer]) -> Iterator[Path]:
+        with self._work() as (_, directory):
+            target = directory / "rootfs"
+            target.mkdir()
+            chain = self._chain(layers)
+            if chain is None:
+                yield target
+                return
+            mount_all(self.store.snapshotter.mounts(chain), target)
+            try:
+                yield target
+            finally:
+                unmount(target, lazy=True)
+
+    def add_layer(self, layers: Sequence[Layer], write: LayerWriter) -> Layer | None:
+        content = self.store.content
+        with tempfile.TemporaryFile(dir=self._tmp()) as spool:
+            if write(spool) == 0:
+                return None
+            spool.seek(0)
+            with content.writer() as writer:
+                while chunk := spool.read(1 << 20):
+                    writer.write(chunk)
+                blob = writer.commit(what="layer")  # a plain tar: its digest is its diffID
+                size = writer.size
+        self.store.images.record_layer(blob, blob, size)
+        parent = self._chain(layers)
+        chain = str(chain_ids([*(layer.diff_id for layer in layers), blob])[-1])
+        if self.store.snapshotter.get(chain) is None:
+            snapshotter = self.store.snapshotter
+            ext = snapshotter.begin(parent)
+            try:
+                with content.open(blob) as f:
+                    stats = apply_layer(
+                        TarReader(ChunkReader(iter(lambda: f.read(1 << 20), b""))),
+                        ext.path,
+                        whiteout_mode(snapshotter),
+                    )
+                with self.store.unpacker.lock(chain).exclusive():
+                    ext.commit(chain, parent, size=stats.content_size, usage=stats.disk_usage)
+            except BaseException:
+                ext.abort()
+                raise
+        return Layer(Descriptor(mt.OCI_LAYER, blob, size), blob)
+
+    def _tmp(self) -> Path:
+        self.store.tmp_dir.mkdir(parents=True, exist_ok=True)
+        return self.store.tmp_dir
+
+    def runtime(self) -> OciRuntime:
+        if self._runtime is None:
+            info = choose_runtime(self.store)
+            self._runtime = OciRuntime(
+                info, self.store.config.runtime_dir / "runtime" / info.name, self.store.runner
+            )
+        return self._runtime
+
+    def run(
+        self, layers: Sequence[Layer], request: RunRequest, output: Callable[[bytes], None]
+    ) -> Layer | None:
+        snapshotter = self.store.snapshotter
+        parent = self._chain(layers)
+        with self._work() as (name, directory):
+            mounts = snapshotter.prepare(name, parent)
+            committed = False
+            try:
+                rootfs = directory / "rootfs"
+                rootfs.mkdir()
+                mount_all(mounts, rootfs)
+                try:
+                    code = self._run_in(name, directory, rootfs, request, output)
+                finally:
+                    unmount(rootfs, lazy=True)
+                if code != 0:
+                    raise RunFailed(f"the command exited with code {code}", code)
+                for rel in snapshot_diff.fresh_points(
+                    snapshotter, name, MOUNT_POINTS | self._targets(request)
+                ):
+                    path = snapshotter.fs(snapshotter.require(name).id) / rel
+                    if path.is_dir():
+                        path.rmdir()
+                    else:
+                        path.unlink()
+                layer = self._commit_run(name, layers)
+                committed = True
+                return layer
+            finally:
+                if not committed:
+                    with contextlib.suppress(CoveError):
+                        snapshotter.remove(name)
+
+    @staticmethod
+    def _targets(request: RunRequest) -> set[str]:
+        out: set[str] = set()
+        for mount in request.mounts:
+            parts = mount.target.strip("/").split("/")
+            out.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+        return out
+
+    def _commit_run(self, name: str, layers: Sequence[Layer]) -> Layer | None:
+        snapshotter = self.store.snapshotter
+        content = self.store.content
+        with content.writer() as writer:
+            count = snapshot_diff.write_layer(snapshotter, name, _WriterFile(writer), set())  # type: ignore[arg-type]
+            if count == 0:
+                writer.abort()
+                snapshotter.remove(name)
+                return None
+            blob = writer.commit(what="layer")
+            size = writer.size
+        self.store.images.record_layer(blob, blob, size)
+        chain = str(chain_ids([*(layer.diff_id for layer in layers), blob])[-1])
+        with self.store.unpacker.lock(chain).exclusive():
+            snapshotter.commit_active(name, chain)
+        return Layer(Descriptor(mt.OCI_LAYER, blob, size), blob)
+
+    def _run_in(
+        self, name: str, directory: Path, rootfs: Path, request: RunRequest, output: Callable[[bytes], None]
+    ) -> int:
+        user = resolve_user(request.user or None, rootfs)
+        workdir = resolve_in_root(rootfs, request.workdir)
+        if not workdir.exists():
+            workdir.mkdir(parents=True)  # WORKDIR makes its directory, owned by root (Docker's rule)
+        host_network = request.network in ("default", "host")
+        etc = directory / "etc"
+        etc.mkdir()
+        (etc / "hostname").write_text(f"{name}\n")
+        (etc / "hosts").write_text(etcfiles.hosts_file([], host_network) + f"127.0.0.1\t{name}\n")
+        (etc / "resolv.conf").write_text(
+            etcfiles.resolv_conf(host_network=host_network, dns=[], dns_search=[])
+        )
+        config = ContainerConfig(
+            image="",
+            entrypoint=[],
+            cmd=request.argv,
+            env=request.env,
+            network="host" if host_network else "none",
+        )
+        spec = container_spec.build(
+            container_id=name,
+            config=config,
+            image={},
+            rootfs=rootfs,
+            hostname=name,
+            user=user,
+            mounts=self._run_mounts(request),
+            etc_dir=etc,
+            cgroup_version=cgroups.version(),
+            cpus_available=sysinfo.cpu_count(),
+            init_binary=None,
+            known_caps=capabilities.host_caps(),
+        )
+        spec["process"]["cwd"] = request.workdir
+        bundle = directory / "bundle"
+        bundle.mkdir()
+        (bundle / "config.json").write_text(json.dumps(spec))
+        runtime = self.runtime()
+        argv = runtime.argv("run", "--bundle", str(bundle), name, log=directory / "runtime.log")
+        try:
+            code = run_streaming(argv, output)
+        finally:
+            with contextlib.suppress(CoveError):
+                runtime.delete(name, force=True)
+        if code == 255 and (directory / "runtime.log").exists():
+            message = error_from_log(directory / "runtime.log")
+            if message:
+                raise RunFailed(f"the command could not start: {message}", code)
+        return code
+
+    def _run_mounts(self, request: RunRequest) -> list[container_spec.HostMount]:
+        out = []
+        for m in request.mounts:
+            if m.kind == "tmpfs":
+                out.append(
+                    container_spec.HostMount("tmpfs", "tmpfs", m.target, ("nosuid", "nodev", *m.options))
+                )
+            elif m.kind == "cache":
+                path = self.cache_mounts / _cache_dir_name(m.source)
+                path.mkdir(parents=True, exist_ok=True)
+                out.append(
+                    container_spec.HostMount(
+                        "bind", str(path), m.target, container_spec.bind_options(m.readonly)
+                    )
+                )
+            else:  # bind, secret
+                out.append(
+                    container_spec.HostMount(
+                        "bind", m.source, m.target, container_spec.bind_options(m.readonly)
+                    )
+                )
+        return out
+
+    def download(self, url: str, dest: Path) -> tuple[str, float | None]:
+        try:
+            with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response, open(dest, "wb") as f:
+                shutil.copyfileobj(response, f, 1 << 20)
+                modified = response.headers.get("Last-Modified")
+                final_url = response.geturl()
+        except (OSError, ValueError) as exc:
+            raise Unavailable(f"cannot download {url}: {exc}") from None
+        name = os.path.basename(urllib.parse.urlparse(final_url).path) or "download"
+        mtime = None
+        if modified:
+            with contextlib.suppress(TypeError, ValueError):
+                mtime = parsedate_to_datetime(modified).timestamp()
+        return name, mtime
+
+    # -- --output ----------------------------------------------------------------------------
+
+    def export(self, layers: Sequence[Layer], output: Mapping[str, str]) -> None:
+        kind = output.get("type", "local")
+        dest = output.get("dest", "")
+        if not dest:
+            raise InvalidArgument("--output needs dest=", hint="e.g. --output type=local,dest=out")
+        with self.rootfs(layers) as root:
+            if kind == "local":
+                target = Path(dest)
+                target.mkdir(parents=True, exist_ok=True)
+                self.store.runner.run(["cp", "-a", "--", f"{root}/.", str(target)])
+            elif kind == "tar":
+                with open(dest, "wb") if dest != "-" else os.fdopen(os.dup(1), "wb") as f:
+                    tar = TreeTar(f)
+                    tar.add_tree(str(root))
+                    tar.close()
+            else:
+                raise InvalidArgument(
+                    f"--output type={kind} is not supported", hint="use type=local or type=tar"
+                )
+
+    # -- the cache: usage and pruning ----------------------------------------------------------
+
+    def usage(self) -> tuple[int, int, int]:
+        """(records, bytes of layers only the cache holds, bytes of cache mounts)."""
+        used = self._image_layers()
+        entries = self.cache.all()
+        seen: set[str] = set()
+        size = 0
+        for entry in entries:
+            if entry.layer is not None and str(entry.layer.digest) not in used | seen:
+                seen.add(str(entry.layer.digest))
+                size += entry.size
+        mounts = 0
+        if self.cache_mounts.exists():
+            mounts = disk_usage(self.cache_mounts)[0]
+        return len(entries), size, mounts
+
+    def _image_layers(self) -> set[str]:
+        used: set[str] = set()
+        for record in self.store.images.records():
+            with contextlib.suppress(CoveError):
+                used.update(str(d.digest) for d in self.store.images.manifest(record).layers)
+        return used
+
+    def prune(self, *, all: bool = False, until: float | None = None) -> tuple[int, int]:
+        """Forget cache records (only those whose layers no image uses, unless ``all``) and
+        empty the cache mounts; returns (records removed, bytes of layers freed for collection)."""
+        used = self._image_layers()
+        doomed = []
+        freed = 0
+        for entry in self.cache.all():
+            if until is not None and entry.last_used > until:
+                continue
+            in_image = entry.layer is not None and str(entry.layer.digest) in used
+            if all or not in_image:
+                doomed.append(entry.key)
+                if entry.layer is not None and not in_image:
+                    freed += entry.size
+        self.cache.delete(doomed)
+        if all and self.cache_mounts.exists():
+            shutil.rmtree(self.cache_mounts, ignore_errors=True)
+        return len(doomed), freed
+
+
+class _WriterFile:
+    """A blob writer seen as a binary file, for the tar writer."""
+
+    def __init__(self, writer: Any) -> None:
+        self.writer = writer
+
+    def write(self, data: bytes) -> int:
+        self.writer.write(data)
+        return len(data)
+
+
+def _cache_dir_name(cache_id: str) -> str:
+    return hashlib.sha256(cache_id.encode()).hexdigest()[:32]
+
+
+def clean_leftovers(store: Store) -> None:
+    """What a killed build left: mounts and directories under build/work, its writable
+    snapshots, and runtime containers still named after them."""
+    work = store.root / "build" / "work"
+    names: set[str] = set()
+    if work.exists():
+        for entry in os.scandir(work):
+            names.add(entry.name)
+            rootfs = Path(entry.path) / "rootfs"
+            with contextlib.suppress(OSError, CoveError):
+                if is_mountpoint(rootfs):
+                    unmount(rootfs, lazy=True)
+            shutil.rmtree(entry.path, ignore_errors=True)
+    rows = store.db.query(
+        "SELECT key FROM snapshots WHERE kind = 'active' AND key LIKE ?", (BUILD_PREFIX + "%",)
+    )
+    for row in rows:
+        names.add(row["key"])
+        with contextlib.suppress(CoveError):
+            store.snapshotter.remove(row["key"])
+    if names:
+        with contextlib.suppress(CoveError):
+            info = choose_runtime(store)
+            runtime = OciRuntime(info, store.config.runtime_dir / "runtime" / info.name, store.runner)
+            for name in names:
+                if not name.startswith(BUILD_PREFIX):
+                    continue
+                with contextlib.suppress(CoveError):
+                    runtime.delete(name, force=True)
+
+
+def read_context_archive(source: BinaryIO, target: Path) -> None:
+    """Unpack a context tar (plain or compressed) streamed from ``source`` into ``target``,
+    with the layer applier's guards (nothing lands outside ``target``)."""
+    try:
+        stream = LayerStream(source, threaded=False)
+        apply_layer(TarReader(ChunkReader(stream.chunks())), target, WhiteoutMode.APPLY)
+    except CoveError as exc:
+        raise InvalidArgument(f"the build context is not a valid tar archive: {exc.message}") from None
+
+
+def find_ignore_file(context: Path, dockerfile: Path | None) -> Path | None:
+    """``<Dockerfile>.dockerignore`` next to the Dockerfile wins over the context's own."""
+    if dockerfile is not None:
+        own = dockerfile.with_name(dockerfile.name + IGNORE_FILE)
+        if own.is_file():
+            return own
+    default = context / IGNORE_FILE
+    return default if default.is_file() else None
