@@ -17,7 +17,7 @@ import os
 import posixpath
 import stat
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -97,11 +97,15 @@ def write_layer(
     options: CopyOptions,
     out: BinaryIO,
     archives: list[tuple[Path, str]] | None = None,
+    existing: Callable[[str], os.stat_result | None] | None = None,
 ) -> int:
     """Write the tar of a COPY to ``out``; returns how many entries it holds.
 
     ``archives``: (tar file, directory in the image) pairs whose contents ADD unpacks there,
-    owners and modes as the archive has them unless ``--chown``/``--chmod`` say otherwise."""
+    owners and modes as the archive has them unless ``--chown``/``--chmod`` say otherwise.
+    ``existing(path)``: the image's own directory at ``path``, if it has one: a parent that
+    exists goes into the layer as it is (owner, mode, time), since a layer's directory entry
+    sets what the merged directory shows."""
     count = 0
     seen: set[str] = set()
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
@@ -115,6 +119,10 @@ def write_layer(
             info.type = tarfile.DIRTYPE
             info.mode = mode
             info.mtime = int(mtime)
+            found = existing(name) if existing is not None else None
+            if found is not None:
+                info.mode, info.mtime = stat.S_IMODE(found.st_mode), int(found.st_mtime)
+                info.uid, info.gid = found.st_uid, found.st_gid
             tar.addfile(info)
             count += 1
 

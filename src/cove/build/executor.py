@@ -14,6 +14,7 @@ import json
 import os
 import posixpath
 import shutil
+import stat
 import tempfile
 import threading
 import time
@@ -94,6 +95,7 @@ class _Stage:
     key: str
     platform: str
     rebuilt: bool = False  # a step of this stage missed the cache: the later ones will too
+    changed_setting: str = ""  # the first metadata step that was new (a build arg's value...)
 
 
 def _now() -> str:
@@ -255,7 +257,8 @@ class Executor:
         if not triggers:
             return []
         try:
-            return parse("\n".join(triggers) + "\n").instructions
+            # The parser wants a FROM first: the triggers follow a stand-in one.
+            return parse("FROM scratch\n" + "\n".join(triggers) + "\n").instructions[1:]
         except DockerfileError as exc:
             raise DockerfileError(
                 line, f"the base image's ONBUILD trigger is invalid: {exc.message}"
@@ -289,6 +292,7 @@ class Executor:
             entry = cached.history
         else:
             entry = {"created": _now(), "created_by": text, "empty_layer": True}
+            work.changed_setting = work.changed_setting or text
             self._record(key, work.key, x.keyword + " " + text, inputs, entry, None, work.layers)
         work.history.append(entry)
         work.key = key
@@ -361,6 +365,8 @@ class Executor:
             return None, "its cached result was removed"
         if work.rebuilt:
             return None, "an earlier step was rebuilt"
+        if work.changed_setting:
+            return None, f"a setting before it changed ({work.changed_setting})"
         if self.backend.cache.siblings(work.key, step_id):
             if keyword == "RUN":
                 return None, "the build args or mounted files it uses changed"
@@ -658,9 +664,23 @@ class Executor:
         layers = list(work.layers)
 
         def make(output: Callable[[str], None]) -> Layer | None:
-            return self.backend.add_layer(
-                layers, lambda out: copying.write_layer(context, placements, options, out, archives)
-            )
+            # Directories the image has already keep their owner and mode: only missing
+            # parents are made.
+            with self.backend.rootfs(layers) as base:
+
+                def exists(path: str) -> os.stat_result | None:
+                    try:
+                        found = os.lstat(_inside(base, path))
+                    except OSError:
+                        return None
+                    return found if stat.S_ISDIR(found.st_mode) else None
+
+                return self.backend.add_layer(
+                    layers,
+                    lambda out: copying.write_layer(
+                        context, placements, options, out, archives, existing=exists
+                    ),
+                )
 
         shown_flags = " ".join(f"--{k}={v}" for k, vs in flags.items() for v in vs)
         return _Prepared(

@@ -67,7 +67,7 @@ class Engine:
     def system(self) -> SystemService:
         from cove.engine.system import SystemService
 
-        return SystemService(self.store, self.images, self.networks)
+        return SystemService(self.store, self.images, self.networks, lambda: self.build)
 
     @cached_property
     def build(self) -> BuildService:

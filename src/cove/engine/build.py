@@ -400,9 +400,12 @@ class BuildService:
         finally:
             with contextlib.suppress(CoveError):
                 runtime.delete(name, force=True)
-        if code == 255 and (directory / "runtime.log").exists():
-            message = error_from_log(directory / "runtime.log")
-            if message:
+        if code != 0:
+            # The runtime logs an error only when it could not start the command at all.
+            log = directory / "runtime.log"
+            logged = log.read_text(errors="replace") if log.exists() else ""
+            if '"error"' in logged or '"fatal"' in logged:
+                message = error_from_log(log)
                 raise RunFailed(f"the command could not start: {message}", code)
         return code
 
@@ -468,20 +471,12 @@ class BuildService:
 
     # -- the cache: usage and pruning ----------------------------------------------------------
 
-    def usage(self) -> tuple[int, int, int]:
-        """(records, bytes of layers only the cache holds, bytes of cache mounts)."""
-        used = self._image_layers()
-        entries = self.cache.all()
-        seen: set[str] = set()
-        size = 0
-        for entry in entries:
-            if entry.layer is not None and str(entry.layer.digest) not in used | seen:
-                seen.add(str(entry.layer.digest))
-                size += entry.size
-        mounts = 0
-        if self.cache_mounts.exists():
-            mounts = disk_usage(self.cache_mounts)[0]
-        return len(entries), size, mounts
+    def cache_usage(self) -> tuple[int, set[str], set[str], int]:
+        """(records, layer blobs, snapshot chainIDs, bytes of the cache mounts) of the cache."""
+        records = len(self.cache.all())
+        blobs, chains = self.cache.roots()
+        mounts = disk_usage(self.cache_mounts)[0] if self.cache_mounts.exists() else 0
+        return records, blobs, chains, mounts
 
     def _image_layers(self) -> set[str]:
         used: set[str] = set()
@@ -490,24 +485,28 @@ class BuildService:
                 used.update(str(d.digest) for d in self.store.images.manifest(record).layers)
         return used
 
-    def prune(self, *, all: bool = False, until: float | None = None) -> tuple[int, int]:
-        """Forget cache records (only those whose layers no image uses, unless ``all``) and
-        empty the cache mounts; returns (records removed, bytes of layers freed for collection)."""
+    def prune(
+        self, *, all: bool = False, until: float | None = None, collect: bool = True
+    ) -> tuple[int, int]:
+        """Forget cache records (only those whose layers no image uses, unless ``all``) and, with
+        ``all``, the cache mounts; then collect what nothing holds any more.
+        Returns (records removed, bytes freed)."""
         used = self._image_layers()
         doomed = []
-        freed = 0
         for entry in self.cache.all():
             if until is not None and entry.last_used > until:
                 continue
             in_image = entry.layer is not None and str(entry.layer.digest) in used
             if all or not in_image:
                 doomed.append(entry.key)
-                if entry.layer is not None and not in_image:
-                    freed += entry.size
+        before = disk_usage(self.store.root)[0]
         self.cache.delete(doomed)
         if all and self.cache_mounts.exists():
             shutil.rmtree(self.cache_mounts, ignore_errors=True)
-        return len(doomed), freed
+        if collect:
+            with self.store.collecting():
+                self.store.collect_garbage()
+        return len(doomed), max(0, before - disk_usage(self.store.root)[0])
 
 
 class _WriterFile:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ from cove.version import __version__
 RUNNING_STATES = frozenset({"running", "restarting"})
 
 if TYPE_CHECKING:
+    from cove.engine.build import BuildService
     from cove.engine.networks import NetworkService
 
 
@@ -32,10 +34,17 @@ class SystemPruneResult:
 
 
 class SystemService:
-    def __init__(self, store: Store, images: ImageService, networks: NetworkService | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        images: ImageService,
+        networks: NetworkService | None = None,
+        build: Callable[[], BuildService] | None = None,
+    ) -> None:
         self.store = store
         self.images = images
         self.networks = networks
+        self.build = build
 
     def info(self) -> Info:
         db = self.store.db
@@ -117,10 +126,24 @@ class SystemService:
         images_size = blob_total + layer_total
         reclaimable_items = {i for i, owners in holders.items() if not owners & used_images}
         reclaimable = sum(size_of(i) for i in reclaimable_items)
+        # What only the build cache holds is the cache's, not the images'.
+        records, cache_blobs, cache_chains, mounts_bytes = self._build_cache()
+        cache_only = {f"blob:{b}" for b in cache_blobs} | {f"layer:{c}" for c in cache_chains}
+        cache_only -= holders.keys()
+        cache_size = sum(size_of(i) for i in cache_only)
+        images_size -= cache_size
         # Content no image holds (left by an interrupted operation) can go as well.
-        reclaimable += sum(content.disk_usage(d) for d in content.digests() if f"blob:{d}" not in holders)
         reclaimable += sum(
-            s.usage for s in snapshots.values() if s.kind == "committed" and f"layer:{s.key}" not in holders
+            content.disk_usage(d)
+            for d in content.digests()
+            if f"blob:{d}" not in holders and f"blob:{d}" not in cache_only
+        )
+        reclaimable += sum(
+            s.usage
+            for s in snapshots.values()
+            if s.kind == "committed"
+            and f"layer:{s.key}" not in holders
+            and f"layer:{s.key}" not in cache_only
         )
 
         image_rows = []
@@ -146,15 +169,23 @@ class SystemService:
             ),
             DiskUsageRow("Containers", len(containers), active, container_size, container_reclaimable),
             DiskUsageRow("Local Volumes", 0, 0, 0, 0),
-            DiskUsageRow("Build Cache", 0, 0, 0, 0),
+            DiskUsageRow("Build Cache", records, 0, cache_size + mounts_bytes, cache_size + mounts_bytes),
         ]
         return DiskUsage(rows, image_rows, disk_usage(store.root)[0])
+
+    def _build_cache(self) -> tuple[int, set[str], set[str], int]:
+        """(records, layer blobs, chainIDs, bytes of cache mounts) of the build cache."""
+        if self.build is None:
+            return 0, set(), set(), 0
+        return self.build().cache_usage()
 
     def prune(self, *, all: bool = False) -> SystemPruneResult:
         networks = self.networks.prune() if self.networks is not None else []
         result = self.images.prune(all=all)
+        before = disk_usage(self.store.root)[0]
+        if self.build is not None:
+            self.build().prune(all=all, collect=False)  # dangling build cache; all of it with -a
         with self.store.collecting():
-            before = disk_usage(self.store.root)[0]
             self.store.collect_garbage()
             freed = max(0, before - disk_usage(self.store.root)[0])
         return SystemPruneResult(result.deleted, result.space_reclaimed + freed, networks)

@@ -84,7 +84,8 @@ def _empty_stub(path: Path) -> bool:
     except OSError:
         return False
     if stat.S_ISDIR(st.st_mode):
-        return not any(os.scandir(path))
+        with os.scandir(path) as entries:
+            return next(entries, None) is None
     return stat.S_ISREG(st.st_mode) and st.st_size == 0
 
 
