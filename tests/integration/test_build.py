@@ -564,7 +564,7 @@ def test_run_mounts_cache_secret_tmpfs_bind(cove_busybox: CoveRunner, tmp_path: 
     cove("save", "-o", str(tmp_path / "m.tar"), "mounts:2")
     assert b"s3cret" not in (tmp_path / "m.tar").read_bytes()
     missing = cove("build", "-q", str(ctx), check=False)  # the secret mount is optional: no --secret, no file
-    assert missing.rc == 1 and "line 3" in missing.err
+    assert missing.rc == 1 and "line 4" in missing.err
 
 
 def test_onbuild_triggers_run_in_the_child(cove_busybox: CoveRunner, tmp_path: Path) -> None:
