@@ -87,6 +87,10 @@ class BuildBackend(Protocol):
         """The files of ``layers``, read-only, for as long as the context lasts."""
         ...
 
+    def owner(self, layers: Sequence[Layer], spec: str) -> tuple[int, int]:
+        """``user[:group]`` (names or numbers) as the image's /etc/passwd and /etc/group say."""
+        ...
+
     def download(self, url: str, dest: Path) -> tuple[str, float | None]:
         """Fetch ``url`` into the file ``dest``; (its file name, its Last-Modified time)."""
         ...

@@ -36,7 +36,6 @@ from cove.build.dockerignore import parse as parse_ignore
 from cove.build.expand import ExpansionError, expand, split_words
 from cove.build.metadata import StageState, apply
 from cove.build.stages import PROXY_ARGS, BuildPlan, Stage
-from cove.containers.users import resolve_user
 from cove.errors import CoveError
 from cove.oci.digest import chain_ids
 from cove.oci.timestamps import format_rfc3339
@@ -292,7 +291,8 @@ class Executor:
             entry = cached.history
         else:
             entry = {"created": _now(), "created_by": text, "empty_layer": True}
-            work.changed_setting = work.changed_setting or text
+            if not work.changed_setting and self.backend.cache.siblings(work.key, x.keyword + " " + text):
+                work.changed_setting = text  # built before, with other values (a build arg...)
             self._record(key, work.key, x.keyword + " " + text, inputs, entry, None, work.layers)
         work.history.append(entry)
         work.key = key
@@ -523,6 +523,10 @@ class Executor:
             return RunMount(
                 "secret", target or f"/run/secrets/{secret_id}", str(path), True
             ), f"secret {secret_id}"
+        if kind == "ssh":
+            raise DockerfileError(
+                x.line, "RUN --mount=type=ssh is not supported by cove", hint="use a secret mount"
+            )
         if not target:
             raise DockerfileError(x.line, f"RUN --mount=type={kind} needs a target=")
         if not target.startswith("/"):
@@ -556,10 +560,6 @@ class Executor:
                 _copy_any(host, copy_target)
                 host = copy_target
             return RunMount("bind", target, str(host), not rw), f"bind {target} {inputs}"
-        if kind == "ssh":
-            raise DockerfileError(
-                x.line, "RUN --mount=type=ssh is not supported by cove", hint="use a secret mount"
-            )
         raise DockerfileError(x.line, f"unknown mount type {kind!r}: use bind, cache, tmpfs or secret")
 
     def _from_root(self, work: _Stage, x: Instruction, origin: str, cleanup: ExitStack) -> tuple[Path, str]:
@@ -738,10 +738,9 @@ class Executor:
             if numeric is not None:
                 uid, gid = numeric
             else:
-                with self.backend.rootfs(work.layers) as root:
-                    user = resolve_user(text, root)
-                # A user without a group keeps the same number as its GID (Docker's rule).
-                uid, gid = user.uid, (user.gid if ":" in text else user.uid)
+                uid, gid = self.backend.owner(work.layers, text)
+                if ":" not in text:
+                    gid = uid  # a user without a group: the same number as its GID (Docker's rule)
         return copying.CopyOptions(uid, gid, mode)
 
 

@@ -49,6 +49,7 @@ from cove.errors import CoveError, ImageNotFound, InvalidArgument, Unavailable
 from cove.host import cgroups, sysinfo
 from cove.host.mounts import is_mountpoint, mount_all, unmount
 from cove.host.process import run_streaming
+from cove.images import diff as snapshot_diff
 from cove.images.importer import store_image
 from cove.images.unpack import whiteout_mode
 from cove.oci import mediatypes as mt
@@ -58,7 +59,6 @@ from cove.oci.platform import host_platform, parse_platform
 from cove.oci.reference import Reference, parse_reference
 from cove.runtime import caps as capabilities
 from cove.runtime.oci import OciRuntime, error_from_log
-from cove.snapshots import diff as snapshot_diff
 from cove.snapshots.usage import disk_usage
 
 BUILD_PREFIX = "build-"
@@ -250,6 +250,11 @@ class BuildService:
                 yield target
             finally:
                 unmount(target, lazy=True)
+
+    def owner(self, layers: Sequence[Layer], spec: str) -> tuple[int, int]:
+        with self.rootfs(layers) as root:
+            user = resolve_user(spec, root)
+        return user.uid, user.gid
 
     def add_layer(self, layers: Sequence[Layer], write: LayerWriter) -> Layer | None:
         content = self.store.content

@@ -30,6 +30,8 @@ from cove.errors import Conflict, CoveError, InvalidArgument, NotFound
 from cove.host import process
 from cove.host.mounts import is_mountpoint, mount_all, unmount
 from cove.host.sysinfo import total_memory
+from cove.images import diff as snapshot_diff
+from cove.images.diff import Change
 from cove.images.importer import now_rfc3339, store_image
 from cove.logs import jsonfile
 from cove.monitor.status import PAUSED, read_status
@@ -39,8 +41,6 @@ from cove.oci.image import Descriptor, ImageConfig, Manifest
 from cove.oci.reference import parse_reference
 from cove.runtime import caps as capabilities
 from cove.runtime.oci import error_from_log
-from cove.snapshots import diff as snapshot_diff
-from cove.snapshots.diff import Change
 
 RUNTIME_FAILED = 255  # what the runtime exits with when it could not start the process
 

@@ -17,7 +17,6 @@ from cove.cli.app import Cli
 from cove.cli.buildprogress import BuildProgress
 from cove.cli.humanize import human_size
 from cove.cli.parser import Subparsers, UsageError
-from cove.engine.filters import parse_until
 from cove.errors import CoveError, InvalidArgument, NotFound
 from cove.registry.credentials import config_dir
 
@@ -302,6 +301,8 @@ def cmd_builder_prune(cli: Cli, args: argparse.Namespace) -> int:
         key, _, value = item.partition("=")
         if key != "until":
             raise UsageError(f"invalid filter {key!r}: only until= is supported", "cove builder prune")
+        from cove.engine.filters import parse_until
+
         until = parse_until(value)
     if not args.force and not cli.confirm(
         "WARNING! This will remove all build cache."

@@ -1,0 +1,269 @@
+"""The executor's logic on a recording backend: stages, the cache, what RUN is asked to do.
+
+The backend is a fake (no runtime, no snapshots); the cache records live in a real SQLite
+database, as in the engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import tarfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from cove.build.backend import BaseImage, Layer, LayerWriter, RunFailed, RunRequest
+from cove.build.cachestore import BuildCache
+from cove.build.context import Context
+from cove.build.dockerfile import DockerfileError, parse
+from cove.build.executor import BuildEvent, BuildOptions, BuiltImage, Executor
+from cove.build.stages import plan
+from cove.db.database import Database
+from cove.oci import mediatypes as mt
+from cove.oci.digest import Digest
+from cove.oci.image import Descriptor
+from cove.oci.platform import parse_platform
+
+PLATFORM = "linux/amd64"
+
+
+def fake_layer(seed: str) -> Layer:
+    digest = Digest("sha256:" + hashlib.sha256(seed.encode()).hexdigest())
+    return Layer(Descriptor(mt.OCI_LAYER, digest, len(seed)), digest)
+
+
+class RecordingBackend:
+    def __init__(self, db: Database, tmp: Path) -> None:
+        self.cache = BuildCache(db)
+        self.tmp = tmp
+        self.runs: list[RunRequest] = []
+        self.copies: list[set[str]] = []
+        self.fail_with: int | None = None
+
+    def base_image(self, name: str, platform: str, pull: bool) -> BaseImage:
+        config = {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Env": ["PATH=/usr/bin:/bin"], "Cmd": ["sh"]},
+            "rootfs": {"type": "layers", "diff_ids": []},
+            "history": [{"created": "2020-01-01T00:00:00Z", "created_by": f"base {name}"}],
+        }
+        return BaseImage("sha256:" + "b" * 64, config, (fake_layer(name),))
+
+    def layers_present(self, layers: Sequence[Layer]) -> bool:
+        return True
+
+    def run(
+        self, layers: Sequence[Layer], request: RunRequest, output: Callable[[bytes], None]
+    ) -> Layer | None:
+        self.runs.append(request)
+        output(b"line one\nline two")
+        if self.fail_with is not None:
+            raise RunFailed(f"the command exited with code {self.fail_with}", self.fail_with)
+        return fake_layer(json.dumps(request.argv))
+
+    def add_layer(self, layers: Sequence[Layer], write: LayerWriter) -> Layer | None:
+        buf = io.BytesIO()
+        write(buf)
+        buf.seek(0)
+        with tarfile.open(fileobj=buf) as tar:
+            names = set(tar.getnames())
+        self.copies.append(names)
+        return fake_layer(str(sorted(names)))
+
+    @contextlib.contextmanager
+    def rootfs(self, layers: Sequence[Layer]) -> Iterator[Path]:
+        yield self.tmp
+
+    def owner(self, layers: Sequence[Layer], spec: str) -> tuple[int, int]:
+        return {"app": (1000, 1000), "app:staff": (1000, 50)}[spec]
+
+    def download(self, url: str, dest: Path) -> tuple[str, float | None]:
+        raise AssertionError("no downloads here")
+
+
+@pytest.fixture
+def backend(tmp_path: Path) -> Iterator[RecordingBackend]:
+    db = Database(tmp_path / "cove.db")
+    (tmp_path / "image").mkdir()
+    yield RecordingBackend(db, tmp_path / "image")
+    db.close()
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> Context:
+    root = tmp_path / "ctx"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "a.txt").write_text("a\n")
+    (root / "b.txt").write_text("b\n")
+    return Context(root)
+
+
+def build(
+    backend: RecordingBackend,
+    context: Context,
+    dockerfile: str,
+    events: list[BuildEvent] | None = None,
+    **options: object,
+) -> BuiltImage:
+    parsed = parse(dockerfile)
+    build_args = dict(options.pop("build_args", {}))  # type: ignore[call-overload]
+    target = options.pop("target", None)
+    p = plan(
+        parsed,
+        build_args,
+        target=target,  # type: ignore[arg-type]
+        target_platform=parse_platform(PLATFORM),
+        build_platform=parse_platform(PLATFORM),
+    )
+    opts = BuildOptions(build_args=build_args, platform=PLATFORM, build_platform=PLATFORM, **options)  # type: ignore[arg-type]
+    report = events.append if events is not None else None
+    return Executor(backend, p, context, opts, escape=parsed.escape, report=report).build()
+
+
+def reasons(events: list[BuildEvent]) -> list[tuple[str, str]]:
+    return [(e.name.split("] ", 1)[1], e.text) for e in events if e.kind == "note"]
+
+
+def test_metadata_and_layers_make_the_config(backend: RecordingBackend, context: Context) -> None:
+    built = build(
+        backend,
+        context,
+        'FROM base\nENV A=1\nWORKDIR /app\nCOPY b.txt .\nRUN echo hi\nENTRYPOINT ["x"]\n',
+    )
+    config = built.config["config"]
+    assert config["Env"] == ["PATH=/usr/bin:/bin", "A=1"]
+    assert config["WorkingDir"] == "/app" and config["Entrypoint"] == ["x"] and config["Cmd"] is None
+    assert [h["created_by"] for h in built.config["history"]] == [
+        "base base",
+        "ENV A=1",
+        "WORKDIR /app",
+        "COPY b.txt .",
+        "RUN /bin/sh -c echo hi",
+        'ENTRYPOINT ["x"]',
+    ]
+    assert len(built.layers) == 3 and len(built.config["rootfs"]["diff_ids"]) == 3
+    assert backend.copies == [{"app", "app/b.txt"}]
+    assert backend.runs[0].workdir == "/app" and backend.runs[0].argv == ["/bin/sh", "-c", "echo hi"]
+
+
+def test_a_second_build_is_all_cached_and_the_same(backend: RecordingBackend, context: Context) -> None:
+    text = "FROM base\nARG V=1\nRUN echo $V\nCOPY src/ /src/\nLABEL x=y\n"
+    first = build(backend, context, text)
+    events: list[BuildEvent] = []
+    again = build(backend, context, text, events)
+    assert again.config == first.config and again.layers == first.layers
+    assert again.cached_steps == again.steps == 2
+    assert len(backend.runs) == 1
+
+
+def test_why_a_step_was_not_cached(backend: RecordingBackend, context: Context) -> None:
+    text = "FROM base\nARG V=1\nRUN echo $V\nCOPY src/ /src/\nRUN echo after\n"
+    events: list[BuildEvent] = []
+    build(backend, context, text, events)
+    assert reasons(events) == [
+        ("RUN echo $V", "cache miss: not built before"),
+        ("COPY src/ /src/", "cache miss: an earlier step was rebuilt"),
+        ("RUN echo after", "cache miss: an earlier step was rebuilt"),
+    ]
+    (Path(context.root) / "src" / "a.txt").write_text("changed\n")
+    events = []
+    build(backend, context, text, events)
+    assert reasons(events) == [
+        ("COPY src/ /src/", "cache miss: the files it copies changed"),
+        ("RUN echo after", "cache miss: an earlier step was rebuilt"),
+    ]
+    events = []
+    build(backend, context, text, events, build_args={"V": "2"})
+    assert reasons(events)[0] == ("RUN echo $V", "cache miss: a setting before it changed (ARG V=1)")
+    events = []
+    build(backend, context, text, events, build_args={"V": "2"}, no_cache=True)
+    assert {r for _, r in reasons(events)} == {"cache miss: --no-cache"}
+
+
+def test_build_args_reach_run_but_env_wins(backend: RecordingBackend, context: Context) -> None:
+    build(
+        backend,
+        context,
+        "FROM base\nARG A=arg\nARG B=arg\nENV B=env\nRUN true\n",
+        build_args={"HTTP_PROXY": "http://proxy:3128", "A": "given"},
+    )
+    env = backend.runs[0].env
+    assert "A=given" in env and "B=env" in env and "B=arg" not in env
+    assert "HTTP_PROXY=http://proxy:3128" in env  # proxies pass without being declared
+
+
+def test_target_skips_stages_it_does_not_need(backend: RecordingBackend, context: Context) -> None:
+    text = (
+        "FROM base AS one\nRUN echo one\nFROM base AS two\nRUN echo two\nFROM one AS three\nRUN echo three\n"
+    )
+    build(backend, context, text, target="three")
+    assert [r.argv[-1] for r in backend.runs] == ["echo one", "echo three"]
+
+
+def test_run_heredocs_and_mounts(backend: RecordingBackend, context: Context, tmp_path: Path) -> None:
+    secret = tmp_path / "s"
+    secret.write_text("x")
+    build(
+        backend,
+        context,
+        "FROM base\nRUN <<EOF\necho a\necho b\nEOF\n"
+        "RUN python3 <<PY\nprint(1)\nPY\n"
+        "RUN --mount=type=cache,target=/root/.cache,id=pip --mount=type=tmpfs,target=/tmp,size=1m "
+        "--mount=type=secret,id=tok --mount=type=bind,source=src,target=/src --network=none true\n",
+        secrets={"tok": secret},
+    )
+    assert backend.runs[0].argv == ["/bin/sh", "-c", "echo a\necho b\n"]
+    assert backend.runs[1].argv == ["/bin/sh", "-c", "python3 <<PY\nprint(1)\nPY\n"]
+    mounts = {m.kind: m for m in backend.runs[2].mounts}
+    assert mounts["cache"].source == "pip" and mounts["cache"].target == "/root/.cache"
+    assert mounts["tmpfs"].options == ("size=1m",)
+    assert mounts["secret"].target == "/run/secrets/tok" and mounts["secret"].readonly
+    assert mounts["bind"].source == str(context.root / "src") and mounts["bind"].readonly
+    assert backend.runs[2].network == "none"
+
+
+def test_a_failing_run_names_its_line_and_keeps_the_output(
+    backend: RecordingBackend, context: Context
+) -> None:
+    backend.fail_with = 3
+    events: list[BuildEvent] = []
+    with pytest.raises(DockerfileError, match=r"^line 3: RUN exit 3: the command exited with code 3$"):
+        build(backend, context, "FROM base\n\nRUN exit 3\n", events)
+    assert [e.text for e in events if e.kind == "output"] == ["line one", "line two"]
+    assert backend.cache.all() == []  # nothing recorded for a failed step (no metadata before it)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("RUN --mount=type=ssh true", "type=ssh is not supported"),
+        ("RUN --mount=type=cache true", "needs a target="),
+        ("RUN --mount=type=secret,id=x,required=true true", "secret x is required but was not given"),
+        ("COPY --from=base --chmod=9 b.txt /", "invalid --chmod"),
+        ("ADD --checksum=sha256:00 b.txt /", "--checksum is only for URL sources"),
+        ("ADD git@github.com:x/y.git /src", "Git repository"),
+        ("COPY --bogus=1 b.txt /", "unknown flag for COPY: --bogus"),
+    ],
+)
+def test_bad_instructions(backend: RecordingBackend, context: Context, line: str, message: str) -> None:
+    with pytest.raises(DockerfileError, match=message):
+        build(backend, context, f"FROM base\n{line}\n")
+
+
+def test_onbuild_triggers_of_the_base_run_first(backend: RecordingBackend, context: Context) -> None:
+    original = backend.base_image
+
+    def with_triggers(name: str, platform: str, pull: bool) -> BaseImage:
+        image = original(name, platform, pull)
+        image.config["config"]["OnBuild"] = ["RUN echo triggered"]
+        return image
+
+    backend.base_image = with_triggers  # type: ignore[method-assign]
+    built = build(backend, context, "FROM base\nRUN echo own\n")
+    assert [r.argv[-1] for r in backend.runs] == ["echo triggered", "echo own"]
+    assert "OnBuild" not in built.config["config"]
