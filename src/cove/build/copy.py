@@ -159,8 +159,9 @@ def write_layer(
             if full.is_dir() and not full.is_symlink():
                 if name:
                     add(source, name)
+                skip = len(source) + 1 if source else 0
                 for rel in context.files(source):
-                    inner = os.path.relpath(rel, source) if source else rel
+                    inner = rel[skip:]
                     add(rel, posixpath.join(name, inner) if name else inner)
             else:
                 add(source, name)

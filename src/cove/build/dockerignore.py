@@ -90,6 +90,8 @@ class Matcher:
 
     def excluded(self, path: str) -> bool:
         """Is ``path`` (relative to the context, with ``/``) left out of the build?"""
+        if not self.patterns:
+            return False
         path = _clean(path)
         parents = _parents(path)
         result = False

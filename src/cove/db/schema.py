@@ -128,4 +128,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX build_cache_by_parent ON build_cache(parent);
     """,
+    # 6: content digests of build context files, by path, kept while their stat stays the same
+    """
+    CREATE TABLE file_digests (
+        path   TEXT PRIMARY KEY,
+        stamp  TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        seen   REAL NOT NULL
+    );
+    """,
 )

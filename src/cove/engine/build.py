@@ -34,6 +34,8 @@ from cove.archive.treetar import TreeTar
 from cove.build.backend import BaseImage, Layer, LayerWriter, RunFailed, RunRequest
 from cove.build.cachestore import BuildCache
 from cove.build.context import IGNORE_FILE, Context
+from cove.build.digestmemo import DigestMemo
+from cove.build.digestmemo import forget_all as forget_digests
 from cove.build.dockerfile import DockerfileError, parse
 from cove.build.dockerignore import Matcher
 from cove.build.executor import BuildEvent, BuildOptions, BuiltImage, Executor
@@ -129,7 +131,10 @@ class BuildService:
         matcher = None
         if request.ignore_file is not None:
             matcher = Matcher.from_text(request.ignore_file.read_text())
-        context = Context(request.context, matcher)
+        # Digests of a directory context's files are remembered; an unpacked tar's are not worth it.
+        root = request.context.resolve()
+        memo = None if root.is_relative_to(self.work_dir) else DigestMemo(self.store.db, str(root))
+        context = Context(root, matcher, memo)
         tags = [parse_reference(t) for t in request.tags]
         options = BuildOptions(
             build_args=request.build_args,
@@ -144,7 +149,11 @@ class BuildService:
         self._docker_config = request.docker_config
         with self.store.writing():
             executor = Executor(self, build_plan, context, options, escape=dockerfile.escape, report=report)
-            built = executor.build()
+            try:
+                built = executor.build()
+            finally:
+                if memo is not None:
+                    memo.save()
             number = executor.next_step
             started = time.monotonic()
             if request.output is not None:
@@ -506,8 +515,10 @@ class BuildService:
                 doomed.append(entry.key)
         before = disk_usage(self.store.root)[0]
         self.cache.delete(doomed)
-        if all and self.cache_mounts.exists():
-            shutil.rmtree(self.cache_mounts, ignore_errors=True)
+        if all:
+            forget_digests(self.store.db)
+            if self.cache_mounts.exists():
+                shutil.rmtree(self.cache_mounts, ignore_errors=True)
         if collect:
             with self.store.collecting():
                 self.store.collect_garbage()
