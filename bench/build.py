@@ -11,7 +11,9 @@ a COPY of a 2,000-file context, three RUN steps, a COPY --from. Cases, medians o
 Tools, each with private state: cove (through its command server, the default), cove-cold
 (COVE_COMMAND_SERVER=0: an interpreter start per command), `podman build --layers`,
 `DOCKER_BUILDKIT=0 docker build` (the legacy builder) and `DOCKER_BUILDKIT=1 docker build`
-(dockerd's embedded BuildKit), Debian's docker.io.
+(dockerd's embedded BuildKit), Debian's docker.io. Each build starts after a sync (no
+writeback of the one before to pay for), with --network none (the
+steps need no network; dockerd runs without its bridge here, which BuildKit's RUN needs).
 
     .venv/bin/python bench/build.py [--runs 5] [--debian .cache/debian-bookworm-minbase-amd64.tar]
                                     [--only cove,podman,docker,buildkit]
@@ -67,8 +69,11 @@ class Builder:
         self.env = env
 
     def build(self, context: Path, *extra: str) -> float:
+        os.sync()  # no writeback left over from the previous build to slow this one
         start = time.perf_counter()
-        run([*self.argv, *extra, str(context)], env=self.env)
+        # --network none for all: dockerd runs here without its bridge (its firewall rules would
+        # outlive it), and BuildKit's RUN needs one otherwise; the Dockerfile needs no network.
+        run([*self.argv, "--network", "none", *extra, str(context)], env=self.env)
         return time.perf_counter() - start
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CoveRunner
+from tests.helpers.registry import Registry
+from tests.helpers.store import check_store
 
 pytestmark = pytest.mark.integration
 
@@ -624,3 +626,29 @@ def test_build_help_and_usage_errors(cove_busybox: CoveRunner, tmp_path: Path) -
     assert missing.rc == 1 and "is not a directory" in missing.err
     no_file = cove_busybox("build", str(tmp_path), check=False)
     assert no_file.rc == 1 and "cannot read the Dockerfile" in no_file.err
+
+
+# --------------------------------------------------------------------------- with a registry
+
+
+def test_base_images_are_pulled_and_built_images_pushed(
+    cove_busybox: CoveRunner, registry: Registry, tmp_path: Path
+) -> None:
+    base = f"{registry.host}/lib/bb:1"
+    cove_busybox("tag", "busybox", base)
+    cove_busybox("push", "-q", base)
+    other = CoveRunner(tmp_path / "other" / "root", tmp_path / "other" / "run", tmp_path / "other.toml")
+    (tmp_path / "other.toml").write_text("")
+    write(tmp_path / "ctx", {"Dockerfile": f"FROM {base}\nRUN echo built > /built\n"})
+    built = f"{registry.host}/app/built:1"
+    progress = plain(other, "-t", built, str(tmp_path / "ctx"))  # the base is missing: pulled
+    assert "CACHED" not in progress
+    assert len(step_lines(plain(other, "--pull", "-t", built, str(tmp_path / "ctx")), "CACHED")) == 1
+    other("push", "-q", built)
+    cove_busybox("pull", "-q", built)
+    assert run_out(cove_busybox, built, "cat", "/built") == "built\n"
+    engine = other.engine()
+    try:
+        check_store(engine)
+    finally:
+        engine.close()

@@ -42,6 +42,7 @@ class RecordingBackend:
         self.tmp = tmp
         self.runs: list[RunRequest] = []
         self.copies: list[set[str]] = []
+        self.owners: list[dict[str, tuple[int, int]]] = []
         self.fail_with: int | None = None
 
     def base_image(self, name: str, platform: str, pull: bool) -> BaseImage:
@@ -66,13 +67,15 @@ class RecordingBackend:
             raise RunFailed(f"the command exited with code {self.fail_with}", self.fail_with)
         return fake_layer(json.dumps(request.argv))
 
-    def add_layer(self, layers: Sequence[Layer], write: LayerWriter) -> Layer | None:
+    def add_layer(self, layers: Sequence[Layer], write: LayerWriter, *, mirror: bool = False) -> Layer | None:
         buf = io.BytesIO()
-        write(buf)
+        write(buf, None)
         buf.seek(0)
         with tarfile.open(fileobj=buf) as tar:
-            names = set(tar.getnames())
+            members = tar.getmembers()
+        names = {m.name for m in members}
         self.copies.append(names)
+        self.owners.append({m.name: (m.uid, m.gid) for m in members})
         return fake_layer(str(sorted(names)))
 
     @contextlib.contextmanager
@@ -267,3 +270,32 @@ def test_onbuild_triggers_of_the_base_run_first(backend: RecordingBackend, conte
     built = build(backend, context, "FROM base\nRUN echo own\n")
     assert [r.argv[-1] for r in backend.runs] == ["echo triggered", "echo own"]
     assert "OnBuild" not in built.config["config"]
+
+
+def test_copy_exclude_and_from_an_image(backend: RecordingBackend, context: Context) -> None:
+    (context.root / "src" / "skip.log").write_text("x")
+    (backend.tmp / "etc").mkdir()
+    (backend.tmp / "etc" / "os-release").write_text("ID=test\n")
+    build(
+        backend,
+        context,
+        "FROM base\nCOPY --exclude=*.log src/ /src/\nCOPY --from=other:1 /etc/os-release /\n",
+    )
+    assert backend.copies == [{"src", "src/a.txt"}, {"os-release"}]
+
+
+def test_run_for_another_platform_is_refused(backend: RecordingBackend, context: Context) -> None:
+    with pytest.raises(
+        DockerfileError, match="RUN needs linux/arm64 binaries to run on this linux/amd64 host"
+    ):
+        build(backend, context, "FROM --platform=linux/arm64 base\nRUN true\n")
+    # A stage for another platform without RUN is fine (it only copies files).
+    build(backend, context, "FROM --platform=linux/arm64 base\nCOPY b.txt /\n")
+
+
+def test_copy_chown_with_names(backend: RecordingBackend, context: Context) -> None:
+    built = build(backend, context, "FROM base\nCOPY --chown=app b.txt /\nCOPY --chown=app:staff b.txt /c\n")
+    assert len(built.layers) == 3
+    assert backend.owners == [{"b.txt": (1000, 1000)}, {"c": (1000, 50)}]  # a user alone: its uid as gid
+    steps = [h["created_by"] for h in built.config["history"][1:]]
+    assert steps == ["COPY --chown=app b.txt /", "COPY --chown=app:staff b.txt /c"]

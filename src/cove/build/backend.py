@@ -59,7 +59,8 @@ class RunFailed(CoveError):
         self.output = output
 
 
-LayerWriter = Callable[[BinaryIO], int]  # writes a layer tar; returns how many entries
+# Writes a layer tar (and, given a directory, the same files into it); returns how many entries.
+LayerWriter = Callable[[BinaryIO, Path | None], int]
 
 
 class BuildBackend(Protocol):
@@ -79,8 +80,9 @@ class BuildBackend(Protocol):
         """Run a command on ``layers``; the layer of what it changed (None: nothing changed)."""
         ...
 
-    def add_layer(self, layers: Sequence[Layer], write: LayerWriter) -> Layer | None:
-        """Store the tar ``write`` makes as a layer over ``layers`` (None when it is empty)."""
+    def add_layer(self, layers: Sequence[Layer], write: LayerWriter, *, mirror: bool = False) -> Layer | None:
+        """Store the tar ``write`` makes as a layer over ``layers`` (None when it is empty);
+        with ``mirror``, ``write`` also fills the layer's snapshot, which is not unpacked then."""
         ...
 
     def rootfs(self, layers: Sequence[Layer]) -> AbstractContextManager[Path]:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from cove.archive.tarwriter import LayerTarWriter
 from cove.build.context import Context
 from cove.errors import InvalidArgument
 
@@ -98,6 +99,7 @@ def write_layer(
     out: BinaryIO,
     archives: list[tuple[Path, str]] | None = None,
     existing: Callable[[str], os.stat_result | None] | None = None,
+    mirror: Path | None = None,
 ) -> int:
     """Write the tar of a COPY to ``out``; returns how many entries it holds.
 
@@ -105,88 +107,75 @@ def write_layer(
     owners and modes as the archive has them unless ``--chown``/``--chmod`` say otherwise.
     ``existing(path)``: the image's own directory at ``path``, if it has one: a parent that
     exists goes into the layer as it is (owner, mode, time), since a layer's directory entry
-    sets what the merged directory shows."""
-    count = 0
+    sets what the merged directory shows. ``mirror``: a directory to make the same entries
+    in as they are written (not with ``archives``)."""
+    if mirror is not None and archives:
+        raise ValueError("archives are not mirrored")
+    tar = LayerTarWriter(out, str(mirror) if mirror is not None else None)
     seen: set[str] = set()
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+    root = str(context.root)
 
-        def add_dir(name: str, mode: int = 0o755, mtime: float = 0) -> None:
-            nonlocal count
-            if name in seen or not name:
-                return
+    def add_dir(name: str, mode: int = 0o755, mtime: float = 0) -> None:
+        if name in seen or not name:
+            return
+        seen.add(name)
+        uid = gid = 0
+        found = existing(name) if existing is not None else None
+        if found is not None:
+            mode, mtime = stat.S_IMODE(found.st_mode), found.st_mtime
+            uid, gid = found.st_uid, found.st_gid
+        tar.directory(name, mode=mode, uid=uid, gid=gid, mtime=int(mtime))
+
+    def add(path: str, name: str) -> None:
+        full = f"{root}/{path}" if path else root
+        st = os.lstat(full)
+        mode = options.mode if options.mode is not None else stat.S_IMODE(st.st_mode)
+        owner = {"uid": options.uid, "gid": options.gid, "mtime": int(st.st_mtime)}
+        if stat.S_ISDIR(st.st_mode):
+            add_dir(name, mode, st.st_mtime)
+        elif stat.S_ISLNK(st.st_mode):
+            tar.symlink(name, os.readlink(full), mode=mode, **owner)
             seen.add(name)
-            info = tarfile.TarInfo(name)
-            info.type = tarfile.DIRTYPE
-            info.mode = mode
-            info.mtime = int(mtime)
-            found = existing(name) if existing is not None else None
-            if found is not None:
-                info.mode, info.mtime = stat.S_IMODE(found.st_mode), int(found.st_mtime)
-                info.uid, info.gid = found.st_uid, found.st_gid
-            tar.addfile(info)
-            count += 1
-
-        def add(path: str, name: str) -> None:
-            nonlocal count
-            full = context.root / path if path else context.root
-            st = full.lstat()
-            mode = options.mode if options.mode is not None else stat.S_IMODE(st.st_mode)
-            if stat.S_ISDIR(st.st_mode):
-                add_dir(name, mode, st.st_mtime)
-                return
-            info = tarfile.TarInfo(name)
-            info.mode = mode
-            info.mtime = int(st.st_mtime)
-            info.uid, info.gid = options.uid, options.gid
-            if stat.S_ISLNK(st.st_mode):
-                info.type = tarfile.SYMTYPE
-                info.linkname = os.readlink(full)
-                tar.addfile(info)
-            elif stat.S_ISREG(st.st_mode):
-                info.size = st.st_size
-                with open(full, "rb") as f:
-                    tar.addfile(info, f)
-            else:
-                return  # sockets, devices and fifos in a context are not copied
+        elif stat.S_ISREG(st.st_mode):
+            tar.file(name, full, size=st.st_size, mode=mode, **owner)
             seen.add(name)
-            count += 1
+        # sockets, devices and fifos in a context are not copied
 
-        for source, target in placements:
-            name = target.lstrip("/")
-            for parent in _parents("/" + name):
-                add_dir(parent)
-            full = context.root / source if source else context.root
-            if full.is_dir() and not full.is_symlink():
-                if name:
-                    add(source, name)
-                skip = len(source) + 1 if source else 0
-                for rel in context.files(source):
-                    inner = rel[skip:]
-                    add(rel, posixpath.join(name, inner) if name else inner)
-            else:
+    for source, target in placements:
+        name = target.lstrip("/")
+        for parent in _parents("/" + name):
+            add_dir(parent)
+        full = context.root / source if source else context.root
+        if full.is_dir() and not full.is_symlink():
+            if name:
                 add(source, name)
-        for archive, directory in archives or []:
-            prefix = directory.strip("/")
-            for parent in _parents("/" + prefix + "/x") if prefix else ():
-                add_dir(parent)
-            with tarfile.open(archive, "r:*") as source_tar:
-                for member in source_tar:
-                    inner = posixpath.normpath(member.name.lstrip("/"))
-                    if inner in (".", "") or inner.startswith("../"):
+            skip = len(source) + 1 if source else 0
+            for rel in context.files(source):
+                inner = rel[skip:]
+                add(rel, posixpath.join(name, inner) if name else inner)
+        else:
+            add(source, name)
+    for archive, directory in archives or []:
+        prefix = directory.strip("/")
+        for parent in _parents("/" + prefix + "/x") if prefix else ():
+            add_dir(parent)
+        with tarfile.open(archive, "r:*") as source_tar:
+            for member in source_tar:
+                inner = posixpath.normpath(member.name.lstrip("/"))
+                if inner in (".", "") or inner.startswith("../"):
+                    continue
+                member.name = posixpath.join(prefix, inner) if prefix else inner
+                if member.islnk():
+                    target = posixpath.normpath(member.linkname.lstrip("/"))
+                    member.linkname = posixpath.join(prefix, target) if prefix else target
+                if options.uid or options.gid:
+                    member.uid, member.gid = options.uid, options.gid
+                if options.mode is not None:
+                    member.mode = options.mode
+                if member.isdir():
+                    if member.name in seen:
                         continue
-                    member.name = posixpath.join(prefix, inner) if prefix else inner
-                    if member.islnk():
-                        target = posixpath.normpath(member.linkname.lstrip("/"))
-                        member.linkname = posixpath.join(prefix, target) if prefix else target
-                    if options.uid or options.gid:
-                        member.uid, member.gid = options.uid, options.gid
-                    if options.mode is not None:
-                        member.mode = options.mode
-                    if member.isdir():
-                        if member.name in seen:
-                            continue
-                        seen.add(member.name)
-                    data = source_tar.extractfile(member) if member.isreg() else None
-                    tar.addfile(member, data)
-                    count += 1
-    return count
+                    seen.add(member.name)
+                tar.member(member, source_tar.extractfile(member) if member.isreg() else None)
+    tar.close()
+    return tar.count

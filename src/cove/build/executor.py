@@ -615,9 +615,6 @@ class Executor:
         if x.heredocs:
             context, raw_sources = self._heredoc_context(x, raw_sources, scope, cleanup)
             identity = _digest([h.content for h in x.heredocs])
-        excludes = flags.get("exclude", [])
-        if excludes:
-            context = Context(context.root, _with_excludes(context.matcher, excludes))
         urls = [source for source in raw_sources if x.keyword == "ADD" and _is_url(source)]
         inputs: list[str] = [identity]
         if urls:
@@ -648,6 +645,9 @@ class Executor:
                     raise DockerfileError(
                         x.line, exc.message.replace("COPY", x.keyword), hint=exc.hint
                     ) from None
+            excludes = flags.get("exclude", [])
+            if excludes:
+                context, sources = _excluding(context, sources, excludes)
             if origin:
                 inputs.append(_digest(sources))
             elif not x.heredocs:
@@ -677,9 +677,10 @@ class Executor:
 
                 return self.backend.add_layer(
                     layers,
-                    lambda out: copying.write_layer(
-                        context, placements, options, out, archives, existing=exists
+                    lambda out, into: copying.write_layer(
+                        context, placements, options, out, archives, existing=exists, mirror=into
                     ),
+                    mirror=not archives,
                 )
 
         shown_flags = " ".join(f"--{k}={v}" for k, vs in flags.items() for v in vs)
@@ -803,8 +804,20 @@ def _copy_any(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
-def _with_excludes(matcher: Matcher, patterns: list[str]) -> Matcher:
-    return Matcher([*matcher.patterns, *parse_ignore(patterns)])
+def _excluding(context: Context, sources: list[str], patterns: list[str]) -> tuple[Context, list[str]]:
+    """COPY --exclude: patterns are relative to each source (a directory's contents, or a
+    file's own name), with .dockerignore's syntax."""
+    kept = []
+    extra = []
+    for source in sources:
+        path = _inside(context.root, source)
+        if path.is_dir() and not path.is_symlink():
+            kept.append(source)
+            extra += [f"{source}/{p}" if source else p for p in patterns]
+        elif not Matcher(parse_ignore(patterns)).excluded(posixpath.basename(source)):
+            kept.append(source)
+    matcher = Matcher([*context.matcher.patterns, *parse_ignore(extra)])
+    return Context(context.root, matcher, context.memo), kept
 
 
 def _group_exists(root: Path, name: str) -> bool:

@@ -17,13 +17,9 @@ import json
 import os
 import secrets
 import shutil
-import tempfile
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -196,6 +192,8 @@ class BuildService:
             yield root
 
     def open_url(self, url: str) -> BinaryIO:
+        import urllib.request  # only for URL contexts: not loaded by every build
+
         try:
             response: BinaryIO = urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT)
         except (OSError, ValueError) as exc:
@@ -265,24 +263,29 @@ class BuildService:
             user = resolve_user(spec, root)
         return user.uid, user.gid
 
-    def add_layer(self, layers: Sequence[Layer], write: LayerWriter) -> Layer | None:
+    def add_layer(self, layers: Sequence[Layer], write: LayerWriter, *, mirror: bool = False) -> Layer | None:
         content = self.store.content
-        with tempfile.TemporaryFile(dir=self._tmp()) as spool:
-            if write(spool) == 0:
-                return None
-            spool.seek(0)
+        snapshotter = self.store.snapshotter
+        parent = self._chain(layers)
+        # Mirrored: the writer fills the new snapshot as it writes the tar (one read of the
+        # sources, nothing unpacked); else the stored tar is unpacked into it afterwards.
+        ext = snapshotter.begin(parent) if mirror else None
+        try:
             with content.writer() as writer:
-                while chunk := spool.read(1 << 20):
-                    writer.write(chunk)
+                if write(_WriterFile(writer), ext.path if ext is not None else None) == 0:  # type: ignore[arg-type]
+                    if ext is not None:
+                        ext.abort()
+                    return None
                 blob = writer.commit(what="layer")  # a plain tar: its digest is its diffID
                 size = writer.size
-        self.store.images.record_layer(blob, blob, size)
-        parent = self._chain(layers)
-        chain = str(chain_ids([*(layer.diff_id for layer in layers), blob])[-1])
-        if self.store.snapshotter.get(chain) is None:
-            snapshotter = self.store.snapshotter
-            ext = snapshotter.begin(parent)
-            try:
+            self.store.images.record_layer(blob, blob, size)
+            chain = str(chain_ids([*(layer.diff_id for layer in layers), blob])[-1])
+            if ext is not None:
+                with self.store.unpacker.lock(chain).exclusive():
+                    usage, content_size = disk_usage(ext.path)
+                    ext.commit(chain, parent, size=content_size, usage=usage)
+            elif snapshotter.get(chain) is None:
+                ext = snapshotter.begin(parent)
                 with content.open(blob) as f:
                     stats = apply_layer(
                         TarReader(ChunkReader(iter(lambda: f.read(1 << 20), b""))),
@@ -291,9 +294,10 @@ class BuildService:
                     )
                 with self.store.unpacker.lock(chain).exclusive():
                     ext.commit(chain, parent, size=stats.content_size, usage=stats.disk_usage)
-            except BaseException:
+        except BaseException:
+            if ext is not None:
                 ext.abort()
-                raise
+            raise
         return Layer(Descriptor(mt.OCI_LAYER, blob, size), blob)
 
     def _tmp(self) -> Path:
@@ -447,6 +451,11 @@ class BuildService:
         return out
 
     def download(self, url: str, dest: Path) -> tuple[str, float | None]:
+        # Only for ADD of a URL: not loaded by every build.
+        import urllib.parse
+        import urllib.request
+        from email.utils import parsedate_to_datetime
+
         try:
             with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response, open(dest, "wb") as f:
                 shutil.copyfileobj(response, f, 1 << 20)
