@@ -1,0 +1,87 @@
+"""What the RUN and COPY/ADD preparers share with the executor.
+
+A step is prepared (its arguments, flags and inputs worked out, for the cache key) before
+it is looked up in the cache; only on a miss is its ``make`` called to produce the layer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from cove.build.backend import BuildBackend, Layer
+from cove.build.context import Context
+from cove.build.dockerfile import Instruction
+from cove.build.metadata import StageState
+from cove.build.stages import Stage
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    no_cache: bool = False
+    pull: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)
+    network: str = "default"
+    secrets: Mapping[str, Path] = field(default_factory=dict)
+    platform: str = "linux/amd64"  # the target platform
+    build_platform: str = "linux/amd64"  # where RUN commands execute
+
+
+@dataclass
+class StageWork:
+    """One stage at work: its state as the steps go by."""
+
+    stage: Stage
+    label: str
+    config: dict[str, Any]
+    meta: StageState
+    layers: list[Layer]
+    history: list[dict[str, Any]]
+    key: str
+    platform: str
+    rebuilt: bool = False  # a step of this stage missed the cache: the later ones will too
+    changed_setting: str = ""  # the first metadata step that was new (a build arg's value...)
+
+
+@dataclass
+class PreparedStep:
+    """A RUN, COPY or ADD ready to be keyed and, on a miss, made."""
+
+    arguments: str  # the instruction's arguments as they enter the key (expanded, JSON)
+    flags: dict[str, list[str]]
+    build_args: dict[str, str]  # RUN: the build args its command sees
+    inputs: str  # digest of what else it reads (source files, mounted files)
+    inputs_shown: str  # what a record keeps to tell "same step, other inputs" apart
+    history: str  # its history entry's created_by
+    make: Callable[[Callable[[str], None]], Layer | None]  # makes the layer; gets output lines
+
+
+class StepHost(Protocol):
+    """What a step preparer needs from the executor."""
+
+    backend: BuildBackend
+    context: Context
+    options: BuildOptions
+    escape: str
+
+    def files_of(self, work: StageWork, x: Instruction, origin: str, cleanup: ExitStack) -> tuple[Path, str]:
+        """The files of a stage or image named by ``--from``/``from=``, and what identifies them."""
+        ...
+
+
+def digest_of(value: object) -> str:
+    """A SHA-256 of a JSON-able value (keys sorted)."""
+    return "sha256:" + hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+def inside(root: Path, path: str) -> Path:
+    """``path`` (absolute or not, ``..`` resolved lexically) under ``root``, never above it."""
+    cleaned = posixpath.normpath("/" + path).lstrip("/")
+    return root / cleaned if cleaned else root
