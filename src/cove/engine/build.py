@@ -48,11 +48,11 @@ from cove.host import cgroups, sysinfo
 from cove.host.mounts import is_mountpoint, mount_all, unmount
 from cove.host.process import run_streaming
 from cove.images import diff as snapshot_diff
-from cove.images.importer import store_image
+from cove.images.importer import store_unpacked
 from cove.images.unpack import whiteout_mode
 from cove.oci import mediatypes as mt
-from cove.oci.digest import Digest, chain_ids
-from cove.oci.image import Descriptor, ImageConfig, Manifest
+from cove.oci.digest import chain_ids
+from cove.oci.image import Descriptor, ImageConfig
 from cove.oci.platform import host_platform, parse_platform
 from cove.oci.reference import Reference, parse_reference
 from cove.runtime import caps as capabilities
@@ -167,17 +167,11 @@ class BuildService:
         return BuildResult(image_id, [str(t) for t in tags], built.steps, built.cached_steps, warnings)
 
     def _store(self, built: BuiltImage, tags: list[Reference]) -> str:
-        config = ImageConfig(built.config)
+        store = self.store
         descriptors = [layer.descriptor for layer in built.layers]
-        config_bytes = config.to_bytes()
-        manifest = Manifest(
-            mt.OCI_MANIFEST,
-            Descriptor(mt.OCI_CONFIG, Digest.of(config_bytes), len(config_bytes)),
-            tuple(descriptors),
-        )
-        size = self.store.unpacker.unpack(manifest, config)
+        config = ImageConfig(built.config)
         return str(
-            store_image(self.store.content, self.store.images, config, descriptors, size=size, tags=tags).id
+            store_unpacked(store.content, store.images, store.unpacker, config, descriptors, tags=tags).id
         )
 
     # -- contexts that arrive as a stream ---------------------------------------------------

@@ -32,12 +32,12 @@ from cove.host.mounts import is_mountpoint, mount_all, unmount
 from cove.host.sysinfo import total_memory
 from cove.images import diff as snapshot_diff
 from cove.images.diff import Change
-from cove.images.importer import now_rfc3339, store_image
+from cove.images.importer import now_rfc3339, store_unpacked
 from cove.logs import jsonfile
 from cove.monitor.status import PAUSED, read_status
 from cove.oci import mediatypes as mt
 from cove.oci.digest import Digest
-from cove.oci.image import Descriptor, ImageConfig, Manifest
+from cove.oci.image import Descriptor, ImageConfig
 from cove.oci.reference import parse_reference
 from cove.runtime import caps as capabilities
 from cove.runtime.oci import error_from_log
@@ -366,15 +366,8 @@ class ContainerIO:
         raw["history"] = [*base_config.history, entry]
         config = ImageConfig(raw)
         layers = [*base_manifest.layers, Descriptor(mt.OCI_LAYER, blob, writer.size)]
-        config_bytes = config.to_bytes()
-        manifest = Manifest(
-            mt.OCI_MANIFEST,
-            Descriptor(mt.OCI_CONFIG, Digest.of(config_bytes), len(config_bytes)),
-            tuple(layers),
-        )
-        size = self.store.unpacker.unpack(manifest, config)
         tags = [parse_reference(reference)] if reference else []
-        return store_image(content, images, config, layers, size=size, tags=tags).id
+        return store_unpacked(content, images, self.store.unpacker, config, layers, tags=tags).id
 
     @staticmethod
     def _command(record: ContainerRecord, image: dict[str, Any]) -> list[str]:

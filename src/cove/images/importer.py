@@ -88,6 +88,27 @@ def store_image(
     return ImportedImage(config_digest, moved)
 
 
+def store_unpacked(
+    content: ContentStore,
+    images: ImageStore,
+    unpacker: Unpacker,
+    config: ImageConfig,
+    layers: list[Descriptor],
+    *,
+    tags: list[Reference],
+) -> ImportedImage:
+    """Record an image whose layer blobs are stored, once each layer is a snapshot too
+    (those already unpacked cost a lookup)."""
+    config_bytes = config.to_bytes()
+    manifest = Manifest(
+        mt.OCI_MANIFEST,
+        Descriptor(mt.OCI_CONFIG, Digest.of(config_bytes), len(config_bytes)),
+        tuple(layers),
+    )
+    size = unpacker.unpack(manifest, config)
+    return store_image(content, images, config, layers, size=size, tags=tags)
+
+
 def import_rootfs(
     source: BinaryIO,
     *,
