@@ -191,15 +191,37 @@ def test_debian_multi_stage_with_users_and_chown(
     assert out[1:] == ["app", "app app 640"]
 
 
-def test_saved_build_loads_into_docker_layout(cove_busybox: CoveRunner, tmp_path: Path) -> None:
-    """What cove save writes of a built image is a docker-archive that cove itself loads back."""
+def test_saved_build_is_a_docker_archive(cove_busybox: CoveRunner, tmp_path: Path) -> None:
+    """What cove save writes of a built image is a docker-archive: skopeo (Docker's format
+    code) reads its config, and cove loads it back."""
     cove = cove_busybox
-    write(tmp_path / "ctx", {"Dockerfile": 'FROM busybox\nRUN echo hi > /hi\nCMD ["cat", "/hi"]\n'})
+    write(
+        tmp_path / "ctx",
+        {
+            "Dockerfile": "FROM busybox\nENV A=1\nWORKDIR /w\nRUN echo hi > /hi\n"
+            'USER 1000\nCMD ["cat", "/hi"]\n'
+        },
+    )
     cove("build", "-q", "-t", "saved:1", str(tmp_path / "ctx"))
     cove("save", "-o", str(tmp_path / "saved.tar"), "saved:1")
     with tarfile.open(tmp_path / "saved.tar") as tar:
         manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
     assert manifest[0]["RepoTags"] == ["saved:1"] and len(manifest[0]["Layers"]) == 2
+    inspected = subprocess.run(
+        ["skopeo", "inspect", "--config", f"docker-archive:{tmp_path / 'saved.tar'}"],
+        capture_output=True,
+        check=True,
+    )
+    config = json.loads(inspected.stdout)
+    assert config["config"]["Cmd"] == ["cat", "/hi"] and config["config"]["User"] == "1000"
+    assert config["config"]["WorkingDir"] == "/w" and "A=1" in config["config"]["Env"]
+    assert [h["created_by"] for h in config["history"]][-5:] == [
+        "ENV A=1",
+        "WORKDIR /w",
+        "RUN /bin/sh -c echo hi > /hi",
+        "USER 1000",
+        'CMD ["cat", "/hi"]',
+    ]
     cove("rmi", "saved:1")
     cove("load", "-i", str(tmp_path / "saved.tar"))
     assert run_out(cove, "saved:1") == "hi\n"

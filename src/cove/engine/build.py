@@ -410,8 +410,11 @@ class BuildService:
         try:
             code = run_streaming(argv, output)
         finally:
-            with contextlib.suppress(CoveError):
-                runtime.delete(name, force=True)
+            # `run` in the foreground deletes its container when the command ends; one that
+            # was interrupted may still be there.
+            if (runtime.state_root / name).exists():
+                with contextlib.suppress(CoveError):
+                    runtime.delete(name, force=True)
         if code != 0:
             # The runtime logs an error only when it could not start the command at all.
             log = directory / "runtime.log"
