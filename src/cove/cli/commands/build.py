@@ -255,10 +255,11 @@ def _add_build(sub: Subparsers, name: str) -> None:
     p = sub.add_parser(
         name,
         help="Build an image from a Dockerfile",
-        description="Build an image from a Dockerfile and a context: a directory, - (a tar, or just a "
-        "Dockerfile, on stdin) or the URL of a tar. Each step is cached by its parent, its instruction and "
-        "the content of the files it copies; --progress plain says why a step was not cached. RUN steps "
-        "see the host's network unless --network none.",
+        description="Build an image from a Dockerfile and a context: a directory, - (a tar, or just\n"
+        "a Dockerfile, on stdin) or the URL of a tar.\n\n"
+        "Each step is cached under its parent, its instruction and what it reads (the content of\n"
+        "the files a COPY takes, the build args a RUN sees); --progress plain says why a step was\n"
+        "not cached. RUN steps see the host's network unless --network none.",
     )
     p.add_argument("context", metavar="PATH|URL|-")
     p.add_argument("-t", "--tag", action="append", metavar="NAME[:TAG]", help="name the image (repeatable)")
