@@ -16,7 +16,7 @@ writeback of the one before to pay for), with --network none (the
 steps need no network; dockerd runs without its bridge here, which BuildKit's RUN needs).
 
     .venv/bin/python bench/build.py [--runs 5] [--debian .cache/debian-bookworm-minbase-amd64.tar]
-                                    [--only cove,podman,docker,buildkit] [--files 2000]
+                                    [--only cove,podman,docker,buildkit]
 """
 
 from __future__ import annotations
@@ -77,9 +77,9 @@ class Builder:
         return time.perf_counter() - start
 
 
-def make_context(root: Path, files: int = FILES) -> Path:
+def make_context(root: Path) -> Path:
     context = root / "context"
-    for i in range(files):
+    for i in range(FILES):
         path = context / "src" / f"pkg{i // 50:02d}" / f"file{i:04d}.txt"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"file {i}\n" + "x" * (i % 900) + "\n")
@@ -97,12 +97,11 @@ def main() -> None:
         "--debian", default=str(REPO / ".cache" / "debian-bookworm-minbase-amd64.tar"), help="rootfs tarball"
     )
     parser.add_argument("--only", default="cove,podman,docker,buildkit")
-    parser.add_argument("--files", type=int, default=FILES, help="files in the context")
     args = parser.parse_args()
     tools = args.only.split(",")
     base = workdir()
     inputs = inputs_dir()
-    context = make_context(inputs, args.files)
+    context = make_context(inputs)
     cove_env = {**fresh_cove_env(base / "cove"), "COVE_COMMAND_SERVER": "1"}
     cold_env = {**cove_env, "COVE_COMMAND_SERVER": "0"}
     builders: list[Builder] = []
@@ -135,7 +134,7 @@ def main() -> None:
         info = [str(COVE), "info", "--format", "{{.DefaultRuntime}}"]
         runtime = run(info, env=cold_env).stdout.decode().strip()
         print(f"builders: {', '.join(b.name for b in builders)}; cove runs RUN steps on {runtime}")
-        print(f"context: {args.files} files; Dockerfile:\n{DOCKERFILE}")
+        print(f"context: {FILES} files; Dockerfile:\n{DOCKERFILE}")
         for builder in builders:  # warm up: base image layers in page cache, cove's command server up
             builder.build(context, "--no-cache")
         changing = context / "src" / "pkg00" / "file0000.txt"

@@ -9,18 +9,13 @@ ids, extended attributes). Its output reads back with any tar reader.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tarfile
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, BinaryIO
 
 BLOCK = 512
 _SMALL = 1 << 20  # files up to this size are read in one call
 REGULAR, HARDLINK, SYMLINK, CHAR, BLOCKDEV, DIRECTORY, FIFO = b"0", b"1", b"2", b"3", b"4", b"5", b"6"
-MIRROR_WORKERS = 4
-_IN_FLIGHT = 256  # files read but not yet made in the mirror, at most
 _MAX_OCTAL_8 = 0o7777777  # what an 8-byte octal field holds
 _MAX_OCTAL_12 = 0o77777777777
 
@@ -51,18 +46,6 @@ def _split_name(name: bytes) -> tuple[bytes, bytes] | None:
     return None
 
 
-def _make_file(path: str, data: bytes, mode: int, uid: int, gid: int, mtime: int) -> None:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW
-    fd = os.open(path, flags, 0o600)
-    try:
-        _write_all(fd, data)
-        os.fchown(fd, uid, gid)
-        os.fchmod(fd, mode & 0o7777)
-        os.utime(fd, (mtime, mtime))
-    finally:
-        os.close(fd)
-
-
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -74,15 +57,11 @@ class LayerTarWriter:
     (owner, mode and times included), so a layer and its unpacked files come from one read
     of the sources. Parents must come before their children."""
 
-    def __init__(self, out: BinaryIO, mirror: str | None = None, workers: int = MIRROR_WORKERS) -> None:
+    def __init__(self, out: BinaryIO, mirror: str | None = None) -> None:
         self.out = out
         self.mirror = mirror
         self.count = 0
         self._dir_times: list[tuple[str, int]] = []  # set last: adding children moves them
-        # Small files are made in the mirror by a few threads: file creation waits on the
-        # filesystem's journal, and several at once overlap those waits (2.5x on ext4 here).
-        self._pool = ThreadPoolExecutor(workers, "mirror") if mirror is not None and workers > 1 else None
-        self._pending: deque[Future[None]] = deque()
 
     def _header(
         self,
@@ -208,18 +187,6 @@ class LayerTarWriter:
     ) -> None:
         """A regular file's entry with ``path``'s bytes (``size`` of them, from a stat)."""
         self._header(name, REGULAR, mode=mode, uid=uid, gid=gid, mtime=mtime, size=size)
-        if self._pool is not None and size <= _SMALL:
-            with open(path, "rb", buffering=0) as f:
-                data = f.read(size)
-            if len(data) != size:
-                raise OSError(f"{path} shrank while it was being archived")
-            self._data(data)
-            self.count += 1
-            target = f"{self.mirror}/{name}"
-            self._pending.append(self._pool.submit(_make_file, target, data, mode, uid, gid, mtime))
-            while len(self._pending) > _IN_FLIGHT:
-                self._pending.popleft().result()
-            return
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         copy = -1
         try:
@@ -268,24 +235,5 @@ class LayerTarWriter:
 
     def close(self) -> None:
         self.out.write(b"\0" * (2 * BLOCK))
-        self._finish_mirror()
         for path, mtime in reversed(self._dir_times):
             os.utime(path, (mtime, mtime))
-
-    def _finish_mirror(self) -> None:
-        """Wait for the files being made; the first failure, if any, is raised."""
-        if self._pool is None:
-            return
-        try:
-            while self._pending:
-                self._pending.popleft().result()
-        finally:
-            for future in self._pending:
-                future.cancel()
-            self._pool.shutdown(wait=True)
-            self._pool = None
-
-    def abort(self) -> None:
-        """Stop the mirror's threads after a failure (the output is abandoned)."""
-        with contextlib.suppress(OSError):
-            self._finish_mirror()

@@ -112,23 +112,6 @@ def write_layer(
     if mirror is not None and archives:
         raise ValueError("archives are not mirrored")
     tar = LayerTarWriter(out, str(mirror) if mirror is not None else None)
-    try:
-        _write_entries(tar, context, placements, options, archives or [], existing)
-        tar.close()
-    except BaseException:
-        tar.abort()
-        raise
-    return tar.count
-
-
-def _write_entries(
-    tar: LayerTarWriter,
-    context: Context,
-    placements: list[tuple[str, str]],
-    options: CopyOptions,
-    archives: list[tuple[Path, str]],
-    existing: Callable[[str], os.stat_result | None] | None,
-) -> None:
     seen: set[str] = set()
     root = str(context.root)
 
@@ -172,7 +155,7 @@ def _write_entries(
                 add(rel, posixpath.join(name, inner) if name else inner)
         else:
             add(source, name)
-    for archive, directory in archives:
+    for archive, directory in archives or []:
         prefix = directory.strip("/")
         for parent in _parents("/" + prefix + "/x") if prefix else ():
             add_dir(parent)
@@ -194,3 +177,5 @@ def _write_entries(
                         continue
                     seen.add(member.name)
                 tar.member(member, source_tar.extractfile(member) if member.isreg() else None)
+    tar.close()
+    return tar.count
