@@ -12,8 +12,6 @@ snapshot. Work directories live under ``build/work``; what a killed build leaves
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import secrets
 import shutil
@@ -36,17 +34,12 @@ from cove.build.dockerfile import DockerfileError, parse
 from cove.build.dockerignore import Matcher
 from cove.build.executor import BuildEvent, BuildOptions, BuiltImage, Executor
 from cove.build.stages import plan
-from cove.containers import etcfiles
-from cove.containers import spec as container_spec
-from cove.containers.model import ContainerConfig
-from cove.containers.paths import resolve_in_root
 from cove.containers.users import resolve_user
+from cove.engine.build_run import MOUNT_POINTS, mount_targets, run_in_sandbox
 from cove.engine.runtimes import choose_runtime
 from cove.engine.store import Store
 from cove.errors import CoveError, ImageNotFound, InvalidArgument, Unavailable
-from cove.host import cgroups, sysinfo
 from cove.host.mounts import is_mountpoint, mount_all, unmount
-from cove.host.process import run_streaming
 from cove.images import diff as snapshot_diff
 from cove.images.importer import store_unpacked
 from cove.images.unpack import whiteout_mode
@@ -55,13 +48,10 @@ from cove.oci.digest import chain_ids
 from cove.oci.image import Descriptor, ImageConfig
 from cove.oci.platform import host_platform, parse_platform
 from cove.oci.reference import Reference, parse_reference
-from cove.runtime import caps as capabilities
-from cove.runtime.oci import OciRuntime, error_from_log
+from cove.runtime.oci import OciRuntime
 from cove.snapshots.usage import disk_usage
 
 BUILD_PREFIX = "build-"
-# Paths the runtime may create in a RUN's snapshot to mount over: not part of the layer.
-MOUNT_POINTS = frozenset({"etc/hosts", "etc/hostname", "etc/resolv.conf", "proc", "sys", "dev"})
 DOWNLOAD_TIMEOUT = 60
 
 
@@ -319,13 +309,15 @@ class BuildService:
                 rootfs.mkdir()
                 mount_all(mounts, rootfs)
                 try:
-                    code = self._run_in(name, directory, rootfs, request, output)
+                    code = run_in_sandbox(
+                        self.runtime(), name, directory, rootfs, request, output, self.cache_mounts
+                    )
                 finally:
                     unmount(rootfs, lazy=True)
                 if code != 0:
                     raise RunFailed(f"the command exited with code {code}", code)
                 for rel in snapshot_diff.fresh_points(
-                    snapshotter, name, MOUNT_POINTS | self._targets(request)
+                    snapshotter, name, MOUNT_POINTS | mount_targets(request)
                 ):
                     path = snapshotter.fs(snapshotter.require(name).id) / rel
                     if path.is_dir():
@@ -339,14 +331,6 @@ class BuildService:
                 if not committed:
                     with contextlib.suppress(CoveError):
                         snapshotter.remove(name)
-
-    @staticmethod
-    def _targets(request: RunRequest) -> set[str]:
-        out: set[str] = set()
-        for mount in request.mounts:
-            parts = mount.target.strip("/").split("/")
-            out.update("/".join(parts[: i + 1]) for i in range(len(parts)))
-        return out
 
     def _commit_run(self, name: str, layers: Sequence[Layer]) -> Layer | None:
         snapshotter = self.store.snapshotter
@@ -364,88 +348,6 @@ class BuildService:
         with self.store.unpacker.lock(chain).exclusive():
             snapshotter.commit_active(name, chain)
         return Layer(Descriptor(mt.OCI_LAYER, blob, size), blob)
-
-    def _run_in(
-        self, name: str, directory: Path, rootfs: Path, request: RunRequest, output: Callable[[bytes], None]
-    ) -> int:
-        user = resolve_user(request.user or None, rootfs)
-        workdir = resolve_in_root(rootfs, request.workdir)
-        if not workdir.exists():
-            workdir.mkdir(parents=True)  # WORKDIR makes its directory, owned by root (Docker's rule)
-        host_network = request.network in ("default", "host")
-        etc = directory / "etc"
-        etc.mkdir()
-        (etc / "hostname").write_text(f"{name}\n")
-        (etc / "hosts").write_text(etcfiles.hosts_file([], host_network) + f"127.0.0.1\t{name}\n")
-        (etc / "resolv.conf").write_text(
-            etcfiles.resolv_conf(host_network=host_network, dns=[], dns_search=[])
-        )
-        config = ContainerConfig(
-            image="",
-            entrypoint=[],
-            cmd=request.argv,
-            env=request.env,
-            network="host" if host_network else "none",
-        )
-        spec = container_spec.build(
-            container_id=name,
-            config=config,
-            image={},
-            rootfs=rootfs,
-            hostname=name,
-            user=user,
-            mounts=self._run_mounts(request),
-            etc_dir=etc,
-            cgroup_version=cgroups.version(),
-            cpus_available=sysinfo.cpu_count(),
-            init_binary=None,
-            known_caps=capabilities.host_caps(),
-        )
-        spec["process"]["cwd"] = request.workdir
-        bundle = directory / "bundle"
-        bundle.mkdir()
-        (bundle / "config.json").write_text(json.dumps(spec))
-        runtime = self.runtime()
-        argv = runtime.argv("run", "--bundle", str(bundle), name, log=directory / "runtime.log")
-        try:
-            code = run_streaming(argv, output)
-        finally:
-            # `run` in the foreground deletes its container when the command ends; one that
-            # was interrupted may still be there.
-            if (runtime.state_root / name).exists():
-                with contextlib.suppress(CoveError):
-                    runtime.delete(name, force=True)
-        if code != 0:
-            # The runtime logs an error only when it could not start the command at all.
-            log = directory / "runtime.log"
-            logged = log.read_text(errors="replace") if log.exists() else ""
-            if '"error"' in logged or '"fatal"' in logged:
-                message = error_from_log(log)
-                raise RunFailed(f"the command could not start: {message}", code)
-        return code
-
-    def _run_mounts(self, request: RunRequest) -> list[container_spec.HostMount]:
-        out = []
-        for m in request.mounts:
-            if m.kind == "tmpfs":
-                out.append(
-                    container_spec.HostMount("tmpfs", "tmpfs", m.target, ("nosuid", "nodev", *m.options))
-                )
-            elif m.kind == "cache":
-                path = self.cache_mounts / _cache_dir_name(m.source)
-                path.mkdir(parents=True, exist_ok=True)
-                out.append(
-                    container_spec.HostMount(
-                        "bind", str(path), m.target, container_spec.bind_options(m.readonly)
-                    )
-                )
-            else:  # bind, secret
-                out.append(
-                    container_spec.HostMount(
-                        "bind", m.source, m.target, container_spec.bind_options(m.readonly)
-                    )
-                )
-        return out
 
     def download(self, url: str, dest: Path) -> tuple[str, float | None]:
         # Only for ADD of a URL: not loaded by every build.
@@ -540,10 +442,6 @@ class _WriterFile:
     def write(self, data: bytes) -> int:
         self.writer.write(data)
         return len(data)
-
-
-def _cache_dir_name(cache_id: str) -> str:
-    return hashlib.sha256(cache_id.encode()).hexdigest()[:32]
 
 
 def clean_leftovers(store: Store) -> None:

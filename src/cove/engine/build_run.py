@@ -1,0 +1,121 @@
+"""A RUN step's command in the OCI runtime: its /etc files, mounts and spec, made as a
+container's are (default capabilities and seccomp profile), run in the foreground."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from cove.build.backend import RunFailed, RunRequest
+from cove.containers import etcfiles
+from cove.containers import spec as container_spec
+from cove.containers.model import ContainerConfig
+from cove.containers.paths import resolve_in_root
+from cove.containers.users import resolve_user
+from cove.errors import CoveError
+from cove.host import cgroups, sysinfo
+from cove.host.process import run_streaming
+from cove.runtime import caps as capabilities
+from cove.runtime.oci import OciRuntime, error_from_log
+
+# Paths the runtime may create in a RUN's snapshot to mount over: not part of the layer.
+MOUNT_POINTS = frozenset({"etc/hosts", "etc/hostname", "etc/resolv.conf", "proc", "sys", "dev"})
+
+
+def run_in_sandbox(
+    runtime: OciRuntime,
+    name: str,
+    directory: Path,
+    rootfs: Path,
+    request: RunRequest,
+    output: Callable[[bytes], None],
+    cache_mounts: Path,
+) -> int:
+    """Run ``request`` on the mounted ``rootfs`` in the runtime's foreground; its exit code.
+    ``directory`` holds the bundle and the /etc files; ``cache_mounts`` the cache mounts."""
+    user = resolve_user(request.user or None, rootfs)
+    workdir = resolve_in_root(rootfs, request.workdir)
+    if not workdir.exists():
+        workdir.mkdir(parents=True)  # WORKDIR makes its directory, owned by root (Docker's rule)
+    host_network = request.network in ("default", "host")
+    etc = directory / "etc"
+    etc.mkdir()
+    (etc / "hostname").write_text(f"{name}\n")
+    (etc / "hosts").write_text(etcfiles.hosts_file([], host_network) + f"127.0.0.1\t{name}\n")
+    (etc / "resolv.conf").write_text(etcfiles.resolv_conf(host_network=host_network, dns=[], dns_search=[]))
+    config = ContainerConfig(
+        image="",
+        entrypoint=[],
+        cmd=request.argv,
+        env=request.env,
+        network="host" if host_network else "none",
+    )
+    spec = container_spec.build(
+        container_id=name,
+        config=config,
+        image={},
+        rootfs=rootfs,
+        hostname=name,
+        user=user,
+        mounts=_host_mounts(request, cache_mounts),
+        etc_dir=etc,
+        cgroup_version=cgroups.version(),
+        cpus_available=sysinfo.cpu_count(),
+        init_binary=None,
+        known_caps=capabilities.host_caps(),
+    )
+    spec["process"]["cwd"] = request.workdir
+    bundle = directory / "bundle"
+    bundle.mkdir()
+    (bundle / "config.json").write_text(json.dumps(spec))
+    argv = runtime.argv("run", "--bundle", str(bundle), name, log=directory / "runtime.log")
+    try:
+        code = run_streaming(argv, output)
+    finally:
+        # `run` in the foreground deletes its container when the command ends; one that
+        # was interrupted may still be there.
+        if (runtime.state_root / name).exists():
+            with contextlib.suppress(CoveError):
+                runtime.delete(name, force=True)
+    if code != 0:
+        # The runtime logs an error only when it could not start the command at all.
+        log = directory / "runtime.log"
+        logged = log.read_text(errors="replace") if log.exists() else ""
+        if '"error"' in logged or '"fatal"' in logged:
+            message = error_from_log(log)
+            raise RunFailed(f"the command could not start: {message}", code)
+    return code
+
+
+def _host_mounts(request: RunRequest, cache_mounts: Path) -> list[container_spec.HostMount]:
+    out = []
+    for m in request.mounts:
+        if m.kind == "tmpfs":
+            out.append(container_spec.HostMount("tmpfs", "tmpfs", m.target, ("nosuid", "nodev", *m.options)))
+        elif m.kind == "cache":
+            path = cache_mounts / _cache_dir_name(m.source)
+            path.mkdir(parents=True, exist_ok=True)
+            out.append(
+                container_spec.HostMount("bind", str(path), m.target, container_spec.bind_options(m.readonly))
+            )
+        else:  # bind, secret
+            out.append(
+                container_spec.HostMount("bind", m.source, m.target, container_spec.bind_options(m.readonly))
+            )
+    return out
+
+
+def mount_targets(request: RunRequest) -> set[str]:
+    """Every directory on the way to each mount's target (the runtime may make them)."""
+    out: set[str] = set()
+    for mount in request.mounts:
+        parts = mount.target.strip("/").split("/")
+        out.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+    return out
+
+
+def _cache_dir_name(cache_id: str) -> str:
+    return hashlib.sha256(cache_id.encode()).hexdigest()[:32]
