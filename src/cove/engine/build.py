@@ -1,11 +1,10 @@
 """The build service: ``cove build`` on the local store, and the backend the executor runs on.
 
-RUN: a writable snapshot over the step's parent layers, a runtime spec made like a
-container's (default capabilities and seccomp, the host's network unless ``--network
-none``), the runtime run in the foreground with its output streamed, then the snapshot's
-changes written as the layer blob and the snapshot itself committed as that layer, so
-nothing is unpacked twice. COPY/ADD: the tar is stored as the blob and unpacked into a
-snapshot. Work directories live under ``build/work``; what a killed build leaves there
+RUN: a writable snapshot over the step's parent layers, the command run on it in the
+runtime (``engine/build_run``), then the snapshot's changes written as the layer blob and
+the snapshot itself committed as that layer, so nothing is unpacked twice. COPY/ADD: the
+layer writer fills the blob and the new snapshot in one pass (an ADD of an archive is
+unpacked from the blob instead). Work directories live under ``build/work``; what a killed build leaves there
 (mounts, snapshots, runtime state) is cleared by :func:`clean_leftovers`.
 """
 
