@@ -688,3 +688,43 @@ def test_base_images_are_pulled_and_built_images_pushed(
         check_store(engine)
     finally:
         engine.close()
+
+
+def test_dockerfile_specific_ignore_file_and_secret_from_env(
+    cove_busybox: CoveRunner, tmp_path: Path
+) -> None:
+    cove = cove_busybox
+    ctx = tmp_path / "ctx"
+    write(
+        ctx,
+        {
+            "a.txt": "a",
+            "b.txt": "b",
+            ".dockerignore": "a.txt\n",
+            "docker/app.Dockerfile": "FROM busybox\nCOPY . /c/\n"
+            "RUN --mount=type=secret,id=tok,required=true cat /run/secrets/tok > /seen\n",
+            "docker/app.Dockerfile.dockerignore": "b.txt\ndocker\n",
+        },
+    )
+    cove.env["TOKEN_VALUE"] = "from-env"
+    cove(
+        "build", "-q", "-t", "ign2:1", "-f", str(ctx / "docker/app.Dockerfile"),
+        "--secret", "id=tok,env=TOKEN_VALUE", str(ctx),
+    )  # fmt: skip
+    # The Dockerfile's own ignore file wins over the context's: b.txt is out, a.txt is in.
+    assert sorted(run_out(cove, "ign2:1", "ls", "-A", "/c").split()) == [".dockerignore", "a.txt"]
+    assert run_out(cove, "ign2:1", "cat", "/seen") == "from-env"
+
+
+def test_tty_progress_and_other_platforms(cove_busybox: CoveRunner, tmp_path: Path) -> None:
+    write(tmp_path, {"Dockerfile": "FROM busybox\nRUN echo visible\nCOPY Dockerfile /\n"})
+    tty = cove_busybox("build", "--progress", "tty", "-t", "tty:1", str(tmp_path))
+    lines = [line for line in tty.err.replace("\r\x1b[K", "\n").splitlines() if line.startswith(" => [")]
+    assert [line.split("]")[0] for line in lines] == [
+        " => [stage-0 1/3",
+        " => [stage-0 2/3",
+        " => [stage-0 3/3",
+    ]
+    assert tty.err.rstrip().splitlines()[-1] == "Tagged docker.io/library/tty:1"
+    other = cove_busybox("build", "-q", "--platform", "linux/s390x", str(tmp_path), check=False)
+    assert other.rc == 1 and "RUN needs linux/s390x binaries" in other.err
