@@ -728,3 +728,30 @@ def test_tty_progress_and_other_platforms(cove_busybox: CoveRunner, tmp_path: Pa
     assert tty.err.rstrip().splitlines()[-1] == "Tagged docker.io/library/tty:1"
     other = cove_busybox("build", "-q", "--platform", "linux/s390x", str(tmp_path), check=False)
     assert other.rc == 1 and "RUN needs linux/s390x binaries" in other.err
+
+
+@pytest.mark.parametrize(
+    ("sharing", "expected"),
+    [
+        ("locked", ["start", "end", "start", "end"]),  # one RUN at a time
+        ("private", ["start", "end"]),  # the second RUN got a throwaway directory
+        ("shared", ["start", "start", "end", "end"]),  # both at once
+    ],
+)
+def test_cache_mount_sharing(
+    cove_busybox: CoveRunner, tmp_path: Path, sharing: str, expected: list[str]
+) -> None:
+    run = (
+        f"RUN --mount=type=cache,id=c,target=/c,sharing={sharing} "
+        "sh -c 'echo start >> /c/log; sleep 1; echo end >> /c/log'\n"
+    )
+    write(
+        tmp_path,
+        {
+            "Dockerfile": f"FROM busybox AS a\n{run}FROM busybox AS b\n{run.replace('start', 'start ')}"
+            "FROM busybox\nCOPY --from=a /etc/passwd /a\nCOPY --from=b /etc/passwd /b\n"
+            "RUN --mount=type=cache,id=c,target=/c cat /c/log > /log\n"
+        },
+    )
+    cove_busybox("build", "-q", "-t", f"sharing:{sharing}", str(tmp_path))
+    assert run_out(cove_busybox, f"sharing:{sharing}", "cat", "/log").split() == expected

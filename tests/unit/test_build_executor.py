@@ -251,6 +251,7 @@ def test_a_failing_run_names_its_line_and_keeps_the_output(
         ("ADD --checksum=sha256:00 b.txt /", "--checksum is only for URL sources"),
         ("ADD git@github.com:x/y.git /src", "Git repository"),
         ("COPY --bogus=1 b.txt /", "unknown flag for COPY: --bogus"),
+        ("COPY --from=other:1 /missing /", "COPY source '/missing' not found in other:1"),
     ],
 )
 def test_bad_instructions(backend: RecordingBackend, context: Context, line: str, message: str) -> None:

@@ -78,7 +78,11 @@ def prepare_copy(host: StepHost, work: StageWork, x: Instruction, cleanup: ExitS
             try:
                 sources.extend(context.sources(pattern))
             except CoveError as exc:
-                raise DockerfileError(x.line, exc.message.replace("COPY", x.keyword), hint=exc.hint) from None
+                message = exc.message.replace("COPY", x.keyword)
+                if origin:  # not the context's files: another stage's or image's
+                    message = message.replace("the build context", origin)
+                    raise DockerfileError(x.line, message) from None
+                raise DockerfileError(x.line, message, hint=exc.hint) from None
         excludes = flags.get("exclude", [])
         if excludes:
             context, sources = _excluding(context, sources, excludes)

@@ -17,6 +17,7 @@ from cove.containers.paths import resolve_in_root
 from cove.containers.users import resolve_user
 from cove.errors import CoveError
 from cove.host import cgroups, sysinfo
+from cove.host.locks import FileLock
 from cove.host.process import run_streaming
 from cove.runtime import caps as capabilities
 from cove.runtime.oci import OciRuntime, error_from_log
@@ -36,6 +37,20 @@ def run_in_sandbox(
 ) -> int:
     """Run ``request`` on the mounted ``rootfs`` in the runtime's foreground; its exit code.
     ``directory`` holds the bundle and the /etc files; ``cache_mounts`` the cache mounts."""
+    with contextlib.ExitStack() as locks:  # cache mounts with sharing=locked, held for the run
+        return _run(runtime, name, directory, rootfs, request, output, cache_mounts, locks)
+
+
+def _run(
+    runtime: OciRuntime,
+    name: str,
+    directory: Path,
+    rootfs: Path,
+    request: RunRequest,
+    output: Callable[[bytes], None],
+    cache_mounts: Path,
+    locks: contextlib.ExitStack,
+) -> int:
     user = resolve_user(request.user or None, rootfs)
     workdir = resolve_in_root(rootfs, request.workdir)
     if not workdir.exists():
@@ -60,7 +75,7 @@ def run_in_sandbox(
         rootfs=rootfs,
         hostname=name,
         user=user,
-        mounts=_host_mounts(request, cache_mounts),
+        mounts=_host_mounts(request, cache_mounts, locks, directory),
         etc_dir=etc,
         cgroup_version=cgroups.version(),
         cpus_available=sysinfo.cpu_count(),
@@ -90,22 +105,46 @@ def run_in_sandbox(
     return code
 
 
-def _host_mounts(request: RunRequest, cache_mounts: Path) -> list[container_spec.HostMount]:
+def _host_mounts(
+    request: RunRequest, cache_mounts: Path, locks: contextlib.ExitStack, directory: Path
+) -> list[container_spec.HostMount]:
     out = []
     for m in request.mounts:
         if m.kind == "tmpfs":
             out.append(container_spec.HostMount("tmpfs", "tmpfs", m.target, ("nosuid", "nodev", *m.options)))
-        elif m.kind == "cache":
-            path = cache_mounts / _cache_dir_name(m.source)
-            path.mkdir(parents=True, exist_ok=True)
-            out.append(
-                container_spec.HostMount("bind", str(path), m.target, container_spec.bind_options(m.readonly))
+            continue
+        source = m.source
+        if m.kind == "cache":
+            source = str(
+                _cache_dir(m.source, dict(o.split("=", 1) for o in m.options), cache_mounts, locks, directory)
             )
-        else:  # bind, secret
-            out.append(
-                container_spec.HostMount("bind", m.source, m.target, container_spec.bind_options(m.readonly))
-            )
+        out.append(
+            container_spec.HostMount("bind", source, m.target, container_spec.bind_options(m.readonly))
+        )
     return out
+
+
+def _cache_dir(
+    cache_id: str, options: dict[str, str], cache_mounts: Path, locks: contextlib.ExitStack, directory: Path
+) -> Path:
+    """The directory of a cache mount, by BuildKit's sharing rules: ``shared`` by every RUN at
+    once, ``locked`` by one RUN at a time (the others wait), ``private``: a RUN that finds it
+    in use gets a fresh, throwaway directory."""
+    path = cache_mounts / _cache_dir_name(cache_id)
+    path.mkdir(parents=True, exist_ok=True)
+    sharing = options.get("sharing", "shared")
+    if sharing == "shared":
+        return path
+    lock = FileLock(path.with_name(path.name + ".lock"))
+    if sharing == "locked":
+        locks.enter_context(lock.exclusive())
+        return path
+    if lock.acquire(blocking=False):
+        locks.callback(lock.release)
+        return path
+    fresh = directory / f"cache-{_cache_dir_name(cache_id)}"
+    fresh.mkdir()
+    return fresh
 
 
 def mount_targets(request: RunRequest) -> set[str]:
