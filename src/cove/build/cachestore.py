@@ -92,6 +92,10 @@ class BuildCache:
             ),
         )
 
+    def count(self) -> int:
+        row = self.db.query_one("SELECT COUNT(*) AS n FROM build_cache")
+        return int(row["n"]) if row is not None else 0
+
     def all(self) -> list[CachedStep]:
         return [_row(r) for r in self.db.query("SELECT * FROM build_cache ORDER BY last_used")]
 

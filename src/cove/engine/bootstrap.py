@@ -7,7 +7,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cove.build.cachestore import BuildCache
 from cove.config import EngineConfig
 from cove.content.store import ContentStore
 from cove.db.database import Database
@@ -115,6 +114,12 @@ def _choose_driver(config: EngineConfig, db: Database) -> tuple[str, str]:
     return driver, reason
 
 
+def _build_cache_roots(store: Store) -> tuple[set[str], set[str]]:
+    from cove.build.cachestore import BuildCache  # only when garbage is collected
+
+    return BuildCache(store.db).roots()
+
+
 def _clean_build_leftovers(store: Store) -> None:
     work = store.root / "build" / "work"
     if (work.exists() and any(work.iterdir())) or store.db.query_one(
@@ -143,7 +148,7 @@ def open_engine(config: EngineConfig, *, runner: Runner | None = None) -> Engine
         engine = Engine(store, volumes)
         store.cleaners.append(volumes.clean_leftovers)
         store.cleaners.append(lambda: _clean_build_leftovers(store))
-        store.gc_roots.append(BuildCache(db).roots)
+        store.gc_roots.append(lambda: _build_cache_roots(store))
         # Whatever a killed cove left behind goes now, if no other cove is at work.
         store.tidy()
     except BaseException:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO, cast
 
 from cove.archive.apply import WhiteoutMode, apply_layer
 from cove.archive.stream import ChunkReader, LayerStream
@@ -174,15 +174,6 @@ class BuildService:
             read_context_archive(source, root)
             yield root
 
-    def open_url(self, url: str) -> BinaryIO:
-        import urllib.request  # only for URL contexts: not loaded by every build
-
-        try:
-            response: BinaryIO = urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT)
-        except (OSError, ValueError) as exc:
-            raise Unavailable(f"cannot download {url}: {exc}") from None
-        return response
-
     # -- the executor's backend ------------------------------------------------------------
 
     def base_image(self, name: str, platform: str, pull: bool) -> BaseImage:
@@ -255,7 +246,7 @@ class BuildService:
         ext = snapshotter.begin(parent) if mirror else None
         try:
             with content.writer() as writer:
-                if write(_WriterFile(writer), ext.path if ext is not None else None) == 0:  # type: ignore[arg-type]
+                if write(cast(BinaryIO, writer), ext.path if ext is not None else None) == 0:
                     if ext is not None:
                         ext.abort()
                     return None
@@ -282,10 +273,6 @@ class BuildService:
                 ext.abort()
             raise
         return Layer(Descriptor(mt.OCI_LAYER, blob, size), blob)
-
-    def _tmp(self) -> Path:
-        self.store.tmp_dir.mkdir(parents=True, exist_ok=True)
-        return self.store.tmp_dir
 
     def runtime(self) -> OciRuntime:
         if self._runtime is None:
@@ -335,7 +322,7 @@ class BuildService:
         snapshotter = self.store.snapshotter
         content = self.store.content
         with content.writer() as writer:
-            count = snapshot_diff.write_layer(snapshotter, name, _WriterFile(writer), set())  # type: ignore[arg-type]
+            count = snapshot_diff.write_layer(snapshotter, name, cast(BinaryIO, writer), set())
             if count == 0:
                 writer.abort()
                 snapshotter.remove(name)
@@ -394,7 +381,7 @@ class BuildService:
 
     def cache_usage(self) -> tuple[int, set[str], set[str], int]:
         """(records, layer blobs, snapshot chainIDs, bytes of the cache mounts) of the cache."""
-        records = len(self.cache.all())
+        records = self.cache.count()
         blobs, chains = self.cache.roots()
         mounts = disk_usage(self.cache_mounts)[0] if self.cache_mounts.exists() else 0
         return records, blobs, chains, mounts
@@ -430,17 +417,6 @@ class BuildService:
             with self.store.collecting():
                 self.store.collect_garbage()
         return len(doomed), max(0, before - disk_usage(self.store.root)[0])
-
-
-class _WriterFile:
-    """A blob writer seen as a binary file, for the tar writer."""
-
-    def __init__(self, writer: Any) -> None:
-        self.writer = writer
-
-    def write(self, data: bytes) -> int:
-        self.writer.write(data)
-        return len(data)
 
 
 def clean_leftovers(store: Store) -> None:

@@ -38,71 +38,60 @@ def run_in_sandbox(
     """Run ``request`` on the mounted ``rootfs`` in the runtime's foreground; its exit code.
     ``directory`` holds the bundle and the /etc files; ``cache_mounts`` the cache mounts."""
     with contextlib.ExitStack() as locks:  # cache mounts with sharing=locked, held for the run
-        return _run(runtime, name, directory, rootfs, request, output, cache_mounts, locks)
-
-
-def _run(
-    runtime: OciRuntime,
-    name: str,
-    directory: Path,
-    rootfs: Path,
-    request: RunRequest,
-    output: Callable[[bytes], None],
-    cache_mounts: Path,
-    locks: contextlib.ExitStack,
-) -> int:
-    user = resolve_user(request.user or None, rootfs)
-    workdir = resolve_in_root(rootfs, request.workdir)
-    if not workdir.exists():
-        workdir.mkdir(parents=True)  # WORKDIR makes its directory, owned by root (Docker's rule)
-    host_network = request.network in ("default", "host")
-    etc = directory / "etc"
-    etc.mkdir()
-    (etc / "hostname").write_text(f"{name}\n")
-    (etc / "hosts").write_text(etcfiles.hosts_file([], host_network) + f"127.0.0.1\t{name}\n")
-    (etc / "resolv.conf").write_text(etcfiles.resolv_conf(host_network=host_network, dns=[], dns_search=[]))
-    config = ContainerConfig(
-        image="",
-        entrypoint=[],
-        cmd=request.argv,
-        env=request.env,
-        network="host" if host_network else "none",
-    )
-    spec = container_spec.build(
-        container_id=name,
-        config=config,
-        image={},
-        rootfs=rootfs,
-        hostname=name,
-        user=user,
-        mounts=_host_mounts(request, cache_mounts, locks, directory),
-        etc_dir=etc,
-        cgroup_version=cgroups.version(),
-        cpus_available=sysinfo.cpu_count(),
-        init_binary=None,
-        known_caps=capabilities.host_caps(),
-    )
-    spec["process"]["cwd"] = request.workdir
-    bundle = directory / "bundle"
-    bundle.mkdir()
-    (bundle / "config.json").write_text(json.dumps(spec))
-    argv = runtime.argv("run", "--bundle", str(bundle), name, log=directory / "runtime.log")
-    try:
-        code = run_streaming(argv, output)
-    finally:
-        # `run` in the foreground deletes its container when the command ends; one that
-        # was interrupted may still be there.
-        if (runtime.state_root / name).exists():
-            with contextlib.suppress(CoveError):
-                runtime.delete(name, force=True)
-    if code != 0:
-        # The runtime logs an error only when it could not start the command at all.
-        log = directory / "runtime.log"
-        logged = log.read_text(errors="replace") if log.exists() else ""
-        if '"error"' in logged or '"fatal"' in logged:
-            message = error_from_log(log)
-            raise RunFailed(f"the command could not start: {message}", code)
-    return code
+        user = resolve_user(request.user or None, rootfs)
+        workdir = resolve_in_root(rootfs, request.workdir)
+        if not workdir.exists():
+            workdir.mkdir(parents=True)  # WORKDIR makes its directory, owned by root (Docker's rule)
+        host_network = request.network in ("default", "host")
+        etc = directory / "etc"
+        etc.mkdir()
+        (etc / "hostname").write_text(f"{name}\n")
+        (etc / "hosts").write_text(etcfiles.hosts_file([], host_network) + f"127.0.0.1\t{name}\n")
+        (etc / "resolv.conf").write_text(
+            etcfiles.resolv_conf(host_network=host_network, dns=[], dns_search=[])
+        )
+        config = ContainerConfig(
+            image="",
+            entrypoint=[],
+            cmd=request.argv,
+            env=request.env,
+            network="host" if host_network else "none",
+        )
+        spec = container_spec.build(
+            container_id=name,
+            config=config,
+            image={},
+            rootfs=rootfs,
+            hostname=name,
+            user=user,
+            mounts=_host_mounts(request, cache_mounts, locks, directory),
+            etc_dir=etc,
+            cgroup_version=cgroups.version(),
+            cpus_available=sysinfo.cpu_count(),
+            init_binary=None,
+            known_caps=capabilities.host_caps(),
+        )
+        spec["process"]["cwd"] = request.workdir
+        bundle = directory / "bundle"
+        bundle.mkdir()
+        (bundle / "config.json").write_text(json.dumps(spec))
+        argv = runtime.argv("run", "--bundle", str(bundle), name, log=directory / "runtime.log")
+        try:
+            code = run_streaming(argv, output)
+        finally:
+            # `run` in the foreground deletes its container when the command ends; one that
+            # was interrupted may still be there.
+            if (runtime.state_root / name).exists():
+                with contextlib.suppress(CoveError):
+                    runtime.delete(name, force=True)
+        if code != 0:
+            # The runtime logs an error only when it could not start the command at all.
+            log = directory / "runtime.log"
+            logged = log.read_text(errors="replace") if log.exists() else ""
+            if '"error"' in logged or '"fatal"' in logged:
+                message = error_from_log(log)
+                raise RunFailed(f"the command could not start: {message}", code)
+        return code
 
 
 def _host_mounts(

@@ -90,6 +90,8 @@ def _output(text: str | None) -> dict[str, str] | None:
 @contextlib.contextmanager
 def _context(cli: Cli, args: argparse.Namespace) -> Iterator[tuple[Path, str, Path | None]]:
     """(context directory, Dockerfile text, the Dockerfile's path) from the arguments."""
+    from cove.engine.sources import open_source
+
     source: str = args.context
     build = cli.engine().build
     stdin_bytes: bytes | None = None
@@ -104,17 +106,19 @@ def _context(cli: Cli, args: argparse.Namespace) -> Iterator[tuple[Path, str, Pa
             f"Git contexts ({source}) are not supported", hint="clone it and build the directory"
         )
     if source == "-" or source.startswith(("http://", "https://")):
-        stream: BinaryIO = _stdin(cli) if source == "-" else build.open_url(source)
-        head = stream.read(512)
-        if not _is_archive(head):
-            if source != "-":
-                raise InvalidArgument(f"{source} is not a tar archive")
-            # `cove build - < Dockerfile`: a Dockerfile and no context at all.
-            text = (head + stream.read()).decode(errors="replace")
-            with tempfile.TemporaryDirectory(prefix="cove-context-") as empty:
+        with contextlib.ExitStack() as opened:
+            stream = _stdin(cli) if source == "-" else opened.enter_context(open_source(source))[0]
+            head = stream.read(512)
+            if not _is_archive(head):
+                if source != "-":
+                    raise InvalidArgument(f"{source} is not a tar archive")
+                # `cove build - < Dockerfile`: a Dockerfile and no context at all.
+                text = (head + stream.read()).decode(errors="replace")
+                empty = opened.enter_context(tempfile.TemporaryDirectory(prefix="cove-context-"))
                 yield Path(empty), text, None
-            return
-        with build.context_from_archive(cast(BinaryIO, io.BufferedReader(_Prefixed(head, stream)))) as root:
+                return
+            archive = cast(BinaryIO, io.BufferedReader(_Prefixed(head, stream)))
+            root = opened.enter_context(build.context_from_archive(archive))
             name = args.file or "Dockerfile"
             dockerfile = root / name.lstrip("/")
             if stdin_bytes is not None:
