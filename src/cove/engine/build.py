@@ -69,6 +69,7 @@ class BuildRequest:
     network: str = "default"
     secrets: dict[str, Path] = field(default_factory=dict)
     output: dict[str, str] | None = None  # --output type=local|tar,dest=...
+    output_stream: BinaryIO | None = None  # where a tar goes for dest=- (the caller's stdout)
     docker_config: Path | None = None  # for pulling base images
 
 
@@ -144,7 +145,7 @@ class BuildService:
             if request.output is not None:
                 name = f"exporting to {request.output.get('type', 'local')}"
                 report(BuildEvent(number, name, "start"))
-                self.export(built.layers, request.output)
+                self.export(built.layers, request.output, request.output_stream)
                 report(BuildEvent(number, name, "done", elapsed=time.monotonic() - started))
                 return BuildResult("", [], built.steps, built.cached_steps, warnings)
             report(BuildEvent(number, "exporting to image", "start"))
@@ -357,7 +358,9 @@ class BuildService:
 
     # -- --output ----------------------------------------------------------------------------
 
-    def export(self, layers: Sequence[Layer], output: Mapping[str, str]) -> None:
+    def export(
+        self, layers: Sequence[Layer], output: Mapping[str, str], stream: BinaryIO | None = None
+    ) -> None:
         kind = output.get("type", "local")
         dest = output.get("dest", "")
         if not dest:
@@ -368,7 +371,14 @@ class BuildService:
                 target.mkdir(parents=True, exist_ok=True)
                 self.store.runner.run(["cp", "-a", "--", f"{root}/.", str(target)])
             elif kind == "tar":
-                with open(dest, "wb") if dest != "-" else os.fdopen(os.dup(1), "wb") as f:
+                if dest == "-" and stream is None:
+                    raise InvalidArgument("--output dest=- needs a binary standard output")
+                with contextlib.ExitStack() as opened:
+                    f = (
+                        stream
+                        if dest == "-" and stream is not None
+                        else opened.enter_context(open(dest, "wb"))
+                    )
                     tar = TreeTar(f)
                     tar.add_tree(str(root))
                     tar.close()

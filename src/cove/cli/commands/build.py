@@ -208,6 +208,7 @@ def cmd_build(cli: Cli, args: argparse.Namespace) -> int:
                 network=args.network,
                 secrets=_secrets(args.secret, env, Path(holder)),
                 output=_output(args.output),
+                output_stream=getattr(cli.out, "buffer", None),
                 docker_config=config_dir(cli.env),
             )
             if mode == "plain":
