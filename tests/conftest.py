@@ -10,7 +10,7 @@ import contextlib
 import io
 import os
 import shutil
-import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -70,7 +70,10 @@ class Result:
 class CoveRunner:
     """Runs cove against one private root: in-process (fast) or as a real process."""
 
+    made: list[CoveRunner] = []  # every runner, in order: each test releases what its own made
+
     def __init__(self, root: Path, runtime_dir: Path, config: Path) -> None:
+        CoveRunner.made.append(self)
         self.root = root
         self.runtime_dir = runtime_dir
         self.env = {
@@ -120,6 +123,14 @@ class CoveRunner:
     def engine(self) -> Engine:
         return open_engine(load_config(self.env))
 
+    def netns(self, container_id: str) -> str:
+        """The name of a container's network namespace in this store."""
+        engine = self.engine()
+        try:
+            return engine.networks.netns_name(container_id)
+        finally:
+            engine.close()
+
 
 def _new_runner(base: Path) -> CoveRunner:
     base.mkdir(parents=True, exist_ok=True)
@@ -156,11 +167,25 @@ def busybox_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return runner.root
 
 
+def copy_store(template: Path, base: Path) -> CoveRunner:
+    """A new store at ``base`` that starts as a copy of the store ``template``."""
+    runner = _new_runner(base)
+    subprocess.run(["cp", "-a", str(template), str(runner.root)], check=True)
+    return runner
+
+
 @pytest.fixture
 def cove_busybox(tmp_path: Path, busybox_template: Path) -> Iterator[CoveRunner]:
     """A cove store of its own that already holds busybox:latest."""
-    runner = _new_runner(tmp_path / "cove")
-    subprocess.run(["cp", "-a", str(busybox_template), str(runner.root)], check=True)
+    runner = copy_store(busybox_template, tmp_path / "cove")
+    yield runner
+    _remove_containers(runner)
+
+
+@pytest.fixture
+def other_busybox(tmp_path: Path, busybox_template: Path) -> Iterator[CoveRunner]:
+    """A second store with busybox:latest, beside ``cove_busybox``."""
+    runner = copy_store(busybox_template, tmp_path / "other")
     yield runner
     _remove_containers(runner)
 
@@ -254,70 +279,30 @@ def docker_config(tmp_path: Path) -> Path:
 # --------------------------------------------------------------------------- host network objects
 
 
-def _cove_links() -> set[str]:
-    return {p.name for p in Path("/sys/class/net").iterdir() if p.name.startswith(("cove", "veth"))}
-
-
-def _cove_netns() -> set[str]:
-    netns = Path("/run/netns")
-    return {p.name for p in netns.iterdir() if p.name.startswith("cove-")} if netns.is_dir() else set()
+def release_host_network(runner: CoveRunner) -> None:
+    """Remove what ``runner``'s store made on the host (namespaces, links, rules, its DNS
+    server), by the store's own names: another store's or engine's objects stay."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{runner.root / 'cove.db'}?mode=ro", uri=True)) as db:
+            if not db.execute("SELECT count(*) FROM networks").fetchone()[0]:
+                return  # no network record, so no bridge, namespace or rule either
+        engine = runner.engine()
+    except Exception:  # a store the test broke on purpose: it made nothing it could still own
+        return
+    try:
+        engine.networks.release_host()
+    finally:
+        engine.close()
 
 
 @pytest.fixture(autouse=True)
-def _release_host_network() -> Iterator[None]:
-    """Remove the bridges, namespaces and nftables tables a test's stores made on the host
-    (each test store has its own; a test that forgets them must not leak them)."""
-    links, namespaces = _cove_links(), _cove_netns()
+def _release_host_network(tmp_path: Path) -> Iterator[None]:
+    """The stores a test made leave nothing on the host (a test that forgets a container, or
+    fails halfway, must not leak its namespaces, bridges or rules into the next). It asks for
+    ``tmp_path`` so that it ends before that directory, which holds the stores, is removed."""
+    first = len(CoveRunner.made)
     yield
-    for name in sorted(_cove_netns() - namespaces):
-        subprocess.run(["ip", "netns", "delete", name], capture_output=True, check=False)
-    new_links = _cove_links() - links
-    for name in sorted(new_links):
-        subprocess.run(["ip", "link", "delete", name], capture_output=True, check=False)
-    if new_links:
-        _stop_dns_servers()
-        _remove_iptables_chains()
-        tables = subprocess.run(["nft", "list", "tables", "ip"], capture_output=True, check=False)
-        for line in tables.stdout.decode().splitlines():
-            table = line.split()[-1] if line.startswith("table ip ") else ""
-            if table.startswith("cove_"):
-                subprocess.run(["nft", "delete", "table", "ip", table], capture_output=True, check=False)
-                chain = table.upper().replace("_", "-") + "-FORWARD"
-                subprocess.run(
-                    ["iptables", "-w", "-D", "FORWARD", "-j", chain], capture_output=True, check=False
-                )
-                subprocess.run(["iptables", "-w", "-F", chain], capture_output=True, check=False)
-                subprocess.run(["iptables", "-w", "-X", chain], capture_output=True, check=False)
-
-
-def _stop_dns_servers() -> None:
-    """The DNS servers of test stores (they would leave by themselves a minute later)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().rstrip(b"\0").split(b"\0")
-        except OSError:
-            continue
-        if len(argv) > 3 and argv[-3].endswith(b"cove/network/dns.py") and b"/pytest-" in argv[-2]:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(entry.name), signal.SIGKILL)
-
-
-def _remove_iptables_chains() -> None:
-    """Chains of test stores that used the iptables firewall (COVE-<hash>-...)."""
-    saved = subprocess.run(["iptables-save"], capture_output=True, check=False).stdout.decode()
-    table = ""
-    for line in saved.splitlines():
-        if line.startswith("*"):
-            table = line[1:]
-        elif line.startswith("-A ") and " -j COVE-" in line:
-            rule = line[3:].split()
-            subprocess.run(["iptables", "-w", "-t", table, "-D", *rule], capture_output=True, check=False)
-    for line in saved.splitlines():
-        if line.startswith("*"):
-            table = line[1:]
-        elif line.startswith(":COVE-"):
-            chain = line[1:].split()[0]
-            subprocess.run(["iptables", "-w", "-t", table, "-F", chain], capture_output=True, check=False)
-            subprocess.run(["iptables", "-w", "-t", table, "-X", chain], capture_output=True, check=False)
+    made, CoveRunner.made[first:] = CoveRunner.made[first:], []
+    for runner in made:
+        if (runner.root / "cove.db").exists():
+            release_host_network(runner)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CoveRunner
+from tests.conftest import CoveRunner, release_host_network
 from tests.helpers.containers import wait_until
 
 OUTSIDE_NS = "covetest-outside"
@@ -177,7 +177,7 @@ def test_containers_reach_each_other_by_name(cove_busybox: CoveRunner, tmp_path:
     # UDP too, by name: busybox has no UDP server, so the receiver is a socket in web's namespace.
     web_id = cove("inspect", "--format", "{{.Id}}", "web").out.strip()
     receiver = subprocess.Popen(
-        ["ip", "netns", "exec", f"cove-{web_id[:12]}", sys.executable, "-c", UDP_RECEIVER],
+        ["ip", "netns", "exec", cove.netns(web_id), sys.executable, "-c", UDP_RECEIVER],
         stdout=subprocess.PIPE,
     )
     try:
@@ -389,7 +389,7 @@ def test_rules_are_rebuilt_after_a_reboot_and_removed_when_unused(
     ]
     subprocess.run(["nft", "delete", "table", "ip", table[0]], check=True)
     cid = cove("inspect", "--format", "{{.Id}}", "web").out.strip()
-    subprocess.run(["ip", "netns", "delete", f"cove-{cid[:12]}"], check=True)
+    subprocess.run(["ip", "netns", "delete", cove.netns(cid)], check=True)
     subprocess.run(["ip", "link", "delete", bridge], check=True)
     cove("start", "web")
     wait_until(lambda: fetch("http://127.0.0.1:18081/") == "hello from web\n", timeout=10)
@@ -397,14 +397,15 @@ def test_rules_are_rebuilt_after_a_reboot_and_removed_when_unused(
     assert table[0] not in nft_tables()  # no container on a network, no rules
 
 
-def cove_namespaces() -> set[str]:
-    netns = Path("/run/netns")
-    return {n.name for n in netns.iterdir() if n.name.startswith("cove-")} if netns.exists() else set()
+def cove_namespaces(cove: CoveRunner) -> set[str]:
+    """The store's container namespaces on the host."""
+    netns, prefix = Path("/run/netns"), cove.netns("")
+    return {n.name for n in netns.iterdir() if n.name.startswith(prefix)} if netns.exists() else set()
 
 
 def test_killed_run_leaves_no_stale_rules(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
-    before = cove_namespaces()
+    before = cove_namespaces(cove)
     for delay in (0.05, 0.15, 0.3, 0.6):
         argv = ("run", "-d", "-p", "18082:80", "busybox", "sleep", "300")
         proc = cove.popen(*argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -419,7 +420,7 @@ def test_killed_run_leaves_no_stale_rules(cove_busybox: CoveRunner) -> None:
             cove("rm", "-f", *left)
         ruleset = subprocess.run(["nft", "list", "ruleset"], capture_output=True, check=True).stdout.decode()
         assert "18082" not in ruleset, delay
-        assert cove_namespaces() == before, delay
+        assert cove_namespaces(cove) == before, delay
 
 
 def test_forward_policy_drop_as_docker_leaves_it(
@@ -563,3 +564,67 @@ def test_names_resolve_for_glibc_in_a_debian_image(
     out = sh(cove, "--network", "debnet", "deb:nets", "getent", "hosts", "peer", "db").stdout.decode()
     assert out.split() == [peer_ip, "peer", peer_ip, "db"]
     cove("rm", "-f", "peer")
+
+
+# -- stores side by side -------------------------------------------------------------------
+
+
+def bridge_subnet(cove: CoveRunner, network: str) -> tuple[str, str]:
+    details = json.loads(cove("network", "inspect", network).out)[0]
+    return details["Options"]["com.docker.network.bridge.name"], details["IPAM"]["Config"][0]["Subnet"]
+
+
+def test_stores_side_by_side_get_their_own_subnets(
+    cove_busybox: CoveRunner, other_busybox: CoveRunner
+) -> None:
+    """Each network's subnet is claimed on the host when it is made, so a second store (or
+    engine) sees it taken even before any container of the first one runs."""
+    mine = [
+        bridge_subnet(cove_busybox, "bridge"),
+        bridge_subnet(cove_busybox, cove_busybox("network", "create", "app").out.strip()),
+    ]
+    theirs = [
+        bridge_subnet(other_busybox, "bridge"),
+        bridge_subnet(other_busybox, other_busybox("network", "create", "app").out.strip()),
+    ]
+    subnets = [s for _, s in mine + theirs]
+    assert len(set(subnets)) == 4, subnets
+    routes = subprocess.run(["ip", "-4", "route", "show"], capture_output=True, check=True).stdout.decode()
+    for bridge, subnet in mine + theirs:
+        assert f"{subnet} dev {bridge} " in routes, (bridge, subnet, routes)
+
+
+def test_wiring_refuses_a_subnet_taken_since(cove_busybox: CoveRunner) -> None:
+    cove = cove_busybox
+    cove("network", "create", "--subnet", "10.232.0.0/24", "app")
+    bridge, _ = bridge_subnet(cove, "app")
+    ip("link", "delete", bridge)  # as after a reboot, and then someone else takes the subnet:
+    ip("link", "add", "covetest-taken", "type", "bridge")
+    try:
+        ip("addr", "add", "10.232.0.1/24", "dev", "covetest-taken")
+        ip("link", "set", "covetest-taken", "up")
+        result = cove("run", "--rm", "--network", "app", "busybox", "true", check=False)
+        assert result.rc == 125 and "subnet 10.232.0.0/24 is in use on this host now" in result.err, result
+    finally:
+        ip("link", "delete", "covetest-taken")
+
+
+def test_releasing_one_store_leaves_another_stores_network(
+    cove_busybox: CoveRunner, other_busybox: CoveRunner, tmp_path: Path
+) -> None:
+    """What a test's cleanup does to its own store (namespaces, bridges, rules, DNS server)
+    leaves a container of another store on the same host working, by name and by port."""
+    mine, theirs = cove_busybox, other_busybox
+    theirs("network", "create", "app")
+    web = start_web(theirs, "web", web_root(tmp_path), "--network", "app", "-p", "18084:80")
+    mine("network", "create", "app")
+    mine("run", "-d", "--name", "idle", "--network", "app", "busybox", "sleep", "300")
+    mine("run", "-d", "--name", "idle2", "-p", "18085:80", "busybox", "sleep", "300")
+    my_bridges = [bridge_subnet(mine, n)[0] for n in ("bridge", "app")]
+    assert len(cove_namespaces(mine)) == 2
+    release_host_network(mine)
+    assert cove_namespaces(mine) == set()
+    assert not any(Path("/sys/class/net", b).exists() for b in my_bridges)
+    assert cove_namespaces(theirs) == {theirs.netns(web)}
+    assert fetch("http://127.0.0.1:18084/") == "hello from web\n"
+    assert sh(theirs, "--network", "app", "busybox", *get_cmd("web")).stdout == b"hello from web\n"

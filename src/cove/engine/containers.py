@@ -252,14 +252,13 @@ class ContainerService:
         endpoints = self.networks.records.endpoints(container_id=record.id)
         if not endpoints:
             return {}
-        from cove.engine.networks import netns_name
         from cove.host.netlink import netns_path
 
         networks = []
         for e in endpoints:
             n = self.networks.records.get(e.network_id)
             networks.append((n.name, n.id, e, n.gateway, int(n.subnet.split("/")[1])))
-        path = netns_path(netns_name(record.id))
+        path = netns_path(self.networks.netns_name(record.id))
         return {
             "networks": networks,
             "ports": self.networks.bindings(record.id) if running else [],
@@ -417,10 +416,9 @@ class ContainerService:
             return None
         if mode.startswith("container:"):
             other = self.records.resolve(mode.split(":", 1)[1])
-            from cove.engine.networks import netns_name
             from cove.host.netlink import netns_path
 
-            path = netns_path(netns_name(other.id))
+            path = netns_path(self.networks.netns_name(other.id))
             status = read_status(self.dir(other.id))
             if not status.running:
                 raise FailedPrecondition(

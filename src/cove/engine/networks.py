@@ -13,6 +13,7 @@ veth pair to the bridge, address and routes), unwired at removal or disconnect.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import ipaddress
@@ -20,6 +21,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -37,6 +39,8 @@ from cove.host.netlink import (
     Veth,
     host_nameservers,
     link_exists,
+    links_on,
+    netns_names,
     netns_path,
     port_free,
     udp_listening,
@@ -65,12 +69,17 @@ class Attachment:
     mac: str | None = None
 
 
+# Held while a network picks its subnet and makes its bridge: every store on the host shares it.
+HOST_NETWORKS_LOCK = Path("/run/lock/cove-networks.lock")
+
+
 def _store_tag(root: Path) -> str:
     return "" if root == DEFAULT_ROOT else hashlib.sha256(str(root).encode()).hexdigest()[:6]
 
 
-def netns_name(container_id: str) -> str:
-    return f"cove-{container_id[:12]}"
+def netns_name(tag: str, container_id: str) -> str:
+    """A container's namespace: the store's prefix (``cove-``, or ``cove<tag>-``), then its ID."""
+    return f"cove{tag}-{container_id[:12]}"
 
 
 def _veth_name(container_id: str, network_id: str) -> str:
@@ -100,18 +109,28 @@ class NetworkService:
     def _lock(self) -> FileLock:
         return FileLock(self.store.root / "locks" / "network.lock")
 
+    def netns_name(self, container_id: str) -> str:
+        return netns_name(self.tag, container_id)
+
     # -- networks ----------------------------------------------------------------------------
 
-    def _taken_subnets(self) -> list[tuple[str, ipaddress.IPv4Network]]:
-        taken = [(n.name, ipaddress.IPv4Network(n.subnet)) for n in self.records.all()]
+    def _host_routes(self, *, besides: str | None = None) -> list[tuple[str, ipaddress.IPv4Network]]:
+        """The subnets the host routes (other than through the link ``besides``)."""
+        taken = []
         for route in self.store.runner.run(["ip", "-4", "route", "show"]).stdout.decode().splitlines():
-            target = route.split()[0] if route.strip() else ""
-            if target and target != "default":
+            words = route.split()
+            target = words[0] if words else ""
+            device = words[words.index("dev") + 1] if "dev" in words[:-1] else ""
+            if target and target != "default" and (besides is None or device != besides):
                 try:
                     taken.append((f"host route {target}", ipaddress.IPv4Network(target, strict=False)))
                 except ValueError:
                     continue
         return taken
+
+    def _taken_subnets(self) -> list[tuple[str, ipaddress.IPv4Network]]:
+        taken = [(n.name, ipaddress.IPv4Network(n.subnet)) for n in self.records.all()]
+        return taken + self._host_routes()
 
     def create(
         self,
@@ -133,7 +152,9 @@ class NetworkService:
             raise Conflict(f"{name} is a pre-defined network and cannot be created")
         _check_name(name)
         options = dict(options or {})
-        with self._lock().exclusive():
+        # The subnet is claimed on the host at once, by the bridge that routes it, under a lock
+        # every store on the host takes: so two stores (or engines) never pick the same one.
+        with self._lock().exclusive(), FileLock(HOST_NETWORKS_LOCK).exclusive():
             if self.records.find(name) is not None and self.records.get(name).name == name:
                 raise Conflict(f"network with name {name} already exists")
             taken = self._taken_subnets()
@@ -160,6 +181,13 @@ class NetworkService:
                 internal=internal, labels=dict(labels or {}), options=options,
             )  # fmt: skip
             self.records.add(record)
+            try:
+                self.host.ensure_bridge(bridge, f"{gw}/{net.prefixlen}", mac_for(str(gw)))
+            except BaseException:
+                self.records.remove(record.id)
+                with contextlib.suppress(CoveError):
+                    self.host.delete_link(bridge)
+                raise
         return record
 
     def default(self) -> NetworkRecord:
@@ -319,7 +347,7 @@ class NetworkService:
                 "bridge networks need nftables (nft) or iptables, and this host has neither",
                 hint="install nftables (apt install nftables), or run with --network host or none",
             )
-        name = netns_name(container_id)
+        name = self.netns_name(container_id)
         with self._lock().exclusive():
             write_sysctl("net/ipv4/ip_forward", "1")
             veths, bridges = [], {}
@@ -327,6 +355,8 @@ class NetworkService:
             for endpoint in endpoints:
                 network = self.records.get(endpoint.network_id)
                 named = named or network.user_defined
+                if not link_exists(network.bridge):  # gone since (a reboot): is its subnet still free?
+                    self._check_still_free(network)
                 veths.append(self._veth(network, endpoint))
                 bridges[network.bridge] = (
                     network.bridge,
@@ -341,6 +371,16 @@ class NetworkService:
             if named:
                 self.publish_names()
         return netns_path(name)
+
+    def _check_still_free(self, network: NetworkRecord) -> None:
+        subnet = ipaddress.IPv4Network(network.subnet)
+        for what, other in self._host_routes(besides=network.bridge):
+            if subnet.overlaps(other):
+                raise Conflict(
+                    f"network {network.name}'s subnet {subnet} is in use on this host now ({what})",
+                    hint=f"remove the network and create it again (cove network rm {network.name}), "
+                    "or free that subnet",
+                )
 
     def _veth(self, network: NetworkRecord, endpoint: Endpoint) -> Veth:
         return Veth(
@@ -364,7 +404,7 @@ class NetworkService:
     def unwire(self, container_id: str, *, forget: bool = False) -> None:
         """Remove the container's namespace (its veths go with it); ``forget`` frees its addresses."""
         with self._lock().exclusive():
-            self.host.delete_netns(netns_name(container_id))
+            self.host.delete_netns(self.netns_name(container_id))
             endpoints = self.records.endpoints(container_id=container_id)
             if forget:
                 for endpoint in endpoints:
@@ -382,9 +422,9 @@ class NetworkService:
             name = self.container_name(container_id)
             raise Conflict(f"endpoint with name {name} already exists in network {network.name}")
         endpoint = self._add_endpoint(container_id, Attachment(network.id, tuple(aliases), ip))
-        if running and netns_path(netns_name(container_id)).exists():
+        if running and netns_path(self.netns_name(container_id)).exists():
             with self._lock().exclusive():
-                self._wire_one(netns_name(container_id), endpoint)
+                self._wire_one(self.netns_name(container_id), endpoint)
                 self._sync_rules()
         self.publish_names()
         return endpoint
@@ -397,8 +437,8 @@ class NetworkService:
                 f"container {self.container_name(container_id)} is not connected to network {network.name}"
             )
         with self._lock().exclusive():
-            if running and netns_path(netns_name(container_id)).exists():
-                self.host.remove_link_in(netns_name(container_id), f"eth{found[0].position}")
+            if running and netns_path(self.netns_name(container_id)).exists():
+                self.host.remove_link_in(self.netns_name(container_id), f"eth{found[0].position}")
             self.records.remove_endpoint(container_id, network.id)
             self._sync_rules()
             self.publish_names()
@@ -441,7 +481,7 @@ class NetworkService:
         seen: set[str] = set()
         for endpoint in self.records.endpoints():
             cid = endpoint.container_id
-            if cid in seen or endpoint.position != 0 or not netns_path(netns_name(cid)).exists():
+            if cid in seen or endpoint.position != 0 or not netns_path(self.netns_name(cid)).exists():
                 continue
             seen.add(cid)
             for b in self.bindings(cid):
@@ -453,9 +493,8 @@ class NetworkService:
     def _sync_rules(self) -> None:
         """Render cove's table from the networks in use: with a bridge up and a container wired
         to it (caller holds the lock). No network in use, no table."""
-        wired = {
-            e.network_id for e in self.records.endpoints() if netns_path(netns_name(e.container_id)).exists()
-        }
+        endpoints = self.records.endpoints()
+        wired = {e.network_id for e in endpoints if netns_path(self.netns_name(e.container_id)).exists()}
         nets = [
             BridgeNet(n.bridge, n.subnet, n.internal)
             for n in self.records.all()
@@ -476,14 +515,40 @@ class NetworkService:
         self.filter.forward_accept(self.filter_table, [n.bridge for n in nets if not n.internal])
 
     def release_host(self) -> None:
-        """Remove everything this store made on the host (bridges, namespaces, rules)."""
+        """Remove everything this store made on the host, recorded or not: its containers'
+        namespaces (by the store's prefix), links left on its bridges, the bridges, its rules
+        and its DNS server. Nothing of another store's or engine's is touched."""
         with self._lock().exclusive():
-            for endpoint in self.records.endpoints():
-                self.host.delete_netns(netns_name(endpoint.container_id))
-            for network in self.records.all():
-                self.host.delete_link(network.bridge)
+            prefix = netns_name(self.tag, "")
+            for name in netns_names():
+                if name.startswith(prefix):
+                    self.host.delete_netns(name)
+            bridges = {n.bridge for n in self.records.all()} | {self.default_bridge}
+            for link in links_on(bridges):
+                self.host.delete_link(link)
+            for bridge in sorted(bridges):
+                self.host.delete_link(bridge)
             self.filter.remove(self.filter_table)
             self.iptables.remove(self.chain_prefix)
+        self._stop_dns_server()
+
+    def _stop_dns_server(self) -> None:
+        lock = FileLock(self._dns_dir / "dns.lock")
+        if not lock.path.exists() or lock.try_free():
+            return
+        from cove.host.process import alive, wait_exit
+
+        try:
+            pid = int(lock.path.read_text().strip() or 0)
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            return
+        if os.fsencode(str(lock.path)) in argv:  # the PID is still this store's server
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            if not wait_exit(pid, 5.0) and alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
 
 def _firewall(wanted: str) -> str | None:

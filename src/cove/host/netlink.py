@@ -30,6 +30,25 @@ def netns_path(name: str) -> Path:
     return NETNS_DIR / name
 
 
+def netns_names() -> list[str]:
+    """The named network namespaces on the host."""
+    try:
+        return sorted(entry.name for entry in os.scandir(NETNS_DIR))
+    except FileNotFoundError:
+        return []
+
+
+def links_on(bridges: Iterable[str]) -> list[str]:
+    """The host's links that are ports of one of ``bridges``."""
+    wanted = set(bridges)
+    found = []
+    for entry in os.scandir(SYS_NET):
+        with contextlib.suppress(OSError):
+            if os.path.basename(os.readlink(f"{entry.path}/master")) in wanted:
+                found.append(entry.name)
+    return sorted(found)
+
+
 class NetHost:
     def __init__(self, runner: Runner) -> None:
         self.runner = runner

@@ -263,6 +263,8 @@ def main() -> None:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return  # another one serves this store
+    os.ftruncate(fd, 0)
+    os.write(fd, b"%d\n" % os.getpid())  # who to stop when the store is thrown away
     Server(records).run()
 
 
