@@ -3,6 +3,7 @@ found) with a message naming the file; and the ELF reader that finds a program's
 
 from __future__ import annotations
 
+import os
 import shutil
 import struct
 from pathlib import Path
@@ -13,13 +14,12 @@ from cove.containers.diagnose import (
     CANNOT_INVOKE,
     ENGINE,
     NOT_FOUND,
-    Resolver,
     StartFailure,
     explain,
     preflight,
 )
-from cove.containers.paths import resolve_in_root
 from cove.host.elf import NotElf, is_static, program_interpreter
+from cove.host.inroot import Root
 
 PATH = "/usr/local/bin:/usr/bin:/bin"
 HOST_TRUE = Path("/bin/true")
@@ -43,8 +43,9 @@ def root(tmp_path: Path) -> Path:
     return rootfs
 
 
-def resolver(root: Path) -> Resolver:
-    return lambda path: resolve_in_root(root, path)
+def resolver(root: Path) -> Root:
+    """The image's files, seen from its root (closed when the test's objects go)."""
+    return Root(root)
 
 
 def elf(bits: int = 64, little: bool = True, interp: str | None = "/lib/ld-test.so.1") -> bytes:
@@ -185,15 +186,11 @@ def test_shebang_interpreter_through_an_absolute_link_in_the_image(root: Path) -
 
 
 def test_dangling_symlink_program(tmp_path: Path) -> None:
-    """With a resolver that stops at the link itself, the link's missing target is named."""
+    """A program that is a link to nothing: the link's missing target is named."""
     rootfs = tmp_path / "rootfs"
     (rootfs / "usr" / "bin").mkdir(parents=True)
     (rootfs / "usr" / "bin" / "app").symlink_to("app-1.0")
-
-    def plain(path: str) -> Path:
-        return rootfs / path.lstrip("/")
-
-    failure = preflight(plain, ["app"], "/usr/bin")
+    failure = preflight(resolver(rootfs), ["app"], "/usr/bin")
     assert failure == StartFailure(
         NOT_FOUND, "exec: /usr/bin/app: it is a symbolic link to a file that does not exist"
     )
@@ -427,3 +424,19 @@ def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         program_interpreter(tmp_path / "absent")
     assert is_static(tmp_path / "absent") is False
+
+
+def test_an_executable_fifo_is_not_opened(root: Path) -> None:
+    """A hostile image's program that is a FIFO with execute bits: reading its first line
+    would block for ever; the check leaves it to the runtime instead."""
+    os.mkfifo(root / "bin" / "trap", 0o755)
+    assert preflight(resolver(root), ["/bin/trap"], PATH) is None
+
+
+def test_links_are_followed_inside_the_image_only(root: Path) -> None:
+    """A program linked to an absolute path is the image's file of that name, never the host's."""
+    (root / "bin" / "host-true").symlink_to(HOST_TRUE)  # the host has it; the image does not
+    failure = preflight(resolver(root), ["/bin/host-true"], PATH)
+    assert failure == StartFailure(
+        NOT_FOUND, "exec: /bin/host-true: it is a symbolic link to a file that does not exist"
+    )

@@ -38,6 +38,7 @@ from cove.engine.build_run import MOUNT_POINTS, mount_targets, run_in_sandbox
 from cove.engine.runtimes import choose_runtime
 from cove.engine.store import Store
 from cove.errors import CoveError, ImageNotFound, InvalidArgument, Unavailable
+from cove.host.inroot import Root
 from cove.host.mounts import is_mountpoint, mount_all, unmount
 from cove.images import diff as snapshot_diff
 from cove.images.importer import store_unpacked
@@ -234,7 +235,7 @@ class BuildService:
                 unmount(target, lazy=True)
 
     def owner(self, layers: Sequence[Layer], spec: str) -> tuple[int, int]:
-        with self.rootfs(layers) as root:
+        with self.rootfs(layers) as path, Root(path) as root:
             user = resolve_user(spec, root)
         return user.uid, user.gid
 

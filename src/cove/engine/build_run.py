@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,10 +14,10 @@ from cove.build.backend import RunFailed, RunRequest
 from cove.containers import etcfiles
 from cove.containers import spec as container_spec
 from cove.containers.model import ContainerConfig
-from cove.containers.paths import resolve_in_root
 from cove.containers.users import resolve_user
 from cove.errors import CoveError
 from cove.host import cgroups, sysinfo
+from cove.host.inroot import Root
 from cove.host.locks import FileLock
 from cove.host.process import run_streaming
 from cove.runtime import caps as capabilities
@@ -38,10 +39,10 @@ def run_in_sandbox(
     """Run ``request`` on the mounted ``rootfs`` in the runtime's foreground; its exit code.
     ``directory`` holds the bundle and the /etc files; ``cache_mounts`` the cache mounts."""
     with contextlib.ExitStack() as locks:  # cache mounts with sharing=locked, held for the run
-        user = resolve_user(request.user or None, rootfs)
-        workdir = resolve_in_root(rootfs, request.workdir)
-        if not workdir.exists():
-            workdir.mkdir(parents=True)  # WORKDIR makes its directory, owned by root (Docker's rule)
+        with Root(rootfs) as root:
+            user = resolve_user(request.user or None, root)
+            # WORKDIR makes its directory, owned by root (Docker's rule)
+            os.close(root.make_dirs(request.workdir)[0])
         host_network = request.network in ("default", "host")
         etc = directory / "etc"
         etc.mkdir()

@@ -6,7 +6,9 @@ import contextlib
 import dataclasses
 import json
 import os
+import posixpath
 import secrets
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -25,10 +27,11 @@ from cove.containers.spec import command
 from cove.containers.spec import resources as spec_resources
 from cove.containers.store import ContainerRecord
 from cove.containers.users import resolve_user
+from cove.engine.container_files import ContainerFiles, container_files, paused, stopped_view
 from cove.engine.containers import Container, ContainerService, ContainerStartError
 from cove.errors import Conflict, CoveError, InvalidArgument, NotFound
 from cove.host import process
-from cove.host.mounts import is_mountpoint, mount_all, unmount
+from cove.host.inroot import MAX_SYMLINKS, opened
 from cove.host.sysinfo import total_memory
 from cove.images import diff as snapshot_diff
 from cove.images.diff import Change
@@ -154,29 +157,24 @@ class ContainerIO:
         if tty:
             merged.setdefault("TERM", "TERM=xterm")
         proc["env"] = list(merged.values())
-        if user is not None:
-            resolved = resolve_user(user, self.c.rootfs(record.id))
-            proc["user"] = {"uid": resolved.uid, "gid": resolved.gid}
-            if resolved.additional_gids:
-                proc["user"]["additionalGids"] = list(resolved.additional_gids)
         if workdir:
             proc["cwd"] = workdir
         if privileged:
             every = list(capabilities.host_caps())
             proc["capabilities"] = {"bounding": every, "effective": every, "permitted": every}
-        rootfs = self.c.rootfs(record.id)
         path_env = next((e[5:] for e in proc["env"] if e.startswith("PATH=")), "")
-
-        def resolve(path: str) -> Path:
-            return self.c.host_path(record, rootfs, path)
-
-        # The container is running, so its files are visible from here: check the program before the
-        # runtime does, for a message that names the cause (tmpfs mounts are not visible: skip those).
-        tmpfs = [m.target for m in record.config.mounts if m.type == "tmpfs"]
-        if not tmpfs:
-            problem = preflight(resolve, argv, path_env, missing_is_error=True)
-            if problem is not None:
-                raise ContainerStartError(problem.message, problem.exit_code)
+        # The container runs, so its files are seen here as it sees them (mounts included): the
+        # user is looked up, and the program checked before the runtime does, for a message
+        # that names the cause.
+        with container_files(self.c, record, status) as files:
+            if user is not None:
+                resolved = resolve_user(user, files)
+                proc["user"] = {"uid": resolved.uid, "gid": resolved.gid}
+                if resolved.additional_gids:
+                    proc["user"]["additionalGids"] = list(resolved.additional_gids)
+            problem = preflight(files, argv, path_env, missing_is_error=True)
+        if problem is not None:
+            raise ContainerStartError(problem.message, problem.exit_code)
         token = secrets.token_hex(6)
         process_file = directory / f"exec-{token}.json"
         process_file.write_text(json.dumps(proc))
@@ -200,7 +198,8 @@ class ContainerIO:
             )
 
             def explain_failure(message: str) -> StartFailure:
-                return explain(message, resolve, argv, path_env)
+                with container_files(self.c, record, read_status(directory)) as files:
+                    return explain(message, files, argv, path_env)
 
             return ExecSession(pid, process_file, log, explain_failure)
         finally:
@@ -398,27 +397,10 @@ class ContainerIO:
             config["Labels"] = {**(image.get("Labels") or {}), **c.labels}
         return config
 
-    @contextlib.contextmanager
-    def _view(self, record: ContainerRecord) -> Iterator[Path]:
-        """The container's root filesystem, mounted for the duration (if it is not already)."""
-        self.c.settle(record.id)
-        rootfs = self.c.rootfs(record.id)
-        if is_mountpoint(rootfs):
-            yield rootfs
-            return
-        with tempfile.TemporaryDirectory(prefix="cove-view-", dir=self.store.tmp_dir) as tmp:
-            target = Path(tmp)
-            mount_all(self.store.snapshotter.mounts(record.snapshot_key), target)
-            try:
-                yield target
-            finally:
-                unmount(target, lazy=True)
-
     def export(self, ref: str, out: BinaryIO) -> None:
         record = self.c.records.resolve(ref)
-        self.store.tmp_dir.mkdir(exist_ok=True)
         points = self._mount_points(record)
-        with self._view(record) as root:
+        with stopped_view(self.c, record) as root:
             tar = TreeTar(out)
             tar.add_tree(
                 str(root), skip=lambda rel: rel in points and rel.startswith(("proc", "sys", "dev/"))
@@ -426,28 +408,49 @@ class ContainerIO:
             tar.close()
 
     # -- cp --------------------------------------------------------------------------------
+    # The container is paused meanwhile (if it runs), and every path in it is resolved and
+    # opened inside it (engine.container_files): nothing it does can lead cp to the host.
 
-    def copy_from(self, ref: str, path: str, out: BinaryIO, name: str | None = None) -> None:
-        """A tar of ``path`` in the container named ``name`` (default: its basename): `cp CTR:path -`."""
-        record = self.c.records.resolve(ref)
-        self.store.tmp_dir.mkdir(exist_ok=True)
-        with self._view(record) as root:
-            source = self.c.host_path(record, root, path)
-            if not os.path.lexists(source):
-                raise NotFound(f"Could not find the file {path} in container {ref}")
-            if name is None:
-                name = "." if path.endswith("/.") else (os.path.basename(path.rstrip("/")) or ".")
-            _tar_item(out, str(source), name)
+    @contextlib.contextmanager
+    def _files(self, ref: str) -> Iterator[ContainerFiles]:
+        container = self.c.get(ref)
+        with paused(self.c, container.record, container.status):
+            status = read_status(self.c.dir(container.record.id))
+            with container_files(self.c, container.record, status) as files:
+                yield files
 
-    def copy_out(self, ref: str, path: str, dest: Path) -> None:
+    def copy_from(
+        self, ref: str, path: str, out: BinaryIO, name: str | None = None, *, follow: bool = False
+    ) -> None:
+        """A tar of ``path`` in the container named ``name`` (default: its basename): `cp CTR:path -`.
+        A final link is archived as a link, unless ``follow`` (``cp -L``)."""
+        if name is None:
+            name = "." if path.endswith("/.") else (os.path.basename(path.rstrip("/")) or ".")
+        with self._files(ref) as files:
+            parent, entry = _entry_of(files, path, follow=follow, ref=ref)
+            try:
+                tar = TreeTar(out)
+                if name == ".":
+                    tar.add_tree(_open_dir_at(parent, entry, path, ref))
+                else:
+                    st = tar.add_at(parent, entry, name)
+                    if st is not None and stat.S_ISDIR(st.st_mode):
+                        with opened(_open_dir_at(parent, entry, path, ref)) as directory:
+                            tar.add_tree(directory, name)
+                tar.close()
+            finally:
+                os.close(parent)
+
+    def copy_out(self, ref: str, path: str, dest: Path, *, follow: bool = False) -> None:
         """`cove cp CTR:path DEST`: Docker's rules for what DEST names."""
         directory, name = _split_cp_name(dest.is_dir(), path, str(dest))
         if name == ".":  # the contents of a directory, into DEST (made if missing)
             Path(directory).mkdir(parents=True, exist_ok=True)
         if not Path(directory).is_dir():
             raise NotFound(f"destination directory {directory} does not exist")
+        self.store.tmp_dir.mkdir(exist_ok=True)
         with tempfile.TemporaryFile(dir=self.store.tmp_dir) as spool:
-            self.copy_from(ref, path, spool, name)
+            self.copy_from(ref, path, spool, name, follow=follow)
             spool.seek(0)
             apply_layer(
                 TarReader(ChunkReader(iter(lambda: spool.read(1 << 20), b""))),
@@ -459,25 +462,27 @@ class ContainerIO:
         """`cove cp SRC CTR:path`: Docker's rules for what the container path names."""
         if not os.path.lexists(source):
             raise NotFound(f"no such file or directory: {source}")
-        record = self.c.records.resolve(ref)
         self.store.tmp_dir.mkdir(exist_ok=True)
-        with self._view(record) as root:
-            target = self.c.host_path(record, root, path)
-            src = str(source) + ("/." if str(source).endswith("/.") else "")
-            directory, name = _split_cp_name(target.is_dir(), src, path)
-        with tempfile.TemporaryFile(dir=self.store.tmp_dir) as spool:
+        src = str(source) + ("/." if str(source).endswith("/.") else "")
+        with tempfile.TemporaryFile(dir=self.store.tmp_dir) as spool, self._files(ref) as files:
+            found = files.stat(path)
+            directory, name = _split_cp_name(found is not None and stat.S_ISDIR(found.st_mode), src, path)
             _tar_item(spool, str(source).removesuffix("/."), name)
             spool.seek(0)
-            self.copy_to(ref, directory, spool)
+            self._unpack_into(files, ref, directory, spool)
 
     def copy_to(self, ref: str, path: str, archive: BinaryIO) -> None:
         """Unpack a tar stream into directory ``path`` of the container (owners and modes kept)."""
-        record = self.c.records.resolve(ref)
-        self.store.tmp_dir.mkdir(exist_ok=True)
-        with self._view(record) as root:
-            target = self.c.host_path(record, root, path)
-            if not target.is_dir():
-                raise NotFound(f"Could not find the directory {path} in container {ref}")
+        with self._files(ref) as files:
+            self._unpack_into(files, ref, path, archive)
+
+    @staticmethod
+    def _unpack_into(files: ContainerFiles, ref: str, path: str, archive: BinaryIO) -> None:
+        try:
+            target = files.open_dir(path)
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound(f"Could not find the directory {path} in container {ref}") from None
+        with opened(target):
             apply_layer(
                 TarReader(ChunkReader(iter(lambda: archive.read(1 << 20), b""))), target, WhiteoutMode.APPLY
             )
@@ -535,6 +540,7 @@ def _net_bytes(pid: int) -> tuple[int, int]:
 
 
 def _tar_item(out: BinaryIO, source: str, name: str) -> None:
+    """A tar of the host's ``source`` (the user's own file or directory) named ``name``."""
     tar = TreeTar(out)
     if name == ".":
         tar.add_tree(source)
@@ -543,6 +549,39 @@ def _tar_item(out: BinaryIO, source: str, name: str) -> None:
         if os.path.isdir(source) and not os.path.islink(source):
             tar.add_tree(source, name)
     tar.close()
+
+
+def _entry_of(files: ContainerFiles, path: str, *, follow: bool, ref: str) -> tuple[int, str]:
+    """(descriptor of the directory holding ``path``'s last component, that component): the
+    component itself is not followed, unless ``follow``, where each link leads to another
+    path in the container, resolved in it again."""
+    for _ in range(MAX_SYMLINKS + 1):
+        try:
+            parent, entry = files.parent(path)
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound(f"Could not find the file {path} in container {ref}") from None
+        try:
+            st = os.stat(entry, dir_fd=parent, follow_symlinks=False)
+        except FileNotFoundError:
+            os.close(parent)
+            raise NotFound(f"Could not find the file {path} in container {ref}") from None
+        if not (follow and stat.S_ISLNK(st.st_mode)):
+            return parent, entry
+        target = os.readlink(entry, dir_fd=parent)
+        os.close(parent)
+        path = (
+            target
+            if target.startswith("/")
+            else posixpath.join(posixpath.dirname(path.rstrip("/")) or "/", target)
+        )
+    raise InvalidArgument(f"too many levels of symbolic links in {path}")
+
+
+def _open_dir_at(parent: int, entry: str, path: str, ref: str) -> int:
+    try:
+        return os.open(entry, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+    except OSError:
+        raise NotFound(f"{path} in container {ref} is not a directory (any more)") from None
 
 
 def _split_cp_name(dest_exists_as_dir: bool, src_path: str, dest_path: str) -> tuple[str, str]:

@@ -21,15 +21,16 @@ from cove.containers import etcfiles
 from cove.containers import spec as container_spec
 from cove.containers.model import BIND, TMPFS, VOLUME, ContainerConfig, HealthConfig, MountSpec
 from cove.containers.names import check_name
-from cove.containers.paths import resolve_in_root
 from cove.containers.store import ContainerRecord, ContainerStore
 from cove.containers.users import resolve_user
+from cove.engine.container_files import ContainerFiles, mapped_files
 from cove.engine.container_types import ContainerDetails, MountPoint
 from cove.engine.runtimes import choose_runtime
 from cove.engine.store import Store
 from cove.errors import Conflict, CoveError, FailedPrecondition, ImageNotFound, InvalidArgument
 from cove.host import cgroups, sysinfo
 from cove.host.elf import is_static
+from cove.host.inroot import DIRECTORY_FLAGS, opened
 from cove.host.locks import FileLock
 from cove.host.mounts import is_mountpoint, mount_all, unmount
 from cove.host.process import alive, wait_exit
@@ -136,21 +137,6 @@ class ContainerService:
     def runtime_of(self, record: ContainerRecord) -> OciRuntime:
         info = RuntimeInfo(**json.loads(record.runtime))
         return OciRuntime(info, self.run_dir / "runtime" / info.name, self.store.runner)
-
-    def host_path(self, record: ContainerRecord, rootfs: Path, path: str) -> Path:
-        """Where ``path`` of the container is on the host: in a bind or volume, or in its rootfs."""
-        normalized = "/" + "/".join(p for p in path.split("/") if p not in ("", "."))
-        best: tuple[str, str] | None = None
-        for m in record.config.mounts:
-            if m.type not in (BIND, VOLUME):
-                continue
-            target = m.target.rstrip("/")
-            inside = normalized == target or normalized.startswith(target + "/")
-            if inside and (best is None or len(target) > len(best[0])):
-                best = (target, m.source if m.type == BIND else str(self.volumes.data_dir(m.source)))
-        if best is not None:
-            return resolve_in_root(Path(best[1]), normalized[len(best[0]) :] or "/")
-        return resolve_in_root(rootfs, normalized)
 
     def _store_env(self) -> dict[str, str]:
         config = self.store.config
@@ -513,17 +499,25 @@ class ContainerService:
                 mounts.append(container_spec.HostMount("tmpfs", "tmpfs", m.target, options))
         return mounts
 
-    def _fill_new_volumes(self, record: ContainerRecord, rootfs: Path) -> None:
-        """Docker's rule: an empty volume mounted where the image has files gets a copy of them."""
+    def _fill_new_volumes(self, record: ContainerRecord, files: ContainerFiles) -> None:
+        """Docker's rule: an empty volume mounted where the image has files gets a copy of them
+        (read inside the image's root, written through the volume's own descriptor)."""
+        image_root = files.locate("/")[0]
         for m in record.config.mounts:
             if m.type != VOLUME or m.no_copy:
                 continue
-            data = self.volumes.data_dir(m.source)
-            if any(data.iterdir()):
-                continue
-            source = resolve_in_root(rootfs, m.target)
-            if source.is_dir() and any(source.iterdir()):
-                self.store.runner.run(["cp", "-a", "--", f"{source}/.", str(data)])
+            with opened(os.open(self.volumes.data_dir(m.source), DIRECTORY_FLAGS)) as data:
+                if os.listdir(data):
+                    continue
+                try:
+                    source = image_root.open_dir(m.target)
+                except (FileNotFoundError, NotADirectoryError):
+                    continue
+                with opened(source):
+                    if os.listdir(source):
+                        from cove.archive.treetar import copy_tree  # tar code, only when needed
+
+                        copy_tree(source, data, self.store.tmp_dir)
 
     def _init_binary(self) -> str | None:
         return next((p for p in INIT_BINARIES if os.path.exists(p) and is_static(Path(p))), None)
@@ -536,42 +530,42 @@ class ContainerService:
         rootfs.mkdir(parents=True, exist_ok=True)
         mount_all(self.store.snapshotter.mounts(record.snapshot_key), rootfs)
         try:
-            self._fill_new_volumes(record, rootfs)
-            user = resolve_user(config.user if config.user is not None else image.get("User"), rootfs)
-            cwd = container_spec.working_dir(config, image)
-            workdir = resolve_in_root(rootfs, cwd)
-            if not workdir.exists():
-                workdir.mkdir(parents=True)
-                os.chown(workdir, user.uid, user.gid)
-            info = self.runtime_of(record).info
-            runtime_spec = container_spec.build(
-                container_id=cid,
-                config=config,
-                image=image,
-                rootfs=rootfs,
-                hostname=config.hostname or cid[:12],
-                user=user,
-                mounts=self._mount_specs(record),
-                etc_dir=self.dir(cid),
-                cgroup_version=cgroups.version(),
-                cpus_available=sysinfo.cpu_count(),
-                init_binary=self._init_binary() if config.init else None,
-                known_caps=capabilities.host_caps(),
-                netns_path=self._network_namespace(record),
-            )
-            args = runtime_spec["process"]["args"]
-            if config.init:
-                args = args[2:]  # the program the init (tini) will run
-            path_env = next((e[5:] for e in runtime_spec["process"]["env"] if e.startswith("PATH=")), "")
+            # The files are closed before the monitor starts: it is forked from here, and a
+            # descriptor it held into the rootfs would keep the mount busy when it ends.
+            with contextlib.closing(mapped_files(self, record, rootfs)) as files:
+                self._fill_new_volumes(record, files)
+                user = resolve_user(config.user if config.user is not None else image.get("User"), files)
+                cwd = container_spec.working_dir(config, image)
+                workdir, made = files.make_dirs(cwd)
+                with opened(workdir):
+                    if made:
+                        os.fchown(workdir, user.uid, user.gid)
+                info = self.runtime_of(record).info
+                runtime_spec = container_spec.build(
+                    container_id=cid,
+                    config=config,
+                    image=image,
+                    rootfs=rootfs,
+                    hostname=config.hostname or cid[:12],
+                    user=user,
+                    mounts=self._mount_specs(record),
+                    etc_dir=self.dir(cid),
+                    cgroup_version=cgroups.version(),
+                    cpus_available=sysinfo.cpu_count(),
+                    init_binary=self._init_binary() if config.init else None,
+                    known_caps=capabilities.host_caps(),
+                    netns_path=self._network_namespace(record),
+                )
+                args = runtime_spec["process"]["args"]
+                if config.init:
+                    args = args[2:]  # the program the init (tini) will run
+                path_env = next((e[5:] for e in runtime_spec["process"]["env"] if e.startswith("PATH=")), "")
 
-            def resolve(path: str) -> Path:
-                return self.host_path(record, rootfs, path)
+                from cove.containers.diagnose import preflight
 
-            from cove.containers.diagnose import preflight
-
-            problem = preflight(resolve, args, path_env)
-            if problem is not None:
-                raise ContainerStartError(problem.message, problem.exit_code)
+                problem = preflight(files, args, path_env)
+                if problem is not None:
+                    raise ContainerStartError(problem.message, problem.exit_code)
             (self.dir(cid) / "bundle" / "config.json").write_text(json.dumps(runtime_spec))
             health = effective_health(config, image)
             socket_path = self.socket(cid)
@@ -616,7 +610,8 @@ class ContainerService:
             if not ready.get("ok"):
                 from cove.containers.diagnose import explain
 
-                failure = explain(str(ready.get("error", "")), resolve, args, path_env)
+                with contextlib.closing(mapped_files(self, record, rootfs)) as files:
+                    failure = explain(str(ready.get("error", "")), files, args, path_env)
                 state = read_state(self.dir(cid) / "state.json")
                 state.update(status="created", exit_code=failure.exit_code, error=failure.message, pid=0)
                 write_state(self.dir(cid) / "state.json", state)

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from pathlib import Path
+from typing import BinaryIO
 
 PT_INTERP = 3
+MAX_INTERP = 4096  # a loader's path is a path: PATH_MAX at most
 
 
 class NotElf(ValueError):
     pass
 
 
-def program_interpreter(path: Path) -> str | None:
-    """The loader a dynamic executable asks for (None for a static one); NotElf if not ELF."""
+def program_interpreter(source: Path | BinaryIO) -> str | None:
+    """The loader a dynamic executable asks for (None for a static one); NotElf if not ELF.
+    ``source``: the file, or a readable, seekable file object of it."""
+    path = source if isinstance(source, Path) else getattr(source, "name", "the file")
     try:
-        with open(path, "rb") as f:
+        with open(source, "rb") if isinstance(source, Path) else contextlib.nullcontext(source) as f:
+            f.seek(0)
             head = f.read(64)
             if head[:4] != b"\x7fELF":
                 raise NotElf(str(path))
@@ -38,7 +44,7 @@ def program_interpreter(path: Path) -> str | None:
                 else:
                     offset, _vaddr, _paddr, size = struct.unpack_from(endian + "IIII", entry, 4)
                 f.seek(offset)
-                return f.read(size).rstrip(b"\0").decode(errors="replace")
+                return f.read(min(size, MAX_INTERP)).rstrip(b"\0").decode(errors="replace")
     except struct.error as exc:
         raise NotElf(f"{path}: {exc}") from None
     return None

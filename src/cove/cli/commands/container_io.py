@@ -215,10 +215,10 @@ def cmd_cp(cli: Cli, args: argparse.Namespace) -> int:
     if src is not None:
         if args.dest == "-":
             sys.stdout.flush()
-            io.copy_from(src[0], src[1], sys.stdout.buffer)
+            io.copy_from(src[0], src[1], sys.stdout.buffer, follow=args.follow_link)
             sys.stdout.buffer.flush()
         else:
-            io.copy_out(src[0], src[1], Path(args.dest))
+            io.copy_out(src[0], src[1], Path(args.dest), follow=args.follow_link)
         return exitcodes.OK
     assert dest is not None
     if args.src == "-":
@@ -393,7 +393,12 @@ def register(top: Subparsers, container: Subparsers) -> None:
         p.add_argument(
             "-a", "--archive", action="store_true", help="(always on: ownership and modes are kept)"
         )
-        p.add_argument("-L", "--follow-link", action="store_true", help="(accepted)")
+        p.add_argument(
+            "-L",
+            "--follow-link",
+            action="store_true",
+            help="copy what a link in SRC_PATH points to, not the link",
+        )
         p.set_defaults(handler=cmd_cp)
 
         p = sub.add_parser(
