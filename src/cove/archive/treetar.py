@@ -117,19 +117,30 @@ class TreeTar:
                 info.size = st.st_size
                 self._addfile(info, f)  # exactly st_size bytes, or OSError if it shrank
             return st
-        _describe(info, st, _xattrs(fd_path(dir_fd, entry), False))
-        if stat.S_ISDIR(st.st_mode):
-            info.type = tarfile.DIRTYPE
-        elif stat.S_ISLNK(st.st_mode):
-            info.type = tarfile.SYMTYPE
-            info.linkname = os.readlink(entry, dir_fd=dir_fd)
-        elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
-            info.type = tarfile.CHRTYPE if stat.S_ISCHR(st.st_mode) else tarfile.BLKTYPE
-            info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
-        elif stat.S_ISFIFO(st.st_mode):
-            info.type = tarfile.FIFOTYPE
-        else:
-            return None  # sockets have no place in an archive
+        try:  # pinned: what is described below is this very object, whatever the name holds later
+            pin = os.open(entry, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+        except FileNotFoundError:
+            return None
+        try:
+            st = os.fstat(pin)
+            if stat.S_ISLNK(st.st_mode):
+                xattrs = _xattrs(fd_path(dir_fd, entry), False)  # (a link's own, never followed)
+                info.type = tarfile.SYMTYPE
+                info.linkname = os.readlink("", dir_fd=pin)
+            else:
+                xattrs = _xattrs(fd_path(pin), True)
+                if stat.S_ISDIR(st.st_mode):
+                    info.type = tarfile.DIRTYPE
+                elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                    info.type = tarfile.CHRTYPE if stat.S_ISCHR(st.st_mode) else tarfile.BLKTYPE
+                    info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+                elif stat.S_ISFIFO(st.st_mode):
+                    info.type = tarfile.FIFOTYPE
+                else:
+                    return None  # sockets have no place in an archive (nor a file that just appeared)
+        finally:
+            os.close(pin)
+        _describe(info, st, xattrs)
         self._addfile(info)
         return st
 

@@ -339,6 +339,7 @@ class ContainerIO:
             ) from None
         base_config = images.config(base)
         base_manifest = images.manifest(base)
+        self.store.tmp_dir.mkdir(exist_ok=True)
         with tempfile.TemporaryFile(dir=self.store.tmp_dir) as spool:
             self._layer_tar(record, spool)
             spool.seek(0)

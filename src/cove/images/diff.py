@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cove.archive.treetar import TreeTar
+from cove.host.inroot import DIRECTORY_FLAGS, PathEscape, open_beneath, opened
 from cove.snapshots.snapshotter import OVERLAY, Snapshotter
 
 
@@ -99,13 +100,21 @@ def write_layer(snapshotter: Snapshotter, key: str, out: BinaryIO, points: Set[s
         tar.add_tree(top, overlay_whiteouts=True, skip=lambda rel: rel in skipped)
     else:
         parent = snapshotter.fs(chain[1].id) if len(chain) > 1 else None
-        for change in compare_trees(Path(top), parent, points):
-            rel = change.path.lstrip("/")
-            if change.kind == "D":
+        with opened(os.open(top, DIRECTORY_FLAGS)) as top_fd:
+            for change in compare_trees(Path(top), parent, points):
+                rel = change.path.lstrip("/")
                 head, _, base = rel.rpartition("/")
-                tar.add_empty(f"{head}/.wh.{base}" if head else f".wh.{base}")
-            else:
-                tar.add(os.path.join(top, rel), rel)
+                if change.kind == "D":
+                    tar.add_empty(f"{head}/.wh.{base}" if head else f".wh.{base}")
+                    continue
+                # Reached again from the top through real directories only: a running container
+                # may have put a link where a directory was listed.
+                try:
+                    directory = open_beneath(top_fd, head)
+                except (OSError, PathEscape):
+                    continue
+                with opened(directory):
+                    tar.add_at(directory, base, rel)
     count = tar.count
     tar.close()
     return count
