@@ -21,6 +21,7 @@ from tests.conftest import REPO, CoveRunner, need_tool
 
 # /w/dir is a directory holding keep, and a link to the host directory, in turns, millions of
 # times a second (an atomic exchange of two names: the busybox loop of mv's is a slower racer).
+SECRET = "SECRET-OF-THE-HOST\n"  # what the host directory's file holds
 SWAP = "mkdir -p /w/dir; echo FAKE > /w/dir/keep; ln -s {host} /w/sym; exec /helpers/swapper /w/dir /w/sym"
 
 
@@ -38,7 +39,7 @@ def host_dir(tmp_path: Path) -> Path:
     """A host directory with a file the containers must never see, and nothing else in it."""
     directory = tmp_path / "HOSTDIR"
     directory.mkdir()
-    (directory / "keep").write_text("HOST\n")
+    (directory / "keep").write_text(SECRET)
     return directory
 
 
@@ -78,7 +79,7 @@ def test_cp_cannot_be_raced_out_of_the_container(
     racer = start_racer(cove, helpers, host)
     seen = copy_out_attempts(cove, racer, 40, tmp_path)
     copy_in_attempts(cove, racer, 40, tmp_path)
-    assert "HOST\n" not in seen, seen
+    assert SECRET not in seen, seen
     assert sorted(p.name for p in host.iterdir()) == ["keep"]
     # The racer was paused during each copy and runs on afterwards.
     assert cove("inspect", "--format", "{{.State.Status}}", racer).out == "running\n"
@@ -94,14 +95,14 @@ def test_cp_through_a_volume_another_container_races(
     target = cove("run", "-d", "--init", "-v", "shared:/w", "busybox", "sleep", "600").out.strip()
     seen = copy_out_attempts(cove, target, 60, tmp_path)
     copy_in_attempts(cove, target, 40, tmp_path)
-    assert "HOST\n" not in seen, seen
+    assert SECRET not in seen, seen
     assert seen.get("FAKE\n", 0) > 0, seen  # the copies did reach the container's own file
     assert sorted(p.name for p in host.iterdir()) == ["keep"]
     # And with the target stopped (its files then reached through a mounted view).
     cove("stop", "-t", "0", target)
     seen = copy_out_attempts(cove, target, 40, tmp_path)
     copy_in_attempts(cove, target, 40, tmp_path)
-    assert "HOST\n" not in seen, seen
+    assert SECRET not in seen, seen
     assert sorted(p.name for p in host.iterdir()) == ["keep"]
 
 
@@ -134,3 +135,91 @@ def test_cp_resolves_links_inside_the_container(cove_busybox: CoveRunner, tmp_pa
     result = cove("cp", str(tmp_path / "f"), f"{cid}:/w/abs/f", check=False)
     assert result.rc == 1, result
     assert sorted(p.name for p in host.iterdir()) == ["keep"]
+
+
+# -- the build context ------------------------------------------------------------------------
+
+
+def context_with_links(tmp_path: Path, host: Path) -> Path:
+    """A context whose links lead to the host directory (absolute, and ../ enough to leave),
+    to the context's own files, and to a host file; with an inner directory to copy whole."""
+    ctx = tmp_path / "ctx"
+    (ctx / "real").mkdir(parents=True)
+    (ctx / "real" / "keep").write_text("CONTEXT\n")
+    (ctx / "dirlink").symlink_to(host)
+    (ctx / "uplink").symlink_to("../" * 12 + str(host).lstrip("/"))
+    (ctx / "inner").symlink_to("real")
+    (ctx / "real" / "hostfile").symlink_to(host / "keep")
+    return ctx
+
+
+def build(
+    cove: CoveRunner, ctx: Path, dockerfile: str, *args: str, stdin: bytes | None = None
+) -> tuple[int, str]:
+    (ctx / "Dockerfile").write_text(dockerfile)
+    if stdin is None:
+        proc = cove.proc("build", "--progress", "plain", *args, str(ctx), check=False)
+    else:
+        proc = cove.proc("build", "--progress", "plain", *args, "-", input=stdin, check=False)
+    return proc.returncode, (proc.stdout + proc.stderr).decode(errors="replace")
+
+
+def tar_of(ctx: Path) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        tar.add(ctx, arcname=".")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("via", ["directory", "tar on stdin"])
+def test_build_context_links_never_reach_the_host(cove_busybox: CoveRunner, tmp_path: Path, via: str) -> None:
+    cove = cove_busybox
+    host = host_dir(tmp_path)
+    ctx = context_with_links(tmp_path, host)
+
+    def attempt(dockerfile: str, *args: str) -> tuple[int, str]:
+        if via == "directory":
+            return build(cove, ctx, dockerfile, *args)
+        (ctx / "Dockerfile").write_text(dockerfile)
+        return build(cove, ctx, dockerfile, *args, stdin=tar_of(ctx))
+
+    for source in ("dirlink/keep", "uplink/keep", "dirlink"):
+        code, out = attempt(f"FROM busybox\nCOPY {source} /d\n", "-t", "leak")
+        assert code == 1 and "not found in the build context" in out, out
+        assert SECRET not in out
+    code, out = attempt("FROM busybox\nRUN --mount=type=bind,source=dirlink,target=/m cat /m/keep\n")
+    assert code == 1 and SECRET not in out, out
+    # Links that stay inside are followed, as BuildKit does; a link inside a copied directory
+    # is copied as the link it is.
+    script = "cat /d/keep; cat /m/keep; readlink /all/hostfile; cat /all/hostfile || echo unreadable"
+    dockerfile = (
+        "FROM busybox\nCOPY inner/ /d/\nCOPY real /all\n"
+        f"RUN --mount=type=bind,source=inner,target=/m sh -c '{script}'\n"
+    )
+    code, out = attempt(dockerfile, "--no-cache", "-t", "inside")
+    assert code == 0, out
+    assert "CONTEXT\nCONTEXT" in out.replace("\r", "") or out.count("CONTEXT") >= 2, out
+    assert str(host / "keep") in out and "unreadable" in out and SECRET not in out
+    assert sorted(p.name for p in host.iterdir()) == ["keep"]
+
+
+def test_a_tar_context_cannot_point_its_dockerfile_or_ignore_file_at_the_host(
+    cove_busybox: CoveRunner, tmp_path: Path
+) -> None:
+    cove = cove_busybox
+    host = host_dir(tmp_path)
+    (host / "Dockerfile").write_text("HOST SECRET LINE\n")
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").symlink_to(host / "Dockerfile")
+    proc = cove.proc("build", "-", input=tar_of(ctx), check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and "holds no Dockerfile" in err and "SECRET" not in err, err
+    (ctx / "Dockerfile").unlink()
+    (ctx / "Dockerfile").write_text("FROM busybox\nCOPY . /c\n")
+    (ctx / "file").write_text("x\n")
+    (host / "ignore").write_text("file\n")
+    (ctx / ".dockerignore").symlink_to(host / "ignore")
+    proc = cove.proc("build", "-q", "-t", "ign", "-", input=tar_of(ctx), check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert cove.proc("run", "--rm", "ign", "cat", "/c/file").stdout == b"x\n"  # the host's list was not read

@@ -105,7 +105,7 @@ def test_other_files_are_not_archives(tmp_path: Path) -> None:
 def test_an_archive_unpacks_under_its_destination(ctx: Context, tmp_path: Path) -> None:
     archive = _tar(tmp_path / "a.tgz", {"pkg/one": b"1", "../escape": b"x", "/abs": b"2"}, "w:gz")
     buf = io.BytesIO()
-    write_layer(ctx, [], CopyOptions(), buf, [(archive, "/opt/x")])
+    write_layer(ctx, [], CopyOptions(), buf, [(archive.name, "/opt/x")])  # (the archive is in the context)
     buf.seek(0)
     with tarfile.open(fileobj=buf) as tar:
         entries = {m.name: m for m in tar.getmembers()}

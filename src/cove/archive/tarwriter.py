@@ -183,11 +183,21 @@ class LayerTarWriter:
             os.utime(path, (mtime, mtime), follow_symlinks=False)
 
     def file(
-        self, name: str, path: str, *, size: int, mode: int, uid: int = 0, gid: int = 0, mtime: int = 0
+        self,
+        name: str,
+        source: str | int,
+        *,
+        size: int,
+        mode: int,
+        uid: int = 0,
+        gid: int = 0,
+        mtime: int = 0,
     ) -> None:
-        """A regular file's entry with ``path``'s bytes (``size`` of them, from a stat)."""
+        """A regular file's entry with ``size`` bytes (from a stat) of ``source``: a path, or an
+        open descriptor (which stays the caller's)."""
         self._header(name, REGULAR, mode=mode, uid=uid, gid=gid, mtime=mtime, size=size)
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC) if isinstance(source, str) else source
+        path = source if isinstance(source, str) else name
         copy = -1
         try:
             if self.mirror is not None:
@@ -207,7 +217,8 @@ class LayerTarWriter:
                 os.fchmod(copy, mode & 0o7777)
                 os.utime(copy, (mtime, mtime))
         finally:
-            os.close(fd)
+            if isinstance(source, str):
+                os.close(fd)
             if copy >= 0:
                 os.close(copy)
         pad = -size % BLOCK

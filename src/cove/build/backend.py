@@ -35,9 +35,10 @@ class BaseImage:
 class RunMount:
     kind: str  # "bind", "cache", "tmpfs" or "secret"
     target: str
-    source: str = ""  # bind, secret: a host path; cache: the cache's id
+    source: str = ""  # bind, secret: a host path (a path inside ``root`` if given); cache: its id
     readonly: bool = False
     options: tuple[str, ...] = ()  # tmpfs: size=...; cache: sharing=...
+    root: str = ""  # bind: the directory (a context, a stage's files) ``source`` is resolved in
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import stat
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cove.archive.tarwriter import LayerTarWriter
-from cove.build.context import Context
+from cove.build.context import Context, Entry
 from cove.errors import InvalidArgument
 
 
@@ -57,8 +58,8 @@ def destinations(context: Context, sources: list[str], dest: str, workdir: str) 
         raise InvalidArgument(f"when copying several sources the destination must end with /: {dest!r}")
     out = []
     for source in sources:
-        path = context.root / source if source else context.root
-        if path.is_dir() and not path.is_symlink():
+        found = context.kind(source)
+        if found is not None and stat.S_ISDIR(found.st_mode):
             out.append((source, posixpath.normpath(target)))
         elif into_dir:
             out.append((source, posixpath.normpath(posixpath.join(target, posixpath.basename(source)))))
@@ -76,20 +77,32 @@ def _parents(path: str) -> Iterator[str]:
 _ARCHIVE_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 
 
-def is_archive(path: Path) -> bool:
-    """A tar, plain or gzip/bzip2/xz-compressed, that ADD unpacks (judged by content, as Docker)."""
+def is_archive(source: Path | BinaryIO) -> bool:
+    """A tar, plain or gzip/bzip2/xz-compressed, that ADD unpacks (judged by content, as Docker).
+    ``source``: the file, or a readable, seekable file object of it."""
     try:
-        with open(path, "rb") as f:
+        with open(source, "rb") if isinstance(source, Path) else contextlib.nullcontext(source) as f:
+            f.seek(0)
             head = f.read(512)
+            if head.startswith(_ARCHIVE_MAGIC):
+                f.seek(0)
+                try:
+                    with tarfile.open(fileobj=f, mode="r:*") as tar:
+                        return tar.next() is not None
+                except (tarfile.TarError, OSError, EOFError):
+                    return False
     except OSError:
         return False
-    if head.startswith(_ARCHIVE_MAGIC):
-        try:
-            with tarfile.open(path, "r:*") as tar:
-                return tar.next() is not None
-        except (tarfile.TarError, OSError, EOFError):
-            return False
     return len(head) == 512 and head[257:262] == b"ustar"
+
+
+def is_archive_in(context: Context, source: str) -> bool:
+    """Is the regular file ``source`` leads to in ``context`` an archive ADD unpacks?"""
+    found = context.kind(source)
+    if found is None or not stat.S_ISREG(found.st_mode):
+        return False
+    with os.fdopen(context.open_file(source), "rb") as f:
+        return is_archive(f)
 
 
 def write_layer(
@@ -97,23 +110,23 @@ def write_layer(
     placements: list[tuple[str, str]],
     options: CopyOptions,
     out: BinaryIO,
-    archives: list[tuple[Path, str]] | None = None,
+    archives: list[tuple[str, str]] | None = None,
     existing: Callable[[str], os.stat_result | None] | None = None,
     mirror: Path | None = None,
 ) -> int:
     """Write the tar of a COPY to ``out``; returns how many entries it holds.
 
-    ``archives``: (tar file, directory in the image) pairs whose contents ADD unpacks there,
-    owners and modes as the archive has them unless ``--chown``/``--chmod`` say otherwise.
-    ``existing(path)``: the image's own directory at ``path``, if it has one: a parent that
-    exists goes into the layer as it is (owner, mode, time), since a layer's directory entry
-    sets what the merged directory shows. ``mirror``: a directory to make the same entries
-    in as they are written (not with ``archives``)."""
+    ``archives``: (source in the context, directory in the image) pairs of tar files whose
+    contents ADD unpacks there, owners and modes as the archive has them unless
+    ``--chown``/``--chmod`` say otherwise. ``existing(path)``: the image's own directory at
+    ``path``, if it has one: a parent that exists goes into the layer as it is (owner, mode,
+    time), since a layer's directory entry sets what the merged directory shows. ``mirror``:
+    a directory to make the same entries in as they are written (not with ``archives``).
+    Every source is read inside the context (see ``build.context``)."""
     if mirror is not None and archives:
         raise ValueError("archives are not mirrored")
     tar = LayerTarWriter(out, str(mirror) if mirror is not None else None)
     seen: set[str] = set()
-    root = str(context.root)
 
     def add_dir(name: str, mode: int = 0o755, mtime: float = 0) -> None:
         if name in seen or not name:
@@ -126,18 +139,21 @@ def write_layer(
             uid, gid = found.st_uid, found.st_gid
         tar.directory(name, mode=mode, uid=uid, gid=gid, mtime=int(mtime))
 
-    def add(path: str, name: str) -> None:
-        full = f"{root}/{path}" if path else root
-        st = os.lstat(full)
+    def add(entry: Entry, name: str) -> None:
+        st = entry.st
         mode = options.mode if options.mode is not None else stat.S_IMODE(st.st_mode)
         owner = {"uid": options.uid, "gid": options.gid, "mtime": int(st.st_mtime)}
         if stat.S_ISDIR(st.st_mode):
             add_dir(name, mode, st.st_mtime)
         elif stat.S_ISLNK(st.st_mode):
-            tar.symlink(name, os.readlink(full), mode=mode, **owner)
+            tar.symlink(name, entry.readlink(), mode=mode, **owner)
             seen.add(name)
         elif stat.S_ISREG(st.st_mode):
-            tar.file(name, full, size=st.st_size, mode=mode, **owner)
+            fd = entry.open()
+            try:
+                tar.file(name, fd, size=st.st_size, mode=mode, **owner)
+            finally:
+                os.close(fd)
             seen.add(name)
         # sockets, devices and fifos in a context are not copied
 
@@ -145,21 +161,20 @@ def write_layer(
         name = target.lstrip("/")
         for parent in _parents("/" + name):
             add_dir(parent)
-        full = context.root / source if source else context.root
-        if full.is_dir() and not full.is_symlink():
-            if name:
-                add(source, name)
-            skip = len(source) + 1 if source else 0
-            for rel in context.files(source):
-                inner = rel[skip:]
-                add(rel, posixpath.join(name, inner) if name else inner)
-        else:
-            add(source, name)
+        for entry in context.walk(source):
+            if entry.rel == "":  # the source itself: a directory stands for its contents
+                if name or not stat.S_ISDIR(entry.st.st_mode):
+                    add(entry, name)
+                continue
+            add(entry, posixpath.join(name, entry.rel) if name else entry.rel)
     for archive, directory in archives or []:
         prefix = directory.strip("/")
         for parent in _parents("/" + prefix + "/x") if prefix else ():
             add_dir(parent)
-        with tarfile.open(archive, "r:*") as source_tar:
+        with (
+            os.fdopen(context.open_file(archive), "rb") as f,
+            tarfile.open(fileobj=f, mode="r:*") as source_tar,
+        ):
             for member in source_tar:
                 inner = posixpath.normpath(member.name.lstrip("/"))
                 if inner in (".", "") or inner.startswith("../"):

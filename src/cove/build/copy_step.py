@@ -20,8 +20,9 @@ from cove.build.dockerfile import DockerfileError, Instruction
 from cove.build.dockerignore import Matcher
 from cove.build.dockerignore import parse as parse_ignore
 from cove.build.expand import ExpansionError, expand, split_words
-from cove.build.steps import PreparedStep, StageWork, StepHost, digest_of, inside
+from cove.build.steps import PreparedStep, StageWork, StepHost, digest_of
 from cove.errors import CoveError
+from cove.host.inroot import Root
 
 
 def prepare_copy(host: StepHost, work: StageWork, x: Instruction, cleanup: ExitStack) -> PreparedStep:
@@ -90,13 +91,12 @@ def prepare_copy(host: StepHost, work: StageWork, x: Instruction, cleanup: ExitS
             inputs.append(digest_of(sources))
         elif not x.heredocs:
             inputs.append(context.digest(sources))
-    archives: list[tuple[Path, str]] = []
+    archives: list[tuple[str, str]] = []
     if x.keyword == "ADD" and not urls:
         target = dest if dest.startswith("/") else posixpath.join(workdir, dest)
         for source in list(sources):
-            path = inside(context.root, source)
-            if path.is_file() and not path.is_symlink() and copying.is_archive(path):
-                archives.append((path, posixpath.normpath(target)))
+            if copying.is_archive_in(context, source):
+                archives.append((source, posixpath.normpath(target)))
                 sources.remove(source)
     placements = copying.destinations(context, sources, dest, workdir) if sources else []
     layers = list(work.layers)
@@ -104,14 +104,11 @@ def prepare_copy(host: StepHost, work: StageWork, x: Instruction, cleanup: ExitS
     def make(output: Callable[[str], None]) -> Layer | None:
         # Directories the image has already keep their owner and mode: only missing
         # parents are made.
-        with host.backend.rootfs(layers) as base:
+        with host.backend.rootfs(layers) as base, Root(base) as image:
 
             def exists(path: str) -> os.stat_result | None:
-                try:
-                    found = os.lstat(inside(base, path))
-                except OSError:
-                    return None
-                return found if stat.S_ISDIR(found.st_mode) else None
+                found = image.stat(path)  # (links followed inside the image, as the COPY will)
+                return found if found is not None and stat.S_ISDIR(found.st_mode) else None
 
             return host.backend.add_layer(
                 layers,
@@ -192,8 +189,8 @@ def _excluding(context: Context, sources: list[str], patterns: list[str]) -> tup
     kept = []
     extra = []
     for source in sources:
-        path = inside(context.root, source)
-        if path.is_dir() and not path.is_symlink():
+        found = context.kind(source)
+        if found is not None and stat.S_ISDIR(found.st_mode):
             kept.append(source)
             extra += [f"{source}/{p}" if source else p for p in patterns]
         elif not Matcher(parse_ignore(patterns)).excluded(posixpath.basename(source)):

@@ -4,18 +4,24 @@ the backend runs it only on a cache miss."""
 from __future__ import annotations
 
 import json
+import os
 import posixpath
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from pathlib import Path
 
+from cove.archive.treetar import copy_tree
 from cove.build.backend import Layer, RunMount, RunRequest
+from cove.build.context import Context
 from cove.build.dockerfile import DockerfileError, Instruction
+from cove.build.dockerignore import Matcher
 from cove.build.expand import expand
 from cove.build.stages import PROXY_ARGS
-from cove.build.steps import PreparedStep, StageWork, StepHost, digest_of, inside
+from cove.build.steps import PreparedStep, StageWork, StepHost, digest_of
+from cove.host.inroot import DIRECTORY_FLAGS, Root, opened
 
 
 def prepare_run(host: StepHost, work: StageWork, x: Instruction, cleanup: ExitStack) -> PreparedStep:
@@ -149,18 +155,23 @@ def _mount(
         origin = options.get("from")
         if origin:
             root, inputs = host.files_of(work, x, origin, cleanup)
-            host_path = inside(root, source)
+            files = Context(root, Matcher([]))
         else:
-            sources = host.context.sources(source or ".")
-            inputs = host.context.digest(sources)
-            host_path = inside(host.context.root, source)
+            files = host.context
+            inputs = files.digest(files.sources(source or "."))
+        found = files.kind(source)
+        if found is None:
+            raise DockerfileError(
+                x.line, f"RUN --mount=type=bind: {source or '.'} not found in {origin or 'the build context'}"
+            )
         if rw:
             # Writes to a rw bind are thrown away after the step (BuildKit's rule): give a copy.
             scratch = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="cove-bind-")))
             copy_target = scratch / "src"
-            _copy_any(host_path, copy_target)
-            host_path = copy_target
-        return RunMount("bind", target, str(host_path), not rw), f"bind {target} {inputs}"
+            _copy_source(files, source, copy_target, scratch)
+            return RunMount("bind", target, str(copy_target), False), f"bind {target} {inputs}"
+        # Resolved inside its root by the engine, which mounts exactly what the path leads to there.
+        return RunMount("bind", target, source or ".", True, root=str(files.root)), f"bind {target} {inputs}"
     raise DockerfileError(x.line, f"unknown mount type {kind!r}: use bind, cache, tmpfs or secret")
 
 
@@ -188,9 +199,19 @@ def _arch(platform: str) -> str:
     return parts[1] if len(parts) > 1 else ""
 
 
-def _copy_any(source: Path, target: Path) -> None:
-    if source.is_dir():
-        shutil.copytree(source, target, symlinks=True)
-    else:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target)
+def _copy_source(files: Context, source: str, target: Path, spool: Path) -> None:
+    """A copy of what ``source`` leads to in ``files`` at ``target`` (read inside their root)."""
+    found = files.kind(source)
+    if found is not None and stat.S_ISDIR(found.st_mode):
+        target.mkdir()
+        with (
+            Root(files.root) as root,
+            opened(root.open_dir(source)) as src,
+            opened(os.open(target, DIRECTORY_FLAGS)) as dst,
+        ):
+            copy_tree(src, dst, spool)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with os.fdopen(files.open_file(source), "rb") as src, open(target, "xb") as dst:
+        shutil.copyfileobj(src, dst)
+        os.fchmod(dst.fileno(), stat.S_IMODE(os.fstat(src.fileno()).st_mode))

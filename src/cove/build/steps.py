@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import posixpath
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -79,9 +78,3 @@ class StepHost(Protocol):
 def digest_of(value: object) -> str:
     """A SHA-256 of a JSON-able value (keys sorted)."""
     return "sha256:" + hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
-
-
-def inside(root: Path, path: str) -> Path:
-    """``path`` (absolute or not, ``..`` resolved lexically) under ``root``, never above it."""
-    cleaned = posixpath.normpath("/" + path).lstrip("/")
-    return root / cleaned if cleaned else root

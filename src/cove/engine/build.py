@@ -39,7 +39,8 @@ from cove.engine.runtimes import choose_runtime
 from cove.engine.store import Store
 from cove.errors import CoveError, ImageNotFound, InvalidArgument, Unavailable
 from cove.host.inroot import Root
-from cove.host.mounts import is_mountpoint, mount_all, unmount
+from cove.host.mounts import mount_all, unmount, unmount_all_under
+from cove.host.trees import remove_tree
 from cove.images import diff as snapshot_diff
 from cove.images.importer import store_unpacked
 from cove.images.unpack import whiteout_mode
@@ -51,6 +52,7 @@ from cove.oci.reference import Reference, parse_reference
 from cove.runtime.oci import OciRuntime
 from cove.snapshots.usage import disk_usage
 
+DOCKERFILE_MAX = 4 << 20  # bytes: a Dockerfile is text
 BUILD_PREFIX = "build-"
 DOWNLOAD_TIMEOUT = 60
 
@@ -176,6 +178,14 @@ class BuildService:
             read_context_archive(source, root)
             yield root
 
+    @staticmethod
+    def context_file(root: Path, name: str) -> str | None:
+        """A file of the context (its Dockerfile, say), read inside it: a link there cannot
+        make the build read, and show in its errors, a file of the host."""
+        with Root(root) as context:
+            data = context.read_file(name, DOCKERFILE_MAX)
+        return None if data is None else data.decode(errors="replace")
+
     # -- the executor's backend ------------------------------------------------------------
 
     def base_image(self, name: str, platform: str, pull: bool) -> BaseImage:
@@ -217,7 +227,9 @@ class BuildService:
         try:
             yield name, directory
         finally:
-            shutil.rmtree(directory, ignore_errors=True)
+            with contextlib.suppress(OSError, CoveError):
+                unmount_all_under(directory)  # (normally done: a removal must never reach into a mount)
+                remove_tree(directory)
 
     @contextlib.contextmanager
     def rootfs(self, layers: Sequence[Layer]) -> Iterator[Path]:
@@ -438,11 +450,11 @@ def clean_leftovers(store: Store) -> None:
     if work.exists():
         for entry in os.scandir(work):
             names.add(entry.name)
-            rootfs = Path(entry.path) / "rootfs"
-            with contextlib.suppress(OSError, CoveError):
-                if is_mountpoint(rootfs):
-                    unmount(rootfs, lazy=True)
-            shutil.rmtree(entry.path, ignore_errors=True)
+            try:  # its rootfs, and the binds a RUN stages there (a user's context among them)
+                unmount_all_under(Path(entry.path))
+                remove_tree(entry.path)  # (which never crosses into a mount left there)
+            except (OSError, CoveError):
+                continue  # left for the next tidy
     rows = store.db.query(
         "SELECT key FROM snapshots WHERE kind = 'active' AND key LIKE ?", (BUILD_PREFIX + "%",)
     )
@@ -471,11 +483,11 @@ def read_context_archive(source: BinaryIO, target: Path) -> None:
         raise InvalidArgument(f"the build context is not a valid tar archive: {exc.message}") from None
 
 
-def find_ignore_file(context: Path, dockerfile: Path | None) -> Path | None:
-    """``<Dockerfile>.dockerignore`` next to the Dockerfile wins over the context's own."""
+def find_ignore_file(dockerfile: Path | None) -> Path | None:
+    """``<Dockerfile>.dockerignore`` next to the Dockerfile, which wins over the context's own
+    (that one the context reads itself, inside it)."""
     if dockerfile is not None:
         own = dockerfile.with_name(dockerfile.name + IGNORE_FILE)
         if own.is_file():
             return own
-    default = context / IGNORE_FILE
-    return default if default.is_file() else None
+    return None

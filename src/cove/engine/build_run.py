@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,8 +18,9 @@ from cove.containers.model import ContainerConfig
 from cove.containers.users import resolve_user
 from cove.errors import CoveError
 from cove.host import cgroups, sysinfo
-from cove.host.inroot import Root
+from cove.host.inroot import Root, opened
 from cove.host.locks import FileLock
+from cove.host.mounts import bind_fd, unmount
 from cove.host.process import run_streaming
 from cove.runtime import caps as capabilities
 from cove.runtime.oci import OciRuntime, error_from_log
@@ -108,10 +110,32 @@ def _host_mounts(
             source = str(
                 _cache_dir(m.source, dict(o.split("=", 1) for o in m.options), cache_mounts, locks, directory)
             )
+        elif m.root:
+            source = str(_stage_bind(Path(m.root), m.source, directory / f"bind-{len(out)}", locks))
         out.append(
             container_spec.HostMount("bind", source, m.target, container_spec.bind_options(m.readonly))
         )
     return out
+
+
+def _stage_bind(root: Path, source: str, staging: Path, mounts: contextlib.ExitStack) -> Path:
+    """What ``source`` leads to inside ``root``, bound at ``staging`` (a path of cove's own, for
+    the runtime to bind again): resolved and pinned by a descriptor, then mounted through it,
+    so that no link in the context, and no change made to it meanwhile, leads the runtime
+    anywhere else. Unmounted when ``mounts`` closes."""
+    with Root(root) as inside:
+        try:
+            pinned = inside.open(source, os.O_PATH)
+        except (FileNotFoundError, NotADirectoryError):
+            raise RunFailed(f"the bind mount's source {source} is not in its root any more", 125) from None
+    with opened(pinned):
+        if stat.S_ISDIR(os.fstat(pinned).st_mode):
+            staging.mkdir()
+        else:
+            staging.touch()
+        bind_fd(pinned, staging)
+    mounts.callback(unmount, staging, lazy=True)
+    return staging
 
 
 def _cache_dir(

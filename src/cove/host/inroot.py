@@ -26,8 +26,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import posixpath
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
@@ -242,6 +243,10 @@ class Root:
         head = "/".join(parts[:-1])
         return self.open_dir(head), parts[-1]
 
+    def locate(self, path: str) -> tuple[int, str]:
+        """As :meth:`parent`, with a final link followed too (inside the root)."""
+        return follow_last(self.parent, path)
+
     def lstat(self, path: str) -> os.stat_result | None:
         """``path``'s own status (a final link is not followed); None when it does not exist."""
         return self._stat(path, follow=False)
@@ -299,6 +304,30 @@ class Root:
             if exc.errno == errno.ELOOP:
                 raise PathEscape(f"too many levels of symbolic links in {path}") from None
             raise
+
+
+def follow_last(parent_of: Callable[[str], tuple[int, str]], path: str) -> tuple[int, str]:
+    """(directory descriptor, name) of what ``path`` leads to once a final link is followed
+    too: each link's target is a path again, resolved by ``parent_of`` (``..`` in it is taken
+    from where the walk is, as the kernel does). The name may not exist."""
+    for _ in range(MAX_SYMLINKS + 1):
+        parent, name = parent_of(path)
+        try:
+            st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+        except FileNotFoundError:
+            return parent, name
+        if not stat.S_ISLNK(st.st_mode):
+            return parent, name
+        try:
+            target = os.readlink(name, dir_fd=parent)
+        finally:
+            os.close(parent)
+        path = (
+            target
+            if target.startswith("/")
+            else posixpath.join(posixpath.dirname("/" + path.strip("/")), target)
+        )
+    raise PathEscape(f"too many levels of symbolic links in {path}")
 
 
 def open_beneath(root_fd: int, path: str) -> int:

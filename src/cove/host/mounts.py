@@ -57,6 +57,12 @@ def mount_all(mounts: Sequence[Mount], target: Path) -> None:
         raise
 
 
+def bind_fd(fd: int, target: Path) -> None:
+    """Bind what the descriptor ``fd`` pins (an ``O_PATH`` one will do) on ``target``: through
+    its /proc entry, which leads to that very object and nowhere else."""
+    _mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC, None)
+
+
 def unmount(target: Path, *, lazy: bool = False) -> None:
     rc = libc().umount2(os.fsencode(target), MNT_DETACH if lazy else 0)
     if rc != 0:
@@ -64,6 +70,25 @@ def unmount(target: Path, *, lazy: bool = False) -> None:
         if err == errno.EINVAL:  # not a mount point: nothing to undo
             return
         raise MountError("unmount", target, err)
+
+
+def mounts_under(path: Path) -> list[Path]:
+    """The mount points at or below ``path``, deepest first (the order to unmount them in)."""
+    top = os.fsencode(os.path.realpath(path))
+    found = []
+    with open("/proc/self/mountinfo", "rb") as f:
+        for line in f:
+            point = _unescape(line.split(b" ", 5)[4])
+            if point == top or point.startswith(top.rstrip(b"/") + b"/"):
+                found.append(Path(os.fsdecode(point)))
+    return sorted(set(found), key=lambda p: len(p.parts), reverse=True)
+
+
+def unmount_all_under(path: Path) -> None:
+    """Detach everything mounted at or below ``path`` (before a tree there is removed, so the
+    removal cannot reach into what was mounted)."""
+    for point in mounts_under(path):
+        unmount(point, lazy=True)
 
 
 def is_mountpoint(path: Path) -> bool:

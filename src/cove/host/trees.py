@@ -6,6 +6,10 @@ descriptor per level. Here the walk is a loop over at most :data:`OPEN_LEVELS` o
 directories; a directory deeper than that is first moved up to the top of the tree being
 removed (a rename inside it, so a crash leaves it where cleanup still finds it), which
 keeps both the stack and the descriptors bounded whatever the depth.
+
+A removal never crosses into another filesystem: a directory on another device under the
+tree (something still mounted there, a user's directory bound in) is an error, not
+something to empty.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ def remove_tree_at(dir_fd: int, name: str) -> None:
         os.unlink(name, dir_fd=dir_fd)  # not a directory
         return
     spilled = 0
+    device = os.fstat(top).st_dev
     # (descriptor, its name in the directory above, the names in it still to remove)
     stack: list[tuple[int, str, list[str]]] = [(top, name, os.listdir(top))]
     try:
@@ -51,6 +56,9 @@ def remove_tree_at(dir_fd: int, name: str) -> None:
                 os.unlink(child, dir_fd=fd)
             elif len(stack) < OPEN_LEVELS:
                 child_fd = os.open(child, _DIR, dir_fd=fd)
+                if os.fstat(child_fd).st_dev != device:
+                    os.close(child_fd)
+                    raise OSError(errno.EXDEV, "a mount point under the tree: not removed", child)
                 stack.append((child_fd, child, os.listdir(child_fd)))
             else:
                 spilled += 1

@@ -120,13 +120,13 @@ def _context(cli: Cli, args: argparse.Namespace) -> Iterator[tuple[Path, str, Pa
             archive = cast(BinaryIO, io.BufferedReader(_Prefixed(head, stream)))
             root = opened.enter_context(build.context_from_archive(archive))
             name = args.file or "Dockerfile"
-            dockerfile = root / name.lstrip("/")
             if stdin_bytes is not None:
                 yield root, stdin_bytes.decode(errors="replace"), None
                 return
-            if not dockerfile.is_file():
+            found = build.context_file(root, name)
+            if found is None:
                 raise NotFound(f"the context archive holds no {name}", hint="name it with -f")
-            yield root, dockerfile.read_text(errors="replace"), dockerfile
+            yield root, found, root / name.lstrip("/")
         return
     root = Path(source)
     if not root.is_dir():
@@ -134,13 +134,18 @@ def _context(cli: Cli, args: argparse.Namespace) -> Iterator[tuple[Path, str, Pa
     if stdin_bytes is not None:
         yield root, stdin_bytes.decode(errors="replace"), None
         return
-    dockerfile = Path(args.file) if args.file else root / "Dockerfile"
-    if not dockerfile.is_file():
+    if args.file:  # the user's own file, wherever it is (Docker allows one outside the context)
+        dockerfile = Path(args.file)
+        content = dockerfile.read_text(errors="replace") if dockerfile.is_file() else None
+    else:  # the context's, read inside it
+        dockerfile = root / "Dockerfile"
+        content = build.context_file(root, "Dockerfile")
+    if content is None:
         raise NotFound(
             f"cannot read the Dockerfile {dockerfile}",
             hint="name it with -f, or put a Dockerfile in the context",
         )
-    yield root, dockerfile.read_text(errors="replace"), dockerfile
+    yield root, content, dockerfile
 
 
 def _stdin(cli: Cli) -> BinaryIO:
@@ -197,7 +202,7 @@ def cmd_build(cli: Cli, args: argparse.Namespace) -> int:
             request = BuildRequest(
                 dockerfile=dockerfile_text,
                 context=root,
-                ignore_file=find_ignore_file(root, dockerfile_path),
+                ignore_file=find_ignore_file(dockerfile_path),
                 tags=list(args.tag or []),
                 build_args=_pairs(args.build_arg, "--build-arg", env),
                 target=args.target,
