@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, CoveRunner, need_tool
+from tests.helpers.containers import mounts_mentioning, processes_mentioning, wait_until
 
 # /w/dir is a directory holding keep, and a link to the host directory, in turns, millions of
 # times a second (an atomic exchange of two names: the busybox loop of mv's is a slower racer).
@@ -223,3 +224,28 @@ def test_a_tar_context_cannot_point_its_dockerfile_or_ignore_file_at_the_host(
     proc = cove.proc("build", "-q", "-t", "ign", "-", input=tar_of(ctx), check=False)
     assert proc.returncode == 0, proc.stderr
     assert cove.proc("run", "--rm", "ign", "cat", "/c/file").stdout == b"x\n"  # the host's list was not read
+
+
+def test_a_killed_build_leaves_its_contexts_files_alone(cove_busybox: CoveRunner, tmp_path: Path) -> None:
+    """A RUN's bind of the context is a mount under the build's work directory: the cleanup
+    after kill -9 unmounts it before removing anything, so the user's files stay."""
+    cove = cove_busybox
+    ctx = tmp_path / "ctx"
+    (ctx / "src").mkdir(parents=True)
+    (ctx / "src" / "precious").write_text("keep me\n")
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUN --mount=type=bind,source=.,target=/ctx sleep 120\n")
+    proc = cove.popen("build", "--no-cache", str(ctx), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(
+            lambda: (
+                mounts_mentioning(f"{cove.root}/build/work") != [] and processes_mentioning("sleep 120") != []
+            ),
+            timeout=60,
+        )
+    finally:
+        proc.kill()
+        proc.wait()
+    cove("ps")  # any command tidies what the build left
+    assert (ctx / "src" / "precious").read_text() == "keep me\n"
+    assert (ctx / "Dockerfile").exists()
+    assert mounts_mentioning(f"{cove.root}/build/work") == []
