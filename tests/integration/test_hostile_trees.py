@@ -175,3 +175,30 @@ def test_commit_and_diff_with_the_copy_driver(cove: CoveRunner) -> None:
     out = cove.proc("run", "--rm", "committed:1", "sh", "-c", script, check=False)
     assert out.stdout == b"one\n/etc/passwd\n" and b"No such file" in out.stderr
     cove("rm", "c")
+
+
+def image_with(cove: CoveRunner, tmp_path: Path, name: str, entries: list[t.Entry]) -> str:
+    """busybox's files with ``entries`` on top, as the image ``name``."""
+    cid = cove("create", "busybox", "true").out.strip()
+    cove.proc("cp", "-", f"{cid}:/", input=t.make_tar(entries))
+    cove("commit", cid, f"{name}:1")
+    cove("rm", cid)
+    return f"{name}:1"
+
+
+def test_an_unusable_passwd_file_is_a_clear_error_not_a_hang(
+    cove_busybox: CoveRunner, tmp_path: Path
+) -> None:
+    cove = cove_busybox
+    fifo = image_with(cove, tmp_path, "fifo", [t.directory("etc"), t.fifo("etc/passwd", mode=0o644)])
+    result = cove.proc("run", "--rm", fifo, "/bin/true", check=False, timeout=30)
+    assert result.returncode == 125, result
+    assert b"cannot read the image's /etc/passwd: /etc/passwd is a FIFO, not a regular file" in result.stderr
+    bad = image_with(
+        cove, tmp_path, "bad", [t.directory("etc"), t.file("etc/passwd", b"app:x:abc:1::/:/bin/sh\n")]
+    )
+    result = cove.proc("run", "--rm", "-u", "app", bad, "/bin/true", check=False, timeout=30)
+    assert result.returncode == 125, result
+    assert b"the image's /etc/passwd line 1: the user ID 'abc' is not a number" in result.stderr
+    assert b"Traceback" not in result.stderr and b"internal error" not in result.stderr
+    assert cove("ps", "-aq").out == ""  # --rm: nothing left behind either
