@@ -249,3 +249,22 @@ def test_a_killed_build_leaves_its_contexts_files_alone(cove_busybox: CoveRunner
     assert (ctx / "src" / "precious").read_text() == "keep me\n"
     assert (ctx / "Dockerfile").exists()
     assert mounts_mentioning(f"{cove.root}/build/work") == []
+
+
+def test_a_run_step_that_moves_its_mount_points_cannot_make_cove_remove_host_files(
+    cove: CoveRunner, tmp_path: Path
+) -> None:
+    """After a RUN, cove removes the empty stubs the runtime made to mount /etc/hosts and the
+    like; a RUN that put a link to a host directory where /etc was must not lead it there.
+    (With the copy driver /etc can be renamed away; overlayfs refuses with EXDEV.)"""
+    cove.with_driver("copy")
+    cove("image", "bootstrap", "busybox", "-q")
+    host = host_dir(tmp_path)
+    for name in ("hosts", "hostname", "resolv.conf"):
+        (host / name).touch()  # empty, as the stubs are: the bait
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    script = f"mv /etc /etc.moved && ln -s {host} /etc && readlink /etc"
+    code, out = build(cove, ctx, f"FROM busybox\nRUN {script}\n", "--no-cache", "-t", "moved")
+    assert code == 0 and str(host) in out, out
+    assert sorted(p.name for p in host.iterdir()) == ["hostname", "hosts", "keep", "resolv.conf"]

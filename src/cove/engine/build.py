@@ -319,11 +319,7 @@ class BuildService:
                 for rel in snapshot_diff.fresh_points(
                     snapshotter, name, MOUNT_POINTS | mount_targets(request)
                 ):
-                    path = snapshotter.fs(snapshotter.require(name).id) / rel
-                    if path.is_dir():
-                        path.rmdir()
-                    else:
-                        path.unlink()
+                    snapshot_diff.remove_stub(snapshotter, name, rel)
                 layer = self._commit_run(name, layers)
                 committed = True
                 return layer

@@ -66,7 +66,8 @@ def changes(snapshotter: Snapshotter, key: str, points: Set[str]) -> list[Change
 
 
 def fresh_points(snapshotter: Snapshotter, key: str, points: Set[str]) -> list[str]:
-    """The mount points the runtime created in the snapshot (absent from every lower layer)."""
+    """The mount points the runtime created in the snapshot (absent from every lower layer).
+    Looked at through real directories only: the container may have put links on the way."""
     chain = snapshotter.chain(key)
     top = snapshotter.fs(chain[0].id)
     lowers = [snapshotter.fs(s.id) for s in chain[1:]]
@@ -75,18 +76,45 @@ def fresh_points(snapshotter: Snapshotter, key: str, points: Set[str]) -> list[s
     return [
         rel
         for rel in sorted(points)
-        if _empty_stub(top / rel) and not any(os.path.lexists(low / rel) for low in lowers)
+        if _empty_stub(top, rel) and not any(_lstat_beneath(low, rel) is not None for low in lowers)
     ]
 
 
-def _empty_stub(path: Path) -> bool:
+def remove_stub(snapshotter: Snapshotter, key: str, rel: str) -> None:
+    """Remove the empty file or directory ``rel`` of the snapshot (one :func:`fresh_points` named)."""
+    top = snapshotter.fs(snapshotter.require(key).id)
+    head, _, base = rel.rpartition("/")
+    with opened(os.open(top, DIRECTORY_FLAGS)) as top_fd, opened(open_beneath(top_fd, head)) as parent:
+        st = os.stat(base, dir_fd=parent, follow_symlinks=False)
+        if stat.S_ISDIR(st.st_mode):
+            os.rmdir(base, dir_fd=parent)
+        else:
+            os.unlink(base, dir_fd=parent)
+
+
+def _lstat_beneath(top: Path, rel: str) -> os.stat_result | None:
+    """``rel``'s own status under ``top``, reached through real directories only (None if not)."""
+    head, _, base = rel.rpartition("/")
     try:
-        st = os.lstat(path)
-    except OSError:
+        with opened(os.open(top, DIRECTORY_FLAGS)) as top_fd, opened(open_beneath(top_fd, head)) as parent:
+            return os.stat(base, dir_fd=parent, follow_symlinks=False)
+    except (OSError, PathEscape):
+        return None
+
+
+def _empty_stub(top: Path, rel: str) -> bool:
+    st = _lstat_beneath(top, rel)
+    if st is None:
         return False
     if stat.S_ISDIR(st.st_mode):
-        with os.scandir(path) as entries:
-            return next(entries, None) is None
+        try:
+            with (
+                opened(os.open(top, DIRECTORY_FLAGS)) as top_fd,
+                opened(open_beneath(top_fd, rel)) as directory,
+            ):
+                return not os.listdir(directory)
+        except (OSError, PathEscape):
+            return False
     return stat.S_ISREG(st.st_mode) and st.st_size == 0
 
 
