@@ -42,9 +42,8 @@ def changes(snapshotter: Snapshotter, key: str, points: Set[str]) -> list[Change
 
     def in_lower(rel: str) -> bool:
         for lower in lowers:
-            try:
-                st = os.lstat(lower / rel)
-            except OSError:
+            st = _lstat_beneath(lower, rel)
+            if st is None:
                 continue
             # a whiteout higher up hides what is below
             return not _is_whiteout(st)
