@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cove.containers import etcfiles
+from cove.containers import binds, etcfiles
 from cove.containers import spec as container_spec
 from cove.containers.model import BIND, TMPFS, VOLUME, ContainerConfig, HealthConfig, MountSpec
 from cove.containers.names import check_name
@@ -30,7 +30,7 @@ from cove.engine.store import Store
 from cove.errors import Conflict, CoveError, FailedPrecondition, ImageNotFound, InvalidArgument
 from cove.host import cgroups, sysinfo
 from cove.host.elf import is_static
-from cove.host.inroot import DIRECTORY_FLAGS, opened
+from cove.host.inroot import DIRECTORY_FLAGS, Root, opened
 from cove.host.locks import FileLock
 from cove.host.mounts import is_mountpoint, mount_all, unmount
 from cove.host.process import alive, wait_exit
@@ -475,12 +475,42 @@ class ContainerService:
             unmount(rootfs, lazy=True)
         (self.dir(record.id) / PAUSED).unlink(missing_ok=True)
 
+    def _mount_point(self, record: ContainerRecord, target: str) -> os.stat_result | None:
+        """What is at ``target`` before it is mounted over (links followed inside the tree that
+        holds it: the mount nearest above it, a bind's or volume's directory, or the rootfs);
+        None when nothing is, or when it is in a tmpfs (which starts empty)."""
+        target = "/" + "/".join(p for p in target.split("/") if p not in ("", "."))
+        best: MountSpec | None = None
+        for m in record.config.mounts:
+            above = m.target.rstrip("/")
+            if target.startswith(above + "/") and (best is None or len(above) > len(best.target.rstrip("/"))):
+                best = m
+        if best is None:
+            base, rest = str(self.rootfs(record.id)), target
+        elif best.type == BIND:
+            base, rest = best.source, target[len(best.target.rstrip("/")) :]
+        elif best.type == VOLUME:
+            base, rest = str(self.volumes.data_dir(best.source)), target[len(best.target.rstrip("/")) :]
+        else:
+            return None
+        try:
+            with Root(base) as root:
+                return root.stat(rest)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def _prepare_binds(self, record: ContainerRecord) -> None:
+        """Before anything is read through them: -v's missing sources made, and each bind's
+        mount point checked against its source's kind (a file onto a file, a directory onto
+        a directory), so the error names both rather than the runtime's "not a directory"."""
+        for m in record.config.mounts:
+            if m.type == BIND:
+                binds.check_mount_point(m, binds.source_is_dir(m), self._mount_point(record, m.target))
+
     def _mount_specs(self, record: ContainerRecord) -> list[container_spec.HostMount]:
         mounts = []
         for m in record.config.mounts:
             if m.type == BIND:
-                if m.create_host_path:
-                    Path(m.source).mkdir(parents=True, exist_ok=True)
                 options = container_spec.bind_options(m.readonly, m.propagation)
                 mounts.append(container_spec.HostMount("bind", m.source, m.target, options))
             elif m.type == VOLUME:
@@ -530,6 +560,7 @@ class ContainerService:
         rootfs.mkdir(parents=True, exist_ok=True)
         mount_all(self.store.snapshotter.mounts(record.snapshot_key), rootfs)
         try:
+            self._prepare_binds(record)
             # The files are closed before the monitor starts: it is forked from here, and a
             # descriptor it held into the rootfs would keep the mount busy when it ends.
             with contextlib.closing(mapped_files(self, record, rootfs)) as files:
