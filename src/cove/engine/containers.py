@@ -452,16 +452,24 @@ class ContainerService:
         self, ref: str, *, hold_output: bool = False, tty_size: tuple[int, int] | None = None
     ) -> Container:
         record = self.records.resolve(ref)
-        with self._ops_lock(record.id).exclusive():
-            status = read_status(self.dir(record.id))
-            if status.supervised and status.running:
-                return Container(record, status)
-            if status.running:
-                self._stop_unsupervised(record, status, signal.SIGKILL, 0)
-            else:
-                self.settle(record.id, status)
-            self._reset(record)
-            self._start(record, hold_output, tty_size)
+        try:
+            with self._ops_lock(record.id).exclusive():
+                status = read_status(self.dir(record.id))
+                if status.supervised and status.running:
+                    return Container(record, status)
+                if status.running:
+                    self._stop_unsupervised(record, status, signal.SIGKILL, 0)
+                else:
+                    self.settle(record.id, status)
+                self._reset(record)
+                self._start(record, hold_output, tty_size)
+        except BaseException:
+            # As Docker's daemon does: an auto-remove container whose start failed, however it
+            # failed, is removed with its anonymous volumes (the start's error is what is reported).
+            if record.config.auto_remove:
+                with contextlib.suppress(Exception):
+                    self.remove(record.id, force=True, volumes=True)
+            raise
         return self.get(record.id)
 
     def _reset(self, record: ContainerRecord) -> None:

@@ -7,7 +7,7 @@ import contextlib
 import os
 import shlex
 import time
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from cove.cli import exitcodes
 from cove.cli.app import Cli
@@ -90,16 +90,34 @@ def command_text(container: Container, image_config: dict[str, Any], truncate: b
 
 def _create(cli: Cli, args: argparse.Namespace) -> str:
     config = config_from_args(args, dict(cli.env))
-    if args.cidfile and os.path.exists(args.cidfile):
-        raise UsageError(
-            f"container ID file found, make sure the other container isn't running or delete {args.cidfile}",
-            "cove run",
-        )
-    record = _create_pulling(cli, args, config)
-    if args.cidfile:
-        with open(args.cidfile, "x") as f:
-            f.write(record.id)
+    cidfile = _open_cidfile(args.cidfile) if args.cidfile else None
+    if cidfile is None:
+        return _create_pulling(cli, args, config).id
+    with cidfile:
+        try:
+            record = _create_pulling(cli, args, config)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(args.cidfile)
+            raise
+        cidfile.write(record.id)
     return record.id
+
+
+def _open_cidfile(path: str) -> IO[str]:
+    """Docker's order: the ID file is made before the container, so that a path that cannot be
+    written fails with no container made (and one that exists is refused, as another run's)."""
+    try:
+        return open(path, "x")
+    except FileExistsError:
+        raise UsageError(
+            f"container ID file found, make sure the other container isn't running or delete {path}",
+            "cove run",
+        ) from None
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        message = f"failed to create the container ID file: open {path}: {reason}"
+        raise UsageError(message, "cove run") from None
 
 
 def _create_pulling(cli: Cli, args: argparse.Namespace, config: ContainerConfig) -> ContainerRecord:
@@ -185,12 +203,8 @@ def cmd_run(cli: Cli, args: argparse.Namespace) -> int:
         engine.containers.start(
             cid, hold_output=not args.detach, tty_size=terminal.size(0) if args.tty else None
         )
-    except CoveError as exc:
-        code = _start_failure(cli, exc)
-        if args.rm:
-            with contextlib.suppress(CoveError):
-                engine.containers.remove(cid, force=True)
-        return code
+    except CoveError as exc:  # with --rm, the engine has removed the container
+        return _start_failure(cli, exc)
     if args.detach:
         cli.print(cid)
         return exitcodes.OK
@@ -461,7 +475,8 @@ def register(top: Subparsers, container: Subparsers) -> None:
             description="Create a new container (start it with `cove start`)",
         )
         add_create_flags(p)
-        p.set_defaults(handler=cmd_create, rm=False, detach=True)
+        p.add_argument("--rm", action="store_true", help="remove the container when it exits")
+        p.set_defaults(handler=cmd_create, detach=True)
 
         p = sub.add_parser(
             "start", help="Start one or more stopped containers", description="Start containers"
