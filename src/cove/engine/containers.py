@@ -268,6 +268,13 @@ class ContainerService:
             raise InvalidArgument(f"invalid pull policy {pull!r}", hint="use missing, always or never")
         if name is not None:
             name = check_name(name)
+        # rmi decides that an image is unused from the containers table, holding the store lock
+        # alone; so the image is resolved under that lock (shared) and the container is recorded
+        # before it is let go: either rmi ran first (No such image) or it sees this container.
+        with self.store.writing():
+            return self._create(config, name, pull)
+
+    def _create(self, config: ContainerConfig, name: str | None, pull: str) -> ContainerRecord:
         image = self._image(config.image, pull)
         image_config = self.store.images.config(image)
         defaults = image_config.config
@@ -283,37 +290,36 @@ class ContainerService:
         chain = chain_ids(image_config.diff_ids)
         snapshot_key = f"container-{cid}"
         directory = self.dir(cid)
-        with self.store.writing():
-            self.store.snapshotter.prepare(snapshot_key, chain[-1] if chain else None)
-            try:
-                directory.mkdir(parents=True)
-                (directory / "bundle" / "rootfs").mkdir(parents=True)
-                self.log_path(cid).touch()
-                hostname = config.hostname or (sysinfo.hostname() if config.network == "host" else cid[:12])
-                self._write_etc_files(directory, config, hostname)
-                self._volumes_for(config, defaults)
-                record = ContainerRecord(
-                    id=cid,
-                    name=name or "",
-                    image_id=image.id,
-                    image_ref=config.image,
-                    snapshot_key=snapshot_key,
-                    created=time.time(),
-                    config=dataclasses.replace(config, hostname=hostname, image_defaults=dict(defaults)),
-                    runtime=json.dumps(info._asdict()),
-                )
-                record = self.records.add(record, pick_name=name is None)
-                for mount in config.mounts:
-                    if mount.type == VOLUME:
-                        self.volumes.attach(cid, mount.source, mount.target)
-                self._plan_network(record, directory)
-            except BaseException:
-                with contextlib.suppress(CoveError, OSError):
-                    self.records.delete(cid)
-                with contextlib.suppress(CoveError, OSError):
-                    self.store.snapshotter.remove(snapshot_key)
-                shutil.rmtree(directory, ignore_errors=True)
-                raise
+        self.store.snapshotter.prepare(snapshot_key, chain[-1] if chain else None)
+        try:
+            directory.mkdir(parents=True)
+            (directory / "bundle" / "rootfs").mkdir(parents=True)
+            self.log_path(cid).touch()
+            hostname = config.hostname or (sysinfo.hostname() if config.network == "host" else cid[:12])
+            self._write_etc_files(directory, config, hostname)
+            self._volumes_for(config, defaults)
+            record = ContainerRecord(
+                id=cid,
+                name=name or "",
+                image_id=image.id,
+                image_ref=config.image,
+                snapshot_key=snapshot_key,
+                created=time.time(),
+                config=dataclasses.replace(config, hostname=hostname, image_defaults=dict(defaults)),
+                runtime=json.dumps(info._asdict()),
+            )
+            record = self.records.add(record, pick_name=name is None)
+            for mount in config.mounts:
+                if mount.type == VOLUME:
+                    self.volumes.attach(cid, mount.source, mount.target)
+            self._plan_network(record, directory)
+        except BaseException:
+            with contextlib.suppress(CoveError, OSError):
+                self.records.delete(cid)
+            with contextlib.suppress(CoveError, OSError):
+                self.store.snapshotter.remove(snapshot_key)
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
         return record
 
     def _validate(self, config: ContainerConfig, image: dict[str, Any]) -> None:
