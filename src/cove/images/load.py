@@ -237,22 +237,23 @@ def _oci_images(archive: ArchiveReader, platform: Platform) -> list[_Found]:
         tags = _names_from_annotations(dict(desc.annotations))
         manifest_desc = desc
         if desc.media_type in mt.INDEX_TYPES:
-            nested = Index.parse(archive.bytes(archive.blob(desc.digest)))
-            archive.store(archive.blob(desc.digest))
+            nested_member = _described(archive, desc, "image index")
+            nested = Index.parse(archive.bytes(nested_member))
+            archive.store(nested_member)
             picked = pick_platform(nested, platform.os, platform.architecture, platform.variant)
             if picked is None:
                 raise ArchiveError(f"the image index {desc.digest.short} has no manifest for {platform}")
             manifest_desc = picked
-        member = archive.blob(manifest_desc.digest)
+        member = _described(archive, manifest_desc, "image manifest")
         data = archive.bytes(member)
         if sniff_media_type(data) not in mt.MANIFEST_TYPES:
             raise ArchiveError(f"{manifest_desc.digest} is not an image manifest")
         manifest = Manifest.parse(data)
-        config_member = archive.blob(manifest.config.digest)
+        config_member = _described(archive, manifest.config, "image config")
         config = ImageConfig.parse(archive.bytes(config_member))
         archive.store(config_member)
         for layer in manifest.layers:
-            archive.store(archive.blob(layer.digest))
+            archive.store(_described(archive, layer, "layer"))
         digest = archive.store(member)
         existing = by_manifest.get(digest)
         if existing is not None:
@@ -260,6 +261,13 @@ def _oci_images(archive: ArchiveReader, platform: Platform) -> list[_Found]:
         else:
             by_manifest[digest] = _Found(digest, manifest.media_type, manifest, config, tags)
     return list(by_manifest.values())
+
+
+def _described(archive: ArchiveReader, desc: Descriptor, what: str) -> _Member:
+    """The blob a descriptor points at, which must be of the size the descriptor gives."""
+    member = archive.blob(desc.digest)
+    desc.check_size(member.size, f"{what} in the image archive")
+    return member
 
 
 def load_archive(
