@@ -181,14 +181,37 @@ def _parse_tag(text: str) -> Reference | None:
     return ref if ref.digest is None else None
 
 
+def _repo_tags(entry: dict[str, Any], i: int) -> list[Reference]:
+    """An entry's RepoTags: each must be a name with a tag, as Docker's load requires (it fails
+    on the first one that is not, where an image dropped silently would load untagged)."""
+    texts = entry.get("RepoTags") or []
+    if not isinstance(texts, list):
+        raise ArchiveError(f"manifest.json entry {i}: RepoTags is not a list")
+    tags = []
+    for text in texts:
+        if not isinstance(text, str):
+            raise ArchiveError(f"manifest.json entry {i}: invalid RepoTag {text!r}: not a string")
+        try:
+            ref = parse_reference(text, default_tag=False)
+        except InvalidReference as exc:
+            raise ArchiveError(f"manifest.json entry {i}: invalid RepoTag {text!r}: {exc.message}") from None
+        if ref.digest is not None or ref.tag is None:
+            raise ArchiveError(f"manifest.json entry {i}: invalid RepoTag {text!r}: it must be NAME:TAG")
+        tags.append(ref)
+    return tags
+
+
 def _docker_images(archive: ArchiveReader) -> list[_Found]:
     entries = archive.json(layout.DOCKER_MANIFEST_FILE)
     if not isinstance(entries, list):
         raise ArchiveError("manifest.json in the image archive is not a list")
-    found = []
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict) or not isinstance(entry.get("Config"), str):
             raise ArchiveError(f"manifest.json entry {i} has no Config")
+    # Every entry's names are checked before any of its content is stored.
+    all_tags = [_repo_tags(entry, i) for i, entry in enumerate(entries)]
+    found = []
+    for entry, tags in zip(entries, all_tags, strict=True):
         config_member = archive.resolve(entry["Config"])
         config_bytes = archive.bytes(config_member)
         try:
@@ -210,7 +233,6 @@ def _docker_images(archive: ArchiveReader) -> list[_Found]:
         )
         manifest_bytes = manifest.to_bytes()
         manifest_digest = archive.content.put(manifest_bytes)
-        tags = [t for t in (_parse_tag(x) for x in entry.get("RepoTags") or []) if t is not None]
         found.append(_Found(manifest_digest, mt.OCI_MANIFEST, manifest, config, tags))
     return found
 

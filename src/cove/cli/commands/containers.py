@@ -14,7 +14,7 @@ from cove.cli.app import Cli
 from cove.cli.attach import parse_detach_keys, stream
 from cove.cli.container_options import add_create_flags, config_from_args
 from cove.cli.humanize import human_duration, human_size, local_time
-from cove.cli.output import print_inspected, render
+from cove.cli.output import inspect_template, print_inspected, render
 from cove.cli.parser import GoBool, Subparsers, UsageError, parse_filters
 from cove.errors import CoveError, ImageNotFound
 from cove.oci.reference import parse_reference
@@ -412,6 +412,7 @@ def cmd_inspect(cli: Cli, args: argparse.Namespace) -> int:
     """``cove inspect``: containers first, then images (``--type`` narrows it), as Docker does."""
     from cove.api.shapes import container_inspect, image_inspect
 
+    template = inspect_template(args.format)
     engine = cli.engine()
     found: list[dict[str, Any]] = []
     failed = False
@@ -435,7 +436,7 @@ def cmd_inspect(cli: Cli, args: argparse.Namespace) -> int:
             failed = True
         else:
             found.append(item)
-    print_inspected(found, args.format, cli.out)
+    print_inspected(found, template, cli.out)
     return exitcodes.FAILED if failed else exitcodes.OK
 
 
