@@ -98,6 +98,15 @@ class DigestMismatch(InvalidArgument):
         super().__init__(f"{what}: digest mismatch: expected {expected}, got {actual}")
 
 
+class SizeMismatch(DigestMismatch):
+    """Content whose length is not the size its descriptor gives (wrong bytes, as a digest mismatch)."""
+
+    def __init__(self, what: str, expected: int, actual: int | str) -> None:
+        InvalidArgument.__init__(
+            self, f"{what}: size mismatch: its descriptor says {expected} bytes, the content has {actual}"
+        )
+
+
 class LayerError(InvalidArgument):
     """A layer archive that is damaged, or that tries something a layer may not do."""
 

@@ -281,6 +281,7 @@ class FakeResponse:
         self.data = data
         self.cut = cut
         self.pos = 0
+        self.headers = {"content-length": str(len(data))}
 
     def read(self, n: int = -1) -> bytes:
         if self.cut is not None and self.pos >= self.cut:

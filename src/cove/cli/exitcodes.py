@@ -20,6 +20,16 @@ CANNOT_INVOKE = 126  # the container command cannot be run
 NOT_FOUND = 127  # the container command does not exist
 INTERRUPTED = 130
 USAGE = ENGINE
+BAD_FORMAT = 64  # a malformed --format of inspect, info or version (Docker's, sysexits' EX_USAGE)
+
+
+class Failure(Exception):
+    """An error that exits with a code of its own rather than its kind's (raised in cli/)."""
+
+    def __init__(self, error: CoveError, code: int) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.code = code
 
 
 def for_error(exc: CoveError) -> int:

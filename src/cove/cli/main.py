@@ -194,6 +194,9 @@ def main(
     except UsageError as exc:
         cli.err.write(f"Error: {exc.message}\n")
         return exitcodes.USAGE
+    except exitcodes.Failure as exc:
+        cli.err.write(exitcodes.describe(exc.error) + "\n")
+        return exc.code
     except CoveError as exc:
         cli.err.write(exitcodes.describe(exc) + "\n")
         return exitcodes.for_error(exc)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from cove.cli.template import Template
 
 # Docker's tabwriter settings: minimum cell width 10, padding 3.
 MIN_WIDTH = 10
@@ -91,12 +94,23 @@ def inspect_each(
     return found, failed
 
 
-def print_inspected(found: Sequence[Any], fmt: str | None, out: TextIO) -> None:
-    """``inspect`` output: JSON as Docker prints it, or the ``--format`` template per object."""
-    if fmt and fmt != "json":
-        from cove.cli.template import Template
+def inspect_template(fmt: str | None) -> Template | None:
+    """The ``--format`` of inspect, info and version: None for JSON, else its template, parsed
+    before anything is looked up; a malformed one exits 64, as Docker's does."""
+    if not fmt or fmt == "json":
+        return None
+    from cove.cli.exitcodes import BAD_FORMAT, Failure
+    from cove.cli.template import Template, TemplateParseError
 
-        template = Template(unescape(fmt))
+    try:
+        return Template(unescape(fmt))
+    except TemplateParseError as exc:
+        raise Failure(exc, BAD_FORMAT) from None
+
+
+def print_inspected(found: Sequence[Any], template: Template | None, out: TextIO) -> None:
+    """``inspect`` output: JSON as Docker prints it, or the ``--format`` template per object."""
+    if template is not None:
         for item in found:
             out.write(template.render(item) + "\n")
     else:

@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cove.containers import etcfiles
+from cove.containers import binds, etcfiles
 from cove.containers import spec as container_spec
 from cove.containers.model import BIND, TMPFS, VOLUME, ContainerConfig, HealthConfig, MountSpec
 from cove.containers.names import check_name
@@ -30,7 +30,7 @@ from cove.engine.store import Store
 from cove.errors import Conflict, CoveError, FailedPrecondition, ImageNotFound, InvalidArgument
 from cove.host import cgroups, sysinfo
 from cove.host.elf import is_static
-from cove.host.inroot import DIRECTORY_FLAGS, opened
+from cove.host.inroot import DIRECTORY_FLAGS, Root, opened
 from cove.host.locks import FileLock
 from cove.host.mounts import is_mountpoint, mount_all, unmount
 from cove.host.process import alive, wait_exit
@@ -268,6 +268,13 @@ class ContainerService:
             raise InvalidArgument(f"invalid pull policy {pull!r}", hint="use missing, always or never")
         if name is not None:
             name = check_name(name)
+        # rmi decides that an image is unused from the containers table, holding the store lock
+        # alone; so the image is resolved under that lock (shared) and the container is recorded
+        # before it is let go: either rmi ran first (No such image) or it sees this container.
+        with self.store.writing():
+            return self._create(config, name, pull)
+
+    def _create(self, config: ContainerConfig, name: str | None, pull: str) -> ContainerRecord:
         image = self._image(config.image, pull)
         image_config = self.store.images.config(image)
         defaults = image_config.config
@@ -283,37 +290,36 @@ class ContainerService:
         chain = chain_ids(image_config.diff_ids)
         snapshot_key = f"container-{cid}"
         directory = self.dir(cid)
-        with self.store.writing():
-            self.store.snapshotter.prepare(snapshot_key, chain[-1] if chain else None)
-            try:
-                directory.mkdir(parents=True)
-                (directory / "bundle" / "rootfs").mkdir(parents=True)
-                self.log_path(cid).touch()
-                hostname = config.hostname or (sysinfo.hostname() if config.network == "host" else cid[:12])
-                self._write_etc_files(directory, config, hostname)
-                self._volumes_for(config, defaults)
-                record = ContainerRecord(
-                    id=cid,
-                    name=name or "",
-                    image_id=image.id,
-                    image_ref=config.image,
-                    snapshot_key=snapshot_key,
-                    created=time.time(),
-                    config=dataclasses.replace(config, hostname=hostname, image_defaults=dict(defaults)),
-                    runtime=json.dumps(info._asdict()),
-                )
-                record = self.records.add(record, pick_name=name is None)
-                for mount in config.mounts:
-                    if mount.type == VOLUME:
-                        self.volumes.attach(cid, mount.source, mount.target)
-                self._plan_network(record, directory)
-            except BaseException:
-                with contextlib.suppress(CoveError, OSError):
-                    self.records.delete(cid)
-                with contextlib.suppress(CoveError, OSError):
-                    self.store.snapshotter.remove(snapshot_key)
-                shutil.rmtree(directory, ignore_errors=True)
-                raise
+        self.store.snapshotter.prepare(snapshot_key, chain[-1] if chain else None)
+        try:
+            directory.mkdir(parents=True)
+            (directory / "bundle" / "rootfs").mkdir(parents=True)
+            self.log_path(cid).touch()
+            hostname = config.hostname or (sysinfo.hostname() if config.network == "host" else cid[:12])
+            self._write_etc_files(directory, config, hostname)
+            self._volumes_for(config, defaults)
+            record = ContainerRecord(
+                id=cid,
+                name=name or "",
+                image_id=image.id,
+                image_ref=config.image,
+                snapshot_key=snapshot_key,
+                created=time.time(),
+                config=dataclasses.replace(config, hostname=hostname, image_defaults=dict(defaults)),
+                runtime=json.dumps(info._asdict()),
+            )
+            record = self.records.add(record, pick_name=name is None)
+            for mount in config.mounts:
+                if mount.type == VOLUME:
+                    self.volumes.attach(cid, mount.source, mount.target)
+            self._plan_network(record, directory)
+        except BaseException:
+            with contextlib.suppress(CoveError, OSError):
+                self.records.delete(cid)
+            with contextlib.suppress(CoveError, OSError):
+                self.store.snapshotter.remove(snapshot_key)
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
         return record
 
     def _validate(self, config: ContainerConfig, image: dict[str, Any]) -> None:
@@ -452,16 +458,24 @@ class ContainerService:
         self, ref: str, *, hold_output: bool = False, tty_size: tuple[int, int] | None = None
     ) -> Container:
         record = self.records.resolve(ref)
-        with self._ops_lock(record.id).exclusive():
-            status = read_status(self.dir(record.id))
-            if status.supervised and status.running:
-                return Container(record, status)
-            if status.running:
-                self._stop_unsupervised(record, status, signal.SIGKILL, 0)
-            else:
-                self.settle(record.id, status)
-            self._reset(record)
-            self._start(record, hold_output, tty_size)
+        try:
+            with self._ops_lock(record.id).exclusive():
+                status = read_status(self.dir(record.id))
+                if status.supervised and status.running:
+                    return Container(record, status)
+                if status.running:
+                    self._stop_unsupervised(record, status, signal.SIGKILL, 0)
+                else:
+                    self.settle(record.id, status)
+                self._reset(record)
+                self._start(record, hold_output, tty_size)
+        except BaseException:
+            # As Docker's daemon does: an auto-remove container whose start failed, however it
+            # failed, is removed with its anonymous volumes (the start's error is what is reported).
+            if record.config.auto_remove:
+                with contextlib.suppress(Exception):
+                    self.remove(record.id, force=True, volumes=True)
+            raise
         return self.get(record.id)
 
     def _reset(self, record: ContainerRecord) -> None:
@@ -475,12 +489,42 @@ class ContainerService:
             unmount(rootfs, lazy=True)
         (self.dir(record.id) / PAUSED).unlink(missing_ok=True)
 
+    def _mount_point(self, record: ContainerRecord, target: str) -> os.stat_result | None:
+        """What is at ``target`` before it is mounted over (links followed inside the tree that
+        holds it: the mount nearest above it, a bind's or volume's directory, or the rootfs);
+        None when nothing is, or when it is in a tmpfs (which starts empty)."""
+        target = "/" + "/".join(p for p in target.split("/") if p not in ("", "."))
+        best: MountSpec | None = None
+        for m in record.config.mounts:
+            above = m.target.rstrip("/")
+            if target.startswith(above + "/") and (best is None or len(above) > len(best.target.rstrip("/"))):
+                best = m
+        if best is None:
+            base, rest = str(self.rootfs(record.id)), target
+        elif best.type == BIND:
+            base, rest = best.source, target[len(best.target.rstrip("/")) :]
+        elif best.type == VOLUME:
+            base, rest = str(self.volumes.data_dir(best.source)), target[len(best.target.rstrip("/")) :]
+        else:
+            return None
+        try:
+            with Root(base) as root:
+                return root.stat(rest)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def _prepare_binds(self, record: ContainerRecord) -> None:
+        """Before anything is read through them: -v's missing sources made, and each bind's
+        mount point checked against its source's kind (a file onto a file, a directory onto
+        a directory), so the error names both rather than the runtime's "not a directory"."""
+        for m in record.config.mounts:
+            if m.type == BIND:
+                binds.check_mount_point(m, binds.source_is_dir(m), self._mount_point(record, m.target))
+
     def _mount_specs(self, record: ContainerRecord) -> list[container_spec.HostMount]:
         mounts = []
         for m in record.config.mounts:
             if m.type == BIND:
-                if m.create_host_path:
-                    Path(m.source).mkdir(parents=True, exist_ok=True)
                 options = container_spec.bind_options(m.readonly, m.propagation)
                 mounts.append(container_spec.HostMount("bind", m.source, m.target, options))
             elif m.type == VOLUME:
@@ -530,6 +574,7 @@ class ContainerService:
         rootfs.mkdir(parents=True, exist_ok=True)
         mount_all(self.store.snapshotter.mounts(record.snapshot_key), rootfs)
         try:
+            self._prepare_binds(record)
             # The files are closed before the monitor starts: it is forked from here, and a
             # descriptor it held into the rootfs would keep the mount busy when it ends.
             with contextlib.closing(mapped_files(self, record, rootfs)) as files:

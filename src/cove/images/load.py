@@ -181,14 +181,37 @@ def _parse_tag(text: str) -> Reference | None:
     return ref if ref.digest is None else None
 
 
+def _repo_tags(entry: dict[str, Any], i: int) -> list[Reference]:
+    """An entry's RepoTags: each must be a name with a tag, as Docker's load requires (it fails
+    on the first one that is not, where an image dropped silently would load untagged)."""
+    texts = entry.get("RepoTags") or []
+    if not isinstance(texts, list):
+        raise ArchiveError(f"manifest.json entry {i}: RepoTags is not a list")
+    tags = []
+    for text in texts:
+        if not isinstance(text, str):
+            raise ArchiveError(f"manifest.json entry {i}: invalid RepoTag {text!r}: not a string")
+        try:
+            ref = parse_reference(text, default_tag=False)
+        except InvalidReference as exc:
+            raise ArchiveError(f"manifest.json entry {i}: invalid RepoTag {text!r}: {exc.message}") from None
+        if ref.digest is not None or ref.tag is None:
+            raise ArchiveError(f"manifest.json entry {i}: invalid RepoTag {text!r}: it must be NAME:TAG")
+        tags.append(ref)
+    return tags
+
+
 def _docker_images(archive: ArchiveReader) -> list[_Found]:
     entries = archive.json(layout.DOCKER_MANIFEST_FILE)
     if not isinstance(entries, list):
         raise ArchiveError("manifest.json in the image archive is not a list")
-    found = []
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict) or not isinstance(entry.get("Config"), str):
             raise ArchiveError(f"manifest.json entry {i} has no Config")
+    # Every entry's names are checked before any of its content is stored.
+    all_tags = [_repo_tags(entry, i) for i, entry in enumerate(entries)]
+    found = []
+    for entry, tags in zip(entries, all_tags, strict=True):
         config_member = archive.resolve(entry["Config"])
         config_bytes = archive.bytes(config_member)
         try:
@@ -210,7 +233,6 @@ def _docker_images(archive: ArchiveReader) -> list[_Found]:
         )
         manifest_bytes = manifest.to_bytes()
         manifest_digest = archive.content.put(manifest_bytes)
-        tags = [t for t in (_parse_tag(x) for x in entry.get("RepoTags") or []) if t is not None]
         found.append(_Found(manifest_digest, mt.OCI_MANIFEST, manifest, config, tags))
     return found
 
@@ -237,22 +259,23 @@ def _oci_images(archive: ArchiveReader, platform: Platform) -> list[_Found]:
         tags = _names_from_annotations(dict(desc.annotations))
         manifest_desc = desc
         if desc.media_type in mt.INDEX_TYPES:
-            nested = Index.parse(archive.bytes(archive.blob(desc.digest)))
-            archive.store(archive.blob(desc.digest))
+            nested_member = _described(archive, desc, "image index")
+            nested = Index.parse(archive.bytes(nested_member))
+            archive.store(nested_member)
             picked = pick_platform(nested, platform.os, platform.architecture, platform.variant)
             if picked is None:
                 raise ArchiveError(f"the image index {desc.digest.short} has no manifest for {platform}")
             manifest_desc = picked
-        member = archive.blob(manifest_desc.digest)
+        member = _described(archive, manifest_desc, "image manifest")
         data = archive.bytes(member)
         if sniff_media_type(data) not in mt.MANIFEST_TYPES:
             raise ArchiveError(f"{manifest_desc.digest} is not an image manifest")
         manifest = Manifest.parse(data)
-        config_member = archive.blob(manifest.config.digest)
+        config_member = _described(archive, manifest.config, "image config")
         config = ImageConfig.parse(archive.bytes(config_member))
         archive.store(config_member)
         for layer in manifest.layers:
-            archive.store(archive.blob(layer.digest))
+            archive.store(_described(archive, layer, "layer"))
         digest = archive.store(member)
         existing = by_manifest.get(digest)
         if existing is not None:
@@ -260,6 +283,13 @@ def _oci_images(archive: ArchiveReader, platform: Platform) -> list[_Found]:
         else:
             by_manifest[digest] = _Found(digest, manifest.media_type, manifest, config, tags)
     return list(by_manifest.values())
+
+
+def _described(archive: ArchiveReader, desc: Descriptor, what: str) -> _Member:
+    """The blob a descriptor points at, which must be of the size the descriptor gives."""
+    member = archive.blob(desc.digest)
+    desc.check_size(member.size, f"{what} in the image archive")
+    return member
 
 
 def load_archive(

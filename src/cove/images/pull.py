@@ -23,7 +23,7 @@ from typing import BinaryIO, NamedTuple
 
 from cove.archive.stream import LayerStream
 from cove.content.store import ContentStore, PartialBlob
-from cove.errors import DigestMismatch, InvalidArgument, LayerError, NotFound
+from cove.errors import DigestMismatch, InvalidArgument, LayerError, NotFound, SizeMismatch
 from cove.images.store import ImageStore
 from cove.images.unpack import LayerInput, StoredLayer, Unpacker
 from cove.oci import mediatypes as mt
@@ -90,6 +90,10 @@ class ResumingReader:
             self._replay.close()
             self._replay = None
         if self._have >= self.layer.size:
+            if self._more_than_the_size():
+                self._drop()
+                what = f"layer of {self.repo.name} ({self.layer.digest})"
+                raise SizeMismatch(what, self.layer.size, f"more than {self.layer.size}")
             self._drop()
             return b""
         delays = self.retry.delays()
@@ -113,8 +117,23 @@ class ResumingReader:
             self._have += len(data)
             return data
 
+    def _more_than_the_size(self) -> bool:
+        """Whether the registry sends more than the manifest says the blob holds (a response
+        without Content-Length); a connection that breaks here has given all that was asked."""
+        if self._response is None:
+            return False
+        try:
+            return bool(self._response.read(1))
+        except RegistryError:
+            return False
+
     def _open(self) -> Response:
         response, start = self.repo.open_blob(self.layer.digest, self._have)
+        length = response.headers.get("content-length", "")
+        if length.isdigit() and start + int(length) != self.layer.size:
+            response.close(reuse=False)
+            what = f"layer of {self.repo.name} ({self.layer.digest})"
+            raise SizeMismatch(what, self.layer.size, start + int(length))
         skip = self._have - start  # the registry ignored the Range and sent it all
         while skip > 0:
             data = response.read(min(skip, 1 << 20))
@@ -203,6 +222,7 @@ class Puller:
                     hint=f"it has: {found}" if found else None,
                 )
             data, media_type, _ = repo.manifest(str(picked.digest))
+            picked.check_size(len(data), f"manifest of {ref.familiar()} for {p}")
             media_type = _media_type(media_type, data)
         if media_type not in mt.MANIFEST_TYPES:
             raise InvalidArgument(
@@ -217,7 +237,9 @@ class Puller:
         """The image config, verified (stored only once the whole image is)."""
         desc = manifest.config
         if self.content.exists(desc.digest):
-            return self.content.read(desc.digest)
+            data = self.content.read(desc.digest)
+            desc.check_size(len(data), f"image config of {repo.name}")
+            return data
         if desc.size > CONFIG_MAX:
             raise InvalidArgument(f"image config {desc.digest.short} is too large ({desc.size} bytes)")
         response, _ = repo.open_blob(desc.digest)
@@ -225,6 +247,7 @@ class Puller:
         actual = Digest.of(data)
         if actual != desc.digest:
             raise DigestMismatch(f"image config of {repo.name}", desc.digest, actual)
+        desc.check_size(len(data), f"image config of {repo.name}")
         return data
 
     # -- pulling -------------------------------------------------------------------------
@@ -236,6 +259,9 @@ class Puller:
         top, manifest, manifest_bytes, media_type = self.resolve(repo, ref)
         config_bytes = self._config(repo, manifest)
         config = ImageConfig.parse(config_bytes)
+        for layer in manifest.layers:
+            if self.content.exists(layer.digest):  # what is stored is right: the manifest must agree
+                layer.check_size(self.content.size(layer.digest), f"layer of {repo.name}")
         image_id = manifest.config.digest
         updated = not self._up_to_date(ref, image_id, config)
         if updated:

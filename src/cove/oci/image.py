@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cove.errors import InvalidArgument
+from cove.errors import InvalidArgument, SizeMismatch
 from cove.oci import mediatypes as mt
 from cove.oci.digest import Digest
 
@@ -49,10 +49,15 @@ class Descriptor:
             size = obj["size"]
         except KeyError as exc:
             raise InvalidArgument(f"{what} has no {exc.args[0]!r}") from None
-        if not isinstance(media_type, str) or not isinstance(size, int) or size < 0:
+        if not isinstance(media_type, str) or not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise InvalidArgument(f"{what} has an invalid mediaType or size")
         annotations = obj.get("annotations") or {}
         return cls(media_type, digest, size, annotations, obj.get("platform"))
+
+    def check_size(self, actual: int, what: str) -> None:
+        """Raise when the content this descriptor points at is not of the size it gives."""
+        if actual != self.size:
+            raise SizeMismatch(f"{what} ({self.digest})", self.size, actual)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"mediaType": self.media_type, "digest": str(self.digest), "size": self.size}

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import BinaryIO
 from urllib.parse import urlencode, urljoin, urlsplit
 
+from cove.errors import DigestMismatch
 from cove.oci import mediatypes as mt
 from cove.oci.digest import Digest
 from cove.registry.auth import Authorizer, scope_for
@@ -166,7 +167,12 @@ class Repository:
         data = response.body(MANIFEST_MAX)
         digest = Digest.of(data)
         if reference.startswith("sha256:") and digest != reference:
-            raise RegistryUnavailable(f"{what}: the registry sent content with digest {digest}")
+            raise DigestMismatch(what, reference, digest)
+        # By tag, the body must be what the registry says it is (as containerd checks): a body
+        # changed on the way (a proxy, a mirror) is not pulled under the tag's name.
+        announced = response.headers.get("docker-content-digest", "")
+        if announced.startswith("sha256:") and announced != digest:
+            raise DigestMismatch(f"{what} (its Docker-Content-Digest)", announced, digest)
         media_type = response.headers.get("content-type", "").split(";")[0].strip()
         return data, media_type, digest
 

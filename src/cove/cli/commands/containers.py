@@ -7,14 +7,14 @@ import contextlib
 import os
 import shlex
 import time
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from cove.cli import exitcodes
 from cove.cli.app import Cli
 from cove.cli.attach import parse_detach_keys, stream
 from cove.cli.container_options import add_create_flags, config_from_args
 from cove.cli.humanize import human_duration, human_size, local_time
-from cove.cli.output import print_inspected, render
+from cove.cli.output import inspect_template, print_inspected, render
 from cove.cli.parser import GoBool, Subparsers, UsageError, parse_filters
 from cove.errors import CoveError, ImageNotFound
 from cove.oci.reference import parse_reference
@@ -90,16 +90,34 @@ def command_text(container: Container, image_config: dict[str, Any], truncate: b
 
 def _create(cli: Cli, args: argparse.Namespace) -> str:
     config = config_from_args(args, dict(cli.env))
-    if args.cidfile and os.path.exists(args.cidfile):
-        raise UsageError(
-            f"container ID file found, make sure the other container isn't running or delete {args.cidfile}",
-            "cove run",
-        )
-    record = _create_pulling(cli, args, config)
-    if args.cidfile:
-        with open(args.cidfile, "x") as f:
-            f.write(record.id)
+    cidfile = _open_cidfile(args.cidfile) if args.cidfile else None
+    if cidfile is None:
+        return _create_pulling(cli, args, config).id
+    with cidfile:
+        try:
+            record = _create_pulling(cli, args, config)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(args.cidfile)
+            raise
+        cidfile.write(record.id)
     return record.id
+
+
+def _open_cidfile(path: str) -> IO[str]:
+    """Docker's order: the ID file is made before the container, so that a path that cannot be
+    written fails with no container made (and one that exists is refused, as another run's)."""
+    try:
+        return open(path, "x")
+    except FileExistsError:
+        raise UsageError(
+            f"container ID file found, make sure the other container isn't running or delete {path}",
+            "cove run",
+        ) from None
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        message = f"failed to create the container ID file: open {path}: {reason}"
+        raise UsageError(message, "cove run") from None
 
 
 def _create_pulling(cli: Cli, args: argparse.Namespace, config: ContainerConfig) -> ContainerRecord:
@@ -185,12 +203,8 @@ def cmd_run(cli: Cli, args: argparse.Namespace) -> int:
         engine.containers.start(
             cid, hold_output=not args.detach, tty_size=terminal.size(0) if args.tty else None
         )
-    except CoveError as exc:
-        code = _start_failure(cli, exc)
-        if args.rm:
-            with contextlib.suppress(CoveError):
-                engine.containers.remove(cid, force=True)
-        return code
+    except CoveError as exc:  # with --rm, the engine has removed the container
+        return _start_failure(cli, exc)
     if args.detach:
         cli.print(cid)
         return exitcodes.OK
@@ -398,6 +412,7 @@ def cmd_inspect(cli: Cli, args: argparse.Namespace) -> int:
     """``cove inspect``: containers first, then images (``--type`` narrows it), as Docker does."""
     from cove.api.shapes import container_inspect, image_inspect
 
+    template = inspect_template(args.format)
     engine = cli.engine()
     found: list[dict[str, Any]] = []
     failed = False
@@ -421,7 +436,7 @@ def cmd_inspect(cli: Cli, args: argparse.Namespace) -> int:
             failed = True
         else:
             found.append(item)
-    print_inspected(found, args.format, cli.out)
+    print_inspected(found, template, cli.out)
     return exitcodes.FAILED if failed else exitcodes.OK
 
 
@@ -461,7 +476,8 @@ def register(top: Subparsers, container: Subparsers) -> None:
             description="Create a new container (start it with `cove start`)",
         )
         add_create_flags(p)
-        p.set_defaults(handler=cmd_create, rm=False, detach=True)
+        p.add_argument("--rm", action="store_true", help="remove the container when it exits")
+        p.set_defaults(handler=cmd_create, detach=True)
 
         p = sub.add_parser(
             "start", help="Start one or more stopped containers", description="Start containers"

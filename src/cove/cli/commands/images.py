@@ -10,7 +10,7 @@ from typing import Any
 from cove.cli import exitcodes
 from cove.cli.app import Cli
 from cove.cli.humanize import human_size, local_time, since
-from cove.cli.output import inspect_each, print_inspected, render
+from cove.cli.output import inspect_each, inspect_template, print_inspected, render
 from cove.cli.parser import GoBool, Subparsers, UsageError, parse_filters
 
 IMAGES_TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
@@ -116,11 +116,12 @@ def _add_images(sub: Subparsers, name: str, aliases: list[str]) -> None:
 def cmd_inspect(cli: Cli, args: argparse.Namespace) -> int:
     from cove.api.shapes import image_inspect
 
+    template = inspect_template(args.format)
     engine = cli.engine()
     found, failed = inspect_each(
         args.images, lambda name: image_inspect(engine.images.inspect(name)), cli.err
     )
-    print_inspected(found, args.format, cli.out)
+    print_inspected(found, template, cli.out)
     return exitcodes.FAILED if failed else exitcodes.OK
 
 

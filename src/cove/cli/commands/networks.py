@@ -7,7 +7,7 @@ from typing import Any
 
 from cove.cli import exitcodes
 from cove.cli.app import Cli
-from cove.cli.output import inspect_each, print_inspected, render
+from cove.cli.output import inspect_each, inspect_template, print_inspected, render
 from cove.cli.parser import Subparsers, parse_filters
 from cove.errors import CoveError, InvalidArgument
 
@@ -110,6 +110,7 @@ def cmd_ls(cli: Cli, args: argparse.Namespace) -> int:
 def cmd_inspect(cli: Cli, args: argparse.Namespace) -> int:
     from cove.api.shapes import network as network_shape
 
+    template = inspect_template(args.format)
     networks = cli.engine().networks
 
     def shape(ref: str) -> dict[str, Any]:
@@ -119,7 +120,7 @@ def cmd_inspect(cli: Cli, args: argparse.Namespace) -> int:
         return network_shape(record, endpoints, names)
 
     found, failed = inspect_each(args.networks, shape, cli.err)
-    print_inspected(found, args.format, cli.out)
+    print_inspected(found, template, cli.out)
     return exitcodes.FAILED if failed else exitcodes.OK
 
 

@@ -9,24 +9,25 @@ from cove.cli import exitcodes
 from cove.cli.app import Cli
 from cove.cli.commands.images import IMAGE_HEADERS, short_id
 from cove.cli.humanize import bytes_size, human_size, since
-from cove.cli.output import print_json, render
+from cove.cli.output import inspect_template, print_json, render
 from cove.cli.parser import Subparsers
 from cove.cli.template import Template
 
 
-def _format_one(cli: Cli, fmt: str, data: dict[str, Any]) -> None:
-    if fmt == "json":
+def _format_one(cli: Cli, template: Template | None, data: dict[str, Any]) -> None:
+    if template is None:
         print_json(data, cli.out)
     else:
-        cli.print(Template(fmt.replace("\\t", "\t").replace("\\n", "\n")).render(data))
+        cli.print(template.render(data))
 
 
 def cmd_info(cli: Cli, args: argparse.Namespace) -> int:
     from cove.api.shapes import info as info_shape
 
+    template = inspect_template(args.format)
     info = cli.engine().system.info()
     if args.format:
-        _format_one(cli, args.format, info_shape(info))
+        _format_one(cli, template, info_shape(info))
         return exitcodes.OK
     lines = [
         "Server:",
@@ -83,9 +84,10 @@ def _add_info(sub: Subparsers, name: str) -> None:
 def cmd_version(cli: Cli, args: argparse.Namespace) -> int:
     from cove.api.shapes import version
 
+    template = inspect_template(args.format)
     data = version()
     if args.format:
-        _format_one(cli, args.format, data)
+        _format_one(cli, template, data)
         return exitcodes.OK
     client, server = data["Client"], data["Server"]
     cli.print(

@@ -7,7 +7,7 @@ from typing import Any
 
 from cove.cli import exitcodes
 from cove.cli.app import Cli
-from cove.cli.output import inspect_each, print_inspected, render
+from cove.cli.output import inspect_each, inspect_template, print_inspected, render
 from cove.cli.parser import Subparsers, parse_filters
 from cove.errors import CoveError, InvalidArgument
 
@@ -90,9 +90,10 @@ def cmd_ls(cli: Cli, args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(cli: Cli, args: argparse.Namespace) -> int:
+    template = inspect_template(args.format)
     engine = cli.engine()
     found, failed = inspect_each(args.volumes, lambda name: _shape(engine.volumes.get(name)), cli.err)
-    print_inspected(found, args.format, cli.out)
+    print_inspected(found, template, cli.out)
     return exitcodes.FAILED if failed else exitcodes.OK
 
 
