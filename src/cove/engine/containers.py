@@ -27,7 +27,14 @@ from cove.containers.users import resolve_user
 from cove.engine.container_types import ContainerDetails, MountPoint
 from cove.engine.runtimes import choose_runtime
 from cove.engine.store import Store
-from cove.errors import Conflict, CoveError, FailedPrecondition, ImageNotFound, InvalidArgument
+from cove.errors import (
+    Conflict,
+    CoveError,
+    ExitStatusUnknown,
+    FailedPrecondition,
+    ImageNotFound,
+    InvalidArgument,
+)
 from cove.host import cgroups, sysinfo
 from cove.host.elf import is_static
 from cove.host.locks import FileLock
@@ -36,7 +43,7 @@ from cove.host.process import alive, wait_exit
 from cove.images.store import ImageRecord
 from cove.monitor import client as monitor
 from cove.monitor.state import EXITED, now_rfc3339, read_state, write_state
-from cove.monitor.status import PAUSED, Status, read_status
+from cove.monitor.status import MONITOR_LOST, PAUSED, Status, read_status
 from cove.oci.digest import chain_ids
 from cove.runtime import caps as capabilities
 from cove.runtime.oci import OciRuntime, RuntimeFailure, RuntimeInfo
@@ -718,8 +725,12 @@ class ContainerService:
                 while alive(pid) and time.monotonic() < deadline + 10:
                     time.sleep(0.01)
         self._reset(record)
+        # Not our child: whoever reaped it (PID 1, a subreaper) has its status, and whether it
+        # died of the signal or exited after trapping it is not for us to guess.
         state = read_state(self.dir(record.id) / "state.json")
-        state.update(status=EXITED, pid=0, finished_at=now_rfc3339(), exit_code=128 + sig, monitor_pid=0)
+        state.update(
+            status=EXITED, pid=0, finished_at=now_rfc3339(), exit_code=None, error=MONITOR_LOST, monitor_pid=0
+        )
         write_state(self.dir(record.id) / "state.json", state)
 
     def kill(self, ref: str, signal_name: str = "SIGKILL") -> Container:
@@ -741,7 +752,10 @@ class ContainerService:
         self.stop(ref, timeout=timeout)
         return self.start(ref)
 
-    def wait(self, ref: str) -> int:
+    def wait(self, ref: str, *, unsupervised: bool = True) -> int:
+        """The container's exit code, once it is not running. Raises ExitStatusUnknown when its
+        monitor died before recording it, or (``unsupervised`` False) when a container without a
+        monitor still runs rather than waiting for an end whose code nobody will know."""
         record = self.records.resolve(ref)
         status = read_status(self.dir(record.id))
         if status.supervised and status.running:
@@ -751,9 +765,17 @@ class ContainerService:
                 self._wait_monitor(record.id)
             else:
                 code = reply.get("exit_code")
-                if code is not None:
-                    return int(code)
-        return read_status(self.dir(record.id)).exit_code
+                if isinstance(code, int) and not isinstance(code, bool):
+                    return code
+        elif status.running and status.pid:
+            if not unsupervised:
+                raise ExitStatusUnknown(record.name, running=True)
+            while not wait_exit(status.pid, 3600.0):
+                pass
+        code = read_status(self.dir(record.id)).exit_code
+        if code is None:
+            raise ExitStatusUnknown(record.name)
+        return code
 
     # -- pause, rename, update -----------------------------------------------------------
 
@@ -897,7 +919,7 @@ def _matches(container: Container, key: str, values: list[str], ancestors: set[s
         health = (status.health or {}).get("Status") if status.health else "none"
         return health in values
     if key == "exited":
-        return status.status == "exited" and str(status.exit_code) in values
+        return status.status == "exited" and str(status.reported_exit_code) in values
     return True
 
 
