@@ -34,6 +34,7 @@ from cove.errors import (
     FailedPrecondition,
     ImageNotFound,
     InvalidArgument,
+    Unavailable,
 )
 from cove.host import cgroups, sysinfo
 from cove.host.elf import is_static
@@ -757,25 +758,34 @@ class ContainerService:
         monitor died before recording it, or (``unsupervised`` False) when a container without a
         monitor still runs rather than waiting for an end whose code nobody will know."""
         record = self.records.resolve(ref)
-        status = read_status(self.dir(record.id))
-        if status.supervised and status.running:
-            try:
-                reply = monitor.request(self.socket(record.id), "wait", timeout=None)
-            except CoveError:  # the monitor finished as we asked: its record has the exit code
-                self._wait_monitor(record.id)
-            else:
+        asked = False
+        while True:
+            status = read_status(self.dir(record.id))
+            if status.supervised and status.running and not asked:
+                asked = True
+                try:
+                    reply = monitor.request(self.socket(record.id), "wait", timeout=None)
+                except CoveError:  # the monitor finished as we asked, or died (look again)
+                    self._wait_monitor(record.id)
+                    continue
                 code = reply.get("exit_code")
                 if isinstance(code, int) and not isinstance(code, bool):
                     return code
-        elif status.running and status.pid:
-            if not unsupervised:
-                raise ExitStatusUnknown(record.name, running=True)
-            while not wait_exit(status.pid, 3600.0):
-                pass
-        code = read_status(self.dir(record.id)).exit_code
-        if code is None:
+                status = read_status(self.dir(record.id))  # the monitor had none: its record
+            elif status.running and not status.supervised:
+                if not unsupervised:
+                    raise ExitStatusUnknown(record.name, running=True)
+                while status.pid and not wait_exit(status.pid, 3600.0):
+                    pass
+                continue
+            break
+        if status.running:
+            raise Unavailable(
+                f"the monitor of container {record.name} does not answer", hint=f"cove stop {record.name}"
+            )
+        if status.exit_code is None:
             raise ExitStatusUnknown(record.name)
-        return code
+        return status.exit_code
 
     # -- pause, rename, update -----------------------------------------------------------
 
