@@ -37,6 +37,7 @@ class Status:
     health: dict[str, Any] | None = None
     supervised: bool = False  # a live monitor holds the container
     manual_stop: bool = False
+    log_dropped_lines: int = 0  # lines of output the log could not take (a full disk)
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -77,6 +78,13 @@ def read_status(container_dir: Path) -> Status:
         else:
             status, exit_code, pid = EXITED, None, 0
             error = error or MONITOR_LOST
+    dropped = _count(state.get("log_dropped_lines"))
+    if dropped:
+        note = (
+            f"{dropped} lines of output ({_count(state.get('log_dropped_bytes'))} bytes) could not be"
+            f" logged: {str(state.get('log_error') or 'write error')[:200]}"
+        )
+        error = f"{error}; {note}" if error else note
     if status == RUNNING and (container_dir / PAUSED).exists():
         status = PAUSED
     return Status(
@@ -91,5 +99,10 @@ def read_status(container_dir: Path) -> Status:
         health=state.get("health"),
         supervised=alive,
         manual_stop=bool(state.get("manual_stop")),
+        log_dropped_lines=dropped,
         raw=state,
     )
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
