@@ -119,3 +119,21 @@ class LayerError(InvalidArgument):
 
 class ArchiveError(InvalidArgument):
     """An image archive (docker-archive, OCI layout) that cannot be read."""
+
+
+class ExitStatusUnknown(Unavailable):
+    """A container ended, or will end, with no one to collect its exit status (its monitor died):
+    its exit code is unknown, and is never made up."""
+
+    def __init__(self, name: str, *, running: bool = False) -> None:
+        if running:
+            message = (
+                f"the monitor of container {name} died: it runs on unsupervised, "
+                "and its exit code cannot be known"
+            )
+            hint = f"cove stop {name}"
+        else:
+            message = f"the exit code of container {name} is unknown: its monitor died before recording it"
+            hint = None
+        super().__init__(message, hint=hint)
+        self.name = name

@@ -28,6 +28,7 @@ def _pid_file(cove: CoveRunner) -> Path | None:
 def server_pid(cove: CoveRunner) -> int:
     path = _pid_file(cove)
     assert path is not None, "no command server is running"
+    wait_until(lambda: path.read_text().strip().isdigit(), timeout=10)  # (written just after it is made)
     return int(path.read_text())
 
 

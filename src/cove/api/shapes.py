@@ -175,7 +175,7 @@ def container_inspect(d: ContainerDetails) -> dict[str, Any]:
         "OOMKilled": status.oom_killed,
         "Dead": False,
         "Pid": status.pid,
-        "ExitCode": status.exit_code,
+        "ExitCode": status.reported_exit_code,  # -1: unknown (State.Error says why)
         "Error": status.error,
         "StartedAt": status.started_at or ZERO_TIME,
         "FinishedAt": status.finished_at or ZERO_TIME,

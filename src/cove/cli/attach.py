@@ -23,6 +23,11 @@ PROXIED_SIGNALS = (
 )
 
 
+class StreamCut(Exception):
+    """The attach stream ended without the container's exit code (its monitor died, or had no
+    code to give): the caller asks for the recorded one instead of assuming one."""
+
+
 def parse_detach_keys(text: str | None) -> bytes:
     """Docker's --detach-keys: comma-separated ctrl-<letter> or single characters."""
     if not text:
@@ -89,7 +94,8 @@ def stream(
     stdout_fd: int = 1,
     stderr_fd: int = 2,
 ) -> int | None:
-    """Copy until the container exits (its exit code) or the user detaches (None)."""
+    """Copy until the container exits (its exit code) or the user detaches (None); StreamCut
+    when the stream ends without an exit code."""
     interactive_tty = tty and os.isatty(stdin_fd)
 
     def resize() -> None:
@@ -129,12 +135,13 @@ def stream(
             if attachment.fileno() in ready:
                 frames = attachment.read()
                 if not frames:
-                    code = attachment.exit_code
-                    return None if code is None else int(code)
+                    raise StreamCut()
                 for kind, payload in frames:
                     if kind == p.STDOUT:
                         _write_all(stdout_fd, payload)
                     elif kind == p.STDERR:
                         _write_all(stderr_fd, payload)
-                if attachment.exit_code is not None:
+                if attachment.ended:
+                    if attachment.exit_code is None:
+                        raise StreamCut()
                     return int(attachment.exit_code)

@@ -109,7 +109,10 @@ def _await_exit(sock: _socket.socket, paths: wire.Paths) -> int | None:
 
     buffer = b""
     while True:
-        chunk = sock.recv(256)
+        try:
+            chunk = sock.recv(256)
+        except OSError:  # reset: the server was killed before or after taking the request
+            break
         if not chunk:
             break
         buffer += chunk
@@ -117,20 +120,43 @@ def _await_exit(sock: _socket.socket, paths: wire.Paths) -> int | None:
             line, buffer = buffer.split(b"\n", 1)
             verb, _, value = line.partition(b" ")
             if verb == b"exit":
-                return int(value)
+                code = _number(value, 255)
+                return _lost() if code is None else code
             if verb == b"signal":
-                return _die_by(int(value))
+                signum = _number(value, 64)
+                return _die_by(signum) if signum else _lost()
             if verb == b"stale":  # the server was older than this cove: it has left
                 start_server(paths)
                 return None
-    os.write(2, b"Error: the cove command server went away while running this command\n")
+    return _lost()
+
+
+def _lost() -> int:
+    try:  # noqa: SIM105 - contextlib would cost this lean module milliseconds
+        os.write(2, b"Error: the cove command server went away while running this command\n")
+    except OSError:  # no stderr to say it on: the exit code still does
+        pass
     return SERVER_LOST
+
+
+def _number(text: bytes, highest: int) -> int | None:
+    """A reply's number, when it is one in 0..highest (a garbled reply is a lost server)."""
+    if not text.isdigit() or len(text) > 3:
+        return None
+    number = int(text)
+    return number if number <= highest else None
 
 
 def _die_by(signum: int) -> int:
     """Exit as the command did: killed by the same signal."""
-    _signal.signal(signum, _signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
+    try:  # noqa: SIM105
+        _signal.signal(signum, _signal.SIG_DFL)
+    except (OSError, ValueError):  # SIGKILL's action cannot be set (it needs none), or no such signal
+        pass
+    try:  # noqa: SIM105
+        os.kill(os.getpid(), signum)
+    except (OSError, ValueError):
+        pass
     return 128 + signum  # the signal does not kill (SIGCHLD, say): report it as a shell would
 
 

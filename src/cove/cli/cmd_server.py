@@ -181,7 +181,9 @@ class CommandServer:
     def accept(self) -> None:
         try:
             conn, _ = self.listener.accept()
-        except BlockingIOError:
+        except OSError as exc:  # e.g. out of descriptors, or a client that already left
+            if not isinstance(exc, BlockingIOError):
+                log(f"accept: {exc}")
             return
         self.last_activity = time.monotonic()
         try:
@@ -198,7 +200,10 @@ class CommandServer:
         self.workers[pid] = conn  # for the exit status, and the client's signals meanwhile
         self.listening[conn.fileno()] = pid
         if not self.draining:
-            self.fork_spare()  # while the command runs
+            try:
+                self.fork_spare()  # while the command runs
+            except OSError as exc:  # the next command tries again
+                log(f"fork: {exc}")
 
     def start_command(self, conn: socket.socket) -> int | None:
         """Fork the client's command; None when this server may not run it."""
@@ -233,7 +238,12 @@ class CommandServer:
         """Fork ahead of time a process that waits for the next command: the fork, which
         copies this process's page tables, is then not on a command's way."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            ours.close()
+            theirs.close()
+            raise
         if pid == 0:
             ours.close()
             self.become_worker(theirs)

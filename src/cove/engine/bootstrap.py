@@ -89,6 +89,8 @@ class Engine:
     def close(self) -> None:
         if "registries" in self.__dict__:
             self.registries.close()
+        if "build" in self.__dict__:
+            self.build.close()
         self.store.close()
 
 

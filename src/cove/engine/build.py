@@ -38,6 +38,7 @@ from cove.engine.build_run import MOUNT_POINTS, mount_targets, run_in_sandbox
 from cove.engine.runtimes import choose_runtime
 from cove.engine.store import Store
 from cove.errors import CoveError, ImageNotFound, InvalidArgument, Unavailable
+from cove.host.guard import Action, Guard, Remove, RunProgram, Unmount
 from cove.host.inroot import Root
 from cove.host.mounts import mount_all, unmount, unmount_all_under
 from cove.host.trees import remove_tree
@@ -47,6 +48,7 @@ from cove.images.unpack import whiteout_mode
 from cove.oci import mediatypes as mt
 from cove.oci.digest import chain_ids
 from cove.oci.image import Descriptor, ImageConfig
+from cove.oci.mount import Mount
 from cove.oci.platform import host_platform, parse_platform
 from cove.oci.reference import Reference, parse_reference
 from cove.runtime.oci import OciRuntime
@@ -99,6 +101,13 @@ class BuildService:
         self.cache_mounts = store.root / "build" / "mounts"
         self._docker_config: Path | None = None
         self._runtime: OciRuntime | None = None
+        # Undoes a RUN step's container, mounts and work directories should this process be
+        # killed (kill -9 leaves no time for its own cleanup; the store's tidy-up would
+        # otherwise wait for the next cove command).
+        self.guard = Guard()
+
+    def close(self) -> None:
+        self.guard.close()
 
     # -- the front door --------------------------------------------------------------------
 
@@ -223,6 +232,7 @@ class BuildService:
     def _work(self, prefix: str = BUILD_PREFIX) -> Iterator[tuple[str, Path]]:
         name = prefix + secrets.token_hex(8)
         directory = self.work_dir / name
+        token = self.guard.arm([Remove(str(directory))])
         directory.mkdir(parents=True)
         try:
             yield name, directory
@@ -230,6 +240,21 @@ class BuildService:
             with contextlib.suppress(OSError, CoveError):
                 unmount_all_under(directory)  # (normally done: a removal must never reach into a mount)
                 remove_tree(directory)
+            self.guard.disarm(token)
+
+    @contextlib.contextmanager
+    def _mounted(self, mounts: Sequence[Mount], target: Path, *undo: Action) -> Iterator[None]:
+        """``mounts`` on ``target`` for the block's time, and (``undo``) what the block sets up
+        there: undone by the guard, should this process die before the block ends."""
+        token = self.guard.arm([*undo, Unmount(str(target))])
+        try:
+            mount_all(mounts, target)
+            yield
+        finally:
+            try:
+                unmount(target, lazy=True)
+            finally:
+                self.guard.disarm(token)
 
     @contextlib.contextmanager
     def rootfs(self, layers: Sequence[Layer]) -> Iterator[Path]:
@@ -240,11 +265,8 @@ class BuildService:
             if chain is None:
                 yield target
                 return
-            mount_all(self.store.snapshotter.mounts(chain), target)
-            try:
+            with self._mounted(self.store.snapshotter.mounts(chain), target):
                 yield target
-            finally:
-                unmount(target, lazy=True)
 
     def owner(self, layers: Sequence[Layer], spec: str) -> tuple[int, int]:
         with self.rootfs(layers) as path, Root(path) as root:
@@ -307,13 +329,15 @@ class BuildService:
             try:
                 rootfs = directory / "rootfs"
                 rootfs.mkdir()
-                mount_all(mounts, rootfs)
-                try:
+                runtime = self.runtime()
+                # (the runtime, started in the foreground, dies with this process; its container
+                # would not: the guard deletes it, which kills what runs in it)
+                with self._mounted(
+                    mounts, rootfs, RunProgram(tuple(runtime.argv("delete", "--force", name)))
+                ):
                     code = run_in_sandbox(
-                        self.runtime(), name, directory, rootfs, request, output, self.cache_mounts
+                        runtime, name, directory, rootfs, request, output, self.cache_mounts
                     )
-                finally:
-                    unmount(rootfs, lazy=True)
                 if code != 0:
                     raise RunFailed(f"the command exited with code {code}", code)
                 for rel in snapshot_diff.fresh_points(

@@ -27,7 +27,15 @@ from cove.engine.container_files import ContainerFiles, mapped_files
 from cove.engine.container_types import ContainerDetails, MountPoint
 from cove.engine.runtimes import choose_runtime
 from cove.engine.store import Store
-from cove.errors import Conflict, CoveError, FailedPrecondition, ImageNotFound, InvalidArgument
+from cove.errors import (
+    Conflict,
+    CoveError,
+    ExitStatusUnknown,
+    FailedPrecondition,
+    ImageNotFound,
+    InvalidArgument,
+    Unavailable,
+)
 from cove.host import cgroups, sysinfo
 from cove.host.elf import is_static
 from cove.host.inroot import DIRECTORY_FLAGS, Root, opened
@@ -37,7 +45,7 @@ from cove.host.process import alive, wait_exit
 from cove.images.store import ImageRecord
 from cove.monitor import client as monitor
 from cove.monitor.state import EXITED, now_rfc3339, read_state, write_state
-from cove.monitor.status import PAUSED, Status, read_status
+from cove.monitor.status import MONITOR_LOST, PAUSED, Status, read_status
 from cove.oci.digest import chain_ids
 from cove.runtime import caps as capabilities
 from cove.runtime.oci import OciRuntime, RuntimeFailure, RuntimeInfo
@@ -758,8 +766,12 @@ class ContainerService:
                 while alive(pid) and time.monotonic() < deadline + 10:
                     time.sleep(0.01)
         self._reset(record)
+        # Not our child: whoever reaped it (PID 1, a subreaper) has its status, and whether it
+        # died of the signal or exited after trapping it is not for us to guess.
         state = read_state(self.dir(record.id) / "state.json")
-        state.update(status=EXITED, pid=0, finished_at=now_rfc3339(), exit_code=128 + sig, monitor_pid=0)
+        state.update(
+            status=EXITED, pid=0, finished_at=now_rfc3339(), exit_code=None, error=MONITOR_LOST, monitor_pid=0
+        )
         write_state(self.dir(record.id) / "state.json", state)
 
     def kill(self, ref: str, signal_name: str = "SIGKILL") -> Container:
@@ -781,19 +793,39 @@ class ContainerService:
         self.stop(ref, timeout=timeout)
         return self.start(ref)
 
-    def wait(self, ref: str) -> int:
+    def wait(self, ref: str, *, unsupervised: bool = True) -> int:
+        """The container's exit code, once it is not running. Raises ExitStatusUnknown when its
+        monitor died before recording it, or (``unsupervised`` False) when a container without a
+        monitor still runs rather than waiting for an end whose code nobody will know."""
         record = self.records.resolve(ref)
-        status = read_status(self.dir(record.id))
-        if status.supervised and status.running:
-            try:
-                reply = monitor.request(self.socket(record.id), "wait", timeout=None)
-            except CoveError:  # the monitor finished as we asked: its record has the exit code
-                self._wait_monitor(record.id)
-            else:
+        asked = False
+        while True:
+            status = read_status(self.dir(record.id))
+            if status.supervised and status.running and not asked:
+                asked = True
+                try:
+                    reply = monitor.request(self.socket(record.id), "wait", timeout=None)
+                except CoveError:  # the monitor finished as we asked, or died (look again)
+                    self._wait_monitor(record.id)
+                    continue
                 code = reply.get("exit_code")
-                if code is not None:
-                    return int(code)
-        return read_status(self.dir(record.id)).exit_code
+                if isinstance(code, int) and not isinstance(code, bool):
+                    return code
+                status = read_status(self.dir(record.id))  # the monitor had none: its record
+            elif status.running and not status.supervised:
+                if not unsupervised:
+                    raise ExitStatusUnknown(record.name, running=True)
+                while status.pid and not wait_exit(status.pid, 3600.0):
+                    pass
+                continue
+            break
+        if status.running:
+            raise Unavailable(
+                f"the monitor of container {record.name} does not answer", hint=f"cove stop {record.name}"
+            )
+        if status.exit_code is None:
+            raise ExitStatusUnknown(record.name)
+        return status.exit_code
 
     # -- pause, rename, update -----------------------------------------------------------
 
@@ -937,7 +969,7 @@ def _matches(container: Container, key: str, values: list[str], ancestors: set[s
         health = (status.health or {}).get("Status") if status.health else "none"
         return health in values
     if key == "exited":
-        return status.status == "exited" and str(status.exit_code) in values
+        return status.status == "exited" and str(status.reported_exit_code) in values
     return True
 
 

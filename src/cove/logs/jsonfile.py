@@ -8,12 +8,13 @@ newest lines first when asked for a tail, so ``--tail`` stays fast on huge logs.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import IO, BinaryIO, NamedTuple
 
 from cove.host.inotify import Watcher
 
@@ -21,6 +22,7 @@ DEFAULT_MAX_SIZE = 20 * 1024 * 1024
 DEFAULT_MAX_FILES = 5
 _BLOCK = 64 * 1024
 _SCANS = 3  # how often to look again for a file that a rotation in progress may hide
+RETRY_INTERVAL = 1.0  # seconds between tries to write a log that could not be written
 
 
 def format_time(ns: int) -> str:
@@ -53,42 +55,121 @@ def _leap_years_through(year: int) -> int:
 
 
 class JsonFileWriter:
+    """Appends records to a log, rotating it; never raises for a failed write.
+
+    A write that fails (a full disk, a quota, an I/O error) drops its line, whole: the file is
+    cut back to where the line began, so it never holds half a record. Dropped lines and bytes
+    are counted (``dropped_lines``, ``dropped_bytes``, ``error`` says why); writing is tried
+    again ``retry_interval`` seconds later, and the first line that goes in is preceded by a
+    note of what was lost. The container's output is never held back for its log.
+    """
+
     def __init__(
-        self, path: Path, max_size: int = DEFAULT_MAX_SIZE, max_files: int = DEFAULT_MAX_FILES
+        self,
+        path: Path,
+        max_size: int = DEFAULT_MAX_SIZE,
+        max_files: int = DEFAULT_MAX_FILES,
+        *,
+        retry_interval: float = RETRY_INTERVAL,
     ) -> None:
         self.path = path
         self.max_size = max_size
         self.max_files = max(1, max_files)
-        self._file = open(path, "ab", buffering=0)  # noqa: SIM115 - closed by close()
-        self._size = self._file.tell()
+        self.retry_interval = retry_interval
+        self.dropped_lines = 0
+        self.dropped_bytes = 0
+        self.error = ""  # why the last line was dropped
+        self._unnoted = (0, 0)  # lines and bytes dropped since the last note in the log
+        self._retry_at = 0.0
+        self._file: IO[bytes] | None = None
+        self._size = 0
+        try:
+            self._reopen("ab")
+        except OSError as exc:  # the log cannot even be created: lines are dropped until it can
+            self._failed(exc)
 
     def write(self, stream: str, text: bytes, ns: int | None = None) -> None:
-        record = {
-            "log": text.decode("utf-8", "replace"),
-            "stream": stream,
-            "time": format_time(ns if ns is not None else time.time_ns()),
-        }
-        line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-        if self.max_size and self._size + len(line) > self.max_size and self._size > 0:
-            self._rotate()
-        self._file.write(line)
+        line = _record(stream, text.decode("utf-8", "replace"), ns)
+        if self._retry_at and time.monotonic() < self._retry_at:
+            self._drop(line)
+            return
+        lines, size = self._unnoted
+        if lines and not self._append(_record("stderr", _note(lines, size, self.error), None)):
+            self._drop(line)
+            return
+        self._unnoted = (0, 0)
+        if not self._append(line):
+            self._drop(line)
+
+    def _append(self, line: bytes) -> bool:
+        """Write one whole record, or nothing (False)."""
+        try:
+            if self._file is None:
+                self._reopen("ab")
+            elif self.max_size and self._size + len(line) > self.max_size and self._size > 0:
+                self._rotate()
+            assert self._file is not None
+            view = memoryview(line)
+            while view:  # a short write (the disk filled up mid-line) is followed by an error
+                written = self._file.write(view)
+                if not written:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                view = view[written:]
+        except OSError as exc:
+            self._failed(exc)
+            return False
         self._size += len(line)
+        self._retry_at = 0.0
+        return True
+
+    def _failed(self, exc: OSError) -> None:
+        self.error = exc.strerror or str(exc)
+        self._retry_at = time.monotonic() + self.retry_interval
+        if self._file is not None:
+            try:  # takes blocks back, needs none: the file ends with the last whole record
+                os.ftruncate(self._file.fileno(), self._size)
+            except OSError:
+                self._file.close()
+                self._file = None  # reopened (and measured again) at the next try
+
+    def _drop(self, line: bytes) -> None:
+        self.dropped_lines += 1
+        self.dropped_bytes += len(line)
+        lines, size = self._unnoted
+        self._unnoted = (lines + 1, size + len(line))
+
+    def _reopen(self, mode: str) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        file = open(self.path, mode, buffering=0)  # noqa: SIM115 - closed by close()
+        self._file = file
+        self._size = os.fstat(file.fileno()).st_size
 
     def _rotate(self) -> None:
-        self._file.close()
         if self.max_files > 1:
             for n in range(self.max_files - 1, 0, -1):
                 older = self.path.with_name(f"{self.path.name}.{n}")
                 newer = self.path.with_name(f"{self.path.name}.{n - 1}") if n > 1 else self.path
                 if newer.exists():
                     os.replace(newer, older)
-            self._file = open(self.path, "ab", buffering=0)  # noqa: SIM115
+            self._reopen("ab")
         else:
-            self._file = open(self.path, "wb", buffering=0)  # noqa: SIM115 - keep one file: start it over
-        self._size = 0
+            self._reopen("wb")  # keep one file: start it over
 
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def _record(stream: str, text: str, ns: int | None) -> bytes:
+    record = {"log": text, "stream": stream, "time": format_time(ns if ns is not None else time.time_ns())}
+    return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+def _note(lines: int, size: int, why: str) -> str:
+    return f"[cove] {lines} lines ({size} bytes) of output were not logged: {why}\n"
 
 
 class LogEntry(NamedTuple):

@@ -123,12 +123,17 @@ def request(socket_path: Path, op: str, timeout: float | None = 30.0, **fields: 
 
 
 class Attachment:
-    """An attached stream: write stdin, resize, read stdout/stderr frames until the exit frame."""
+    """An attached stream: write stdin, resize, read stdout/stderr frames until the exit frame.
+
+    ``ended`` tells that the exit frame came; ``exit_code`` is the code it carried (None when the
+    monitor had none to give, e.g. after a failed start). A stream that stops without an exit
+    frame (a killed monitor) leaves both unset: the caller must ask the container's record."""
 
     def __init__(self, sock: socket.socket, status: str | None) -> None:
         self.sock = sock
         self.status = status
         self._frames = p.FrameReader()
+        self.ended = False
         self.exit_code: int | None = None
 
     def fileno(self) -> int:
@@ -147,14 +152,18 @@ class Attachment:
         """Frames available now (blocks until some arrive); [] when the stream ended."""
         try:
             data = self.sock.recv(65536)
-        except ConnectionResetError:
+        except OSError:  # reset: the monitor died
             data = b""
         if not data:
             return []
-        frames = self._frames.feed(data)
+        try:
+            frames = self._frames.feed(data)
+        except ValueError:  # not the monitor's framing: the stream is unusable from here
+            return []
         for kind, payload in frames:
             if kind == p.EXIT:
-                self.exit_code = json.loads(payload).get("exit_code")
+                self.ended = True
+                self.exit_code = _exit_code(payload)
         return frames
 
     def frames(self) -> Iterator[tuple[int, bytes]]:
@@ -163,11 +172,19 @@ class Attachment:
             if not batch:
                 return
             yield from batch
-            if self.exit_code is not None:
+            if self.ended:
                 return
 
     def close(self) -> None:
         self.sock.close()
+
+
+def _exit_code(payload: bytes) -> int | None:
+    try:
+        code = json.loads(payload).get("exit_code")
+    except (ValueError, AttributeError):
+        return None
+    return code if isinstance(code, int) and not isinstance(code, bool) else None
 
 
 def attach(

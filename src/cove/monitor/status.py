@@ -3,7 +3,9 @@
 The monitor writes ``state.json`` at every change and holds ``monitor.lock`` while it
 lives. If the lock is free while the record says running, the monitor was killed: then
 the container's init process is checked directly, so ``ps`` tells the truth even after
-``kill -9`` of the monitor.
+``kill -9`` of the monitor. An init that ended without its monitor was reaped by someone
+else (PID 1, or a subreaper above), who kept its exit status: that status is unknown, and
+is recorded as such (``exit_code`` None), never made up.
 """
 
 from __future__ import annotations
@@ -18,14 +20,15 @@ from cove.monitor.state import CREATED, EXITED, RESTARTING, RUNNING, read_state
 
 PAUSED = "paused"
 DEAD = "dead"
-MONITOR_LOST_EXIT_CODE = 255
+MONITOR_LOST = "the monitor of this container died; its exit status is unknown"
+UNKNOWN_EXIT_CODE = -1  # what the Docker API's integer ExitCode says for "unknown", as podman's does
 
 
 @dataclass(frozen=True)
 class Status:
     status: str  # created, running, paused, restarting, exited
     pid: int = 0
-    exit_code: int = 0
+    exit_code: int | None = 0  # None: unknown (the monitor died before it could record the exit)
     error: str = ""
     started_at: str = ""
     finished_at: str = ""
@@ -34,11 +37,17 @@ class Status:
     health: dict[str, Any] | None = None
     supervised: bool = False  # a live monitor holds the container
     manual_stop: bool = False
+    log_dropped_lines: int = 0  # lines of output the log could not take (a full disk)
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
     def running(self) -> bool:
         return self.status in (RUNNING, PAUSED, RESTARTING)
+
+    @property
+    def reported_exit_code(self) -> int:
+        """The exit code as an integer field must show it: -1 when it is unknown."""
+        return UNKNOWN_EXIT_CODE if self.exit_code is None else self.exit_code
 
 
 def monitor_alive(container_dir: Path) -> bool:
@@ -59,15 +68,23 @@ def read_status(container_dir: Path) -> Status:
     status = str(state.get("status", CREATED))
     pid = int(state.get("pid") or 0)
     error = str(state.get("error") or "")
-    exit_code = int(state.get("exit_code") or 0)
+    recorded = state.get("exit_code", 0)
+    exit_code = recorded if isinstance(recorded, int) and not isinstance(recorded, bool) else None
     finished = str(state.get("finished_at") or "")
     if not alive and status in (RUNNING, RESTARTING):
         # The monitor is gone without recording an end.
         if pid and process.alive(pid) and process.start_time(pid) == state.get("pid_start"):
             error = "the monitor of this container died; it runs unsupervised (stop or restart it)"
         else:
-            status, exit_code, pid = EXITED, MONITOR_LOST_EXIT_CODE, 0
-            error = error or "the monitor of this container died; its exit status is unknown"
+            status, exit_code, pid = EXITED, None, 0
+            error = error or MONITOR_LOST
+    dropped = _count(state.get("log_dropped_lines"))
+    if dropped:
+        note = (
+            f"{dropped} lines of output ({_count(state.get('log_dropped_bytes'))} bytes) could not be"
+            f" logged: {str(state.get('log_error') or 'write error')[:200]}"
+        )
+        error = f"{error}; {note}" if error else note
     if status == RUNNING and (container_dir / PAUSED).exists():
         status = PAUSED
     return Status(
@@ -82,5 +99,10 @@ def read_status(container_dir: Path) -> Status:
         health=state.get("health"),
         supervised=alive,
         manual_stop=bool(state.get("manual_stop")),
+        log_dropped_lines=dropped,
         raw=state,
     )
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0

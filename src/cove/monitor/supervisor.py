@@ -32,7 +32,17 @@ from cove.host.runner import SubprocessRunner
 from cove.logs.jsonfile import JsonFileWriter
 from cove.monitor import protocol as p
 from cove.monitor.health import HealthChecker
-from cove.monitor.state import CREATED, EXITED, RESTARTING, RUNNING, now_rfc3339, read_state, write_state
+from cove.monitor.state import (
+    CREATED,
+    EXITED,
+    RESTARTING,
+    RUNNING,
+    now_rfc3339,
+    read_state,
+    release_spare,
+    reserve_spare,
+    write_state,
+)
 from cove.runtime.oci import OciRuntime, RuntimeFailure, RuntimeInfo, error_from_log
 
 MAIN = Path(__file__).resolve().parent / "main.py"
@@ -42,6 +52,9 @@ PARTIAL_LINE_MAX = 16 * 1024
 BACKOFF_START = 0.1
 BACKOFF_MAX = 60.0
 RESET_BACKOFF_AFTER = 10.0
+SAVE_RETRY = 1.0  # seconds between tries to write a state that could not be written
+LINGER_MAX = 30.0  # how long an end that could not be written is kept (and served) at most
+DROPS_REPORT = 5.0  # seconds between records of the log's dropped lines, while they grow
 
 
 class Client:
@@ -109,6 +122,12 @@ class Supervisor:
         self.removers = 0
         # A monitor forked from the cove command sheds that process image once the container runs.
         self.shed_after: float | None = config.get("shed_after")
+        # When the state could not be written: when to try again (None: it is written).
+        self.unsaved: float | None = None
+        self.unsaved_vital = False
+        self.drops_recorded = 0
+        self.drops_recorded_at = 0.0
+        self.leaving = False  # the last record is being written: no spare is needed after it
 
     # -- the whole life ------------------------------------------------------------------
 
@@ -120,6 +139,7 @@ class Supervisor:
                 self._ready({"ok": False, "error": "another monitor already supervises this container"})
                 return 1
             process.become_subreaper()
+            reserve_spare(self.state_path)  # for the exit record, should the disk fill up
         else:
             lock = FileLock.adopt(self.dir / "monitor.lock", int(adopted["lock_fd"]))
         self.lock = lock
@@ -140,7 +160,7 @@ class Supervisor:
                 if not resume:
                     error = self._start_container()
                     if error is not None:
-                        self._record(status=CREATED if first else EXITED, error=error, pid=0)
+                        self._record(status=CREATED if first else EXITED, error=error, pid=0, vital=True)
                         if first:
                             self._ready({"ok": False, "error": error})
                         self._finish_clients(None)
@@ -160,14 +180,15 @@ class Supervisor:
                 self.backoff = (
                     BACKOFF_START if ran >= RESET_BACKOFF_AFTER else min(self.backoff * 2, BACKOFF_MAX)
                 )
-                self._record(status=RESTARTING)
+                self._record(status=RESTARTING, vital=True)
                 until = time.monotonic() + self.backoff
                 self._serve(lambda until=until: self.manual_stop or time.monotonic() >= until, deadline=until)
                 if self.manual_stop:
-                    self._record(status=EXITED)
+                    self._record(status=EXITED, vital=True)
                     break
                 self.state["restart_count"] = int(self.state.get("restart_count", 0)) + 1
         finally:
+            self._linger()
             self._shutdown()
             lock.release()
         if self.auto_remove_argv and not self.never_started and self.removers == 0:
@@ -215,12 +236,17 @@ class Supervisor:
             "partial": {k: base64.b64encode(v).decode() for k, v in self.partial.items()},
             "health": health,
         }
+        path = self.dir / "monitor-handover.json"
+        try:
+            path.write_text(json.dumps(handover))
+        except OSError:  # a full disk: stay this (larger) process rather than lose the container
+            path.unlink(missing_ok=True)
+            self.shed_after = None
+            return
         passed = [self.lock.fileno(), self.listener.fileno(), *self.outputs, self.stdin_fd, self.master_fd]
         for fd in passed:
             if fd is not None:
                 os.set_inheritable(fd, True)
-        path = self.dir / "monitor-handover.json"
-        path.write_text(json.dumps(handover))
         self.log.close()
         signal.set_wakeup_fd(-1)
         argv = [sys.executable, "-S", "-I", str(MAIN), self.cfg["config_path"], "--adopt", str(path)]
@@ -259,12 +285,46 @@ class Supervisor:
             os.close(self.ready_fd)
             self.ready_fd = None
 
-    def _record(self, **changes: Any) -> None:
+    def _record(self, *, vital: bool = False, **changes: Any) -> None:
+        """Update the state and write it. ``vital`` records (the container started, ended, is
+        restarting) may use the spare beside the file when the disk is full."""
         self.state.update(changes)
         self.state["monitor_pid"] = os.getpid()
         if self.health is not None:
             self.state["health"] = self.health.to_state()
-        write_state(self.state_path, self.state)
+        self._note_log_drops()
+        self._persist(vital)
+
+    def _note_log_drops(self) -> None:
+        """What the log lost (since this monitor started), for inspect's State.Error."""
+        if self.log.dropped_lines:
+            self.state.update(
+                log_dropped_lines=self.log.dropped_lines,
+                log_dropped_bytes=self.log.dropped_bytes,
+                log_error=self.log.error,
+            )
+        else:
+            for key in ("log_dropped_lines", "log_dropped_bytes", "log_error"):
+                self.state.pop(key, None)
+        self.drops_recorded = self.log.dropped_lines
+        self.drops_recorded_at = time.monotonic()
+
+    def _persist(self, vital: bool) -> None:
+        """Write the state; when that fails, the state here stays the truth (served on the
+        socket: wait, stop and attach replies) and the write is tried again every second."""
+        try:
+            write_state(self.state_path, self.state, spare=vital or self.unsaved_vital)
+        except OSError as exc:
+            if self.unsaved is None:
+                with contextlib.suppress(OSError, ValueError):
+                    print(f"cannot write {self.state_path}: {exc.strerror}", file=sys.stderr, flush=True)
+            self.unsaved = time.monotonic() + SAVE_RETRY
+            self.unsaved_vital = self.unsaved_vital or vital
+            return
+        self.unsaved = None
+        self.unsaved_vital = False
+        if not self.leaving:
+            reserve_spare(self.state_path)  # (again, if it was used: a stat when it is there)
 
     def _listen(self) -> None:
         path = Path(self.cfg["socket"])
@@ -347,6 +407,7 @@ class Supervisor:
                 console_path.unlink(missing_ok=True)
         self.started_mono = time.monotonic()
         self._record(
+            vital=True,
             status=RUNNING,
             pid=self.init_pid,
             pid_start=process.start_time(self.init_pid),
@@ -375,7 +436,8 @@ class Supervisor:
             if self._shed_due():
                 self._shed()
             now = time.monotonic()
-            timers = [t for t in (deadline, self.stop_deadline, self._probe_due(), self._hold_due()) if t]
+            due = (deadline, self.stop_deadline, self._probe_due(), self._hold_due(), self.unsaved)
+            timers = [t for t in due if t]
             timeout = max(0.0, min(timers) - now) if timers else None
             read = [self.wake_r]
             if self.listener is not None:
@@ -438,6 +500,10 @@ class Supervisor:
 
     def _timers(self) -> None:
         now = time.monotonic()
+        if self.unsaved is not None and now >= self.unsaved:
+            self._persist(self.unsaved_vital)
+        elif self.log.dropped_lines != self.drops_recorded and now >= self.drops_recorded_at + DROPS_REPORT:
+            self._record()  # how much output the log lost, for inspect (a few times a minute at most)
         if self.stop_deadline is not None and now >= self.stop_deadline and self.exit_code is None:
             self._signal(signal.SIGKILL)
             self.stop_deadline = None
@@ -661,7 +727,7 @@ class Supervisor:
     def _settled(self) -> bool:
         """Not running, not about to restart, and no exit still being recorded: the record is final.
         (Otherwise the client is answered when the exit is recorded.)"""
-        return not self._running() and self.exit_code is None and self.state.get("status") != RESTARTING
+        return not self._running() and self.state.get("status") not in (RUNNING, RESTARTING)
 
     def _signal(self, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -704,6 +770,7 @@ class Supervisor:
         oom = bool(self.cgroups_path) and oom_kills(self.cgroups_path) > 0  # (before its cgroup goes)
         self.stop_deadline = None
         self._record(
+            vital=True,
             # (a container about to be restarted is "restarting", never "exited" in between)
             status=RESTARTING if self._should_restart(code) else EXITED,
             exit_code=code,
@@ -727,8 +794,20 @@ class Supervisor:
             return self.max_retries <= 0 or int(self.state.get("restart_count", 0)) < self.max_retries
         return False
 
+    def _linger(self) -> None:
+        """An end not yet written (the disk is full): stay a while, trying to write it, and
+        answer those who ask (wait, stop, attach, state) from memory meanwhile."""
+        until = time.monotonic() + LINGER_MAX
+        self._serve(
+            lambda: self.unsaved is None or time.monotonic() >= until or not self.dir.is_dir(),
+            deadline=until,
+        )
+
     def _shutdown(self) -> None:
-        self._finish_clients(self.state.get("exit_code"))
+        # Leaving with the container still running (this process failed) has no exit to tell:
+        # a client told 0 here would report a run that never ended as a success.
+        ended = self.state.get("status") not in (RUNNING, RESTARTING)
+        self._finish_clients(self.state.get("exit_code") if ended else None)
         for client in list(self.clients.values()):
             self._drop(client)
         if self.listener is not None:
@@ -744,7 +823,9 @@ class Supervisor:
         # So cove can wait for this process to end; not when it becomes `cove rm` (that would wait on itself).
         removing_itself = self.auto_remove_argv and not self.never_started and self.removers == 0
         self.state["last_monitor_pid"] = 0 if removing_itself else os.getpid()
-        write_state(self.state_path, self.state)
+        self.leaving = True
+        self._persist(vital=True)
+        release_spare(self.state_path)  # the next monitor reserves its own
 
     # -- health probes ---------------------------------------------------------------
 
@@ -761,13 +842,19 @@ class Supervisor:
         spec = json.loads((self.bundle / "config.json").read_text())["process"]
         spec["args"] = self.health.command
         spec["terminal"] = False
-        process_file.write_text(json.dumps(spec))
         r, w = os.pipe()
         devnull = os.open(os.devnull, os.O_RDONLY)
         try:
+            process_file.write_text(json.dumps(spec))
             pid = process.spawn(
                 self.runtime.exec_argv(self.cid, process_file), stdin=devnull, stdout=w, stderr=w
             )
+        except OSError as exc:  # (a full disk): a probe that could not run, as Docker records one
+            os.close(r)
+            now = now_rfc3339()
+            self.health.record(now, now, -1, f"cannot run the health check: {exc.strerror}")
+            self._record()
+            return
         finally:
             os.close(w)
             os.close(devnull)

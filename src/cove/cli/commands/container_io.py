@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cove.cli import exitcodes
 from cove.cli.app import Cli
-from cove.cli.attach import parse_detach_keys, stream
+from cove.cli.attach import StreamCut, parse_detach_keys, stream
 from cove.cli.humanize import bytes_size, human_size
 from cove.cli.output import render, tabwrite
 from cove.cli.parser import GoBool, Subparsers, UsageError
@@ -85,6 +85,10 @@ def cmd_attach(cli: Cli, args: argparse.Namespace) -> int:
             detach_keys=parse_detach_keys(args.detach_keys),
             proxy_signal=proxy if args.sig_proxy else None,
         )
+    except StreamCut:
+        from cove.cli.commands.containers import recorded_exit
+
+        code = recorded_exit(cli, container.record.id)
     finally:
         attachment.close()
     return 0 if code is None else code

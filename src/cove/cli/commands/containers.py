@@ -11,12 +11,12 @@ from typing import IO, TYPE_CHECKING, Any
 
 from cove.cli import exitcodes
 from cove.cli.app import Cli
-from cove.cli.attach import parse_detach_keys, stream
+from cove.cli.attach import StreamCut, parse_detach_keys, stream
 from cove.cli.container_options import add_create_flags, config_from_args
 from cove.cli.humanize import human_duration, human_size, local_time
 from cove.cli.output import inspect_template, print_inspected, render
 from cove.cli.parser import GoBool, Subparsers, UsageError, parse_filters
-from cove.errors import CoveError, ImageNotFound
+from cove.errors import CoveError, ExitStatusUnknown, ImageNotFound
 from cove.oci.reference import parse_reference
 
 if TYPE_CHECKING:
@@ -63,12 +63,13 @@ def status_text(container: Container, now: float | None = None) -> str:
         elif health:
             text += f" (health: {health})" if health == "starting" else f" ({health})"
         return text
+    code = "unknown" if s.exit_code is None else s.exit_code
     if s.status == "restarting":
-        return f"Restarting ({s.exit_code}) {human_duration(now - _parse_time(s.finished_at))} ago"
+        return f"Restarting ({code}) {human_duration(now - _parse_time(s.finished_at))} ago"
     if s.status == "exited":
         if not s.finished_at:
-            return f"Exited ({s.exit_code})"
-        return f"Exited ({s.exit_code}) {human_duration(now - _parse_time(s.finished_at))} ago"
+            return f"Exited ({code})"
+        return f"Exited ({code}) {human_duration(now - _parse_time(s.finished_at))} ago"
     return s.status.capitalize()
 
 
@@ -162,6 +163,7 @@ def _start_failure(cli: Cli, exc: CoveError) -> int:
 def _attach_and_wait(
     cli: Cli, cid: str, *, stdin: bool, tty: bool, sig_proxy: bool, remove: bool, detach_keys: bytes
 ) -> int | None:
+    """Stream the container until it ends (its exit code) or the user detaches (None)."""
     from cove.host import terminal
 
     engine = cli.engine()
@@ -180,8 +182,22 @@ def _attach_and_wait(
             detach_keys=detach_keys,
             proxy_signal=proxy if sig_proxy else None,
         )
+    except StreamCut:
+        pass
     finally:
         attachment.close()
+    return recorded_exit(cli, cid)
+
+
+def recorded_exit(cli: Cli, cid: str) -> int:
+    """After an attach stream that ended without the container's exit code (its monitor died):
+    the code its record holds, once it has one; when that is unknown, an error (125), never a
+    made-up code."""
+    try:
+        return cli.engine().containers.wait(cid, unsupervised=False)
+    except CoveError as exc:
+        cli.err.write(exitcodes.describe(exc) + "\n")
+        return exitcodes.ENGINE
 
 
 def cmd_run(cli: Cli, args: argparse.Namespace) -> int:
@@ -217,17 +233,15 @@ def cmd_run(cli: Cli, args: argparse.Namespace) -> int:
         remove=args.rm,
         detach_keys=detach_keys,
     )
-    if attached is None:  # detached with the escape keys (or the monitor went away)
-        status = engine.containers.get(cid).status
-        if status.running:
+    if attached is None:  # detached with the escape keys
+        if engine.containers.get(cid).status.running:
             return exitcodes.OK
-        code = status.exit_code
-    else:
-        code = attached
-    if args.rm:
+        attached = recorded_exit(cli, cid)
+    # (a container whose monitor died runs on: --rm is for one that ended)
+    if args.rm and not engine.containers.get(cid).status.running:
         with contextlib.suppress(CoveError):
             engine.containers.remove(cid, force=True)
-    return code
+    return attached
 
 
 def cmd_start(cli: Cli, args: argparse.Namespace) -> int:
@@ -313,9 +327,12 @@ def cmd_wait(cli: Cli, args: argparse.Namespace) -> int:
     for ref in args.containers:
         try:
             cli.print(str(engine.containers.wait(ref)))
+        except ExitStatusUnknown as exc:
+            cli.err.write(exitcodes.describe(exc) + "\n")
+            status = exitcodes.ENGINE
         except CoveError as exc:
             cli.err.write(exitcodes.describe(exc) + "\n")
-            status = exitcodes.FAILED
+            status = max(status, exitcodes.FAILED)
     return status
 
 
