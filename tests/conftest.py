@@ -23,6 +23,8 @@ from cove.cli.app import Cli
 from cove.cli.main import main
 from cove.config import load_config
 from cove.engine.bootstrap import Engine, open_engine
+from cove.engine.networks import HostNames, release_host_objects
+from cove.host.runner import SubprocessRunner
 from cove.oci.platform import host_platform
 from tests.helpers.registry import Registry, TokenServer
 
@@ -281,18 +283,14 @@ def docker_config(tmp_path: Path) -> Path:
 
 def release_host_network(runner: CoveRunner) -> None:
     """Remove what ``runner``'s store made on the host (namespaces, links, rules, its DNS
-    server), by the store's own names: another store's or engine's objects stay."""
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{runner.root / 'cove.db'}?mode=ro", uri=True)) as db:
-            if not db.execute("SELECT count(*) FROM networks").fetchone()[0]:
-                return  # no network record, so no bridge, namespace or rule either
-        engine = runner.engine()
-    except Exception:  # a store the test broke on purpose: it made nothing it could still own
-        return
-    try:
-        engine.networks.release_host()
-    finally:
-        engine.close()
+    server), by the store's own names: another store's or engine's objects stay. Its user
+    networks' bridges come from its records; without them (a store gone with its directory)
+    what its root's name alone tells is released."""
+    bridges: list[str] = []
+    database = f"file:{runner.root / 'cove.db'}?mode=ro"
+    with contextlib.suppress(sqlite3.Error), contextlib.closing(sqlite3.connect(database, uri=True)) as db:
+        bridges = [row[0] for row in db.execute("SELECT bridge FROM networks")]
+    release_host_objects(HostNames.of(runner.root), runner.runtime_dir, SubprocessRunner(), bridges)
 
 
 @pytest.fixture(autouse=True)
@@ -304,5 +302,4 @@ def _release_host_network(tmp_path: Path) -> Iterator[None]:
     yield
     made, CoveRunner.made[first:] = CoveRunner.made[first:], []
     for runner in made:
-        if (runner.root / "cove.db").exists():
-            release_host_network(runner)
+        release_host_network(runner)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from cove.engine.networks import HostNames
 from tests.conftest import CoveRunner, release_host_network
 from tests.helpers.containers import wait_until
 
@@ -380,7 +381,8 @@ def test_rules_are_rebuilt_after_a_reboot_and_removed_when_unused(
 ) -> None:
     cove = cove_busybox
     start_web(cove, "web", web_root(tmp_path), "-p", "18081:80")
-    table = [line.split()[-1] for line in nft_tables().splitlines() if line.split()[-1].startswith("cove")]
+    own = HostNames.of(cove.root).filter_table
+    table = [line.split()[-1] for line in nft_tables().splitlines() if line.split()[-1] == own]
     assert len(table) == 1
     cove("stop", "-t", "0", "web")
     # what a reboot does: the namespace, the bridge and the rules are gone
@@ -514,10 +516,11 @@ def test_iptables_where_there_is_no_nftables(cove_busybox: CoveRunner, tmp_path:
     assert cove.proc("exec", "o", "ping", "-c1", "-W1", web_ip, check=False).returncode != 0  # isolated
     saved = subprocess.run(["iptables-save"], capture_output=True, check=True).stdout.decode()
     assert "-PORTS -p tcp -m tcp --dport 18084 -j DNAT --to-destination" in saved
-    assert not [t for t in nft_tables().splitlines() if t.split()[-1].startswith("cove")]
+    names = HostNames.of(cove.root)
+    assert f"table ip {names.filter_table}\n" not in nft_tables()
     cove("rm", "-f", "web", "o")
     saved = subprocess.run(["iptables-save"], capture_output=True, check=True).stdout.decode()
-    assert "COVE" not in saved  # no container on a network, no chains, no jumps
+    assert names.chain_prefix not in saved  # no container on a network, no chains, no jumps
 
 
 def test_container_network_mode_and_host_gateway(cove_busybox: CoveRunner, tmp_path: Path) -> None:

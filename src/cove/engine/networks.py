@@ -46,6 +46,7 @@ from cove.host.netlink import (
     udp_listening,
     write_sysctl,
 )
+from cove.host.runner import Runner
 from cove.network import ipam
 from cove.network.ports import EPHEMERAL, Binding, PortSpec
 from cove.network.rules import BridgeNet, PortRule, render, render_iptables
@@ -73,8 +74,31 @@ class Attachment:
 HOST_NETWORKS_LOCK = Path("/run/lock/cove-networks.lock")
 
 
-def _store_tag(root: Path) -> str:
-    return "" if root == DEFAULT_ROOT else hashlib.sha256(str(root).encode()).hexdigest()[:6]
+@dataclass(frozen=True)
+class HostNames:
+    """The names a store gives its objects on the host, from its root alone (so that what a
+    store made can be found, and released, even without its records)."""
+
+    tag: str  # "" for the default root, else a short hash of the root's path
+
+    @classmethod
+    def of(cls, root: Path) -> HostNames:
+        return cls("" if root == DEFAULT_ROOT else hashlib.sha256(str(root).encode()).hexdigest()[:6])
+
+    @property
+    def default_bridge(self) -> str:
+        return f"cove0{self.tag}"
+
+    @property
+    def filter_table(self) -> str:
+        return f"cove{'_' + self.tag if self.tag else ''}"
+
+    @property
+    def chain_prefix(self) -> str:
+        return chain_prefix(self.filter_table)
+
+    def netns(self, container_id: str) -> str:
+        return netns_name(self.tag, container_id)
 
 
 def netns_name(tag: str, container_id: str) -> str:
@@ -100,17 +124,17 @@ class NetworkService:
         self.filter = Netfilter(store.runner)
         self.iptables = Iptables(store.runner)
         self.firewall = _firewall(store.config.firewall)
-        self.tag = _store_tag(store.root)
-        self.filter_table = f"cove{'_' + self.tag if self.tag else ''}"
-        self.chain_prefix = chain_prefix(self.filter_table)
-        self.default_bridge = f"cove0{self.tag}"
+        self.names = HostNames.of(store.root)
+        self.filter_table = self.names.filter_table
+        self.chain_prefix = self.names.chain_prefix
+        self.default_bridge = self.names.default_bridge
         self.container_name = container_names or (lambda cid: cid[:12])
 
     def _lock(self) -> FileLock:
         return FileLock(self.store.root / "locks" / "network.lock")
 
     def netns_name(self, container_id: str) -> str:
-        return netns_name(self.tag, container_id)
+        return self.names.netns(container_id)
 
     # -- networks ----------------------------------------------------------------------------
 
@@ -157,6 +181,21 @@ class NetworkService:
         with self._lock().exclusive(), FileLock(HOST_NETWORKS_LOCK).exclusive():
             if self.records.find(name) is not None and self.records.get(name).name == name:
                 raise Conflict(f"network with name {name} already exists")
+            network_id = secrets.token_hex(32)
+            if name == DEFAULT_NETWORK:
+                bridge = self.default_bridge
+            else:
+                bridge = options.get(BRIDGE_NAME_OPTION) or f"cove-{network_id[:10]}"
+            if len(bridge) > 15 or not bridge.replace("-", "").replace("_", "").isalnum():
+                raise InvalidArgument(f"invalid bridge name {bridge!r}: up to 15 letters, digits, - or _")
+            if any(n.bridge == bridge for n in self.records.all()):
+                raise Conflict(f"bridge {bridge} already exists on this host")
+            if link_exists(bridge):
+                if bridge != self.default_bridge:
+                    raise Conflict(f"bridge {bridge} already exists on this host")
+                # Named after this store's root and not in its records: left by a store that was
+                # at this root before (removed without its networks). Ours to take back.
+                self.host.delete_link(bridge)
             taken = self._taken_subnets()
             if subnet:
                 net = ipam.parse_subnet(subnet)
@@ -165,15 +204,6 @@ class NetworkService:
                 net = ipam.pick_subnet(t for _, t in taken)
             gw = ipam.gateway_for(net, gateway)
             pool = ipam.range_within(net, ip_range)
-            network_id = secrets.token_hex(32)
-            if name == DEFAULT_NETWORK:
-                bridge = self.default_bridge
-            else:
-                bridge = options.get(BRIDGE_NAME_OPTION) or f"cove-{network_id[:10]}"
-            if len(bridge) > 15 or not bridge.replace("-", "").replace("_", "").isalnum():
-                raise InvalidArgument(f"invalid bridge name {bridge!r}: up to 15 letters, digits, - or _")
-            if any(n.bridge == bridge for n in self.records.all()) or link_exists(bridge):
-                raise Conflict(f"bridge {bridge} already exists on this host")
             from cove.network.store import new_record
 
             record = new_record(
@@ -515,40 +545,52 @@ class NetworkService:
         self.filter.forward_accept(self.filter_table, [n.bridge for n in nets if not n.internal])
 
     def release_host(self) -> None:
-        """Remove everything this store made on the host, recorded or not: its containers'
-        namespaces (by the store's prefix), links left on its bridges, the bridges, its rules
-        and its DNS server. Nothing of another store's or engine's is touched."""
+        """Remove everything this store made on the host, recorded or not (see
+        :func:`release_host_objects`), its user networks' bridges included."""
         with self._lock().exclusive():
-            prefix = netns_name(self.tag, "")
-            for name in netns_names():
-                if name.startswith(prefix):
-                    self.host.delete_netns(name)
-            bridges = {n.bridge for n in self.records.all()} | {self.default_bridge}
-            for link in links_on(bridges):
-                self.host.delete_link(link)
-            for bridge in sorted(bridges):
-                self.host.delete_link(bridge)
-            self.filter.remove(self.filter_table)
-            self.iptables.remove(self.chain_prefix)
-        self._stop_dns_server()
+            bridges = [n.bridge for n in self.records.all()]
+            release_host_objects(self.names, self.store.config.runtime_dir, self.store.runner, bridges)
 
-    def _stop_dns_server(self) -> None:
-        lock = FileLock(self._dns_dir / "dns.lock")
-        if not lock.path.exists() or lock.try_free():
-            return
-        from cove.host.process import alive, wait_exit
 
-        try:
-            pid = int(lock.path.read_text().strip() or 0)
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except (OSError, ValueError):
-            return
-        if os.fsencode(str(lock.path)) in argv:  # the PID is still this store's server
+def release_host_objects(
+    names: HostNames, runtime_dir: Path, runner: Runner, bridges: Sequence[str] = ()
+) -> None:
+    """Remove what a store made on the host, found by its names: its containers' namespaces,
+    links left on its bridges (its default one, and ``bridges``), the bridges, its rules and
+    its DNS server (``runtime_dir``'s). Nothing of another store's or engine's is touched.
+    For a store being thrown away, with or without its records (the tests' cleanup)."""
+    host = NetHost(runner)
+    prefix = names.netns("")
+    for name in netns_names():
+        if name.startswith(prefix):
+            host.delete_netns(name)
+    every = {*bridges, names.default_bridge}
+    for link in links_on(every):
+        host.delete_link(link)
+    for bridge in sorted(every):
+        host.delete_link(bridge)
+    Netfilter(runner).remove(names.filter_table)
+    Iptables(runner).remove(names.chain_prefix)
+    _stop_dns_server(runtime_dir / "dns" / "dns.lock")
+
+
+def _stop_dns_server(lock_path: Path) -> None:
+    lock = FileLock(lock_path)
+    if not lock_path.exists() or lock.try_free():
+        return
+    from cove.host.process import alive, wait_exit
+
+    try:
+        pid = int(lock_path.read_text().strip() or 0)
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return
+    if os.fsencode(str(lock_path)) in argv:  # the PID is still this store's server
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        if not wait_exit(pid, 5.0) and alive(pid):
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-            if not wait_exit(pid, 5.0) and alive(pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
 
 
 def _firewall(wanted: str) -> str | None:
