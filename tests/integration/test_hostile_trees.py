@@ -7,7 +7,6 @@ import contextlib
 import io
 import os
 import tarfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from cove.errors import CoveError, LayerError
 from cove.host.trees import remove_tree
 from tests.conftest import CoveRunner, need_root
 from tests.helpers import tars as t
+from tests.helpers.racing import swapping
 
 
 @pytest.fixture(autouse=True)
@@ -85,36 +85,13 @@ def make_deep(top: Path, levels: int) -> None:
 
 
 @pytest.fixture
-def swapping(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
-    """A root whose w/dir is a directory and a link to a host directory in turns."""
-    root, host = tmp_path / "root", tmp_path / "host"
-    (root / "w" / "dir").mkdir(parents=True)
-    (root / "w" / "dir" / "keep").write_text("FAKE")
-    host.mkdir()
-    (host / "keep").write_text("HOST")
-    (root / "w" / "sym").symlink_to(host)
-    stop = threading.Event()
-
-    def swap() -> None:
-        w = root / "w"
-        steps = [("dir", "tmp"), ("sym", "dir"), ("dir", "sym"), ("tmp", "dir")]
-        while not stop.is_set():
-            for old, new in steps:
-                # (an applier may make w/dir while it is away: the swaps then go on as they can)
-                with contextlib.suppress(OSError):
-                    os.rename(w / old, w / new)
-
-    thread = threading.Thread(target=swap, daemon=True)
-    thread.start()
-    try:
-        yield root, host
-    finally:
-        stop.set()
-        thread.join()
+def swapped(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    with swapping(tmp_path) as roots:
+        yield roots
 
 
-def test_applying_into_a_tree_that_changes_writes_only_inside(swapping: tuple[Path, Path]) -> None:
-    root, host = swapping
+def test_applying_into_a_tree_that_changes_writes_only_inside(swapped: tuple[Path, Path]) -> None:
+    root, host = swapped
     for i in range(150):
         entries = [t.file(f"w/dir/new{i}-{j}", b"x") for j in range(20)]
         layer = t.make_tar([*entries, t.directory(f"w/dir/d{i}"), t.file(f"w/dir/d{i}/f", b"y")])
@@ -124,8 +101,8 @@ def test_applying_into_a_tree_that_changes_writes_only_inside(swapping: tuple[Pa
     assert sorted(p.name for p in host.iterdir()) == ["keep"]
 
 
-def test_archiving_a_tree_that_changes_reads_only_inside(swapping: tuple[Path, Path]) -> None:
-    root, _ = swapping
+def test_archiving_a_tree_that_changes_reads_only_inside(swapped: tuple[Path, Path]) -> None:
+    root, _ = swapped
     for _ in range(300):
         out = io.BytesIO()
         tar = TreeTar(out)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 from cove.errors import InvalidArgument
 from cove.host import inroot
 from cove.host.inroot import PathEscape, Resolver, Root
+from tests.helpers.racing import swapping
 
 
 def _kernel() -> Resolver:
@@ -162,31 +162,8 @@ def test_read_file(tree: Path, resolver: Resolver) -> None:
 
 @pytest.fixture
 def racer(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
-    """A root whose /w/dir is a directory with keep in it and a link to a host directory, in
-    turns, as fast as a thread can rename; and that host directory."""
-    root, host = tmp_path / "root", tmp_path / "host"
-    (root / "w" / "dir").mkdir(parents=True)
-    (root / "w" / "dir" / "keep").write_text("FAKE")
-    host.mkdir()
-    (host / "keep").write_text("HOST")
-    (root / "w" / "sym").symlink_to(host)
-    stop = threading.Event()
-
-    def swap() -> None:
-        w = root / "w"
-        while not stop.is_set():
-            os.rename(w / "dir", w / "tmp")
-            os.rename(w / "sym", w / "dir")
-            os.rename(w / "dir", w / "sym")
-            os.rename(w / "tmp", w / "dir")
-
-    thread = threading.Thread(target=swap, daemon=True)
-    thread.start()
-    try:
-        yield root, host
-    finally:
-        stop.set()
-        thread.join()
+    with swapping(tmp_path) as roots:
+        yield roots
 
 
 def test_a_swap_during_the_walk_never_leads_out(racer: tuple[Path, Path], resolver: Resolver) -> None:
