@@ -212,4 +212,5 @@ def main(
         cli.err.write("Hint: set COVE_DEBUG=1 to see the traceback, and please report it\n")
         return exitcodes.ENGINE
     finally:
+        cli.warn_cleanup()  # what a cleanup during the command found
         cli.close()

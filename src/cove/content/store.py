@@ -21,6 +21,7 @@ from typing import BinaryIO
 
 from cove.errors import DigestMismatch, InternalError, NotFound
 from cove.host.locks import FileLock
+from cove.host.trees import OnFailure, remove_tree
 from cove.oci.digest import Digest, is_digest
 
 PARTIAL_PREFIX = "partial-"
@@ -237,14 +238,17 @@ class ContentStore:
     def partial(self, digest: Digest, size: int) -> PartialBlob:
         return PartialBlob(self, digest, size)
 
-    def clean_ingest(self) -> int:
+    def clean_ingest(self, failed: OnFailure) -> int:
         """Remove leftovers of interrupted writes; only while no writer can be active.
         Interrupted downloads stay for :data:`PARTIAL_KEEP` seconds, to be resumed."""
         removed = 0
         old = time.time() - PARTIAL_KEEP
         for entry in os.scandir(self.ingest_dir):
-            if entry.name.startswith(PARTIAL_PREFIX) and entry.stat().st_mtime > old:
-                continue
-            os.unlink(entry.path)
-            removed += 1
+            try:
+                if entry.name.startswith(PARTIAL_PREFIX) and entry.stat(follow_symlinks=False).st_mtime > old:
+                    continue
+                remove_tree(entry.path)
+                removed += 1
+            except OSError as exc:
+                failed(Path(entry.path), exc)
         return removed

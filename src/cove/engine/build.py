@@ -39,6 +39,7 @@ from cove.engine.runtimes import choose_runtime
 from cove.engine.store import Store
 from cove.errors import CoveError, ImageNotFound, InvalidArgument, Unavailable
 from cove.host.mounts import is_mountpoint, mount_all, unmount
+from cove.host.trees import OnFailure, remove_quietly, remove_tree
 from cove.images import diff as snapshot_diff
 from cove.images.importer import store_unpacked
 from cove.images.unpack import whiteout_mode
@@ -216,7 +217,7 @@ class BuildService:
         try:
             yield name, directory
         finally:
-            shutil.rmtree(directory, ignore_errors=True)
+            remove_quietly(directory)  # what cannot go now, the store's cleanup retries and reports
 
     @contextlib.contextmanager
     def rootfs(self, layers: Sequence[Layer]) -> Iterator[Path]:
@@ -422,14 +423,14 @@ class BuildService:
         if all:
             forget_digests(self.store.db)
             if self.cache_mounts.exists():
-                shutil.rmtree(self.cache_mounts, ignore_errors=True)
+                remove_quietly(self.cache_mounts)
         if collect:
             with self.store.collecting():
                 self.store.collect_garbage()
         return len(doomed), max(0, before - disk_usage(self.store.root)[0])
 
 
-def clean_leftovers(store: Store) -> None:
+def clean_leftovers(store: Store, failed: OnFailure) -> None:
     """What a killed build left: mounts and directories under build/work, its writable
     snapshots, and runtime containers still named after them."""
     work = store.root / "build" / "work"
@@ -441,7 +442,10 @@ def clean_leftovers(store: Store) -> None:
             with contextlib.suppress(OSError, CoveError):
                 if is_mountpoint(rootfs):
                     unmount(rootfs, lazy=True)
-            shutil.rmtree(entry.path, ignore_errors=True)
+            try:
+                remove_tree(entry.path)
+            except OSError as exc:
+                failed(Path(entry.path), exc)
     rows = store.db.query(
         "SELECT key FROM snapshots WHERE kind = 'active' AND key LIKE ?", (BUILD_PREFIX + "%",)
     )

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 from cove.db.database import Database
 from cove.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from cove.host.runner import Runner
+from cove.host.trees import OnFailure, remove_quietly, remove_tree
 from cove.oci.mount import Mount
 from cove.snapshots.usage import disk_usage
 
@@ -215,7 +215,7 @@ class Snapshotter:
         info = self.require(key)
         if info.kind != "active":
             raise Conflict(f"snapshot {key} is not a writable snapshot")
-        shutil.rmtree(self.dir(info.id) / "work", ignore_errors=True)
+        remove_quietly(self.dir(info.id) / "work")  # overlayfs's scratch space; the snapshot goes on
         usage, size = disk_usage(self.fs(info.id))
         with self.db.transaction() as tx:
             existing = tx.execute("SELECT * FROM snapshots WHERE key = ?", (new_key,)).fetchone()
@@ -281,17 +281,26 @@ class Snapshotter:
             return
         trash = self.root / f"trash-{path.name}-{secrets.token_hex(4)}"
         os.rename(path, trash)
-        shutil.rmtree(trash, ignore_errors=True)
+        # What cannot go now (a mount point inside, say) stays in the trash: the store's
+        # cleanup tries again and reports it; the snapshot is gone either way.
+        remove_quietly(trash)
 
-    def clean_leftovers(self) -> int:
-        """Remove what interrupted work left; only while no writer can be active."""
+    def clean_leftovers(self, failed: OnFailure) -> int:
+        """Remove what interrupted work left; only while no writer can be active. A leftover
+        that cannot be removed is reported to ``failed``, and the others still go."""
         removed = 0
         for row in self.db.query("SELECT id FROM snapshots WHERE kind = 'preparing'"):
-            self.remove_by_id(row["id"])
+            try:
+                self.remove_by_id(row["id"])
+            except OSError as exc:
+                failed(self.dir(row["id"]), exc)
             removed += 1
         known = {str(r["id"]) for r in self.db.query("SELECT id FROM snapshots")}
         for entry in os.scandir(self.root):
             if entry.name.startswith("trash-") or (entry.name.isdigit() and entry.name not in known):
-                shutil.rmtree(entry.path, ignore_errors=True)
-                removed += 1
+                try:
+                    remove_tree(entry.path)
+                    removed += 1
+                except OSError as exc:
+                    failed(Path(entry.path), exc)
         return removed
