@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from cove.engine.types import DiskUsageRow
 from tests.conftest import CoveRunner
 from tests.helpers.deep import LONG, deep_tree, remove_children
 
@@ -104,3 +105,39 @@ def test_a_leftover_holding_a_mount_point_is_reported_once(
     # Once gone, a problem that comes back is news again.
     _mount(["-t", "tmpfs", "tmpfs"], stuck / "b", mounted)
     assert cove_busybox("ps").err.startswith(f"Warning: cannot remove {stuck}: {stuck}/b:")
+
+
+def _df_rows(cove: CoveRunner) -> dict[str, DiskUsageRow]:
+    engine = cove.engine()
+    try:
+        return {row.kind: row for row in engine.system.df().rows}
+    finally:
+        engine.close()
+
+
+def test_system_df_counts_volumes_and_what_really_runs(cove_busybox: CoveRunner) -> None:
+    mib = 1 << 20
+    cove_busybox("volume", "create", "kept")
+    cove_busybox("volume", "create", "idle")
+    fill = "dd if=/dev/zero of=/v/f bs=1M count={} 2>/dev/null"
+    cove_busybox.proc("run", "--name", "user", "-v", "kept:/v", "busybox", "sh", "-c", fill.format(3))
+    cove_busybox.proc("run", "--rm", "-v", "idle:/v", "busybox", "sh", "-c", fill.format(2))
+    cove_busybox("run", "-d", "--name", "sleeper", "busybox", "sleep", "300")
+
+    rows = _df_rows(cove_busybox)
+    volumes = rows["Local Volumes"]
+    assert (volumes.total, volumes.active) == (2, 1)  # "kept" is used by a container (exited)
+    assert 5 * mib <= volumes.size < 6 * mib
+    assert 2 * mib <= volumes.reclaimable < 3 * mib  # "idle": no container uses it
+    containers = rows["Containers"]
+    assert (containers.total, containers.active) == (2, 1)  # "user" exited, "sleeper" runs
+
+    cove_busybox("stop", "-t", "0", "sleeper")
+    assert _df_rows(cove_busybox)["Containers"].active == 0
+    info = cove_busybox("info").out
+    assert "  Running: 0\n" in info and "  Stopped: 2\n" in info
+
+    text = cove_busybox("system", "df", "-v").out
+    assert "Local Volumes space usage:" in text
+    found = sorted(line.split()[:2] for line in text.splitlines() if line.startswith(("kept ", "idle ")))
+    assert found == [["idle", "0"], ["kept", "1"]]

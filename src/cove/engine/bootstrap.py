@@ -67,7 +67,14 @@ class Engine:
     def system(self) -> SystemService:
         from cove.engine.system import SystemService
 
-        return SystemService(self.store, self.images, self.networks, lambda: self.build)
+        return SystemService(
+            self.store,
+            self.images,
+            self.networks,
+            lambda: self.build,
+            lambda: self.containers,
+            self.volumes,
+        )
 
     @cached_property
     def build(self) -> BuildService:
