@@ -34,7 +34,8 @@ def deep_tree(base: Path, depth: int, name: str = "d", *, files: bool = True) ->
 
 def remove_children(directory: Path) -> None:
     """What a test left under ``directory``, removed before pytest's own cleanup of its
-    tmp_path (``shutil.rmtree``, which stops at about 1,000 levels)."""
+    tmp_path (``shutil.rmtree``, which stops at about 1,000 levels). Stores in it must have
+    released their host objects first (``conftest.release_host_network``)."""
     if directory.is_dir():
         for child in directory.iterdir():
             remove_tree(child)

@@ -11,13 +11,17 @@ from pathlib import Path
 import pytest
 
 from cove.engine.types import DiskUsageRow
-from tests.conftest import CoveRunner
+from tests.conftest import CoveRunner, release_host_network
 from tests.helpers.deep import LONG, deep_tree, remove_children
 
 
 @pytest.fixture(autouse=True)
 def _remove_deep_trees(tmp_path: Path) -> Iterator[None]:
+    first = len(CoveRunner.made)
     yield
+    for runner in CoveRunner.made[first:]:  # their bridges and namespaces, while their stores exist
+        if (runner.root / "cove.db").exists():
+            release_host_network(runner)
     remove_children(tmp_path)
 
 
