@@ -419,14 +419,21 @@ class BuildService:
             if all or not in_image:
                 doomed.append(entry.key)
         before = disk_usage(self.store.root)[0]
-        self.cache.delete(doomed)
-        if all:
-            forget_digests(self.store.db)
-            if self.cache_mounts.exists():
-                remove_quietly(self.cache_mounts)
+
+        def forget() -> None:
+            self.cache.delete(doomed)
+            if all:
+                forget_digests(self.store.db)
+                if self.cache_mounts.exists():
+                    remove_quietly(self.cache_mounts)
+
         if collect:
-            with self.store.collecting():
+            # Unfinished downloads go first: on a full disk they make room for the database.
+            with self.store.collecting(partials=True):
+                forget()
                 self.store.collect_garbage()
+        else:
+            forget()
         return len(doomed), max(0, before - disk_usage(self.store.root)[0])
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from cove.config import EngineConfig
 from cove.content.store import ContentStore
 from cove.db.database import Database
+from cove.engine.failures import no_space
 from cove.errors import CoveError
 from cove.host.locks import FileLock
 from cove.host.runner import Runner
@@ -46,7 +47,10 @@ class CleanupProblem:
         return f"cannot remove {self.path}: {self.reason}"
 
 
-def _reason(exc: Exception) -> str:
+def _reason(exc: Exception, root: Path) -> str:
+    full = no_space(exc, root)
+    if full is not None:
+        return full.message
     if isinstance(exc, OSError) and exc.strerror:
         return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
     if isinstance(exc, CoveError):
@@ -70,6 +74,7 @@ class Store:
     gc_roots: list[Callable[[], tuple[set[str], set[str]]]] = field(default_factory=list)
     # Cleanup problems not yet shown to the user (see :meth:`take_problems`).
     problems: list[CleanupProblem] = field(default_factory=list)
+    _said: set[str] = field(default_factory=set)  # by this process, marker or not
 
     @cached_property
     def unpacker(self) -> Unpacker:
@@ -97,7 +102,7 @@ class Store:
         found: list[CleanupProblem] = []
 
         def failed(path: Path, exc: Exception) -> None:
-            found.append(CleanupProblem(str(path), _reason(exc)))
+            found.append(CleanupProblem(str(path), _reason(exc, self.root)))
 
         steps: list[tuple[Path, Callable[[OnFailure], object]]] = [
             (self.content.ingest_dir, self.content.clean_ingest),
@@ -127,8 +132,10 @@ class Store:
                 self.db.set_meta(REPORTED_KEY, json.dumps(current))
         except Exception:  # a store that cannot remember (a full disk) says it again
             before = []
-        shown = {str(p) for p in self.problems}
-        self.problems.extend(p for p in found if str(p) not in before and str(p) not in shown)
+        self._said &= set(current)  # gone: news again if it comes back
+        new = [p for p in found if str(p) not in before and str(p) not in self._said]
+        self._said.update(str(p) for p in new)
+        self.problems.extend(new)
 
     def take_problems(self) -> list[CleanupProblem]:
         """The cleanup problems not shown yet; each is handed out once."""
@@ -170,7 +177,7 @@ class Store:
             if not lock.acquire(blocking=False):
                 return
         except OSError as exc:
-            self._note([CleanupProblem(str(lock.path), _reason(exc))])
+            self._note([CleanupProblem(str(lock.path), _reason(exc, self.root))])
             return
         try:
             self.clean_leftovers()
@@ -185,12 +192,16 @@ class Store:
             yield
 
     @contextmanager
-    def collecting(self) -> Iterator[None]:
-        """Hold the store alone, for removals and garbage collection."""
+    def collecting(self, *, partials: bool = False) -> Iterator[int]:
+        """Hold the store alone, for removals and garbage collection; with ``partials``
+        (the prunes), unfinished downloads no pull is writing go first (they need no
+        database work, so on a full disk they make room for what follows). Yields the
+        bytes those freed."""
         lock = self._lock()
         with lock.exclusive():
+            freed = self.content.reclaim_partials() if partials else 0
             self.clean_leftovers()
-            yield
+            yield freed
 
     def collect_garbage(self) -> GcResult:
         """Remove unused blobs and snapshots (caller holds the store via :meth:`collecting`)."""

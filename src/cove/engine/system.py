@@ -134,9 +134,11 @@ class SystemService:
 
         blob_total = sum(content.disk_usage(d) for d in content.digests())
         layer_total = sum(s.usage for s in snapshots.values() if s.kind == "committed")
-        images_size = blob_total + layer_total
+        # Unfinished downloads are images' bytes too; the prunes remove those no pull writes.
+        partials, idle_partials = content.partial_usage()
+        images_size = blob_total + layer_total + partials
         reclaimable_items = {i for i, owners in holders.items() if not owners & used_images}
-        reclaimable = sum(size_of(i) for i in reclaimable_items)
+        reclaimable = sum(size_of(i) for i in reclaimable_items) + idle_partials
         # What only the build cache holds is the cache's, not the images'.
         records, cache_blobs, cache_chains, mounts_bytes = self._build_cache()
         cache_only = {f"blob:{b}" for b in cache_blobs} | {f"layer:{c}" for c in cache_chains}
@@ -211,7 +213,7 @@ class SystemService:
         before = disk_usage(self.store.root)[0]
         if self.build is not None:
             self.build().prune(all=all, collect=False)  # dangling build cache; all of it with -a
-        with self.store.collecting():
+        with self.store.collecting(partials=True):
             self.store.collect_garbage()
             freed = max(0, before - disk_usage(self.store.root)[0])
         return SystemPruneResult(result.deleted, result.space_reclaimed + freed, networks)

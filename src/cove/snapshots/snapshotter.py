@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cove.db.database import Database
-from cove.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
+from cove.errors import AlreadyExists, Conflict, CoveError, InvalidArgument, NotFound
 from cove.host.runner import Runner
 from cove.host.trees import OnFailure, remove_quietly, remove_tree
 from cove.oci.mount import Mount
@@ -70,7 +70,7 @@ class Extraction:
     def abort(self) -> None:
         if not self.done:
             self.done = True
-            self._s.remove_by_id(self.id)
+            self._s.remove_unfinished(self.id)
 
 
 class Snapshotter:
@@ -145,8 +145,11 @@ class Snapshotter:
                 self._copy_tree(self.fs(parent_info.id), fs)
             else:
                 fs.mkdir(0o755)
-        except BaseException:
-            self.remove_by_id(snapshot_id)
+        except BaseException as exc:
+            try:
+                self.remove_unfinished(snapshot_id)
+            except Exception as again:  # the first failure is the one to report
+                exc.add_note(f"while removing the unfinished snapshot: {again}")
             raise
         return Extraction(self, snapshot_id, fs)
 
@@ -177,7 +180,7 @@ class Snapshotter:
                 )
                 return self.by_id(ext.id)
         # Someone else unpacked the same layer meanwhile: theirs stands, ours goes.
-        self.remove_by_id(ext.id)
+        self.remove_unfinished(ext.id)
         return _info(existing)
 
     # -- containers (active snapshots) -----------------------------------------------
@@ -276,6 +279,14 @@ class Snapshotter:
             tx.execute("DELETE FROM snapshots WHERE id = ?", (snapshot_id,))
         self._discard_dir(self.dir(snapshot_id))
 
+    def remove_unfinished(self, snapshot_id: int) -> None:
+        """Remove a ``preparing`` snapshot: files first, then the row. Nobody sees such a
+        row, so a crash in between only leaves a row for cleanup; and on a full disk the
+        files are what must go first, for the database to have room to delete the row."""
+        self._discard_dir(self.dir(snapshot_id))
+        with self.db.transaction() as tx:
+            tx.execute("DELETE FROM snapshots WHERE id = ? AND kind = 'preparing'", (snapshot_id,))
+
     def _discard_dir(self, path: Path) -> None:
         if not path.exists():
             return
@@ -291,8 +302,8 @@ class Snapshotter:
         removed = 0
         for row in self.db.query("SELECT id FROM snapshots WHERE kind = 'preparing'"):
             try:
-                self.remove_by_id(row["id"])
-            except OSError as exc:
+                self.remove_unfinished(row["id"])
+            except (OSError, CoveError) as exc:
                 failed(self.dir(row["id"]), exc)
             removed += 1
         known = {str(r["id"]) for r in self.db.query("SELECT id FROM snapshots")}
