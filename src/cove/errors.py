@@ -9,6 +9,7 @@ hint that says how to fix it. Nothing below the CLI prints or exits; it raises t
 from __future__ import annotations
 
 import enum
+import errno
 
 
 class Kind(enum.Enum):
@@ -137,3 +138,39 @@ class ExitStatusUnknown(Unavailable):
             hint = None
         super().__init__(message, hint=hint)
         self.name = name
+
+
+class NoSpace(Unavailable):
+    """The filesystem cove was writing to is full (ENOSPC, EDQUOT or SQLite's SQLITE_FULL)."""
+
+    def __init__(self, what: str, path: object = None, *, hint: str | None = None) -> None:
+        where = f" ({path})" if path else ""
+        super().__init__(
+            f"no space left on device while writing {what}{where}",
+            hint=hint
+            or "free some space there; `cove system prune -a` removes unused images, stopped "
+            "containers, build cache and unfinished downloads",
+        )
+        self.what = what
+        self.path = None if path is None else str(path)
+
+
+FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def disk_full(exc: BaseException) -> NoSpace | OSError | None:
+    """The full disk behind ``exc``, if that is what it comes down to: the first error
+    that said so (the deepest of its causes and contexts, since that happened first), as
+    the nearest :class:`NoSpace` above it names it, else the OSError itself."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    first: OSError | None = None
+    for cause in reversed(chain):
+        if isinstance(cause, NoSpace):
+            return cause
+        if first is None and isinstance(cause, OSError) and cause.errno in FULL_ERRNOS:
+            first = cause
+    return first

@@ -17,7 +17,7 @@ import contextlib
 import hashlib
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import BinaryIO
 
 from cove.archive import compression
@@ -109,7 +109,7 @@ class LayerStream:
         inflater.finish()
         self._finished = True
 
-    def chunks(self) -> Iterator[bytes]:
+    def chunks(self) -> Generator[bytes, None, None]:
         if not self._threaded:
             yield from self._produce()
             return

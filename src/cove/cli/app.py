@@ -43,7 +43,17 @@ class Cli:
             from cove.engine.bootstrap import open_engine
 
             self._engine = open_engine(self.config)
+            self.warn_cleanup()
         return self._engine
+
+    def warn_cleanup(self) -> None:
+        """One line on stderr for leftovers the store could not remove (each said once)."""
+        if self._engine is None:
+            return
+        problems = self._engine.cleanup_problems()
+        if problems:
+            more = f"; and {len(problems) - 1} more" if len(problems) > 1 else ""
+            self.err.write(f"Warning: {problems[0]}{more} (cove tries again at each command)\n")
 
     def progress(self, *, quiet: bool = False, plain_lines: bool = False) -> ProgressPrinter:
         from cove.cli.progress import ProgressPrinter

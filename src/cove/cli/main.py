@@ -178,6 +178,17 @@ def _help_of(parser: argparse.ArgumentParser) -> exitcodes.Handler:
     return show
 
 
+def _explain(cli: Cli, exc: BaseException) -> CoveError | None:
+    """A failure in the engine's terms (a full disk is said as such, whatever hit it)."""
+    from cove.engine.failures import explain
+
+    try:
+        root = cli.config.root
+    except CoveError:
+        root = None
+    return explain(exc, root)
+
+
 def main(
     argv: Sequence[str] | None = None, cli: Cli | None = None, parser: CoveArgumentParser | None = None
 ) -> int:
@@ -198,8 +209,13 @@ def main(
         cli.err.write(exitcodes.describe(exc.error) + "\n")
         return exc.code
     except CoveError as exc:
-        cli.err.write(exitcodes.describe(exc) + "\n")
-        return exitcodes.for_error(exc)
+        known = _explain(cli, exc) or exc
+        if known is not exc and cli.env.get("COVE_DEBUG"):
+            import traceback
+
+            traceback.print_exception(exc, file=cli.err)
+        cli.err.write(exitcodes.describe(known) + "\n")
+        return exitcodes.for_error(known)
     except KeyboardInterrupt:
         cli.err.write("\n")
         return exitcodes.INTERRUPTED
@@ -208,11 +224,20 @@ def main(
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return exitcodes.OK
-    except Exception as exc:  # a bug: one line, and the traceback on request
+    except Exception as exc:  # a bug (one line, and the traceback on request), or a full disk
+        explained = _explain(cli, exc)
+        if explained is not None:
+            if cli.env.get("COVE_DEBUG"):
+                import traceback
+
+                traceback.print_exception(exc, file=cli.err)
+            cli.err.write(exitcodes.describe(explained) + "\n")
+            return exitcodes.for_error(explained)
         if cli.env.get("COVE_DEBUG"):
             raise
         cli.err.write(f"Error: internal error: {type(exc).__name__}: {exc}\n")
         cli.err.write("Hint: set COVE_DEBUG=1 to see the traceback, and please report it\n")
         return exitcodes.ENGINE
     finally:
+        cli.warn_cleanup()  # what a cleanup during the command found
         cli.close()

@@ -10,21 +10,36 @@ interrupted pull resumes where it stopped (:class:`PartialBlob`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from cove.errors import DigestMismatch, InternalError, NotFound
+from cove.errors import FULL_ERRNOS, DigestMismatch, InternalError, NoSpace, NotFound
 from cove.host.locks import FileLock
+from cove.host.trees import OnFailure, remove_tree
 from cove.oci.digest import Digest, is_digest
 
 PARTIAL_PREFIX = "partial-"
 PARTIAL_KEEP = 24 * 3600  # seconds an interrupted download is kept to be resumed
+
+
+@contextmanager
+def _writing(what: str, path: Path) -> Iterator[None]:
+    """A full disk met while writing ``path`` is said as such (a buffered write or a close
+    names no file)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in FULL_ERRNOS:
+            raise NoSpace(what, path) from exc
+        raise
 
 
 class BlobNotFound(NotFound):
@@ -48,20 +63,27 @@ class BlobWriter:
     def write(self, data: bytes | memoryview) -> None:
         assert self._file is not None, "write after commit"
         self._hash.update(data)
-        self._file.write(data)
+        with _writing("an image blob", self._tmp):
+            self._file.write(data)
         self.size += len(data)
 
     def write_prehashed(self, data: bytes | memoryview) -> None:
         """Write bytes whose digest the caller computes (see :meth:`commit`'s ``digest``)."""
         assert self._file is not None, "write after commit"
-        self._file.write(data)
+        with _writing("an image blob", self._tmp):
+            self._file.write(data)
         self.size += len(data)
 
     def commit(self, digest: Digest | None = None, what: str = "blob") -> Digest:
         """Verify and publish. ``digest`` is the caller's own hash of what it wrote."""
         assert self._file is not None, "commit twice"
-        self._file.close()
-        self._file = None
+        file, self._file = self._file, None
+        try:
+            with _writing("an image blob", self._tmp):
+                file.close()
+        except BaseException:
+            self._tmp.unlink(missing_ok=True)
+            raise
         actual = digest or Digest.from_hex(self._hash.hexdigest())
         try:
             if self._expected is not None and actual != self._expected:
@@ -78,8 +100,9 @@ class BlobWriter:
 
     def abort(self) -> None:
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            file, self._file = self._file, None
+            with contextlib.suppress(OSError):  # a full disk fails the flush: the file goes anyway
+                file.close()
         self._tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> BlobWriter:
@@ -102,11 +125,16 @@ class PartialBlob:
         self.size = size
         self.path = store.ingest_dir / f"{PARTIAL_PREFIX}{digest.hex}"
         self._lock = _acquire_current(self.path.with_name(self.path.name + ".lock"))
-        self._file: BinaryIO | None = open(self.path, "ab")  # noqa: SIM115 - closed in commit/close
-        self.offset = self._file.tell()
-        if self.offset > size:  # not this blob's beginning after all
-            self._file.truncate(0)
-            self.offset = 0
+        try:
+            with _writing("a download", self.path):
+                self._file: BinaryIO | None = open(self.path, "ab")  # noqa: SIM115 - closed in commit/close
+                self.offset = self._file.tell()
+                if self.offset > size:  # not this blob's beginning after all
+                    self._file.truncate(0)
+                    self.offset = 0
+        except BaseException:
+            self._lock.release()  # nobody else may wait for this blob forever
+            raise
 
     def replay(self) -> BinaryIO:
         """What an earlier attempt already downloaded, to be read again."""
@@ -114,14 +142,16 @@ class PartialBlob:
 
     def append(self, data: bytes | memoryview) -> None:
         assert self._file is not None
-        self._file.write(data)
+        with _writing("a download", self.path):
+            self._file.write(data)
 
     def commit(self, actual: Digest) -> Digest:
         """Publish the downloaded blob once it proved to be the one asked for."""
         assert self._file is not None
-        self._file.close()
-        self._file = None
+        file, self._file = self._file, None
         try:
+            with _writing("a download", self.path):
+                file.close()
             size = self.path.stat().st_size
             if actual != self.digest:
                 self.path.unlink(missing_ok=True)  # wrong content: nothing of it is kept
@@ -136,18 +166,25 @@ class PartialBlob:
         return actual
 
     def discard(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-        self.path.unlink(missing_ok=True)
-        self._release(remove=True)
+        try:
+            self._close_file()
+        finally:
+            self.path.unlink(missing_ok=True)
+            self._release(remove=True)
 
     def close(self) -> None:
-        """Stop writing; what was downloaded stays for a later attempt."""
+        """Stop writing; what was downloaded stays for a later attempt (on a full disk, what
+        could be written: always a beginning of the blob, so a resume starts after it)."""
+        try:
+            self._close_file()
+        finally:
+            self._release()
+
+    def _close_file(self) -> None:
         if self._file is not None:
-            self._file.close()
-            self._file = None
-        self._release()
+            file, self._file = self._file, None
+            with contextlib.suppress(OSError):  # a flush on a full disk: that tail is not kept
+                file.close()
 
     def _release(self, *, remove: bool = False) -> None:
         if self._lock.held:
@@ -237,14 +274,61 @@ class ContentStore:
     def partial(self, digest: Digest, size: int) -> PartialBlob:
         return PartialBlob(self, digest, size)
 
-    def clean_ingest(self) -> int:
+    def partials(self) -> list[Path]:
+        """Downloads kept to be resumed (``ingest/partial-<hex>``)."""
+        return [
+            Path(e.path)
+            for e in os.scandir(self.ingest_dir)
+            if e.name.startswith(PARTIAL_PREFIX) and not e.name.endswith(".lock")
+        ]
+
+    def partial_usage(self) -> tuple[int, int]:
+        """Bytes on disk of the downloads kept to be resumed: (all, those no pull is writing)."""
+        total = idle = 0
+        for path in self.partials():
+            try:
+                size = path.lstat().st_blocks * 512
+            except FileNotFoundError:
+                continue
+            total += size
+            lock_path = path.with_name(path.name + ".lock")
+            if not lock_path.exists() or FileLock(lock_path).try_free():
+                idle += size
+        return total, idle
+
+    def reclaim_partials(self) -> int:
+        """Remove the kept downloads that no pull is writing (a pull holds its partial's
+        flock); returns the bytes freed."""
+        freed = 0
+        for path in self.partials():
+            lock_path = path.with_name(path.name + ".lock")
+            lock = FileLock(lock_path)
+            try:
+                held = lock_path.exists() and not lock.acquire(blocking=False)
+            except OSError:
+                held = True  # cannot tell: leave it
+            if held:
+                continue
+            try:
+                with contextlib.suppress(FileNotFoundError):
+                    freed += path.lstat().st_blocks * 512
+                    path.unlink()
+                lock_path.unlink(missing_ok=True)  # while held: a waiter takes a new one
+            finally:
+                lock.release()
+        return freed
+
+    def clean_ingest(self, failed: OnFailure) -> int:
         """Remove leftovers of interrupted writes; only while no writer can be active.
         Interrupted downloads stay for :data:`PARTIAL_KEEP` seconds, to be resumed."""
         removed = 0
         old = time.time() - PARTIAL_KEEP
         for entry in os.scandir(self.ingest_dir):
-            if entry.name.startswith(PARTIAL_PREFIX) and entry.stat().st_mtime > old:
-                continue
-            os.unlink(entry.path)
-            removed += 1
+            try:
+                if entry.name.startswith(PARTIAL_PREFIX) and entry.stat(follow_symlinks=False).st_mtime > old:
+                    continue
+                remove_tree(entry.path)
+                removed += 1
+            except OSError as exc:
+                failed(Path(entry.path), exc)
         return removed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -10,10 +11,31 @@ from pathlib import Path
 from typing import Any
 
 from cove.db.schema import MIGRATIONS
-from cove.errors import FailedPrecondition, Unavailable
+from cove.errors import FULL_ERRNOS, FailedPrecondition, NoSpace, Unavailable
 from cove.host.locks import FileLock
+from cove.host.space import free_space, keep_reserve, release_reserve
 
 BUSY_TIMEOUT_MS = 60_000
+SQLITE_FULL = 13
+
+
+SQLITE_IOERR = 10
+# With less than this free, an I/O error of SQLite's is taken for a full disk (SQLite does
+# not pass errno on: opening a WAL database on a full disk fails with SQLITE_IOERR_SHMSIZE).
+NEARLY_FULL = 1 << 20
+
+
+def is_full(exc: BaseException, path: Path | None = None) -> bool:
+    """Did SQLite fail because the disk (or the database's size limit) is full?"""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if not isinstance(exc, sqlite3.Error) or code is None:
+        return False
+    if code & 0xFF == SQLITE_FULL:
+        return True
+    if code & 0xFF == SQLITE_IOERR and path is not None:
+        with contextlib.suppress(OSError):
+            return free_space(path.parent) < NEARLY_FULL
+    return False
 
 
 class Database:
@@ -21,36 +43,62 @@ class Database:
 
     Threads of one process share the connection: a re-entrant lock makes each statement
     and each transaction run alone, so threads never interleave inside a transaction.
+
+    On a filesystem too full to open it, the store's reserve (``cove.db.reserve``, see
+    :mod:`cove.host.space`) is given back and the opening tried again, so that commands
+    that free space still run.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._lock = threading.RLock()
+        self._depth = 0
+        reserve = path.with_name(path.name + ".reserve")
         try:
-            self._conn = sqlite3.connect(
+            self._conn = self._open()
+        except NoSpace:
+            if not release_reserve(reserve):
+                raise
+            self._conn = self._open()
+        keep_reserve(reserve)
+
+    def _open(self) -> sqlite3.Connection:
+        path = self.path
+        try:
+            conn = sqlite3.connect(
                 path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
             )
         except sqlite3.Error as exc:
+            if is_full(exc, path):
+                raise NoSpace("the database", path) from exc
             raise Unavailable(f"cannot open the database {path}: {exc}") from None
-        self._conn.row_factory = sqlite3.Row
-        self._lock = threading.RLock()
-        self._depth = 0
+        conn.row_factory = sqlite3.Row
+        self._conn = conn
         try:
-            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._conn.execute("PRAGMA synchronous = NORMAL")
-            self._conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
             # Switching to WAL ignores the busy timeout, so processes that open a new store
             # together take turns here.
             with FileLock(path.with_name(path.name + ".init.lock")).exclusive():
-                if self._conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                    self._conn.execute("PRAGMA journal_mode = WAL")
+                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    conn.execute("PRAGMA journal_mode = WAL")
                 self._migrate()
-        except sqlite3.OperationalError as exc:
-            raise Unavailable(f"the database {path} cannot be used now: {exc}") from None
-        except sqlite3.DatabaseError as exc:
-            raise Unavailable(
-                f"the database {path} cannot be used: {exc}",
-                hint="it may be damaged; move it aside to start an empty store",
-            ) from None
+        except BaseException as exc:
+            conn.close()
+            if isinstance(exc, sqlite3.Error | OSError) and (
+                is_full(exc, path) or getattr(exc, "errno", None) in FULL_ERRNOS
+            ):
+                raise NoSpace("the database", path) from exc
+            if isinstance(exc, sqlite3.OperationalError):
+                raise Unavailable(f"the database {path} cannot be used now: {exc}") from None
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise Unavailable(
+                    f"the database {path} cannot be used: {exc}",
+                    hint="it may be damaged; move it aside to start an empty store",
+                ) from None
+            raise
+        return conn
 
     def _migrate(self) -> None:
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
@@ -70,6 +118,9 @@ class Database:
                         self._conn.execute(statement)
                 self._conn.execute(f"PRAGMA user_version = {number}")
 
+    def _full(self) -> NoSpace:
+        return NoSpace("the database", self.path)
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction (BEGIN IMMEDIATE); nested uses join the outer one."""
@@ -81,30 +132,47 @@ class Database:
                 finally:
                     self._depth -= 1
                 return
-            self._conn.execute("BEGIN IMMEDIATE")
+            self._statement("BEGIN IMMEDIATE")
             self._depth = 1
             try:
                 yield self._conn
-            except BaseException:
+                self._statement("COMMIT")
+            except BaseException as exc:
                 self._depth = 0
-                self._conn.execute("ROLLBACK")
+                self._rollback()
+                if is_full(exc, self.path):
+                    raise self._full() from exc
                 raise
             self._depth = 0
-            self._conn.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        # SQLite may have rolled back already (a full disk does that): a second ROLLBACK
+        # would fail and hide the error that caused it.
+        if self._conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):  # the error being raised is the one to report
+                self._conn.execute("ROLLBACK")
+
+    def _statement(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Cursor:
+        try:
+            return self._conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            if is_full(exc, self.path):
+                raise self._full() from exc
+            raise
 
     def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+            return self._statement(sql, params).fetchall()
 
     def query_one(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Row | None:
         with self._lock:
-            row: sqlite3.Row | None = self._conn.execute(sql, params).fetchone()
+            row: sqlite3.Row | None = self._statement(sql, params).fetchone()
             return row
 
     def execute(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> int:
         """A single statement; outside a transaction it commits on its own. Returns rows changed."""
         with self._lock:
-            return self._conn.execute(sql, params).rowcount
+            return self._statement(sql, params).rowcount
 
     def get_meta(self, key: str) -> str | None:
         row = self.query_one("SELECT value FROM meta WHERE key = ?", (key,))

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING
 from cove.config import EngineConfig
 from cove.content.store import ContentStore
 from cove.db.database import Database
-from cove.engine.store import Store
+from cove.engine.store import CleanupProblem, Store
 from cove.errors import FailedPrecondition, PermissionDenied
 from cove.host.overlay import probe_overlay
 from cove.host.runner import Runner, SubprocessRunner
+from cove.host.trees import OnFailure
 from cove.images.store import ImageStore
 from cove.snapshots.snapshotter import COPY, OVERLAY, Snapshotter
 from cove.volumes.store import VolumeStore
@@ -66,7 +67,14 @@ class Engine:
     def system(self) -> SystemService:
         from cove.engine.system import SystemService
 
-        return SystemService(self.store, self.images, self.networks, lambda: self.build)
+        return SystemService(
+            self.store,
+            self.images,
+            self.networks,
+            lambda: self.build,
+            lambda: self.containers,
+            self.volumes,
+        )
 
     @cached_property
     def build(self) -> BuildService:
@@ -85,6 +93,11 @@ class Engine:
         from cove.engine.container_io import ContainerIO
 
         return ContainerIO(self.containers)
+
+    def cleanup_problems(self) -> list[CleanupProblem]:
+        """Leftovers the store's cleanup could not remove, each handed out once (and again
+        by a later command only when it comes back after a cleanup without it)."""
+        return self.store.take_problems()
 
     def close(self) -> None:
         if "registries" in self.__dict__:
@@ -122,14 +135,14 @@ def _build_cache_roots(store: Store) -> tuple[set[str], set[str]]:
     return BuildCache(store.db).roots()
 
 
-def _clean_build_leftovers(store: Store) -> None:
+def _clean_build_leftovers(store: Store, failed: OnFailure) -> None:
     work = store.root / "build" / "work"
     if (work.exists() and any(work.iterdir())) or store.db.query_one(
         "SELECT 1 FROM snapshots WHERE kind = 'active' AND key LIKE 'build-%'"
     ):
         from cove.engine.build import clean_leftovers
 
-        clean_leftovers(store)
+        clean_leftovers(store, failed)
 
 
 def open_engine(config: EngineConfig, *, runner: Runner | None = None) -> Engine:
@@ -149,7 +162,7 @@ def open_engine(config: EngineConfig, *, runner: Runner | None = None) -> Engine
         volumes = VolumeStore(config.root / "volumes", db)
         engine = Engine(store, volumes)
         store.cleaners.append(volumes.clean_leftovers)
-        store.cleaners.append(lambda: _clean_build_leftovers(store))
+        store.cleaners.append(lambda failed: _clean_build_leftovers(store, failed))
         store.gc_roots.append(lambda: _build_cache_roots(store))
         # Whatever a killed cove left behind goes now, if no other cove is at work.
         store.tidy()

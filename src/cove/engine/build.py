@@ -41,7 +41,7 @@ from cove.errors import CoveError, ImageNotFound, InvalidArgument, Unavailable
 from cove.host.guard import Action, Guard, Remove, RunProgram, Unmount
 from cove.host.inroot import Root
 from cove.host.mounts import mount_all, unmount, unmount_all_under
-from cove.host.trees import remove_tree
+from cove.host.trees import OnFailure, remove_quietly, remove_tree
 from cove.images import diff as snapshot_diff
 from cove.images.importer import store_unpacked
 from cove.images.unpack import whiteout_mode
@@ -237,9 +237,11 @@ class BuildService:
         try:
             yield name, directory
         finally:
+            # What cannot go now, the store's cleanup retries and reports; never while anything
+            # is still mounted under it (a removal must not reach into a mount).
             with contextlib.suppress(OSError, CoveError):
-                unmount_all_under(directory)  # (normally done: a removal must never reach into a mount)
-                remove_tree(directory)
+                unmount_all_under(directory)
+                remove_quietly(directory)
             self.guard.disarm(token)
 
     @contextlib.contextmanager
@@ -451,18 +453,25 @@ class BuildService:
             if all or not in_image:
                 doomed.append(entry.key)
         before = disk_usage(self.store.root)[0]
-        self.cache.delete(doomed)
-        if all:
-            forget_digests(self.store.db)
-            if self.cache_mounts.exists():
-                shutil.rmtree(self.cache_mounts, ignore_errors=True)
+
+        def forget() -> None:
+            self.cache.delete(doomed)
+            if all:
+                forget_digests(self.store.db)
+                if self.cache_mounts.exists():
+                    remove_quietly(self.cache_mounts)
+
         if collect:
-            with self.store.collecting():
+            # Unfinished downloads go first: on a full disk they make room for the database.
+            with self.store.collecting(partials=True):
+                forget()
                 self.store.collect_garbage()
+        else:
+            forget()
         return len(doomed), max(0, before - disk_usage(self.store.root)[0])
 
 
-def clean_leftovers(store: Store) -> None:
+def clean_leftovers(store: Store, failed: OnFailure) -> None:
     """What a killed build left: mounts and directories under build/work, its writable
     snapshots, and runtime containers still named after them."""
     work = store.root / "build" / "work"
@@ -472,9 +481,9 @@ def clean_leftovers(store: Store) -> None:
             names.add(entry.name)
             try:  # its rootfs, and the binds a RUN stages there (a user's context among them)
                 unmount_all_under(Path(entry.path))
-                remove_tree(entry.path)  # (which never crosses into a mount left there)
-            except (OSError, CoveError):
-                continue  # left for the next tidy
+                remove_tree(entry.path)  # (which never enters a mount point left there)
+            except (OSError, CoveError) as exc:
+                failed(Path(entry.path), exc)
     rows = store.db.query(
         "SELECT key FROM snapshots WHERE kind = 'active' AND key LIKE ?", (BUILD_PREFIX + "%",)
     )

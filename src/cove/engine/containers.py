@@ -8,7 +8,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import signal
 import sys
 import time
@@ -42,6 +41,7 @@ from cove.host.inroot import DIRECTORY_FLAGS, Root, opened
 from cove.host.locks import FileLock
 from cove.host.mounts import is_mountpoint, mount_all, unmount
 from cove.host.process import alive, wait_exit
+from cove.host.trees import remove_quietly
 from cove.images.store import ImageRecord
 from cove.monitor import client as monitor
 from cove.monitor.state import EXITED, now_rfc3339, read_state, write_state
@@ -326,7 +326,7 @@ class ContainerService:
                 self.records.delete(cid)
             with contextlib.suppress(CoveError, OSError):
                 self.store.snapshotter.remove(snapshot_key)
-            shutil.rmtree(directory, ignore_errors=True)
+            remove_quietly(directory)
             raise
         return record
 
@@ -916,7 +916,7 @@ class ContainerService:
         trash = self.containers_dir / f".trash-{cid}"
         with contextlib.suppress(FileNotFoundError):
             os.rename(self.dir(cid), trash)
-        shutil.rmtree(trash, ignore_errors=True)
+        remove_quietly(trash)  # what cannot go now, the store's cleanup retries and reports
         if volumes:
             for name in anonymous:
                 with contextlib.suppress(CoveError):

@@ -258,8 +258,8 @@ class ImageService:
         filters = filters or {}
         check_filters(filters, PRUNE_FILTERS)
         until = min((parse_until(v) for v in filters.get("until", [])), default=None)
-        with self.store.collecting():
-            usage_before = self._store_usage()
+        with self.store.collecting(partials=True) as partials_freed:
+            usage_before = self._store_usage() + partials_freed
             used = set(self._user_counts())
             deleted: list[str] = []
             untagged: list[str] = []

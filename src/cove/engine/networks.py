@@ -213,10 +213,15 @@ class NetworkService:
             self.records.add(record)
             try:
                 self.host.ensure_bridge(bridge, f"{gw}/{net.prefixlen}", mac_for(str(gw)))
-            except BaseException:
-                self.records.remove(record.id)
+            except BaseException as exc:
+                # The host's bridge goes first: a record left (a full disk fails its removal)
+                # is found again, a bridge without a record would block the name for good.
                 with contextlib.suppress(CoveError):
                     self.host.delete_link(bridge)
+                try:
+                    self.records.remove(record.id)
+                except CoveError as again:
+                    exc.add_note(f"while removing the network's record: {again}")
                 raise
         return record
 

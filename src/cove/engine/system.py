@@ -10,20 +10,22 @@ from typing import TYPE_CHECKING
 from cove.engine.images import ImageService
 from cove.engine.runtimes import choose_runtime, rejected_runtimes
 from cove.engine.store import Store
-from cove.engine.types import DiskUsage, DiskUsageRow, ImageUsage, Info
+from cove.engine.types import DiskUsage, DiskUsageRow, ImageUsage, Info, VolumeUsage
 from cove.errors import CoveError
 from cove.host import cgroups, mounts, sysinfo
+from cove.monitor.state import RESTARTING, RUNNING
+from cove.monitor.status import PAUSED
 from cove.oci.digest import chain_ids
 from cove.oci.platform import host_platform
 from cove.runtime.oci import RuntimeInfo
 from cove.snapshots.usage import disk_usage
 from cove.version import __version__
 
-RUNNING_STATES = frozenset({"running", "restarting"})
-
 if TYPE_CHECKING:
     from cove.engine.build import BuildService
+    from cove.engine.containers import ContainerService
     from cove.engine.networks import NetworkService
+    from cove.volumes.store import VolumeStore
 
 
 @dataclass(frozen=True)
@@ -40,21 +42,30 @@ class SystemService:
         images: ImageService,
         networks: NetworkService | None = None,
         build: Callable[[], BuildService] | None = None,
+        containers: Callable[[], ContainerService] | None = None,
+        volumes: VolumeStore | None = None,
     ) -> None:
         self.store = store
         self.images = images
         self.networks = networks
         self.build = build
+        self.containers = containers
+        self.volumes = volumes
+
+    def _container_states(self) -> list[tuple[str, bool]]:
+        """(snapshot key, running) of every container, from its real status: the monitor's
+        record checked against what is alive (running, paused and restarting count, as in
+        Docker), not the state column written at start and never since."""
+        if self.containers is None:
+            return []
+        return [(c.record.snapshot_key, c.status.running) for c in self.containers().all()]
 
     def info(self) -> Info:
         db = self.store.db
-        states = {
-            r["state"]: int(r["n"])
-            for r in db.query("SELECT state, COUNT(*) AS n FROM containers GROUP BY state")
-        }
-        total = sum(states.values())
-        running = sum(n for s, n in states.items() if s in RUNNING_STATES)
-        paused = states.get("paused", 0)
+        statuses = [c.status.status for c in self.containers().all()] if self.containers else []
+        total = len(statuses)
+        paused = statuses.count(PAUSED)
+        running = sum(1 for s in statuses if s in (RUNNING, RESTARTING))
         images = int(db.query("SELECT COUNT(*) AS n FROM images")[0]["n"])
         runtime_error = ""
         try:
@@ -123,9 +134,11 @@ class SystemService:
 
         blob_total = sum(content.disk_usage(d) for d in content.digests())
         layer_total = sum(s.usage for s in snapshots.values() if s.kind == "committed")
-        images_size = blob_total + layer_total
+        # Unfinished downloads are images' bytes too; the prunes remove those no pull writes.
+        partials, idle_partials = content.partial_usage()
+        images_size = blob_total + layer_total + partials
         reclaimable_items = {i for i, owners in holders.items() if not owners & used_images}
-        reclaimable = sum(size_of(i) for i in reclaimable_items)
+        reclaimable = sum(size_of(i) for i in reclaimable_items) + idle_partials
         # What only the build cache holds is the cache's, not the images'.
         records, cache_blobs, cache_chains, mounts_bytes = self._build_cache()
         cache_only = {f"blob:{b}" for b in cache_blobs} | {f"layer:{c}" for c in cache_chains}
@@ -153,25 +166,40 @@ class SystemService:
             unique = sum(size_of(i) for i in items if len(holders[i]) == 1)
             image_rows.append(ImageUsage(summary, shared, unique))
 
-        containers = store.db.query("SELECT id, state, snapshot_key FROM containers")
+        containers = self._container_states()
         container_size = container_reclaimable = active = 0
-        for row in containers:
-            snap = snapshots.get(row["snapshot_key"])
+        for snapshot_key, running in containers:
+            snap = snapshots.get(snapshot_key)
             size = store.snapshotter.usage(snap.key)[0] if snap and snap.kind == "active" else 0
             container_size += size
-            if row["state"] in RUNNING_STATES:
+            if running:
                 active += 1
             else:
                 container_reclaimable += size
+        volumes = self._volume_usage()
         rows = [
             DiskUsageRow(
                 "Images", len(summaries), len(used_images & set(per_image)), images_size, reclaimable
             ),
             DiskUsageRow("Containers", len(containers), active, container_size, container_reclaimable),
-            DiskUsageRow("Local Volumes", 0, 0, 0, 0),
+            DiskUsageRow(
+                "Local Volumes",
+                len(volumes),
+                sum(1 for v in volumes if v.links),
+                sum(v.size for v in volumes),
+                sum(v.size for v in volumes if not v.links),  # what `volume prune -a` frees
+            ),
             DiskUsageRow("Build Cache", records, 0, cache_size + mounts_bytes, cache_size + mounts_bytes),
         ]
-        return DiskUsage(rows, image_rows, disk_usage(store.root)[0])
+        return DiskUsage(rows, image_rows, disk_usage(store.root)[0], volumes)
+
+    def _volume_usage(self) -> list[VolumeUsage]:
+        if self.volumes is None:
+            return []
+        return [
+            VolumeUsage(v.name, len(self.volumes.users(v.name)), disk_usage(v.mountpoint.parent)[0])
+            for v in self.volumes.all()
+        ]
 
     def _build_cache(self) -> tuple[int, set[str], set[str], int]:
         """(records, layer blobs, chainIDs, bytes of cache mounts) of the build cache."""
@@ -185,7 +213,7 @@ class SystemService:
         before = disk_usage(self.store.root)[0]
         if self.build is not None:
             self.build().prune(all=all, collect=False)  # dangling build cache; all of it with -a
-        with self.store.collecting():
+        with self.store.collecting(partials=True):
             self.store.collect_garbage()
             freed = max(0, before - disk_usage(self.store.root)[0])
         return SystemPruneResult(result.deleted, result.space_reclaimed + freed, networks)

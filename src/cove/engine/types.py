@@ -75,10 +75,18 @@ class ImageUsage:
 
 
 @dataclass(frozen=True)
+class VolumeUsage:
+    name: str
+    links: int  # containers that use it, in any state
+    size: int  # bytes on disk
+
+
+@dataclass(frozen=True)
 class DiskUsage:
     rows: list[DiskUsageRow]
     images: list[ImageUsage]
     store_bytes: int  # everything under the root, database included
+    volumes: list[VolumeUsage] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

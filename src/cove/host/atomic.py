@@ -11,17 +11,15 @@ from __future__ import annotations
 import fcntl
 import os
 import secrets
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from cove.host.trees import remove_quietly
+
 
 def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
+    remove_quietly(path)  # a symlink or file is unlinked, a directory of any depth emptied first
 
 
 def clean_stale(target: Path) -> None:

@@ -330,23 +330,6 @@ def follow_last(parent_of: Callable[[str], tuple[int, str]], path: str) -> tuple
     raise PathEscape(f"too many levels of symbolic links in {path}")
 
 
-def open_beneath(root_fd: int, path: str) -> int:
-    """The directory ``path`` under ``root_fd`` when every component is a real directory (no
-    link followed, not even inside): for walking back into a tree cove listed itself."""
-    fd = os.dup(root_fd)
-    try:
-        for part in _components(path):
-            if part == "..":
-                raise PathEscape(f"{path} leaves the directory it is in")
-            child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
-            os.close(fd)
-            fd = child
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
 def describe_kind(mode: int) -> str:
     """ "a FIFO", "a directory", ...: for messages."""
     for test, name in (

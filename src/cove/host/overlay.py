@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
 from cove.errors import CoveError
 from cove.host.mounts import mount_all, unmount
+from cove.host.trees import remove_quietly
 from cove.oci.mount import Mount
 
 
@@ -50,4 +50,4 @@ def probe_overlay(under: Path) -> tuple[bool, str]:
     finally:
         if mounted:
             unmount(merged)
-        shutil.rmtree(base, ignore_errors=True)
+        remove_quietly(base)

@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Set
+from collections.abc import Iterator, Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from cove.archive.treetar import TreeTar
-from cove.host.inroot import DIRECTORY_FLAGS, PathEscape, open_beneath, opened
+from cove.errors import InvalidArgument
+from cove.host.trees import Beneath, Entry, walk
 from cove.snapshots.snapshotter import OVERLAY, Snapshotter
+
+# Longer paths than the kernel takes in one call are refused, not listed: they bound the
+# memory a listing takes (a container can nest directories a million levels deep).
+MAX_PATH = 4096
 
 
 @dataclass(frozen=True)
@@ -32,35 +37,50 @@ def _is_whiteout(st: os.stat_result) -> bool:
     return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
 
 
+class PathTooLong(InvalidArgument):
+    def __init__(self, rel: str) -> None:
+        super().__init__(
+            f"cannot list the changes: a path is longer than {MAX_PATH} bytes: /{rel[:80]}...",
+            hint="remove the deeply nested directories first",
+        )
+
+
+def _walk(top: Path) -> Iterator[Entry]:
+    for entry in walk(top):
+        if len(entry.rel) >= MAX_PATH:
+            raise PathTooLong(entry.rel)
+        yield entry
+
+
 def changes(snapshotter: Snapshotter, key: str, points: Set[str]) -> list[Change]:
     chain = snapshotter.chain(key)
     top = snapshotter.fs(chain[0].id)
     if snapshotter.driver != OVERLAY:
         parent = snapshotter.fs(chain[1].id) if len(chain) > 1 else None
         return sorted(compare_trees(top, parent, points), key=lambda c: c.path)
-    lowers = [snapshotter.fs(s.id) for s in chain[1:]]
+    lowers = [Beneath(snapshotter.fs(s.id)) for s in chain[1:]]
 
     def in_lower(rel: str) -> bool:
         for lower in lowers:
-            st = _lstat_beneath(lower, rel)
-            if st is None:
-                continue
-            # a whiteout higher up hides what is below
-            return not _is_whiteout(st)
+            st = lower.lstat(rel)
+            if st is not None:
+                # a whiteout higher up hides what is below
+                return not _is_whiteout(st)
         return False
 
     out: list[Change] = []
-    for dirpath, dirnames, filenames in os.walk(top):
-        rel_dir = os.path.relpath(dirpath, top)
-        for name in sorted(dirnames + filenames):
-            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-            st = os.lstat(os.path.join(dirpath, name))
-            if _is_whiteout(st):
+    try:
+        for entry in _walk(top):
+            rel = entry.rel
+            if _is_whiteout(entry.stat):
                 out.append(Change("D", "/" + rel))
             elif rel in points and not in_lower(rel):
                 continue
             else:
                 out.append(Change("C" if in_lower(rel) else "A", "/" + rel))
+    finally:
+        for lower in lowers:
+            lower.close()
     return sorted(out, key=lambda c: c.path)
 
 
@@ -72,48 +92,40 @@ def fresh_points(snapshotter: Snapshotter, key: str, points: Set[str]) -> list[s
     lowers = [snapshotter.fs(s.id) for s in chain[1:]]
     if snapshotter.driver != OVERLAY:
         lowers = lowers[:1]
-    return [
-        rel
-        for rel in sorted(points)
-        if _empty_stub(top, rel) and not any(_lstat_beneath(low, rel) is not None for low in lowers)
-    ]
+    with Beneath(top) as upper:
+        views = [Beneath(low) for low in lowers]
+        try:
+            return [
+                rel
+                for rel in sorted(points)
+                if _empty_stub(upper, rel) and not any(view.exists(rel) for view in views)
+            ]
+        finally:
+            for view in views:
+                view.close()
 
 
 def remove_stub(snapshotter: Snapshotter, key: str, rel: str) -> None:
-    """Remove the empty file or directory ``rel`` of the snapshot (one :func:`fresh_points` named)."""
-    top = snapshotter.fs(snapshotter.require(key).id)
+    """Remove the empty file or directory ``rel`` of the snapshot (one :func:`fresh_points`
+    named), reached through real directories only."""
     head, _, base = rel.rpartition("/")
-    with opened(os.open(top, DIRECTORY_FLAGS)) as top_fd, opened(open_beneath(top_fd, head)) as parent:
-        st = os.stat(base, dir_fd=parent, follow_symlinks=False)
-        if stat.S_ISDIR(st.st_mode):
+    with Beneath(snapshotter.fs(snapshotter.require(key).id)) as upper:
+        parent = upper.dir(head)
+        if parent is None:
+            return
+        if stat.S_ISDIR(os.stat(base, dir_fd=parent, follow_symlinks=False).st_mode):
             os.rmdir(base, dir_fd=parent)
         else:
             os.unlink(base, dir_fd=parent)
 
 
-def _lstat_beneath(top: Path, rel: str) -> os.stat_result | None:
-    """``rel``'s own status under ``top``, reached through real directories only (None if not)."""
-    head, _, base = rel.rpartition("/")
-    try:
-        with opened(os.open(top, DIRECTORY_FLAGS)) as top_fd, opened(open_beneath(top_fd, head)) as parent:
-            return os.stat(base, dir_fd=parent, follow_symlinks=False)
-    except (OSError, PathEscape):
-        return None
-
-
-def _empty_stub(top: Path, rel: str) -> bool:
-    st = _lstat_beneath(top, rel)
+def _empty_stub(upper: Beneath, rel: str) -> bool:
+    st = upper.lstat(rel)
     if st is None:
         return False
     if stat.S_ISDIR(st.st_mode):
-        try:
-            with (
-                opened(os.open(top, DIRECTORY_FLAGS)) as top_fd,
-                opened(open_beneath(top_fd, rel)) as directory,
-            ):
-                return not os.listdir(directory)
-        except (OSError, PathEscape):
-            return False
+        directory = upper.dir(rel)
+        return directory is not None and not os.listdir(directory)
     return stat.S_ISREG(st.st_mode) and st.st_size == 0
 
 
@@ -127,7 +139,7 @@ def write_layer(snapshotter: Snapshotter, key: str, out: BinaryIO, points: Set[s
         tar.add_tree(top, overlay_whiteouts=True, skip=lambda rel: rel in skipped)
     else:
         parent = snapshotter.fs(chain[1].id) if len(chain) > 1 else None
-        with opened(os.open(top, DIRECTORY_FLAGS)) as top_fd:
+        with Beneath(top) as tree:
             for change in compare_trees(Path(top), parent, points):
                 rel = change.path.lstrip("/")
                 head, _, base = rel.rpartition("/")
@@ -136,11 +148,8 @@ def write_layer(snapshotter: Snapshotter, key: str, out: BinaryIO, points: Set[s
                     continue
                 # Reached again from the top through real directories only: a running container
                 # may have put a link where a directory was listed.
-                try:
-                    directory = open_beneath(top_fd, head)
-                except (OSError, PathEscape):
-                    continue
-                with opened(directory):
+                directory = tree.dir(head)
+                if directory is not None:
                     tar.add_at(directory, base, rel)
     count = tar.count
     tar.close()
@@ -151,19 +160,17 @@ def compare_trees(top: Path, parent: Path | None, points: Set[str]) -> list[Chan
     """Changes of a full copy (the copy driver) against its parent's tree."""
     out = []
     seen = set()
-    for dirpath, dirnames, filenames in os.walk(top):
-        rel_dir = os.path.relpath(dirpath, top)
-        for name in dirnames + filenames:
-            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+    with Beneath(parent if parent is not None else top) as other_tree:
+        for entry in _walk(top):
+            rel = entry.rel
             seen.add(rel)
             if rel in points:
                 continue
-            st = os.lstat(os.path.join(dirpath, name))
-            other = parent / rel if parent else None
-            if other is None or not os.path.lexists(other):
+            st = entry.stat
+            ost = other_tree.lstat(rel) if parent is not None else None
+            if ost is None:
                 out.append(Change("A", "/" + rel))
                 continue
-            ost = os.lstat(other)
             same = (
                 st.st_mode == ost.st_mode
                 and st.st_uid == ost.st_uid
@@ -176,10 +183,8 @@ def compare_trees(top: Path, parent: Path | None, points: Set[str]) -> list[Chan
             if not same:
                 out.append(Change("C", "/" + rel))
     if parent is not None:
-        for dirpath, dirnames, filenames in os.walk(parent):
-            rel_dir = os.path.relpath(dirpath, parent)
-            for name in dirnames + filenames:
-                rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-                if rel not in seen and os.path.dirname(rel) in seen | {""}:
-                    out.append(Change("D", "/" + rel))
+        # Only what is gone is listed, not what it held (a directory's deletion says it all).
+        for entry in walk(parent, descend=lambda e: e.rel in seen):
+            if entry.rel not in seen:
+                out.append(Change("D", "/" + entry.rel))
     return out

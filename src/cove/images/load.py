@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import posixpath
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -20,6 +22,7 @@ from cove.archive import tarstream as ts
 from cove.archive.stream import ChunkReader, LayerStream
 from cove.content.store import ContentStore
 from cove.errors import ArchiveError, CoveError, DigestMismatch, InvalidReference
+from cove.host.trees import walk
 from cove.images import layout
 from cove.images.store import ImageStore
 from cove.images.unpack import Unpacker
@@ -117,12 +120,20 @@ class ArchiveReader:
         return _Member(digest, size, None)
 
     def read_dir(self, root: Path) -> None:
-        for path in sorted(root.rglob("*")):
-            if path.is_symlink() or not path.is_file():
+        # Regular files only, opened where the walk found them: never through a symlink,
+        # and never a FIFO put in place meanwhile (O_NONBLOCK: opening one does not wait).
+        for entry in walk(root):
+            if not stat.S_ISREG(entry.stat.st_mode):
                 continue
-            name = path.relative_to(root).as_posix()
-            with open(path, "rb") as f:
-                self.members[name] = self._ingest_file(name, path.stat().st_size, f)
+            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+            try:
+                fd = os.open(entry.name, flags, dir_fd=entry.dir_fd)
+            except OSError:
+                continue  # gone or replaced since it was listed
+            with open(fd, "rb") as f:
+                st = os.fstat(fd)
+                if stat.S_ISREG(st.st_mode):
+                    self.members[entry.rel] = self._ingest_file(entry.rel, st.st_size, f)
 
     def _ingest_file(self, name: str, size: int, f: BinaryIO) -> _Member:
         claimed = layout.digest_of_blob_path(name)

@@ -176,13 +176,16 @@ class RemoteLayer:
         self.partial.commit(stream.digest)
 
     def close(self, failed: BaseException | None) -> None:
-        self.reader.close()
-        if failed is None:
-            return
-        if isinstance(failed, DigestMismatch | LayerError):
-            self.partial.discard()  # the bytes are wrong: keep none of them
-        else:
-            self.partial.close()  # interrupted: keep them to resume
+        try:
+            self.reader.close()
+        finally:
+            # The partial file's lock is let go whatever happens: another pull waits for it.
+            if failed is None:
+                pass
+            elif isinstance(failed, DigestMismatch | LayerError):
+                self.partial.discard()  # the bytes are wrong: keep none of them
+            else:
+                self.partial.close()  # interrupted: keep them to resume
 
 
 class Puller:

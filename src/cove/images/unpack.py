@@ -8,7 +8,8 @@ A per-chainID file lock stops two cove processes from unpacking the same layer t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +19,17 @@ from cove.archive.apply import WhiteoutMode, apply_layer
 from cove.archive.stream import ChunkReader, LayerStream
 from cove.archive.tarstream import TarReader
 from cove.content.store import ContentStore
-from cove.errors import LayerError
+from cove.errors import LayerError, NoSpace, disk_full
 from cove.host.locks import FileLock
 from cove.images.store import ImageStore
 from cove.oci.digest import Digest, chain_ids
 from cove.oci.image import Descriptor, ImageConfig, Manifest
 from cove.progress import Progress, ProgressEvent, no_progress
-from cove.snapshots.snapshotter import COPY, Extraction, Snapshotter
+from cove.snapshots.snapshotter import COPY, Extraction, SnapshotNotFound, Snapshotter
+
+
+class ParentMissing(SnapshotNotFound):
+    """A layer could not be committed because its parent failed to unpack."""
 
 
 @dataclass(frozen=True)
@@ -120,21 +125,29 @@ class Unpacker:
         if not missing:
             return sum(sizes.values())
         if self.snapshotter.layers_independent and len(missing) > 1:
+            # The first failure in time is the one to report: the others are often its
+            # consequences (a full disk fails every layer still being written).
+            failures: list[BaseException] = []
+            guard = threading.Lock()
+
+            def one(i: int) -> int:
+                try:
+                    return self._unpack_one(manifest.layers[i], diff_ids[i], chain, i, progress, open_layer)
+                except BaseException as exc:
+                    with guard:
+                        failures.append(exc)
+                    raise
+
             with ThreadPoolExecutor(max_workers=min(workers, len(missing))) as pool:
-                futures = {
-                    i: pool.submit(
-                        self._unpack_one, manifest.layers[i], diff_ids[i], chain, i, progress, open_layer
-                    )
-                    for i in missing
-                }
-                errors = []
+                futures = {i: pool.submit(one, i) for i in missing}
                 for i in missing:
-                    try:
+                    if futures[i].exception() is None:  # failures are kept in the order they came
                         sizes[i] = futures[i].result()
-                    except BaseException as exc:
-                        errors.append(exc)
-                if errors:
-                    raise errors[0]
+            if failures:
+                # A layer whose parent failed fails too, maybe before the parent's failure
+                # is recorded: the parent's is the one to report.
+                causes = [f for f in failures if not isinstance(f, ParentMissing)]
+                raise (causes or failures)[0]
         else:
             for i in missing:
                 sizes[i] = self._unpack_one(manifest.layers[i], diff_ids[i], chain, i, progress, open_layer)
@@ -159,6 +172,7 @@ class Unpacker:
             short = layer.digest.short
             ext = self.snapshotter.begin(parent if not self.snapshotter.layers_independent else None)
             source: LayerInput | None = None
+            chunks: Generator[bytes, None, None] | None = None
             try:
                 source = opener(layer)
                 total = layer.size
@@ -171,9 +185,8 @@ class Unpacker:
                     progress(ProgressEvent(short, status, done, total))
 
                 stream = LayerStream(source.raw, sink=source.sink, progress=report)
-                stats = apply_layer(
-                    TarReader(ChunkReader(stream.chunks())), ext.path, whiteout_mode(self.snapshotter)
-                )
+                chunks = stream.chunks()
+                stats = apply_layer(TarReader(ChunkReader(chunks)), ext.path, whiteout_mode(self.snapshotter))
                 source.finish(stream)
                 if stream.diff_id != diff_id:
                     raise LayerError(
@@ -185,11 +198,25 @@ class Unpacker:
                 usage = stats.disk_usage if self.snapshotter.layers_independent else None
                 self._commit_in_order(ext, key, parent, stats.content_size, usage)
             except BaseException as exc:
-                ext.abort()
+                # The stream's reading thread stops first: it still reads the source (and
+                # appends to a download) while it runs.
+                if chunks is not None:
+                    chunks.close()
+                # Undoing must not hide what went wrong (on a full disk it fails as well).
+                try:
+                    ext.abort()
+                except Exception as again:
+                    exc.add_note(f"while removing the unfinished layer: {again}")
                 if source is not None:
-                    source.close(exc)
+                    try:
+                        source.close(exc)
+                    except Exception as again:
+                        exc.add_note(f"while closing the layer's source: {again}")
                 if isinstance(exc, LayerError) and short not in exc.message:
                     raise LayerError(f"layer {short}: {exc.message}", hint=exc.hint) from None
+                full = disk_full(exc)
+                if isinstance(full, OSError):
+                    raise NoSpace(f"layer {short}", full.filename or ext.path) from exc
                 raise
             source.close(None)
             progress(ProgressEvent(short, "Pull complete" if status == "Downloading" else "Done"))
@@ -202,4 +229,6 @@ class Unpacker:
         if parent is not None and self.snapshotter.get(parent) is None:
             with self.lock(parent).shared():
                 pass
+            if self.snapshotter.get(parent) is None:
+                raise ParentMissing(parent)
         ext.commit(key, parent, size=size, usage=usage)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cove.host.trees import walk
+
 OCI_VERSION = "1.0.2"
 
 # /proc/interrupts and thermal_throttle counters leak the host's activity (Docker 28.0.2,
@@ -232,18 +234,14 @@ def with_devices(spec: dict[str, Any], devices: Iterable[Device]) -> None:
 def host_devices(root: str = "/dev") -> list[Device]:
     """Every device node under /dev, as --privileged gives them."""
     found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d not in ("pts", "shm", "mqueue", "fd")]
-        for name in filenames:
-            path = os.path.join(dirpath, name)
-            try:
-                mode = os.lstat(path).st_mode
-            except OSError:
-                continue
-            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-                if path in ("/dev/console", "/dev/ptmx", "/dev/tty"):
-                    continue  # the container has its own
-                found.append(Device(path, path))
+    skipped = ("pts", "shm", "mqueue", "fd")
+    for entry in walk(root, descend=lambda e: e.name not in skipped):
+        mode = entry.stat.st_mode
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+            path = os.path.join(root, entry.rel)
+            if path in ("/dev/console", "/dev/ptmx", "/dev/tty"):
+                continue  # the container has its own
+            found.append(Device(path, path))
     return found
 
 

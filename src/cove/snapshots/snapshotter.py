@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from cove.db.database import Database
-from cove.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
+from cove.errors import AlreadyExists, Conflict, CoveError, InvalidArgument, NotFound
 from cove.host.runner import Runner
+from cove.host.trees import OnFailure, remove_quietly, remove_tree
 from cove.oci.mount import Mount
 from cove.snapshots.usage import disk_usage
 
@@ -70,7 +70,7 @@ class Extraction:
     def abort(self) -> None:
         if not self.done:
             self.done = True
-            self._s.remove_by_id(self.id)
+            self._s.remove_unfinished(self.id)
 
 
 class Snapshotter:
@@ -145,8 +145,11 @@ class Snapshotter:
                 self._copy_tree(self.fs(parent_info.id), fs)
             else:
                 fs.mkdir(0o755)
-        except BaseException:
-            self.remove_by_id(snapshot_id)
+        except BaseException as exc:
+            try:
+                self.remove_unfinished(snapshot_id)
+            except Exception as again:  # the first failure is the one to report
+                exc.add_note(f"while removing the unfinished snapshot: {again}")
             raise
         return Extraction(self, snapshot_id, fs)
 
@@ -177,7 +180,7 @@ class Snapshotter:
                 )
                 return self.by_id(ext.id)
         # Someone else unpacked the same layer meanwhile: theirs stands, ours goes.
-        self.remove_by_id(ext.id)
+        self.remove_unfinished(ext.id)
         return _info(existing)
 
     # -- containers (active snapshots) -----------------------------------------------
@@ -215,7 +218,7 @@ class Snapshotter:
         info = self.require(key)
         if info.kind != "active":
             raise Conflict(f"snapshot {key} is not a writable snapshot")
-        shutil.rmtree(self.dir(info.id) / "work", ignore_errors=True)
+        remove_quietly(self.dir(info.id) / "work")  # overlayfs's scratch space; the snapshot goes on
         usage, size = disk_usage(self.fs(info.id))
         with self.db.transaction() as tx:
             existing = tx.execute("SELECT * FROM snapshots WHERE key = ?", (new_key,)).fetchone()
@@ -276,22 +279,39 @@ class Snapshotter:
             tx.execute("DELETE FROM snapshots WHERE id = ?", (snapshot_id,))
         self._discard_dir(self.dir(snapshot_id))
 
+    def remove_unfinished(self, snapshot_id: int) -> None:
+        """Remove a ``preparing`` snapshot: files first, then the row. Nobody sees such a
+        row, so a crash in between only leaves a row for cleanup; and on a full disk the
+        files are what must go first, for the database to have room to delete the row."""
+        self._discard_dir(self.dir(snapshot_id))
+        with self.db.transaction() as tx:
+            tx.execute("DELETE FROM snapshots WHERE id = ? AND kind = 'preparing'", (snapshot_id,))
+
     def _discard_dir(self, path: Path) -> None:
         if not path.exists():
             return
         trash = self.root / f"trash-{path.name}-{secrets.token_hex(4)}"
         os.rename(path, trash)
-        shutil.rmtree(trash, ignore_errors=True)
+        # What cannot go now (a mount point inside, say) stays in the trash: the store's
+        # cleanup tries again and reports it; the snapshot is gone either way.
+        remove_quietly(trash)
 
-    def clean_leftovers(self) -> int:
-        """Remove what interrupted work left; only while no writer can be active."""
+    def clean_leftovers(self, failed: OnFailure) -> int:
+        """Remove what interrupted work left; only while no writer can be active. A leftover
+        that cannot be removed is reported to ``failed``, and the others still go."""
         removed = 0
         for row in self.db.query("SELECT id FROM snapshots WHERE kind = 'preparing'"):
-            self.remove_by_id(row["id"])
+            try:
+                self.remove_unfinished(row["id"])
+            except (OSError, CoveError) as exc:
+                failed(self.dir(row["id"]), exc)
             removed += 1
         known = {str(r["id"]) for r in self.db.query("SELECT id FROM snapshots")}
         for entry in os.scandir(self.root):
             if entry.name.startswith("trash-") or (entry.name.isdigit() and entry.name not in known):
-                shutil.rmtree(entry.path, ignore_errors=True)
-                removed += 1
+                try:
+                    remove_tree(entry.path)
+                    removed += 1
+                except OSError as exc:
+                    failed(Path(entry.path), exc)
         return removed

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
-import shutil
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cove.db.database import Database
 from cove.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
+from cove.host.trees import OnFailure, remove_quietly, remove_tree
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 LOCAL = "local"
@@ -125,7 +126,7 @@ class VolumeStore:
         if target.exists():
             trash = self.root / f".trash-{name}-{secrets.token_hex(4)}"
             target.rename(trash)
-            shutil.rmtree(trash, ignore_errors=True)
+            remove_quietly(trash)  # what cannot go now, the store's cleanup retries and reports
 
     def attach(self, container_id: str, name: str, destination: str) -> None:
         self.db.execute(
@@ -139,6 +140,10 @@ class VolumeStore:
         )
         return [(r["volume"], r["destination"]) for r in rows]
 
-    def clean_leftovers(self) -> None:
-        for entry in self.root.glob(".trash-*"):
-            shutil.rmtree(entry, ignore_errors=True)
+    def clean_leftovers(self, failed: OnFailure) -> None:
+        for entry in os.scandir(self.root):
+            if entry.name.startswith(".trash-"):
+                try:
+                    remove_tree(entry.path)
+                except OSError as exc:
+                    failed(Path(entry.path), exc)

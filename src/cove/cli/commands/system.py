@@ -133,6 +133,9 @@ DF_IMAGES_TABLE = (
     "\t{{.Containers}}"
 )
 
+DF_VOLUMES_TABLE = "table {{.Name}}\t{{.Links}}\t{{.Size}}"
+DF_VOLUME_HEADERS = {"Name": "VOLUME NAME", "Links": "LINKS", "Size": "SIZE"}
+
 
 def cmd_df(cli: Cli, args: argparse.Namespace) -> int:
     usage = cli.engine().system.df()
@@ -170,6 +173,11 @@ def cmd_df(cli: Cli, args: argparse.Namespace) -> int:
                 }
             )
     render(image_rows, None, default=DF_IMAGES_TABLE, headers=IMAGE_HEADERS, out=cli.out)
+    cli.print("\nLocal Volumes space usage:\n")
+    volume_rows = [
+        {"Name": v.name, "Links": str(v.links), "Size": human_size(v.size, 4)} for v in usage.volumes
+    ]
+    render(volume_rows, None, default=DF_VOLUMES_TABLE, headers=DF_VOLUME_HEADERS, out=cli.out)
     cli.print(f"\nTotal on disk (store, database included): {human_size(usage.store_bytes, 4)}")
     return exitcodes.OK
 
