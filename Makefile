@@ -4,9 +4,10 @@ PYTHON ?= /usr/bin/python3
 VENV := .venv
 # Debian packages cove and its tests use (installed by `make install` when missing).
 # docker-registry, apache2-utils (htpasswd) and openssl: the registries the tests start on 127.0.0.1;
-# gcc and libc6-dev: the tests' static helpers (tests/helpers/c), run inside containers.
+# gcc and libc6-dev: the tests' static helpers (tests/helpers/c), run inside containers;
+# strace: the tests that watch what a real import or pull flushes.
 APT_PACKAGES := python3 python3-venv busybox-static mmdebstrap skopeo umoci util-linux tar runc crun tini procps \
-	docker-registry apache2-utils openssl iproute2 nftables iptables gcc libc6-dev
+	docker-registry apache2-utils openssl iproute2 nftables iptables gcc libc6-dev strace
 # The peers the benchmarks measure cove against.
 BENCH_PACKAGES := docker.io podman
 

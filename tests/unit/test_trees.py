@@ -149,6 +149,7 @@ def test_beneath_never_looks_through_a_symlink(tmp_path: Path) -> None:
         assert view.lstat("up/secret") is None
         assert view.lstat("etc/missing") is None
         assert view.lstat("etc/hosts/below") is None
+        assert view.lstat("etc/../../secret") is None and view.lstat("../secret") is None
     with Beneath(tmp_path / "missing") as view:
         assert view.lstat("x") is None
 

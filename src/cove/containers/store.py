@@ -115,5 +115,6 @@ class ContainerStore:
         )
 
     def delete(self, container_id: str) -> None:
-        with self.db.transaction() as tx:
+        # Durable: the container's files are removed next, and must not outlive their record.
+        with self.db.transaction(durable=True) as tx:
             tx.execute("DELETE FROM containers WHERE id = ?", (container_id,))

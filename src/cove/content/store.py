@@ -2,10 +2,12 @@
 
 A blob becomes visible only whole and verified: writers fill a temporary file under
 ``content/ingest/`` and rename it into place once its digest (and size, when known) are
-checked. A crash leaves at most an ingest file, which :meth:`ContentStore.clean_ingest`
-removes when no writer is active (the caller holds the store's exclusive lock). Blobs
-being downloaded are the exception: ``ingest/partial-<hex>`` files stay for a day, so an
-interrupted pull resumes where it stopped (:class:`PartialBlob`).
+checked, and once its bytes are on disk (flushed before the rename, the directory after
+it), so that a power loss never leaves a name without its content. A crash leaves at
+most an ingest file, which :meth:`ContentStore.clean_ingest` removes when no writer is
+active (the caller holds the store's exclusive lock). Blobs being downloaded are the
+exception: ``ingest/partial-<hex>`` files stay for a day, so an interrupted pull resumes
+where it stopped (:class:`PartialBlob`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from types import TracebackType
 from typing import BinaryIO
 
 from cove.errors import FULL_ERRNOS, DigestMismatch, InternalError, NoSpace, NotFound
+from cove.host.flush import Flush, Flusher
 from cove.host.locks import FileLock
 from cove.host.trees import OnFailure, remove_tree
 from cove.oci.digest import Digest, is_digest
@@ -78,23 +81,25 @@ class BlobWriter:
         """Verify and publish. ``digest`` is the caller's own hash of what it wrote."""
         assert self._file is not None, "commit twice"
         file, self._file = self._file, None
-        try:
-            with _writing("an image blob", self._tmp):
-                file.close()
-        except BaseException:
-            self._tmp.unlink(missing_ok=True)
-            raise
         actual = digest or Digest.from_hex(self._hash.hexdigest())
         try:
-            if self._expected is not None and actual != self._expected:
-                raise DigestMismatch(what, self._expected, actual)
-            if self._expected_size is not None and self.size != self._expected_size:
-                raise DigestMismatch(what, f"{self._expected_size} bytes", f"{self.size} bytes")
+            try:
+                if self._expected is not None and actual != self._expected:
+                    raise DigestMismatch(what, self._expected, actual)
+                if self._expected_size is not None and self.size != self._expected_size:
+                    raise DigestMismatch(what, f"{self._expected_size} bytes", f"{self.size} bytes")
+                with _writing("an image blob", self._tmp):
+                    file.flush()
+                    self._store.flush.file(file.fileno())  # the bytes before the name
+            finally:
+                with _writing("an image blob", self._tmp):
+                    file.close()
             os.chmod(self._tmp, 0o444)
             os.rename(self._tmp, self._store.path(actual))
         except BaseException:
             self._tmp.unlink(missing_ok=True)
             raise
+        self._store.flush.directory(self._store.blobs_dir)  # the name
         self.digest = actual
         return actual
 
@@ -151,7 +156,12 @@ class PartialBlob:
         file, self._file = self._file, None
         try:
             with _writing("a download", self.path):
-                file.close()
+                try:
+                    file.flush()
+                    if actual == self.digest:
+                        self.store.flush.file(file.fileno())  # the bytes before the name
+                finally:
+                    file.close()
             size = self.path.stat().st_size
             if actual != self.digest:
                 self.path.unlink(missing_ok=True)  # wrong content: nothing of it is kept
@@ -163,6 +173,7 @@ class PartialBlob:
             os.rename(self.path, self.store.path(actual))
         finally:
             self._release(remove=True)
+        self.store.flush.directory(self.store.blobs_dir)  # the name
         return actual
 
     def discard(self) -> None:
@@ -208,8 +219,9 @@ def _acquire_current(path: Path) -> FileLock:
 
 
 class ContentStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, flush: Flush | None = None) -> None:
         self.root = root
+        self.flush: Flush = flush or Flusher()
         self.blobs_dir = root / "blobs" / "sha256"
         self.ingest_dir = root / "ingest"
         self.blobs_dir.mkdir(parents=True, exist_ok=True)

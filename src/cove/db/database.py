@@ -53,6 +53,8 @@ class Database:
         self.path = path
         self._lock = threading.RLock()
         self._depth = 0
+        self._durable = False
+        self._wanted_durable = False
         reserve = path.with_name(path.name + ".reserve")
         try:
             self._conn = self._open()
@@ -122,28 +124,47 @@ class Database:
         return NoSpace("the database", self.path)
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (BEGIN IMMEDIATE); nested uses join the outer one."""
+    def transaction(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE); nested uses join the outer one.
+
+        Commits are atomic and survive kill -9; in WAL mode with ``synchronous = NORMAL``
+        the last ones may be lost to a power loss (never half of one). A ``durable``
+        transaction is on disk when it returns, and so is every one before it (the WAL
+        is synced whole): for what a command promises (an image recorded) and for deletions
+        that files are removed after. One fdatasync, where FULL would pay one per commit."""
         with self._lock:
             if self._depth:
+                self._wanted_durable |= durable and not self._durable
                 self._depth += 1
                 try:
                     yield self._conn
                 finally:
                     self._depth -= 1
                 return
-            self._statement("BEGIN IMMEDIATE")
-            self._depth = 1
+            if durable:
+                self._statement("PRAGMA synchronous = FULL")  # not allowed inside a transaction
+            self._durable = durable
             try:
-                yield self._conn
-                self._statement("COMMIT")
-            except BaseException as exc:
+                self._statement("BEGIN IMMEDIATE")
+                self._depth = 1
+                try:
+                    yield self._conn
+                    self._statement("COMMIT")
+                except BaseException as exc:
+                    self._depth = 0
+                    self._rollback()
+                    if is_full(exc, self.path):
+                        raise self._full() from exc
+                    raise
                 self._depth = 0
-                self._rollback()
-                if is_full(exc, self.path):
-                    raise self._full() from exc
-                raise
-            self._depth = 0
+                if self._wanted_durable:  # a durable part joined this one: sync the WAL now
+                    self._statement("PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                self._wanted_durable = False
+                if durable:
+                    self._durable = False
+                    with contextlib.suppress(sqlite3.Error):
+                        self._conn.execute("PRAGMA synchronous = NORMAL")
 
     def _rollback(self) -> None:
         # SQLite may have rolled back already (a full disk does that): a second ROLLBACK

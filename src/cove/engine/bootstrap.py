@@ -12,6 +12,7 @@ from cove.content.store import ContentStore
 from cove.db.database import Database
 from cove.engine.store import CleanupProblem, Store
 from cove.errors import FailedPrecondition, PermissionDenied
+from cove.host.flush import Flusher
 from cove.host.overlay import probe_overlay
 from cove.host.runner import Runner, SubprocessRunner
 from cove.host.trees import OnFailure
@@ -155,8 +156,9 @@ def open_engine(config: EngineConfig, *, runner: Runner | None = None) -> Engine
     try:
         driver, reason = _choose_driver(config, db)
         runner = runner or SubprocessRunner()
-        content = ContentStore(config.root / "content")
-        snapshotter = Snapshotter(config.root / "snapshots", db, driver, runner)
+        flush = Flusher()
+        content = ContentStore(config.root / "content", flush)
+        snapshotter = Snapshotter(config.root / "snapshots", db, driver, runner, flush)
         images = ImageStore(db, content)
         store = Store(config, config.root, db, content, snapshotter, images, runner, reason)
         volumes = VolumeStore(config.root / "volumes", db)

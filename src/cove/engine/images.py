@@ -391,12 +391,12 @@ class ImageService:
         if fmt == save.OCI_DIR:
             if output.exists() and (not output.is_dir() or any(output.iterdir())):
                 raise FailedPrecondition(f"{output} exists and is not an empty directory")
-            with atomic_output(output, directory=True) as tmp:
+            with atomic_output(output, directory=True, flush=self.store.content.flush) as tmp:
                 saver.save(items, fmt, None, tmp)
             return
         if output.is_dir():
             raise InvalidArgument(f"{output} is a directory", hint="give a file name, or --format oci-dir")
-        with atomic_output(output) as tmp, open(tmp, "wb") as f:
+        with atomic_output(output, flush=self.store.content.flush) as tmp, open(tmp, "wb") as f:
             saver.save(items, fmt, f, None)
 
     def bootstrap(

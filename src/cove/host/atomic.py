@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from cove.host.flush import Flush, Flusher
 from cove.host.trees import remove_quietly
 
 
@@ -39,8 +40,10 @@ def clean_stale(target: Path) -> None:
 
 
 @contextmanager
-def atomic_output(target: Path, *, directory: bool = False) -> Iterator[Path]:
-    """Yield a temporary path to fill; it replaces ``target`` when the block succeeds."""
+def atomic_output(target: Path, *, directory: bool = False, flush: Flush | None = None) -> Iterator[Path]:
+    """Yield a temporary path to fill; it replaces ``target`` when the block succeeds, once
+    what it holds is on disk (and the new name after the rename)."""
+    flush = flush or Flusher()
     clean_stale(target)
     tmp = target.with_name(f".{target.name}.cove-{secrets.token_hex(4)}")
     if directory:
@@ -51,9 +54,14 @@ def atomic_output(target: Path, *, directory: bool = False) -> Iterator[Path]:
     fcntl.flock(fd, fcntl.LOCK_EX)
     try:
         yield tmp
+        if directory:
+            flush.filesystem(tmp)  # a whole tree: one syncfs rather than a flush per file
+        else:
+            flush.file(fd)  # the same file as the caller wrote, through another descriptor
         if directory and target.exists():
             target.rmdir()  # the caller checked it is empty
         os.rename(tmp, target)
+        flush.directory(target.parent)
     except BaseException:
         _remove(tmp)
         raise

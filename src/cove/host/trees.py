@@ -425,8 +425,12 @@ class Beneath:
         self._dirs: dict[str, int | None] = {}
 
     def lstat(self, rel: str) -> os.stat_result | None:
-        """The ``lstat`` of ``rel`` under the root, or None when it is not there."""
-        head, _, name = rel.strip("/").rpartition("/")
+        """The ``lstat`` of ``rel`` under the root, or None when it is not there (or names
+        something that is not a plain path below the root: ``..``, ``.``)."""
+        rel = rel.strip("/")
+        if any(part in ("", ".", "..") for part in rel.split("/")):
+            return None
+        head, _, name = rel.rpartition("/")
         fd = self._dir(head)
         if fd is None or not name:
             return None

@@ -96,5 +96,5 @@ def collect(
     dead = sorted((s for s in by_id.values() if s.id not in keep_ids), key=lambda s: -depth(s.id))
     for snap in dead:
         freed += snapshotter.usage(snap.key)[0]
-        snapshotter.remove_by_id(snap.id)
+    snapshotter.remove_all([snap.id for snap in dead])  # one durable deletion for them all
     return GcResult(blobs_removed, len(dead), freed)

@@ -147,7 +147,7 @@ class ImageStore:
         """
         moved: list[tuple[str, str]] = []
         now = time.time()
-        with self.db.transaction() as tx:
+        with self.db.transaction(durable=True) as tx:
             tx.execute(
                 "INSERT INTO images(id, manifest_digest, manifest_media_type, size, created, added) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
@@ -182,18 +182,18 @@ class ImageStore:
         return None
 
     def tag(self, image_id: str, ref: Reference) -> str | None:
-        with self.db.transaction() as tx:
+        with self.db.transaction(durable=True) as tx:
             if tx.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone() is None:
                 raise ImageNotFound(image_id)
             return self._set_tag(tx, ref, image_id, time.time())
 
     def untag(self, name: str) -> None:
-        with self.db.transaction() as tx:
+        with self.db.transaction(durable=True) as tx:
             tx.execute("DELETE FROM tags WHERE name = ?", (name,))
             tx.execute("DELETE FROM repo_digests WHERE name = ?", (name,))
 
     def delete(self, image_id: str) -> None:
-        with self.db.transaction() as tx:
+        with self.db.transaction(durable=True) as tx:
             tx.execute("DELETE FROM images WHERE id = ?", (image_id,))
 
     # -- layers ----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from cove.db.database import Database
 from cove.errors import AlreadyExists, Conflict, CoveError, InvalidArgument, NotFound
+from cove.host.flush import Flush, Flusher
 from cove.host.runner import Runner
 from cove.host.trees import OnFailure, remove_quietly, remove_tree
 from cove.oci.mount import Mount
@@ -74,13 +75,16 @@ class Extraction:
 
 
 class Snapshotter:
-    def __init__(self, root: Path, db: Database, driver: str, runner: Runner) -> None:
+    def __init__(
+        self, root: Path, db: Database, driver: str, runner: Runner, flush: Flush | None = None
+    ) -> None:
         if driver not in DRIVERS:
             raise InvalidArgument(f"unknown snapshot driver {driver!r}")
         self.root = root
         self.db = db
         self.driver = driver
         self.runner = runner
+        self.flush: Flush = flush or Flusher()
         self.root.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -162,6 +166,8 @@ class Snapshotter:
     ) -> SnapshotInfo:
         if usage is None:
             usage = disk_usage(ext.path)[0]
+        # Its files are on disk before its row says it is committed: one syncfs per layer.
+        self.flush.filesystem(ext.path)
         with self.db.transaction() as tx:
             existing = tx.execute("SELECT * FROM snapshots WHERE key = ?", (key,)).fetchone()
             if existing is None:
@@ -220,6 +226,7 @@ class Snapshotter:
             raise Conflict(f"snapshot {key} is not a writable snapshot")
         remove_quietly(self.dir(info.id) / "work")  # overlayfs's scratch space; the snapshot goes on
         usage, size = disk_usage(self.fs(info.id))
+        self.flush.filesystem(self.fs(info.id))  # the layer's files before its committed row
         with self.db.transaction() as tx:
             existing = tx.execute("SELECT * FROM snapshots WHERE key = ?", (new_key,)).fetchone()
             if existing is None:
@@ -273,11 +280,22 @@ class Snapshotter:
         self.remove_by_id(info.id)
 
     def remove_by_id(self, snapshot_id: int) -> None:
-        # Row first, then the directory: a crash in between leaves an orphan directory,
-        # which cleanup finds; the reverse would leave a row without files.
-        with self.db.transaction() as tx:
-            tx.execute("DELETE FROM snapshots WHERE id = ?", (snapshot_id,))
-        self._discard_dir(self.dir(snapshot_id))
+        self.remove_all([snapshot_id])
+
+    def remove_all(self, snapshot_ids: list[int]) -> None:
+        """Remove snapshots (children before their parents, in the order given).
+
+        Rows first, then the directories: a crash in between leaves orphan directories,
+        which cleanup finds; the reverse would leave rows without files. The deletions are
+        made durable first (one sync for all of them), or a power loss could bring rows
+        back whose files are gone."""
+        if not snapshot_ids:
+            return
+        with self.db.transaction(durable=True) as tx:
+            for snapshot_id in snapshot_ids:
+                tx.execute("DELETE FROM snapshots WHERE id = ?", (snapshot_id,))
+        for snapshot_id in snapshot_ids:
+            self._discard_dir(self.dir(snapshot_id))
 
     def remove_unfinished(self, snapshot_id: int) -> None:
         """Remove a ``preparing`` snapshot: files first, then the row. Nobody sees such a

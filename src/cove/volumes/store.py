@@ -119,7 +119,7 @@ class VolumeStore:
                 f"remove {name}: volume is in use - [{', '.join(u for u in users)}]",
                 hint="remove the containers that use it first",
             )
-        with self.db.transaction() as tx:
+        with self.db.transaction(durable=True) as tx:  # the data goes next: the row first, for good
             tx.execute("DELETE FROM container_volumes WHERE volume = ?", (name,))
             tx.execute("DELETE FROM volumes WHERE name = ?", (name,))
         target = self.root / name
