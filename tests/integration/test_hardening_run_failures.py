@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from tests.conftest import CoveRunner
+from tests.helpers.containers import wait_until
 
 
 def _left(cove: CoveRunner) -> list[str]:
@@ -101,3 +102,12 @@ def test_an_image_whose_passwd_is_a_directory(cove_busybox: CoveRunner) -> None:
     cid = cove("create", "--rm", "dirpasswd:1", "true").out.strip()
     assert cove("start", cid, check=False).rc == 1
     assert _left(cove) == []
+
+
+def test_run_rm_takes_the_anonymous_volumes_with_it(cove_busybox: CoveRunner) -> None:
+    """As Docker's --rm: the container and its anonymous volumes go; named ones stay."""
+    cove = cove_busybox
+    cove("run", "--rm", "-v", "/anon", "-v", "kept:/named", "busybox", "true")
+    assert cove("volume", "ls", "-q").out == "kept\n"
+    cove("run", "-d", "--rm", "-v", "/anon", "busybox", "true")  # removed by its monitor
+    wait_until(lambda: cove("ps", "-aq").out == "" and cove("volume", "ls", "-q").out == "kept\n")

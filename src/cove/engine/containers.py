@@ -648,7 +648,7 @@ class ContainerService:
                 "socket": str(socket_path),
                 "hold_output": hold_output,
                 "tty_size": list(tty_size) if tty_size else None,
-                "auto_remove_argv": [sys.executable, "-m", "cove", "rm", "--force", cid]
+                "auto_remove_argv": [sys.executable, "-m", "cove", "rm", "--force", "--volumes", cid]
                 if config.auto_remove
                 else None,
                 # ... for this very store, whatever environment the monitor ends up with.

@@ -237,10 +237,11 @@ def cmd_run(cli: Cli, args: argparse.Namespace) -> int:
         if engine.containers.get(cid).status.running:
             return exitcodes.OK
         attached = recorded_exit(cli, cid)
-    # (a container whose monitor died runs on: --rm is for one that ended)
+    # (a container whose monitor died runs on: --rm is for one that ended; its anonymous
+    # volumes go with it, as Docker's --rm does)
     if args.rm and not engine.containers.get(cid).status.running:
         with contextlib.suppress(CoveError):
-            engine.containers.remove(cid, force=True)
+            engine.containers.remove(cid, force=True, volumes=True)
     return attached
 
 
