@@ -373,6 +373,7 @@ class BuildService:
 
     def download(self, url: str, dest: Path) -> tuple[str, float | None]:
         # Only for ADD of a URL: not loaded by every build.
+        import urllib.error
         import urllib.parse
         import urllib.request
         from email.utils import parsedate_to_datetime
@@ -383,6 +384,8 @@ class BuildService:
                 modified = response.headers.get("Last-Modified")
                 final_url = response.geturl()
         except (OSError, ValueError) as exc:
+            if isinstance(exc, urllib.error.HTTPError):
+                exc.close()  # (it holds the response, and with it the connection)
             raise Unavailable(f"cannot download {url}: {exc}") from None
         name = os.path.basename(urllib.parse.urlparse(final_url).path) or "download"
         mtime = None

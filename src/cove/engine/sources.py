@@ -39,6 +39,7 @@ def open_source(source: str) -> Iterator[tuple[BinaryIO, int | None]]:
         try:
             response = urllib.request.urlopen(source, timeout=60)
         except urllib.error.HTTPError as exc:
+            exc.close()  # (it holds the response, and with it the connection)
             raise Unavailable(f"cannot download {source}: HTTP {exc.code} {exc.reason}") from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
