@@ -15,6 +15,7 @@ from cove.errors import FailedPrecondition, PermissionDenied
 from cove.host.flush import Flusher
 from cove.host.overlay import probe_overlay
 from cove.host.runner import Runner, SubprocessRunner
+from cove.host.seam import Host, LinuxHost
 from cove.host.trees import OnFailure
 from cove.images.store import ImageStore
 from cove.snapshots.snapshotter import COPY, OVERLAY, Snapshotter
@@ -146,7 +147,7 @@ def _clean_build_leftovers(store: Store, failed: OnFailure) -> None:
         clean_leftovers(store, failed)
 
 
-def open_engine(config: EngineConfig, *, runner: Runner | None = None) -> Engine:
+def open_engine(config: EngineConfig, *, runner: Runner | None = None, host: Host | None = None) -> Engine:
     if os.geteuid() != 0:
         raise PermissionDenied(
             "cove needs root to manage images and containers", hint="run it as root (e.g. with sudo)"
@@ -160,7 +161,9 @@ def open_engine(config: EngineConfig, *, runner: Runner | None = None) -> Engine
         content = ContentStore(config.root / "content", flush)
         snapshotter = Snapshotter(config.root / "snapshots", db, driver, runner, flush)
         images = ImageStore(db, content)
-        store = Store(config, config.root, db, content, snapshotter, images, runner, reason)
+        store = Store(
+            config, config.root, db, content, snapshotter, images, runner, reason, host or LinuxHost()
+        )
         volumes = VolumeStore(config.root / "volumes", db)
         engine = Engine(store, volumes)
         store.cleaners.append(volumes.clean_leftovers)

@@ -25,6 +25,7 @@ from cove.engine.failures import no_space
 from cove.errors import CoveError
 from cove.host.locks import FileLock
 from cove.host.runner import Runner
+from cove.host.seam import Host, LinuxHost
 from cove.host.trees import OnFailure, remove_tree
 from cove.images.store import ImageStore
 from cove.snapshots.snapshotter import Snapshotter
@@ -68,6 +69,8 @@ class Store:
     images: ImageStore
     runner: Runner
     driver_reason: str
+    # The host's processes, mounts and facts (a recording fake in unit tests).
+    host: Host = field(default_factory=LinuxHost)
     # More cleanup for leftovers, added by the services that own them (containers, volumes).
     cleaners: list[Callable[[OnFailure], object]] = field(default_factory=list)
     # What else keeps blobs and snapshots from collection: (blob digests, chainIDs) providers.

@@ -1,0 +1,154 @@
+"""The host's processes, mounts and facts behind one seam, beside :class:`~cove.host.runner.Runner`.
+
+The engine never calls ``os.kill``, ``waitpid`` or reads ``/proc`` itself: it asks a ``Host``.
+``engine/bootstrap.py`` picks :class:`LinuxHost`; unit tests pass the recording fake in
+``tests/helpers/fakehost.py`` and check what the engine asked for, without root (youki's
+syscall seam). Each method here is a thin call into the modules of this package, so that
+what the seam hides stays tested by the integration suite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from cove.host import mounts, process, sysinfo
+from cove.oci.mount import Mount
+
+
+class Host(Protocol):
+    """What the engine needs of the host's processes, mounts and system facts."""
+
+    # -- processes --
+    def spawn(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: int,
+        stdout: int,
+        stderr: int,
+        env: Mapping[str, str] | None = None,
+        new_session: bool = False,
+    ) -> int: ...
+
+    def spawn_detached(
+        self, argv: Sequence[str], *, pass_fds: Sequence[int] = (), stderr_path: str | None = None
+    ) -> None: ...
+
+    def wait(self, pid: int) -> int:
+        """Wait for our child ``pid``; its exit code as a shell reports it (128+N for signal N)."""
+        ...
+
+    def wait_exit(self, pid: int, timeout: float) -> bool:
+        """Wait until ``pid`` (any process) has ended; False on timeout."""
+        ...
+
+    def kill(self, pid: int, sig: int) -> bool:
+        """Send ``sig``; False when there is no such process (any more)."""
+        ...
+
+    def alive(self, pid: int) -> bool: ...
+
+    def start_time(self, pid: int) -> int | None:
+        """The process's start time since boot (tells a PID from its reuse); None when gone."""
+        ...
+
+    def read_proc(self, relative: str) -> bytes:
+        """Read ``/proc/<relative>`` (``stat``, ``<pid>/net/dev``, ``<pid>/cmdline``...)."""
+        ...
+
+    def proc_path(self, relative: str) -> Path:
+        """The path of ``/proc/<relative>``, for what must be opened there (a root, a netns)."""
+        ...
+
+    # -- mounts --
+    def mount_all(self, mounts: Sequence[Mount], target: Path) -> None: ...
+
+    def unmount(self, target: Path, *, lazy: bool = False) -> None: ...
+
+    def is_mountpoint(self, path: Path) -> bool: ...
+
+    # -- system facts --
+    def total_memory(self) -> int: ...
+
+    def cpu_count(self) -> int: ...
+
+
+class LinuxHost:
+    """The real host."""
+
+    def spawn(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: int,
+        stdout: int,
+        stderr: int,
+        env: Mapping[str, str] | None = None,
+        new_session: bool = False,
+    ) -> int:
+        return process.spawn(
+            argv, stdin=stdin, stdout=stdout, stderr=stderr, env=env, new_session=new_session
+        )
+
+    def spawn_detached(
+        self, argv: Sequence[str], *, pass_fds: Sequence[int] = (), stderr_path: str | None = None
+    ) -> None:
+        process.spawn_detached(argv, pass_fds=pass_fds, stderr_path=stderr_path)
+
+    def wait(self, pid: int) -> int:
+        _, status = os.waitpid(pid, 0)
+        return process.exit_code(status)
+
+    def wait_exit(self, pid: int, timeout: float) -> bool:
+        return process.wait_exit(pid, timeout)
+
+    def kill(self, pid: int, sig: int) -> bool:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def alive(self, pid: int) -> bool:
+        return process.alive(pid)
+
+    def start_time(self, pid: int) -> int | None:
+        return process.start_time(pid)
+
+    def read_proc(self, relative: str) -> bytes:
+        with open(self.proc_path(relative), "rb") as f:
+            return f.read()
+
+    def proc_path(self, relative: str) -> Path:
+        return Path("/proc") / relative
+
+    def mount_all(self, mounts_: Sequence[Mount], target: Path) -> None:
+        mounts.mount_all(mounts_, target)
+
+    def unmount(self, target: Path, *, lazy: bool = False) -> None:
+        mounts.unmount(target, lazy=lazy)
+
+    def is_mountpoint(self, path: Path) -> bool:
+        return mounts.is_mountpoint(path)
+
+    def total_memory(self) -> int:
+        return sysinfo.total_memory()
+
+    def cpu_count(self) -> int:
+        return sysinfo.cpu_count()
+
+
+def terminate(host: Host, pid: int, grace: float) -> bool:
+    """SIGTERM, then SIGKILL after ``grace`` seconds; True once ``pid`` has ended."""
+    if not host.kill(pid, signal.SIGTERM):
+        return True
+    if host.wait_exit(pid, grace):
+        return True
+    with contextlib.suppress(ProcessLookupError):
+        host.kill(pid, signal.SIGKILL)
+    return host.wait_exit(pid, grace)

@@ -1,0 +1,145 @@
+"""A recording fake of :class:`cove.host.seam.Host` and :class:`cove.host.runner.Runner`.
+
+Every call is appended to ``calls`` as a tuple (method, arguments...); answers come from the
+small tables a test fills in (``procs``, ``proc_files``, ``results``). Nothing touches the OS.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cove.host.runner import CommandFailed, RunResult
+from cove.oci.mount import Mount
+
+
+@dataclass
+class FakeProcess:
+    argv: tuple[str, ...]
+    exit_code: int | None = None  # None: still running
+    start_time: int = 1
+
+
+@dataclass
+class RecordingHost:
+    calls: list[tuple[object, ...]] = field(default_factory=list)
+    procs: dict[int, FakeProcess] = field(default_factory=dict)
+    proc_files: dict[str, bytes] = field(default_factory=dict)
+    mounted: dict[Path, list[Mount]] = field(default_factory=dict)
+    next_pid: int = 1000
+    memory: int = 8 << 30
+    cpus: int = 2
+    # What a signal does to a fake process (default: SIGKILL and SIGTERM end it with 128+N).
+    on_signal: Callable[[FakeProcess, int], None] | None = None
+
+    def spawn(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: int,
+        stdout: int,
+        stderr: int,
+        env: Mapping[str, str] | None = None,
+        new_session: bool = False,
+    ) -> int:
+        pid = self.next_pid
+        self.next_pid += 1
+        self.procs[pid] = FakeProcess(tuple(argv))
+        self.calls.append(("spawn", tuple(argv)))
+        return pid
+
+    def spawn_detached(
+        self, argv: Sequence[str], *, pass_fds: Sequence[int] = (), stderr_path: str | None = None
+    ) -> None:
+        self.calls.append(("spawn_detached", tuple(argv)))
+
+    def wait(self, pid: int) -> int:
+        self.calls.append(("wait", pid))
+        proc = self.procs[pid]
+        return 0 if proc.exit_code is None else proc.exit_code
+
+    def wait_exit(self, pid: int, timeout: float) -> bool:
+        self.calls.append(("wait_exit", pid))
+        return not self.alive(pid)
+
+    def kill(self, pid: int, sig: int) -> bool:
+        self.calls.append(("kill", pid, sig))
+        proc = self.procs.get(pid)
+        if proc is None or proc.exit_code is not None:
+            return False
+        if self.on_signal is not None:
+            self.on_signal(proc, sig)
+        elif sig in (signal.SIGKILL, signal.SIGTERM):
+            proc.exit_code = 128 + sig
+        return True
+
+    def alive(self, pid: int) -> bool:
+        proc = self.procs.get(pid)
+        return proc is not None and proc.exit_code is None
+
+    def start_time(self, pid: int) -> int | None:
+        proc = self.procs.get(pid)
+        return proc.start_time if proc is not None and proc.exit_code is None else None
+
+    def read_proc(self, relative: str) -> bytes:
+        self.calls.append(("read_proc", relative))
+        try:
+            return self.proc_files[relative]
+        except KeyError:
+            raise FileNotFoundError(2, "No such file or directory", f"/proc/{relative}") from None
+
+    def proc_path(self, relative: str) -> Path:
+        return Path("/proc") / relative
+
+    def mount_all(self, mounts: Sequence[Mount], target: Path) -> None:
+        self.calls.append(("mount_all", tuple(mounts), target))
+        self.mounted.setdefault(target, []).extend(mounts)
+
+    def unmount(self, target: Path, *, lazy: bool = False) -> None:
+        self.calls.append(("unmount", target))
+        stack = self.mounted.get(target)
+        if stack:
+            stack.pop()
+            if not stack:
+                del self.mounted[target]
+
+    def is_mountpoint(self, path: Path) -> bool:
+        return path in self.mounted
+
+    def total_memory(self) -> int:
+        return self.memory
+
+    def cpu_count(self) -> int:
+        return self.cpus
+
+
+@dataclass
+class RecordingRunner:
+    """Records each command; answers from ``results`` (argv prefix -> result), else success."""
+
+    commands: list[tuple[str, ...]] = field(default_factory=list)
+    inputs: list[bytes | None] = field(default_factory=list)
+    results: dict[tuple[str, ...], tuple[int, bytes, bytes]] = field(default_factory=dict)
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        input: bytes | None = None,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        check: bool = True,
+    ) -> RunResult:
+        command = tuple(argv)
+        self.commands.append(command)
+        self.inputs.append(input)
+        code, out, err = 0, b"", b""
+        for prefix, answer in self.results.items():
+            if command[: len(prefix)] == prefix:
+                code, out, err = answer
+        result = RunResult(command, code, out, err)
+        if check and code != 0:
+            raise CommandFailed(result)
+        return result
