@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from cove.engine.networks import NetworkService
     from cove.engine.registries import RegistryService
     from cove.engine.system import SystemService
+    from cove.engine.volumes import VolumeService
 
 DRIVER_KEY = "storage_driver"
 DRIVER_REASON_KEY = "storage_driver_reason"
@@ -40,13 +41,13 @@ class Engine:
 
     def __init__(self, store: Store, volumes: VolumeStore) -> None:
         self.store = store
-        self.volumes = volumes
+        self.volume_store = volumes
 
     @cached_property
     def containers(self) -> ContainerService:
         from cove.engine.containers import ContainerService
 
-        return ContainerService(self.store, self.volumes)
+        return ContainerService(self.store, self.volume_store)
 
     @cached_property
     def images(self) -> ImageService:
@@ -54,6 +55,12 @@ class Engine:
 
         # A lambda, so that listing images does not load the container service.
         return ImageService(self.store, lambda cid: self.containers.status_of(cid))  # noqa: PLW0108
+
+    @cached_property
+    def volumes(self) -> VolumeService:
+        from cove.engine.volumes import VolumeService
+
+        return VolumeService(self.volume_store)
 
     @cached_property
     def registries(self) -> RegistryService:

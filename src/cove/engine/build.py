@@ -35,8 +35,10 @@ from cove.build.executor import BuildEvent, BuildOptions, BuiltImage, Executor
 from cove.build.stages import plan
 from cove.containers.users import resolve_user
 from cove.engine.build_run import MOUNT_POINTS, mount_targets, run_in_sandbox
+from cove.engine.filters import check_filters, parse_until
 from cove.engine.runtimes import choose_runtime
 from cove.engine.store import Store
+from cove.engine.types import PruneReport
 from cove.errors import CoveError, ImageNotFound, InvalidArgument, Unavailable
 from cove.host.guard import Action, Guard, Remove, RunProgram, Unmount
 from cove.host.inroot import Root
@@ -56,6 +58,7 @@ from cove.snapshots.usage import disk_usage
 
 DOCKERFILE_MAX = 4 << 20  # bytes: a Dockerfile is text
 BUILD_PREFIX = "build-"
+BUILD_CACHE_PRUNE_FILTERS = frozenset({"until"})
 DOWNLOAD_TIMEOUT = 60
 
 
@@ -442,11 +445,18 @@ class BuildService:
         return used
 
     def prune(
-        self, *, all: bool = False, until: float | None = None, collect: bool = True
-    ) -> tuple[int, int]:
-        """Forget cache records (only those whose layers no image uses, unless ``all``) and, with
-        ``all``, the cache mounts; then collect what nothing holds any more.
-        Returns (records removed, bytes freed)."""
+        self,
+        *,
+        all: bool = False,
+        filters: Mapping[str, list[str]] | None = None,
+        collect: bool = True,
+    ) -> PruneReport:
+        """Forget cache records (only those whose layers no image uses, unless ``all``; with an
+        ``until`` filter, only those last used before it) and, with ``all``, the cache mounts;
+        then collect what nothing holds any more."""
+        filters = filters or {}
+        check_filters(filters, BUILD_CACHE_PRUNE_FILTERS)
+        until = min((parse_until(v) for v in filters.get("until", [])), default=None)
         used = self._image_layers()
         doomed = []
         for entry in self.cache.all():
@@ -471,7 +481,9 @@ class BuildService:
                 self.store.collect_garbage()
         else:
             forget()
-        return len(doomed), max(0, before - disk_usage(self.store.root)[0])
+        return PruneReport(
+            build_cache=tuple(doomed), space_reclaimed=max(0, before - disk_usage(self.store.root)[0])
+        )
 
 
 def clean_leftovers(store: Store, failed: OnFailure) -> None:

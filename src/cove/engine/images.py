@@ -11,7 +11,7 @@ from cove.build.changes import apply_changes
 from cove.engine.filters import check_filters, labels_match, parse_bool_filter, parse_until
 from cove.engine.sources import open_source
 from cove.engine.store import Store
-from cove.engine.types import HistoryRow, ImageDetails, ImageSummary, LoadResult, PruneResult, RemoveResult
+from cove.engine.types import HistoryRow, ImageDetails, ImageSummary, LoadResult, PruneReport, RemoveResult
 from cove.errors import (
     Conflict,
     CoveError,
@@ -254,7 +254,7 @@ class ImageService:
         self.images.delete(record.id)
         result.deleted.append(record.id)
 
-    def prune(self, *, all: bool = False, filters: Mapping[str, list[str]] | None = None) -> PruneResult:
+    def prune(self, *, all: bool = False, filters: Mapping[str, list[str]] | None = None) -> PruneReport:
         filters = filters or {}
         check_filters(filters, PRUNE_FILTERS)
         until = min((parse_until(v) for v in filters.get("until", [])), default=None)
@@ -282,7 +282,7 @@ class ImageService:
                 deleted.append(record.id)
             self.store.collect_garbage()
             reclaimed = max(0, usage_before - self._store_usage())
-        return PruneResult(deleted, untagged, reclaimed)
+        return PruneReport(untagged=tuple(untagged), images=tuple(deleted), space_reclaimed=reclaimed)
 
     def _store_usage(self) -> int:
         content = self.store.content

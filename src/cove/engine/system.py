@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cove.engine.images import ImageService
 from cove.engine.runtimes import choose_runtime, rejected_runtimes
 from cove.engine.store import Store
-from cove.engine.types import DiskUsage, DiskUsageRow, ImageUsage, Info, VolumeUsage
+from cove.engine.types import DiskUsage, DiskUsageRow, ImageUsage, Info, PruneReport, VolumeUsage
 from cove.errors import CoveError
 from cove.host import cgroups, mounts, sysinfo
 from cove.monitor.state import RESTARTING, RUNNING
@@ -25,14 +24,7 @@ if TYPE_CHECKING:
     from cove.engine.build import BuildService
     from cove.engine.containers import ContainerService
     from cove.engine.networks import NetworkService
-    from cove.volumes.store import VolumeStore
-
-
-@dataclass(frozen=True)
-class SystemPruneResult:
-    images_deleted: list[str]
-    space_reclaimed: int
-    networks_deleted: list[str] = dataclasses.field(default_factory=list)
+    from cove.engine.volumes import VolumeService
 
 
 class SystemService:
@@ -43,7 +35,7 @@ class SystemService:
         networks: NetworkService | None = None,
         build: Callable[[], BuildService] | None = None,
         containers: Callable[[], ContainerService] | None = None,
-        volumes: VolumeStore | None = None,
+        volumes: VolumeService | None = None,
     ) -> None:
         self.store = store
         self.images = images
@@ -194,12 +186,7 @@ class SystemService:
         return DiskUsage(rows, image_rows, disk_usage(store.root)[0], volumes)
 
     def _volume_usage(self) -> list[VolumeUsage]:
-        if self.volumes is None:
-            return []
-        return [
-            VolumeUsage(v.name, len(self.volumes.users(v.name)), disk_usage(v.mountpoint.parent)[0])
-            for v in self.volumes.all()
-        ]
+        return self.volumes.usage() if self.volumes is not None else []
 
     def _build_cache(self) -> tuple[int, set[str], set[str], int]:
         """(records, layer blobs, chainIDs, bytes of cache mounts) of the build cache."""
@@ -207,13 +194,21 @@ class SystemService:
             return 0, set(), set(), 0
         return self.build().cache_usage()
 
-    def prune(self, *, all: bool = False) -> SystemPruneResult:
-        networks = self.networks.prune() if self.networks is not None else []
-        result = self.images.prune(all=all)
+    def prune(self, *, all: bool = False) -> PruneReport:
+        """Docker's ``system prune``: stopped containers, then the networks and images (dangling
+        ones, or with ``all`` every one no container uses) and build cache they leave unused;
+        then whatever nothing holds any more. Volumes stay, as Docker's do without --volumes."""
+        report = PruneReport()
+        if self.containers is not None:
+            removed, freed = self.containers().prune()
+            report += PruneReport(containers=tuple(removed), space_reclaimed=freed)
+        if self.networks is not None:
+            report += PruneReport(networks=tuple(self.networks.prune()))
+        images = self.images.prune(all=all)
         before = disk_usage(self.store.root)[0]
-        if self.build is not None:
-            self.build().prune(all=all, collect=False)  # dangling build cache; all of it with -a
+        if self.build is not None:  # dangling build cache; all of it with -a
+            report += dataclasses.replace(self.build().prune(all=all, collect=False), space_reclaimed=None)
         with self.store.collecting(partials=True):
             self.store.collect_garbage()
             freed = max(0, before - disk_usage(self.store.root)[0])
-        return SystemPruneResult(result.deleted, result.space_reclaimed + freed, networks)
+        return report + images + PruneReport(space_reclaimed=freed)

@@ -52,10 +52,34 @@ class RemoveResult:
 
 
 @dataclass(frozen=True)
-class PruneResult:
-    deleted: list[str]
-    untagged: list[str]
-    space_reclaimed: int
+class PruneReport:
+    """What a prune removed, by kind, and the bytes it gave back; every prune returns one
+    (a system prune, the sum of its parts). ``space_reclaimed`` is None where nothing is
+    measured (networks hold no disk space), and a report then says no total."""
+
+    containers: tuple[str, ...] = ()
+    networks: tuple[str, ...] = ()
+    volumes: tuple[str, ...] = ()
+    untagged: tuple[str, ...] = ()  # image names whose tags went
+    images: tuple[str, ...] = ()  # image IDs deleted
+    build_cache: tuple[str, ...] = ()  # build cache keys forgotten
+    space_reclaimed: int | None = None
+
+    def __add__(self, other: PruneReport) -> PruneReport:
+        space = (
+            None
+            if self.space_reclaimed is None and other.space_reclaimed is None
+            else (self.space_reclaimed or 0) + (other.space_reclaimed or 0)
+        )
+        return PruneReport(
+            containers=self.containers + other.containers,
+            networks=self.networks + other.networks,
+            volumes=self.volumes + other.volumes,
+            untagged=self.untagged + other.untagged,
+            images=self.images + other.images,
+            build_cache=self.build_cache + other.build_cache,
+            space_reclaimed=space,
+        )
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from typing import BinaryIO, cast
 from cove.cli import exitcodes
 from cove.cli.app import Cli
 from cove.cli.buildprogress import BuildProgress
-from cove.cli.humanize import human_size
-from cove.cli.parser import Subparsers, UsageError
+from cove.cli.parser import Subparsers, UsageError, parse_filters
+from cove.cli.prune import render_prune
 from cove.errors import CoveError, InvalidArgument, NotFound
 from cove.registry.credentials import config_dir
 
@@ -307,23 +307,14 @@ def _add_build(sub: Subparsers, name: str) -> None:
 
 
 def cmd_builder_prune(cli: Cli, args: argparse.Namespace) -> int:
-    until = None
-    for item in args.filter or []:
-        key, _, value = item.partition("=")
-        if key != "until":
-            raise UsageError(f"invalid filter {key!r}: only until= is supported", "cove builder prune")
-        from cove.engine.filters import parse_until
-
-        until = parse_until(value)
+    filters = parse_filters(args.filter)
     if not args.force and not cli.confirm(
         "WARNING! This will remove all build cache."
         if args.all
         else "WARNING! This will remove all dangling build cache."
     ):
         return exitcodes.OK
-    removed, freed = cli.engine().build.prune(all=args.all, until=until)
-    cli.print(f"Deleted build cache objects: {removed}")
-    cli.print(f"Total reclaimed space: {human_size(freed)}")
+    render_prune(cli.engine().build.prune(all=args.all, filters=filters), cli.out)
     return exitcodes.OK
 
 

@@ -16,6 +16,7 @@ from cove.cli.container_options import add_create_flags, config_from_args
 from cove.cli.humanize import human_duration, human_size, local_time
 from cove.cli.output import inspect_template, print_inspected, render
 from cove.cli.parser import GoBool, Subparsers, UsageError, parse_filters
+from cove.cli.prune import render_prune
 from cove.errors import CoveError, ExitStatusUnknown, ImageNotFound
 from cove.oci.reference import parse_reference
 
@@ -355,13 +356,10 @@ def cmd_rename(cli: Cli, args: argparse.Namespace) -> int:
 def cmd_prune(cli: Cli, args: argparse.Namespace) -> int:
     if not args.force and not cli.confirm("WARNING! This will remove all stopped containers."):
         return exitcodes.OK
+    from cove.engine.types import PruneReport
+
     removed, freed = cli.engine().containers.prune()
-    if removed:
-        cli.print("Deleted Containers:")
-        for cid in removed:
-            cli.print(cid)
-        cli.print()
-    cli.print(f"Total reclaimed space: {human_size(freed)}")
+    render_prune(PruneReport(containers=tuple(removed), space_reclaimed=freed), cli.out)
     return exitcodes.OK
 
 

@@ -12,6 +12,7 @@ from cove.cli.app import Cli
 from cove.cli.humanize import human_size, local_time, since
 from cove.cli.output import inspect_each, inspect_template, print_inspected, render
 from cove.cli.parser import GoBool, Subparsers, UsageError, parse_filters
+from cove.cli.prune import render_prune
 
 IMAGES_TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 IMAGES_TABLE_DIGESTS = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
@@ -238,15 +239,7 @@ def cmd_prune(cli: Cli, args: argparse.Namespace) -> int:
     )
     if not args.force and not cli.confirm(warning):
         return exitcodes.OK
-    result = cli.engine().images.prune(all=args.all, filters=filters)
-    if result.deleted or result.untagged:
-        cli.print("Deleted Images:")
-        for name in result.untagged:
-            cli.print(f"untagged: {name}")
-        for image_id in result.deleted:
-            cli.print(f"deleted: {image_id}")
-        cli.print()
-    cli.print(f"Total reclaimed space: {human_size(result.space_reclaimed)}")
+    render_prune(cli.engine().images.prune(all=args.all, filters=filters), cli.out)
     return exitcodes.OK
 
 

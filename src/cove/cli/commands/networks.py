@@ -9,6 +9,7 @@ from cove.cli import exitcodes
 from cove.cli.app import Cli
 from cove.cli.output import inspect_each, inspect_template, print_inspected, render
 from cove.cli.parser import Subparsers, parse_filters
+from cove.cli.prune import render_prune
 from cove.errors import CoveError, InvalidArgument
 
 NETWORKS_TABLE = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
@@ -22,7 +23,6 @@ NETWORK_HEADERS = {
     "Labels": "LABELS",
     "CreatedAt": "CREATED AT",
 }
-FILTERS = ("name", "id", "label", "driver", "type", "dangling")
 
 
 def _pairs(items: list[str], what: str) -> dict[str, str]:
@@ -52,31 +52,11 @@ def cmd_create(cli: Cli, args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def _matching(cli: Cli, filters: dict[str, list[str]]) -> list[Any]:
+def _listed(cli: Cli, filters: dict[str, list[str]]) -> list[Any]:
+    from cove.engine.filters import filter_networks
+
     networks = cli.engine().networks
-    for key in filters:
-        if key not in FILTERS:
-            raise InvalidArgument(f"invalid filter {key!r}", hint=f"filters: {', '.join(FILTERS)}")
-    out = []
-    for n in networks.all():
-        if "name" in filters and not any(f in n.name for f in filters["name"]):
-            continue
-        if "id" in filters and not any(n.id.startswith(f) for f in filters["id"]):
-            continue
-        if "driver" in filters and n.driver not in filters["driver"]:
-            continue
-        if "type" in filters and ("custom" if n.user_defined else "builtin") not in filters["type"]:
-            continue
-        if "label" in filters:
-            wanted = [(k, eq, v) for k, eq, v in (x.partition("=") for x in filters["label"])]
-            if not all(k in n.labels and (not eq or n.labels[k] == v) for k, eq, v in wanted):
-                continue
-        if "dangling" in filters:
-            dangling = filters["dangling"][0].lower() in ("true", "1")
-            if (n.user_defined and not networks.endpoints(n)) != dangling:
-                continue
-        out.append(n)
-    return out
+    return filter_networks(networks.all(), filters, lambda n: bool(networks.endpoints(n)))
 
 
 def cmd_ls(cli: Cli, args: argparse.Namespace) -> int:
@@ -93,7 +73,7 @@ def cmd_ls(cli: Cli, args: argparse.Namespace) -> int:
             "Labels": ",".join(f"{k}={v}" for k, v in n.labels.items()),
             "CreatedAt": format_rfc3339(n.created),
         }
-        for n in _matching(cli, parse_filters(args.filter))
+        for n in _listed(cli, parse_filters(args.filter))
     ]
     render(
         rows,
@@ -144,11 +124,9 @@ def cmd_prune(cli: Cli, args: argparse.Namespace) -> int:
         "WARNING! This will remove all custom networks not used by at least one container."
     ):
         return exitcodes.OK
-    removed = cli.engine().networks.prune()
-    if removed:
-        cli.print("Deleted Networks:")
-        for name in removed:
-            cli.print(name)
+    from cove.engine.types import PruneReport
+
+    render_prune(PruneReport(networks=tuple(cli.engine().networks.prune())), cli.out)
     return exitcodes.OK
 
 

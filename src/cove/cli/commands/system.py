@@ -11,6 +11,7 @@ from cove.cli.commands.images import IMAGE_HEADERS, short_id
 from cove.cli.humanize import bytes_size, human_size, since
 from cove.cli.output import inspect_template, print_json, render
 from cove.cli.parser import Subparsers
+from cove.cli.prune import render_prune
 from cove.cli.template import Template
 
 
@@ -202,18 +203,7 @@ def cmd_system_prune(cli: Cli, args: argparse.Namespace) -> int:
     )
     if not args.force and not cli.confirm(warning):
         return exitcodes.OK
-    result = cli.engine().system.prune(all=args.all)
-    if result.networks_deleted:
-        cli.print("Deleted Networks:")
-        for name in result.networks_deleted:
-            cli.print(name)
-        cli.print()
-    if result.images_deleted:
-        cli.print("Deleted Images:")
-        for image_id in result.images_deleted:
-            cli.print(f"deleted: {image_id}")
-        cli.print()
-    cli.print(f"Total reclaimed space: {human_size(result.space_reclaimed)}")
+    render_prune(cli.engine().system.prune(all=args.all), cli.out)
     return exitcodes.OK
 
 

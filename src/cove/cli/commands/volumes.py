@@ -9,7 +9,8 @@ from cove.cli import exitcodes
 from cove.cli.app import Cli
 from cove.cli.output import inspect_each, inspect_template, print_inspected, render
 from cove.cli.parser import Subparsers, parse_filters
-from cove.errors import CoveError, InvalidArgument
+from cove.cli.prune import render_prune
+from cove.errors import CoveError
 
 VOLUMES_TABLE = "table {{.Driver}}\t{{.Name}}"
 VOLUME_HEADERS = {"Driver": "DRIVER", "Name": "VOLUME NAME", "Mountpoint": "MOUNTPOINT", "Labels": "LABELS"}
@@ -42,30 +43,6 @@ def cmd_create(cli: Cli, args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def _matching(cli: Cli, filters: dict[str, list[str]]) -> list[Any]:
-    engine = cli.engine()
-    volumes = engine.volumes.all()
-    for key in filters:
-        if key not in ("dangling", "name", "label", "driver"):
-            raise InvalidArgument(f"invalid filter {key!r}", hint="filters: dangling, name, label, driver")
-    out = []
-    for v in volumes:
-        if "dangling" in filters:
-            dangling = filters["dangling"][0].lower() in ("true", "1")
-            if bool(engine.volumes.users(v.name)) == dangling:
-                continue
-        if "name" in filters and not any(n in v.name for n in filters["name"]):
-            continue
-        if "driver" in filters and v.driver not in filters["driver"]:
-            continue
-        if "label" in filters:
-            wanted = [(k, eq, val) for k, eq, val in (x.partition("=") for x in filters["label"])]
-            if not all(k in v.labels and (not eq or v.labels[k] == val) for k, eq, val in wanted):
-                continue
-        out.append(v)
-    return out
-
-
 def cmd_ls(cli: Cli, args: argparse.Namespace) -> int:
     rows = [
         {
@@ -75,7 +52,7 @@ def cmd_ls(cli: Cli, args: argparse.Namespace) -> int:
             "Name": v.name,
             "Scope": "local",
         }
-        for v in _matching(cli, parse_filters(args.filter))
+        for v in cli.engine().volumes.list_volumes(parse_filters(args.filter))
     ]
     render(
         rows,
@@ -118,23 +95,7 @@ def cmd_prune(cli: Cli, args: argparse.Namespace) -> int:
     )
     if not args.force and not cli.confirm(warning):
         return exitcodes.OK
-    from cove.cli.humanize import human_size
-    from cove.snapshots.usage import disk_usage
-
-    engine = cli.engine()
-    removed, freed = [], 0
-    for v in _matching(cli, parse_filters(args.filter)):
-        if engine.volumes.users(v.name) or (not args.all and not v.anonymous):
-            continue
-        freed += disk_usage(v.mountpoint.parent)[0]
-        engine.volumes.remove(v.name)
-        removed.append(v.name)
-    if removed:
-        cli.print("Deleted Volumes:")
-        for name in removed:
-            cli.print(name)
-        cli.print()
-    cli.print(f"Total reclaimed space: {human_size(freed)}")
+    render_prune(cli.engine().volumes.prune(all=args.all, filters=parse_filters(args.filter)), cli.out)
     return exitcodes.OK
 
 
