@@ -164,3 +164,11 @@ def load_config(env: Mapping[str, str] | None = None) -> EngineConfig:
     if values.get("upload_chunk_size", 0) < 0:
         raise InvalidArgument("registry.upload_chunk_size must be 0 (automatic) or more bytes")
     return EngineConfig(config_file=config_file, **values)
+
+
+def docker_config_dir(env: Mapping[str, str]) -> Path:
+    """Where Docker's client keeps its config.json (logins, credential helpers): ``DOCKER_CONFIG``,
+    else ``~/.docker``. Every front-end that logs in, pulls or pushes for a user reads it."""
+    if env.get("DOCKER_CONFIG"):
+        return Path(env["DOCKER_CONFIG"])
+    return Path(env.get("HOME") or os.path.expanduser("~")) / ".docker"

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from cove.cli.attach import StreamCut, stream
+from cove.engine.attach import AttachStream, Output, OutputStream
 from cove.monitor import protocol as p
 from cove.monitor.client import Attachment
 from cove.monitor.status import MONITOR_LOST, read_status
@@ -52,7 +53,7 @@ def test_a_recorded_exit_code(tmp_path: Path, recorded: dict[str, object], expec
 
 @dataclass
 class Attached:
-    attachment: Attachment
+    attachment: AttachStream
     monitor: socket.socket  # the monitor's end
     out: tuple[int, int]  # stdout's pipe (read, write)
     err: tuple[int, int]
@@ -64,7 +65,7 @@ class Attached:
 @pytest.fixture
 def attached() -> Iterator[Attached]:
     ours, monitor = socket.socketpair()
-    a = Attached(Attachment(ours, "running"), monitor, os.pipe(), os.pipe())
+    a = Attached(AttachStream(Attachment(ours, "running")), monitor, os.pipe(), os.pipe())
     for fd in (a.out[0], a.err[0]):
         os.set_blocking(fd, False)  # a check of output that is not there fails, not hangs
     yield a
@@ -103,3 +104,20 @@ def test_a_stream_that_breaks_the_framing_is_cut(attached: Attached) -> None:
     attached.monitor.sendall(p.HEADER.pack(p.STDOUT, p.MAX_FRAME + 1))
     with pytest.raises(StreamCut):
         attached.stream()
+
+
+def test_the_stream_gives_typed_output_and_reads_past_empty_frames(attached: Attached) -> None:
+    attached.monitor.sendall(p.frame(p.STDOUT, b""))
+    attached.monitor.sendall(p.frame(p.STDERR, b"oops\n") + p.frame(p.STDOUT, b"out\n"))
+    assert attached.attachment.read() == [
+        Output(OutputStream.STDERR, b"oops\n"),
+        Output(OutputStream.STDOUT, b"out\n"),
+    ]
+    attached.monitor.sendall(p.frame(p.EXIT, b'{"exit_code": 0}'))
+    assert attached.attachment.read() == []
+    assert attached.attachment.ended and attached.attachment.exit_code == 0
+
+
+def test_an_exit_frame_alone_is_the_end_not_a_cut(attached: Attached) -> None:
+    attached.monitor.sendall(p.frame(p.EXIT, b'{"exit_code": 4}'))
+    assert attached.stream() == 4

@@ -37,11 +37,25 @@ LAYERS: dict[str, int] = {
     "compose": 5,
     "vm": 5,
     "kube": 5,
+    "machine": 5,
     "cli": 6,
     "__main__": 6,
 }
 SHARED_L2 = {"db"}
 WHOLE_LAYERS = {0, 6}
+
+# The front-ends' closed boundary: they know the engine (and the API's wire shapes), the L0
+# foundation, and nothing else beneath, but for this short list (module -> the names taken
+# from it; None: the whole module), each with its reason.
+FRONT_ENDS = {"cli", "api", "compose", "vm", "machine", "kube", "__main__"}
+# (Among front-ends, test_imports_point_down keeps the direction: the CLI may use the API's shapes.)
+FRONT_END_MAY_IMPORT = {"engine"} | FRONT_ENDS | {part for part, layer in LAYERS.items() if layer == 0}
+FRONT_END_ALLOWLIST: dict[str, frozenset[str] | None] = {
+    # the user's terminal: raw mode and window size, for attach, run -it and exec -it
+    "cove.host.terminal": None,
+    # the command server's forked workers die with it (the CLI's own processes, not the engine's)
+    "cove.host.process": frozenset({"die_with_parent"}),
+}
 
 
 def _part(module: str) -> str:
@@ -80,3 +94,54 @@ def test_imports_point_down() -> None:
                 if other_layer > own_layer or (other_layer == own_layer and not peer_ok):
                     problems.append(f"{module} (L{own_layer}) imports {target} (L{other_layer})")
     assert not problems, "\n".join(problems)
+
+
+def _imports(path: Path) -> list[tuple[str, list[str]]]:
+    """(module, names taken from it) of every absolute import of a cove module in ``path``,
+    those under TYPE_CHECKING and inside functions included."""
+    found: list[tuple[str, list[str]]] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [(a.name, []) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.module, [a.name for a in node.names]))
+    return [(m, names) for m, names in found if m == "cove" or m.startswith("cove.")]
+
+
+def _boundary_problems(module: str, imports: list[tuple[str, list[str]]]) -> list[str]:
+    problems = []
+    own = _part(module) if module != "cove.__init__" else "__init__"
+    for target, names in imports:
+        other = _part(target) if target != "cove" else "__init__"
+        if other == own or other in FRONT_END_MAY_IMPORT:
+            continue
+        if target in FRONT_END_ALLOWLIST:
+            allowed = FRONT_END_ALLOWLIST[target]
+            if allowed is None or (names and set(names) <= allowed):
+                continue
+        # `from cove.host import terminal` names the allowed module as package + name
+        if names and all(FRONT_END_ALLOWLIST.get(f"{target}.{n}", ()) is None for n in names):
+            continue
+        problems.append(f"{module} imports {target} {names or ''}".rstrip())
+    return problems
+
+
+def test_front_ends_import_only_the_engine_the_api_and_the_base() -> None:
+    problems = []
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE.parent).with_suffix("")
+        module = ".".join(rel.parts)
+        if _part(module) in FRONT_ENDS:
+            problems += _boundary_problems(module, _imports(path))
+    assert not problems, "add an engine call or type for these:\n" + "\n".join(problems)
+
+
+def test_the_boundary_check_catches_a_subsystem_import() -> None:
+    assert _boundary_problems("cove.cli.x", [("cove.monitor.protocol", ["STDOUT"])])
+    assert _boundary_problems("cove.api.x", [("cove.containers.store", ["ContainerRecord"])])
+    assert _boundary_problems("cove.cli.x", [("cove.host.process", ["spawn"])])
+    assert _boundary_problems("cove.cli.x", [("cove.host", ["process"])])
+    assert not _boundary_problems("cove.cli.x", [("cove.host.process", ["die_with_parent"])])
+    assert not _boundary_problems("cove.cli.x", [("cove.host", ["terminal"])])
+    assert not _boundary_problems("cove.cli.x", [("cove.engine.requests", ["ContainerConfig"])])
+    assert not _boundary_problems("cove.cli.x", [("cove.oci.reference", ["parse_reference"]), ("cove", [])])

@@ -167,12 +167,15 @@ def test_monitor_modules_are_not_imported_twice(tmp_path: Path) -> None:
 
 HELP_FORBIDDEN = ("sqlite3", "zstandard", "tarfile")
 HELP_FORBIDDEN_PACKAGES = ("cove.engine",)
+# The request vocabulary the flags parse into (plain types and parsers) is all of the engine
+# that parsing `run`'s flags may load; none of the services.
+HELP_ALLOWED = {"cove.engine", "cove.engine.requests"}
 
 
 def test_cli_main_imports_nothing_heavy(tmp_path: Path) -> None:
     modules = imported_by("import cove.cli.main\n", tmp_path)
     assert "cove.cli.main" in modules
-    bad = offending(modules, HELP_FORBIDDEN, HELP_FORBIDDEN_PACKAGES)
+    bad = sorted(set(offending(modules, HELP_FORBIDDEN, HELP_FORBIDDEN_PACKAGES)) - HELP_ALLOWED)
     assert not bad, f"importing cove.cli.main imports {bad}"
 
 
@@ -187,5 +190,5 @@ except SystemExit as exc:
 """
     modules = imported_by(body, tmp_path, env={**os.environ, "COVE_COMMAND_SERVER": "0"})
     assert "cove.cli.main" in modules
-    bad = offending(modules, HELP_FORBIDDEN, HELP_FORBIDDEN_PACKAGES)
+    bad = sorted(set(offending(modules, HELP_FORBIDDEN, HELP_FORBIDDEN_PACKAGES)) - HELP_ALLOWED)
     assert not bad, f"`cove --help` imports {bad}"

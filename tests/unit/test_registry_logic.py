@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from cove.config import docker_config_dir
 from cove.content.store import ContentStore
 from cove.engine.registries import registry_domain
 from cove.errors import DigestMismatch, InvalidArgument, NotFound, PermissionDenied, Unavailable
@@ -19,7 +20,7 @@ from cove.images.pull import ResumingReader, RetryPolicy
 from cove.oci.digest import Digest
 from cove.oci.image import Descriptor
 from cove.registry.auth import parse_challenges, scope_for
-from cove.registry.credentials import Credentials, CredentialStore, config_dir, server_key
+from cove.registry.credentials import Credentials, CredentialStore, server_key
 from cove.registry.errors import (
     BadRequest,
     Denied,
@@ -192,8 +193,8 @@ class HelperRunner:
 
 
 def test_config_dir_follows_docker_config(tmp_path: Path) -> None:
-    assert config_dir({"DOCKER_CONFIG": str(tmp_path)}) == tmp_path
-    assert config_dir({"HOME": "/home/u"}) == Path("/home/u/.docker")
+    assert docker_config_dir({"DOCKER_CONFIG": str(tmp_path)}) == tmp_path
+    assert docker_config_dir({"HOME": "/home/u"}) == Path("/home/u/.docker")
 
 
 def test_logins_in_docker_config_json(tmp_path: Path) -> None:

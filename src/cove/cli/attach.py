@@ -7,10 +7,12 @@ import os
 import select
 import signal
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cove.host import terminal
-from cove.monitor import protocol as p
+
+if TYPE_CHECKING:
+    from cove.engine.attach import AttachStream
 
 DEFAULT_DETACH_KEYS = b"\x10\x11"  # Ctrl-P Ctrl-Q
 PROXIED_SIGNALS = (
@@ -84,7 +86,7 @@ def _signals(handler: Callable[[int], None] | None, on_resize: Callable[[], None
 
 
 def stream(
-    attachment: Any,
+    attachment: AttachStream,
     *,
     stdin: bool,
     tty: bool,
@@ -96,6 +98,8 @@ def stream(
 ) -> int | None:
     """Copy until the container exits (its exit code) or the user detaches (None); StreamCut
     when the stream ends without an exit code."""
+    from cove.engine.attach import OutputStream
+
     interactive_tty = tty and os.isatty(stdin_fd)
 
     def resize() -> None:
@@ -133,15 +137,12 @@ def stream(
                         with contextlib.suppress(OSError):
                             attachment.send_stdin(data)
             if attachment.fileno() in ready:
-                frames = attachment.read()
-                if not frames:
-                    raise StreamCut()
-                for kind, payload in frames:
-                    if kind == p.STDOUT:
-                        _write_all(stdout_fd, payload)
-                    elif kind == p.STDERR:
-                        _write_all(stderr_fd, payload)
+                chunks = attachment.read()
+                for chunk in chunks:
+                    _write_all(stderr_fd if chunk.stream is OutputStream.STDERR else stdout_fd, chunk.data)
                 if attachment.ended:
                     if attachment.exit_code is None:
                         raise StreamCut()
                     return int(attachment.exit_code)
+                if not chunks:
+                    raise StreamCut()

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cove.cli.parser import go_bool
-from cove.containers.model import (
+from cove.engine.requests import (
     BIND,
     TMPFS,
     VOLUME,
@@ -372,11 +372,19 @@ def parse_label(item: str) -> tuple[str, str]:
     return key, value
 
 
+def _seccomp_profile(path: Path) -> str:
+    from cove.engine.requests import check_seccomp_profile
+
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise InvalidArgument(f"cannot read seccomp profile {path}: {exc.strerror}") from None
+    return check_seccomp_profile(text, str(path))
+
+
 def parse_security_opts(opts: list[str]) -> tuple[bool, str]:
     """--security-opt: (no_new_privileges, seccomp) from no-new-privileges[=BOOL] and
     seccomp=unconfined|FILE; the old ':' separator is accepted too."""
-    from cove.runtime.seccomp import read_profile
-
     no_new_privileges = False
     seccomp = "default"
     for opt in opts:
@@ -384,7 +392,7 @@ def parse_security_opts(opts: list[str]) -> tuple[bool, str]:
         if key == "no-new-privileges":
             no_new_privileges = _go_bool(value, "--security-opt no-new-privileges") if sep else True
         elif key == "seccomp":
-            seccomp = "unconfined" if value == "unconfined" else read_profile(Path(value))
+            seccomp = "unconfined" if value == "unconfined" else _seccomp_profile(Path(value))
         elif (key, value) in (("apparmor", "unconfined"), ("label", "disable")):
             pass  # cove sets neither AppArmor nor SELinux labels
         else:
@@ -512,7 +520,7 @@ def _host_arch() -> str:
 def _publish(items: list[str]) -> list[dict[str, Any]]:
     import dataclasses
 
-    from cove.network.ports import parse_publish
+    from cove.engine.requests import parse_publish
 
     return [dataclasses.asdict(spec) for item in items for spec in parse_publish(item)]
 

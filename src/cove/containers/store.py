@@ -100,6 +100,25 @@ class ContainerStore:
             return self.get(record.id)
         raise Conflict("could not find a free container name")
 
+    def ids(self) -> set[str]:
+        return {r["id"] for r in self.db.query("SELECT id FROM containers")}
+
+    def snapshot_keys(self) -> set[str]:
+        """The keys of the containers' writable snapshots (what the garbage collector keeps)."""
+        return {r["snapshot_key"] for r in self.db.query("SELECT snapshot_key FROM containers")}
+
+    def image_counts(self) -> dict[str, int]:
+        """How many containers (in any state) each image ID has."""
+        rows = self.db.query("SELECT image_id, COUNT(*) AS n FROM containers GROUP BY image_id")
+        return {r["image_id"]: int(r["n"]) for r in rows}
+
+    def of_image(self, image_id: str) -> list[tuple[str, str]]:
+        """(container ID, name) of every container created from ``image_id``, oldest first."""
+        rows = self.db.query(
+            "SELECT id, name FROM containers WHERE image_id = ? ORDER BY created", (image_id,)
+        )
+        return [(r["id"], r["name"]) for r in rows]
+
     def set_state(self, container_id: str, state: str) -> None:
         self.db.execute("UPDATE containers SET state = ? WHERE id = ?", (state, container_id))
 

@@ -18,7 +18,7 @@ from cove.host.runner import Runner, SubprocessRunner
 from cove.host.seam import Host, LinuxHost
 from cove.host.trees import OnFailure
 from cove.images.store import ImageStore
-from cove.snapshots.snapshotter import COPY, OVERLAY, Snapshotter
+from cove.snapshots.snapshotter import COPY, OVERLAY, Snapshotter, any_snapshots
 from cove.volumes.store import VolumeStore
 
 if TYPE_CHECKING:
@@ -87,12 +87,12 @@ class Engine:
 
     @cached_property
     def build(self) -> BuildService:
+        from cove.config import docker_config_dir
         from cove.engine.build import BuildService
-        from cove.registry.credentials import config_dir
 
         def pull(name: str, platform: str, docker_config: Path | None) -> None:
             self.registries.pull(
-                name, docker_config=docker_config or config_dir(os.environ), platform=platform
+                name, docker_config=docker_config or docker_config_dir(os.environ), platform=platform
             )
 
         return BuildService(self.store, pull)
@@ -123,7 +123,7 @@ def _choose_driver(config: EngineConfig, db: Database) -> tuple[str, str]:
         reason = db.get_meta(DRIVER_REASON_KEY) or ""
         if wanted in ("auto", recorded):
             return recorded, reason
-        if db.query_one("SELECT 1 FROM snapshots LIMIT 1") is not None:
+        if any_snapshots(db):
             raise FailedPrecondition(
                 f"the store at {config.root} uses the {recorded} storage driver, not {wanted}",
                 hint="use another COVE_ROOT for another driver, or `cove system prune -a` to empty this one",
@@ -146,9 +146,7 @@ def _build_cache_roots(store: Store) -> tuple[set[str], set[str]]:
 
 def _clean_build_leftovers(store: Store, failed: OnFailure) -> None:
     work = store.root / "build" / "work"
-    if (work.exists() and any(work.iterdir())) or store.db.query_one(
-        "SELECT 1 FROM snapshots WHERE kind = 'active' AND key LIKE 'build-%'"
-    ):
+    if (work.exists() and any(work.iterdir())) or store.snapshotter.active_keys("build-"):
         from cove.engine.build import clean_leftovers
 
         clean_leftovers(store, failed)

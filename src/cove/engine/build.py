@@ -499,13 +499,10 @@ def clean_leftovers(store: Store, failed: OnFailure) -> None:
                 remove_tree(entry.path)  # (which never enters a mount point left there)
             except (OSError, CoveError) as exc:
                 failed(Path(entry.path), exc)
-    rows = store.db.query(
-        "SELECT key FROM snapshots WHERE kind = 'active' AND key LIKE ?", (BUILD_PREFIX + "%",)
-    )
-    for row in rows:
-        names.add(row["key"])
+    for key in store.snapshotter.active_keys(BUILD_PREFIX):
+        names.add(key)
         with contextlib.suppress(CoveError):
-            store.snapshotter.remove(row["key"])
+            store.snapshotter.remove(key)
     if names:
         with contextlib.suppress(CoveError):
             info = choose_runtime(store)

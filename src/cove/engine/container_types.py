@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cove.containers.store import ContainerRecord
+
+__all__ = ["ContainerDetails", "ContainerRecord", "MountPoint"]
+
 
 @dataclass(frozen=True)
 class MountPoint:

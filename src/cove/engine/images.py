@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from cove.build.changes import apply_changes
+from cove.containers.store import ContainerStore
 from cove.engine.filters import check_filters, labels_match, parse_bool_filter, parse_until
 from cove.engine.sources import open_source
 from cove.engine.store import Store
@@ -64,8 +65,7 @@ class ImageService:
         )
 
     def _user_counts(self) -> dict[str, int]:
-        rows = self.store.db.query("SELECT image_id, COUNT(*) AS n FROM containers GROUP BY image_id")
-        return {r["image_id"]: int(r["n"]) for r in rows}
+        return ContainerStore(self.store.db).image_counts()
 
     def list_images(
         self, *, all: bool = False, filters: Mapping[str, list[str]] | None = None
@@ -193,7 +193,7 @@ class ImageService:
 
     def _remove_one(self, name: str, force: bool, result: RemoveResult) -> None:
         record, ref = self.images.lookup(name)
-        users = self.images.users(record.id)
+        users = ContainerStore(self.store.db).of_image(record.id)
         states = {u[0]: self.status_of(u[0]) for u in users}
         running = [u for u in users if states[u[0]] in RUNNING_STATES]
         stopped = [u for u in users if states[u[0]] not in RUNNING_STATES]

@@ -161,7 +161,9 @@ class Store:
         directory = self.root / "containers"
         if not directory.exists():
             return 0
-        known = {r["id"] for r in self.db.query("SELECT id FROM containers")}
+        from cove.containers.store import ContainerStore
+
+        known = ContainerStore(self.db).ids()
         removed = 0
         for entry in os.scandir(directory):
             if entry.name.startswith(".trash-") or (len(entry.name) == 64 and entry.name not in known):
@@ -208,10 +210,11 @@ class Store:
 
     def collect_garbage(self) -> GcResult:
         """Remove unused blobs and snapshots (caller holds the store via :meth:`collecting`)."""
+        from cove.containers.store import ContainerStore
         from cove.images import gc
 
         blobs: set[str] = set()
-        chains: set[str] = set()
+        chains: set[str] = ContainerStore(self.db).snapshot_keys()  # the containers' own layers
         for provider in self.gc_roots:
             more_blobs, more_chains = provider()
             blobs |= more_blobs

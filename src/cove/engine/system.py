@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from cove.containers.store import ContainerStore
 from cove.engine.images import ImageService
 from cove.engine.runtimes import choose_runtime, rejected_runtimes
 from cove.engine.store import Store
@@ -53,12 +54,11 @@ class SystemService:
         return [(c.record.snapshot_key, c.status.running) for c in self.containers().all()]
 
     def info(self) -> Info:
-        db = self.store.db
         statuses = [c.status.status for c in self.containers().all()] if self.containers else []
         total = len(statuses)
         paused = statuses.count(PAUSED)
         running = sum(1 for s in statuses if s in (RUNNING, RESTARTING))
-        images = int(db.query("SELECT COUNT(*) AS n FROM images")[0]["n"])
+        images = self.store.images.count()
         runtime_error = ""
         try:
             runtime: RuntimeInfo | None = choose_runtime(self.store)
@@ -98,7 +98,7 @@ class SystemService:
         content = store.content
         snapshots = {s.key: s for s in store.snapshotter.all()}
         summaries = self.images.list_images()
-        used_images = {r["image_id"] for r in store.db.query("SELECT DISTINCT image_id FROM containers")}
+        used_images = set(ContainerStore(store.db).image_counts())
 
         # Which blobs and layer snapshots each image holds, as "blob:<digest>" / "layer:<chainID>"
         # (a plain layer's blob digest and chainID can be the same string).

@@ -53,8 +53,8 @@ def collect(
     snapshotter: Snapshotter,
     keep: tuple[set[str], set[str]] = (set(), set()),
 ) -> GcResult:
-    """Remove blobs and snapshots no image or container uses; ``keep`` adds (blobs, chainIDs)
-    that other owners (the build cache) still hold."""
+    """Remove blobs and snapshots no image uses; ``keep`` adds (blobs, snapshot keys) that other
+    owners still hold: the containers' writable snapshots, the build cache's layers."""
     marked: set[str] = set(keep[0])
     chains: set[str] = set(keep[1])
     for record in images.records():
@@ -66,9 +66,6 @@ def collect(
     by_key = {s.key: s for s in snapshotter.all()}
     by_id = {s.id: s for s in by_key.values()}
     roots = [by_key[k] for k in chains if k in by_key]
-    for row in images.db.query("SELECT snapshot_key FROM containers"):
-        if row["snapshot_key"] in by_key:
-            roots.append(by_key[row["snapshot_key"]])
     for snap in roots:
         node: SnapshotInfo | None = snap
         while node is not None and node.id not in keep_ids:

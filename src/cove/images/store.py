@@ -239,11 +239,5 @@ class ImageStore:
             (digest, registry, repository),
         )
 
-    # -- containers that use images (the container service writes these rows) -----------
-
-    def users(self, image_id: str) -> list[tuple[str, str, str]]:
-        """(container ID, name, state) of every container created from ``image_id``."""
-        rows = self.db.query(
-            "SELECT id, name, state FROM containers WHERE image_id = ? ORDER BY created", (image_id,)
-        )
-        return [(r["id"], r["name"], r["state"]) for r in rows]
+    def count(self) -> int:
+        return int(self.db.query("SELECT COUNT(*) AS n FROM images")[0]["n"])

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -26,12 +25,6 @@ class Credentials(NamedTuple):
     username: str
     secret: str  # a password, or an identity (refresh) token
     identity_token: bool = False
-
-
-def config_dir(env: Mapping[str, str]) -> Path:
-    if env.get("DOCKER_CONFIG"):
-        return Path(env["DOCKER_CONFIG"])
-    return Path(env.get("HOME") or os.path.expanduser("~")) / ".docker"
 
 
 def server_key(domain: str) -> str:

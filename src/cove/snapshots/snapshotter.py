@@ -74,6 +74,11 @@ class Extraction:
             self._s.remove_unfinished(self.id)
 
 
+def any_snapshots(db: Database) -> bool:
+    """Whether the store holds any snapshot (its storage driver is then fixed)."""
+    return db.query_one("SELECT 1 FROM snapshots LIMIT 1") is not None
+
+
 class Snapshotter:
     def __init__(
         self, root: Path, db: Database, driver: str, runner: Runner, flush: Flush | None = None
@@ -118,6 +123,13 @@ class Snapshotter:
 
     def all(self) -> list[SnapshotInfo]:
         return [_info(r) for r in self.db.query("SELECT * FROM snapshots WHERE kind != 'preparing'")]
+
+    def active_keys(self, prefix: str) -> list[str]:
+        """Keys of the writable (active) snapshots whose key starts with ``prefix``."""
+        rows = self.db.query(
+            "SELECT key FROM snapshots WHERE kind = 'active' AND substr(key, 1, ?) = ?", (len(prefix), prefix)
+        )
+        return [r["key"] for r in rows]
 
     def chain(self, key: str) -> list[SnapshotInfo]:
         """``key`` and its ancestors, top first."""

@@ -17,8 +17,8 @@ from cove.cli.app import Cli
 from cove.cli.buildprogress import BuildProgress
 from cove.cli.parser import Subparsers, UsageError, parse_filters
 from cove.cli.prune import render_prune
+from cove.config import docker_config_dir
 from cove.errors import CoveError, InvalidArgument, NotFound
-from cove.registry.credentials import config_dir
 
 ARCHIVE_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")
 
@@ -214,7 +214,7 @@ def cmd_build(cli: Cli, args: argparse.Namespace) -> int:
                 secrets=_secrets(args.secret, env, Path(holder)),
                 output=_output(args.output),
                 output_stream=getattr(cli.out, "buffer", None),
-                docker_config=config_dir(cli.env),
+                docker_config=docker_config_dir(cli.env),
             )
             if mode == "plain":
                 runtime = cli.engine().build.runtime().info.name

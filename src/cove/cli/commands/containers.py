@@ -21,9 +21,9 @@ from cove.errors import CoveError, ExitStatusUnknown, ImageNotFound
 from cove.oci.reference import parse_reference
 
 if TYPE_CHECKING:
-    from cove.containers.model import ContainerConfig
-    from cove.containers.store import ContainerRecord
+    from cove.engine.container_types import ContainerRecord
     from cove.engine.containers import Container
+    from cove.engine.requests import ContainerConfig
 
 PS_TABLE = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
 PS_TABLE_SIZE = PS_TABLE + "\t{{.Size}}"
@@ -603,6 +603,6 @@ PS_DESCRIPTION = (
 def _ports_text(cli: Cli, c: Container) -> str:
     if not c.status.running or not (c.record.config.publish or c.record.config.publish_all):
         return ""
-    from cove.network.ports import format_binding
+    from cove.engine.requests import format_binding
 
     return ", ".join(format_binding(b) for b in cli.engine().networks.bindings(c.record.id))

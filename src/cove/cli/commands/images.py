@@ -306,14 +306,12 @@ def _add_import(sub: Subparsers, name: str) -> None:
 
 
 def cmd_save(cli: Cli, args: argparse.Namespace) -> int:
-    from cove.images.save import OCI_DIR
-
     engine = cli.engine()
     progress = cli.progress(quiet=True)
     if args.output:
         engine.images.save(args.images, fmt=args.format, output=Path(args.output), progress=progress)
         return exitcodes.OK
-    if args.format == OCI_DIR:
+    if args.format == "oci-dir":
         raise UsageError("--format oci-dir needs an output directory (-o DIR)", "cove save")
     if sys.stdout.isatty():
         raise UsageError("cowardly refusing to save to a terminal. Use the -o flag or redirect", "cove save")

@@ -221,7 +221,7 @@ def register(network: Subparsers) -> None:
 
 
 def cmd_port(cli: Cli, args: argparse.Namespace) -> int:
-    from cove.network.ports import parse_expose
+    from cove.engine.requests import parse_expose
 
     bindings = cli.engine().containers.ports(args.container)
     if args.port:

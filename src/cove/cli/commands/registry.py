@@ -10,9 +10,9 @@ from cove.cli import exitcodes
 from cove.cli.app import Cli
 from cove.cli.parser import Subparsers, UsageError
 from cove.cli.progress import ProgressPrinter
+from cove.config import docker_config_dir
 from cove.errors import InvalidReference
 from cove.oci.reference import parse_reference
-from cove.registry.credentials import config_dir
 
 # --- pull ----------------------------------------------------------------------------
 
@@ -45,7 +45,11 @@ def pull_image(
     progress = ProgressPrinter(out, quiet=quiet, plain_lines=True)
     try:
         results = cli.engine().registries.pull(
-            name, docker_config=config_dir(cli.env), platform=platform, all_tags=all_tags, progress=progress
+            name,
+            docker_config=docker_config_dir(cli.env),
+            platform=platform,
+            all_tags=all_tags,
+            progress=progress,
         )
     finally:
         progress.close()
@@ -95,7 +99,7 @@ def cmd_push(cli: Cli, args: argparse.Namespace) -> int:
     progress = ProgressPrinter(out, quiet=args.quiet, plain_lines=True)
     try:
         results = cli.engine().registries.push(
-            args.name, docker_config=config_dir(cli.env), all_tags=args.all_tags, progress=progress
+            args.name, docker_config=docker_config_dir(cli.env), all_tags=args.all_tags, progress=progress
         )
     finally:
         progress.close()
@@ -140,7 +144,7 @@ def cmd_login(cli: Cli, args: argparse.Namespace) -> int:
     elif password is not None:
         cli.err.write("WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n")
     if username is None and password is None:
-        saved = registries.saved_login(args.server, config_dir(cli.env))
+        saved = registries.saved_login(args.server, docker_config_dir(cli.env))
         if saved is not None and not saved.identity_token:
             cli.print("Authenticating with existing credentials...")
             username, password = saved.username, saved.secret
@@ -161,7 +165,7 @@ def cmd_login(cli: Cli, args: argparse.Namespace) -> int:
                 "cove login",
             )
         password = getpass.getpass("Password: ")
-    result = registries.login(args.server, username, password, docker_config=config_dir(cli.env))
+    result = registries.login(args.server, username, password, docker_config=docker_config_dir(cli.env))
     if result.stored_in.endswith("config.json"):
         cli.err.write(
             f"WARNING! Your password will be stored unencrypted in {result.stored_in}.\n"
@@ -188,7 +192,7 @@ def _add_login(sub: Subparsers) -> None:
 
 
 def cmd_logout(cli: Cli, args: argparse.Namespace) -> int:
-    server, found = cli.engine().registries.logout(args.server, docker_config=config_dir(cli.env))
+    server, found = cli.engine().registries.logout(args.server, docker_config=docker_config_dir(cli.env))
     if found:
         cli.print(f"Removing login credentials for {server}")
     else:
