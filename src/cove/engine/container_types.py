@@ -7,7 +7,15 @@ from typing import Any
 
 from cove.containers.store import ContainerRecord
 
-__all__ = ["ContainerDetails", "ContainerRecord", "MountPoint"]
+__all__ = ["ContainerDetails", "ContainerRecord", "ContainerSize", "MountPoint"]
+
+
+@dataclass(frozen=True)
+class ContainerSize:
+    """Docker's SizeRw (what the container wrote) and SizeRootFs (that plus its image)."""
+
+    rw: int
+    root_fs: int
 
 
 @dataclass(frozen=True)

@@ -200,8 +200,7 @@ class SystemService:
         then whatever nothing holds any more. Volumes stay, as Docker's do without --volumes."""
         report = PruneReport()
         if self.containers is not None:
-            removed, freed = self.containers().prune()
-            report += PruneReport(containers=tuple(removed), space_reclaimed=freed)
+            report += self.containers().prune()
         if self.networks is not None:
             report += PruneReport(networks=tuple(self.networks.prune()))
         images = self.images.prune(all=all)

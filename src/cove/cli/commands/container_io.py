@@ -235,11 +235,7 @@ def cmd_cp(cli: Cli, args: argparse.Namespace) -> int:
 def cmd_export(cli: Cli, args: argparse.Namespace) -> int:
     io = cli.engine().container_io
     if args.output:
-        from cove.host.atomic import atomic_output
-
-        target = Path(args.output)
-        with atomic_output(target) as tmp, open(tmp, "wb") as f:
-            io.export(args.container, f)
+        io.export_to(args.container, Path(args.output))
         return exitcodes.OK
     if sys.stdout.isatty():
         raise UsageError(

@@ -74,12 +74,10 @@ def status_text(container: Container, now: float | None = None) -> str:
     return s.status.capitalize()
 
 
-def command_text(container: Container, image_config: dict[str, Any], truncate: bool) -> str:
-    from cove.containers.spec import command
-
+def command_text(cli: Cli, container: Container, image_config: dict[str, Any], truncate: bool) -> str:
     try:
-        args = command(container.record.config, image_config)
-    except CoveError:
+        args = cli.engine().containers.command_line(container.record, image_config)
+    except CoveError:  # a container whose image gives it no command: an empty column, as Docker's
         args = []
     text = " ".join(shlex.quote(a) if " " in a else a for a in args)
     if truncate and len(text) > 20:
@@ -356,10 +354,7 @@ def cmd_rename(cli: Cli, args: argparse.Namespace) -> int:
 def cmd_prune(cli: Cli, args: argparse.Namespace) -> int:
     if not args.force and not cli.confirm("WARNING! This will remove all stopped containers."):
         return exitcodes.OK
-    from cove.engine.types import PruneReport
-
-    removed, freed = cli.engine().containers.prune()
-    render_prune(PruneReport(containers=tuple(removed), space_reclaimed=freed), cli.out)
+    render_prune(cli.engine().containers.prune(), cli.out)
     return exitcodes.OK
 
 
@@ -381,13 +376,12 @@ def cmd_ps(cli: Cli, args: argparse.Namespace) -> int:
             image_configs[record.image_id] = engine.containers.image_config(record)
         size = ""
         if args.size:
-            with contextlib.suppress(CoveError):
-                own = engine.store.snapshotter.usage(record.snapshot_key)[1]
-                image_size = engine.store.images.get(record.image_id).size if record.image_id else 0
-                size = f"{human_size(own)} (virtual {human_size(own + image_size)})"
+            with contextlib.suppress(CoveError):  # (its image or layer went meanwhile)
+                sizes = engine.containers.size(record)
+                size = f"{human_size(sizes.rw)} (virtual {human_size(sizes.root_fs)})"
         rows.append(
             {
-                "Command": command_text(c, image_configs[record.image_id], not args.no_trunc),
+                "Command": command_text(cli, c, image_configs[record.image_id], not args.no_trunc),
                 "CreatedAt": local_time(_iso(record.created)),
                 "ID": record.id if args.no_trunc else record.id[:12],
                 "Image": record.image_ref,

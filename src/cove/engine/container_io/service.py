@@ -98,6 +98,9 @@ class ContainerIO:
     def export(self, ref: str, out: BinaryIO) -> None:
         self.snapshots.export(ref, out)
 
+    def export_to(self, ref: str, output: Path) -> None:
+        self.snapshots.export_to(ref, output)
+
     def copy_from(
         self, ref: str, path: str, out: BinaryIO, name: str | None = None, *, follow: bool = False
     ) -> None:

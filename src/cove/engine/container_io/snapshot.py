@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import tempfile
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from cove.archive.treetar import TreeTar
@@ -15,6 +16,7 @@ from cove.containers.store import ContainerRecord
 from cove.engine.container_files import stopped_view
 from cove.engine.containers import ContainerService
 from cove.errors import Conflict, CoveError
+from cove.host.atomic import atomic_output
 from cove.images import diff as snapshot_diff
 from cove.images.diff import Change
 from cove.images.importer import now_rfc3339, store_unpacked
@@ -153,3 +155,9 @@ class Snapshots:
                 str(root), skip=lambda rel: rel in points and rel.startswith(("proc", "sys", "dev/"))
             )
             tar.close()
+
+    def export_to(self, ref: str, output: Path) -> None:
+        """``export -o``: the archive is written under a temporary name and takes ``output``'s
+        when whole, so that a failed export leaves no partial file."""
+        with atomic_output(output) as tmp, open(tmp, "wb") as f:
+            self.export(ref, f)

@@ -9,7 +9,7 @@ from typing import Any
 from cove.containers import spec as container_spec
 from cove.containers.model import VOLUME
 from cove.containers.store import ContainerRecord
-from cove.engine.container_types import ContainerDetails, MountPoint
+from cove.engine.container_types import ContainerDetails, ContainerSize, MountPoint
 from cove.engine.containers.filters import filter_containers
 from cove.engine.containers.health import effective_health
 from cove.engine.containers.layout import ContainerLayout
@@ -34,6 +34,18 @@ class Inspector:
         elif not all and "status" not in (filters or {}):
             containers = [c for c in containers if c.status.running]
         return filter_containers(self.layout, containers, filters or {})
+
+    def size(self, record: ContainerRecord) -> ContainerSize:
+        """Bytes the container's writable layer holds, and with its image's (``ps --size``)."""
+        rw = self.store.snapshotter.usage(record.snapshot_key)[1]
+        image = self.store.images.get(record.image_id).size if record.image_id else 0
+        return ContainerSize(rw, rw + image)
+
+    def command_line(self, record: ContainerRecord, image_config: dict[str, Any] | None = None) -> list[str]:
+        """What the container runs: its entrypoint and command over the image's (``ps``'s
+        COMMAND); InvalidArgument when they make no command."""
+        image = self.layout.image_config(record) if image_config is None else image_config
+        return container_spec.command(record.config, image)
 
     def details(self, ref: str) -> ContainerDetails:
         container = self.layout.get(ref)

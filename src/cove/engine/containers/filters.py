@@ -7,6 +7,7 @@ import re
 
 from cove.engine.containers.layout import ContainerLayout
 from cove.engine.containers.model import Container
+from cove.engine.filters import labels_match
 from cove.errors import CoveError, InvalidArgument
 
 CONTAINER_FILTERS = frozenset(
@@ -29,10 +30,7 @@ def _matches(container: Container, key: str, values: list[str], ancestors: set[s
     if key == "id":
         return any(record.id.startswith(v) for v in values)
     if key == "label":
-        labels = record.config.labels
-        return all(
-            (k in labels and (not eq or labels[k] == v)) for k, eq, v in (x.partition("=") for x in values)
-        )
+        return labels_match(record.config.labels, values)
     if key == "ancestor":
         return record.image_id in ancestors
     if key == "health":

@@ -8,6 +8,7 @@ import os
 
 from cove.engine.containers.layout import ContainerLayout
 from cove.engine.containers.lifecycle import Lifecycle
+from cove.engine.types import PruneReport
 from cove.errors import Conflict, CoveError
 from cove.host.trees import remove_quietly
 from cove.monitor.status import read_status
@@ -57,7 +58,8 @@ class Remover:
                     self.volumes.remove(name)
         return cid
 
-    def prune(self) -> tuple[list[str], int]:
+    def prune(self) -> PruneReport:
+        """Every container that is not running (Docker's ``container prune``)."""
         from cove.snapshots.usage import disk_usage
 
         removed = []
@@ -70,4 +72,4 @@ class Remover:
             )[0]
             self.remove(container.record.id)
             removed.append(container.record.id)
-        return removed, freed
+        return PruneReport(containers=tuple(removed), space_reclaimed=freed)

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from cove.containers.model import ContainerConfig
 from cove.containers.store import ContainerRecord
-from cove.engine.container_types import ContainerDetails
+from cove.engine.attach import AttachStream
+from cove.engine.container_types import ContainerDetails, ContainerSize
 from cove.engine.containers.connect import Connector
 from cove.engine.containers.create import Creator
 from cove.engine.containers.details import Inspector
@@ -20,7 +21,7 @@ from cove.engine.containers.remove import Remover
 from cove.engine.containers.rename import Renamer
 from cove.engine.containers.start import Starter
 from cove.engine.store import Store
-from cove.monitor import client as monitor
+from cove.engine.types import PruneReport
 from cove.monitor.status import Status
 from cove.runtime.oci import OciRuntime
 from cove.volumes.store import VolumeStore
@@ -92,6 +93,12 @@ class ContainerService:
     def details(self, ref: str) -> ContainerDetails:
         return self.inspector.details(ref)
 
+    def size(self, record: ContainerRecord) -> ContainerSize:
+        return self.inspector.size(record)
+
+    def command_line(self, record: ContainerRecord, image_config: dict[str, Any] | None = None) -> list[str]:
+        return self.inspector.command_line(record, image_config)
+
     # -- create and start --------------------------------------------------------------
 
     def create(
@@ -113,9 +120,11 @@ class ContainerService:
         stderr: bool = True,
         tty_size: tuple[int, int] | None = None,
         remove: bool = False,
-    ) -> monitor.Attachment:
-        return self.starter.attach(
-            ref, stdin=stdin, stdout=stdout, stderr=stderr, tty_size=tty_size, remove=remove
+    ) -> AttachStream:
+        return AttachStream(
+            self.starter.attach(
+                ref, stdin=stdin, stdout=stdout, stderr=stderr, tty_size=tty_size, remove=remove
+            )
         )
 
     # -- stop, kill, restart, wait, pause ------------------------------------------------
@@ -162,5 +171,5 @@ class ContainerService:
     def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> str:
         return self.remover.remove(ref, force=force, volumes=volumes)
 
-    def prune(self) -> tuple[list[str], int]:
+    def prune(self) -> PruneReport:
         return self.remover.prune()
