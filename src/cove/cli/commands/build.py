@@ -10,7 +10,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import BinaryIO
 
 from cove.cli import exitcodes
 from cove.cli.app import Cli
@@ -19,8 +19,6 @@ from cove.cli.parser import Subparsers, UsageError, parse_filters
 from cove.cli.prune import render_prune
 from cove.config import docker_config_dir
 from cove.errors import CoveError, InvalidArgument, NotFound
-
-ARCHIVE_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")
 
 
 def _pairs(values: list[str] | None, what: str, env: dict[str, str] | None = None) -> dict[str, str]:
@@ -90,92 +88,24 @@ def _output(text: str | None) -> dict[str, str] | None:
 @contextlib.contextmanager
 def _context(cli: Cli, args: argparse.Namespace) -> Iterator[tuple[Path, str, Path | None]]:
     """(context directory, Dockerfile text, the Dockerfile's path) from the arguments."""
-    from cove.engine.sources import open_source
+    from cove.engine.build_context import resolve_context
 
-    source: str = args.context
-    build = cli.engine().build
-    stdin_bytes: bytes | None = None
+    dockerfile_text: str | None = None
     if args.file == "-":
-        if source == "-":
+        if args.context == "-":
             raise UsageError("the context and the Dockerfile cannot both come from stdin", "cove build")
-        stdin_bytes = _stdin(cli).read()
-    if source.startswith(("git@", "git://")) or (
-        source.startswith(("http://", "https://")) and source.endswith(".git")
-    ):
-        raise InvalidArgument(
-            f"Git contexts ({source}) are not supported", hint="clone it and build the directory"
-        )
-    if source == "-" or source.startswith(("http://", "https://")):
-        with contextlib.ExitStack() as opened:
-            stream = _stdin(cli) if source == "-" else opened.enter_context(open_source(source))[0]
-            head = stream.read(512)
-            if not _is_archive(head):
-                if source != "-":
-                    raise InvalidArgument(f"{source} is not a tar archive")
-                # `cove build - < Dockerfile`: a Dockerfile and no context at all.
-                text = (head + stream.read()).decode(errors="replace")
-                empty = opened.enter_context(tempfile.TemporaryDirectory(prefix="cove-context-"))
-                yield Path(empty), text, None
-                return
-            archive = cast(BinaryIO, io.BufferedReader(_Prefixed(head, stream)))
-            root = opened.enter_context(build.context_from_archive(archive))
-            name = args.file or "Dockerfile"
-            if stdin_bytes is not None:
-                yield root, stdin_bytes.decode(errors="replace"), None
-                return
-            found = build.context_file(root, name)
-            if found is None:
-                raise NotFound(f"the context archive holds no {name}", hint="name it with -f")
-            yield root, found, root / name.lstrip("/")
-        return
-    root = Path(source)
-    if not root.is_dir():
-        raise NotFound(f"the build context {source} is not a directory", hint="give a directory, - or a URL")
-    if stdin_bytes is not None:
-        yield root, stdin_bytes.decode(errors="replace"), None
-        return
-    if args.file:  # the user's own file, wherever it is (Docker allows one outside the context)
-        dockerfile = Path(args.file)
-        content = dockerfile.read_text(errors="replace") if dockerfile.is_file() else None
-    else:  # the context's, read inside it
-        dockerfile = root / "Dockerfile"
-        content = build.context_file(root, "Dockerfile")
-    if content is None:
-        raise NotFound(
-            f"cannot read the Dockerfile {dockerfile}",
-            hint="name it with -f, or put a Dockerfile in the context",
-        )
-    yield root, content, dockerfile
+        dockerfile_text = _stdin(cli).read().decode(errors="replace")
+    source: str | BinaryIO = _stdin(cli) if args.context == "-" else args.context
+    dockerfile = None if args.file == "-" else args.file
+    with resolve_context(
+        cli.engine().build, source, dockerfile=dockerfile, dockerfile_text=dockerfile_text
+    ) as context:
+        yield context.root, context.dockerfile, context.dockerfile_path
 
 
 def _stdin(cli: Cli) -> BinaryIO:
     buffer = getattr(cli.stdin, "buffer", None)
     return buffer if buffer is not None else io.BytesIO(cli.stdin.read().encode())
-
-
-def _is_archive(head: bytes) -> bool:
-    return head.startswith(ARCHIVE_MAGIC) or (len(head) >= 262 and head[257:262] == b"ustar")
-
-
-class _Prefixed(io.RawIOBase):
-    """A stream with its first bytes (already read to sniff it) put back in front."""
-
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
-        self.head = head
-        self.rest = rest
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        if self.head:
-            n = min(len(buffer), len(self.head))
-            buffer[:n] = self.head[:n]
-            self.head = self.head[n:]
-            return n
-        data = self.rest.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 def cmd_build(cli: Cli, args: argparse.Namespace) -> int:
