@@ -17,7 +17,7 @@ from cove.cli.humanize import human_duration, human_size, local_time
 from cove.cli.output import inspect_template, print_inspected, render
 from cove.cli.parser import GoBool, Subparsers, UsageError, parse_filters
 from cove.cli.prune import render_prune
-from cove.errors import CoveError, ExitStatusUnknown, ImageNotFound
+from cove.errors import CoveError, ExitStatusUnknown
 from cove.oci.reference import parse_reference
 
 if TYPE_CHECKING:
@@ -123,19 +123,24 @@ def _open_cidfile(path: str) -> IO[str]:
 def _create_pulling(cli: Cli, args: argparse.Namespace, config: ContainerConfig) -> ContainerRecord:
     """Create, pulling the image first as Docker's CLI does: always, or when it is missing."""
     from cove.cli.commands.registry import pull_image
+    from cove.engine.clientside import create_pulling
+    from cove.engine.types import PullPolicy
 
-    engine = cli.engine()
-    if args.pull == "always":
-        pull_image(cli, config.image, out=cli.err, quiet=args.quiet, platform=args.platform, show_name=False)
-    try:
-        return engine.containers.create(config, args.name, pull=args.pull)
-    except ImageNotFound:
-        if args.pull != "missing":
-            raise
-    cli.err.write(f"Unable to find image '{_pull_name(config.image)}' locally\n")
-    cli.err.flush()
-    pull_image(cli, config.image, out=cli.err, quiet=args.quiet, platform=args.platform, show_name=False)
-    return engine.containers.create(config, args.name, pull="never")
+    def pull(image: str) -> None:
+        pull_image(cli, image, out=cli.err, quiet=args.quiet, platform=args.platform, show_name=False)
+
+    def missing(image: str) -> None:
+        cli.err.write(f"Unable to find image '{_pull_name(image)}' locally\n")
+        cli.err.flush()
+
+    return create_pulling(
+        cli.engine().containers,
+        config,
+        args.name,
+        policy=PullPolicy(args.pull),
+        pull=pull,
+        on_missing=missing,
+    )
 
 
 def _pull_name(image: str) -> str:
