@@ -148,6 +148,35 @@ def test_container_prune(cove_busybox: CoveRunner) -> None:
     cove("rm", "-f", live)
 
 
+def test_system_prune_takes_stopped_containers_and_volume_prune_their_volumes(
+    cove_busybox: CoveRunner,
+) -> None:
+    cove = cove_busybox
+    done = cove("run", "-d", "-v", "/anon", "busybox", "true").out.strip()
+    cove("wait", done)
+    live = cove("run", "-d", "busybox", "sleep", "30").out.strip()
+    cove("volume", "create", "--label", "tier=db", "kept")
+    out = cove(
+        "system", "prune", "-f"
+    ).out  # (it used to leave stopped containers, its warning said otherwise)
+    assert out.startswith(f"Deleted Containers:\n{done}\n\n") and live not in out, out
+    assert out.rstrip().splitlines()[-1].startswith("Total reclaimed space: ")
+    assert cove("ps", "-aq").out == live[:12] + "\n"
+    # The anonymous volume stays for volume prune, as Docker's system prune leaves volumes.
+    [anonymous] = [v for v in cove("volume", "ls", "-q").out.split() if v != "kept"]
+    assert cove("volume", "ls", "-q", "--filter", "label=tier=db").out == "kept\n"
+    assert sorted(cove("volume", "ls", "-q", "--filter", "dangling=true").out.split()) == sorted(
+        [anonymous, "kept"]
+    )
+    assert cove("volume", "ls", "--filter", "dangling=maybe", check=False).rc != 0
+    out = cove("volume", "prune", "-f").out  # anonymous ones only
+    assert out.startswith(f"Deleted Volumes:\n{anonymous}\n\nTotal reclaimed space: "), out
+    assert cove("volume", "prune", "-af", "--filter", "label=tier=web").out == "Total reclaimed space: 0B\n"
+    assert cove("volume", "prune", "-af").out.startswith("Deleted Volumes:\nkept\n")
+    assert cove("volume", "ls", "-q").out == ""
+    cove("rm", "-f", live)
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
