@@ -11,7 +11,13 @@ import pytest
 
 from cove.cli.prune import render_prune
 from cove.db.database import Database
-from cove.engine.filters import filter_networks, filter_volumes, labels_match
+from cove.engine.filters import (
+    filter_networks,
+    filter_volumes,
+    label_filters_match,
+    labels_match,
+    networks_to_prune,
+)
 from cove.engine.types import PruneReport
 from cove.engine.volumes import VolumeService
 from cove.errors import InvalidArgument
@@ -42,6 +48,29 @@ def test_labels_match_keys_and_values() -> None:
     assert not labels_match(labels, ["a=2"])
     assert not labels_match(labels, ["c"])
     assert not labels_match(labels, ["a", "c"])  # all of them
+
+
+def test_label_and_not_label() -> None:
+    labels = {"tier": "web", "keep": ""}
+    assert label_filters_match(labels, {})
+    assert label_filters_match(labels, {"label": ["tier=web"], "label!": ["tier=db"]})
+    assert not label_filters_match(labels, {"label!": ["keep"]})
+    assert not label_filters_match(labels, {"label!": ["other", "tier=web"]})  # any of them excludes
+
+
+def test_networks_to_prune() -> None:
+    old, new = _network("old", {"tier": "web"}), _network("new")
+    new = NetworkRecord(**{**new.__dict__, "created": 2e9})
+    networks = [_network("bridge"), old, new, _network("busy")]
+
+    def names(filters: dict[str, list[str]]) -> list[str]:
+        return [n.name for n in networks_to_prune(networks, filters, lambda n: n.name == "busy")]
+
+    assert names({}) == ["old", "new"]  # never the built-in one, nor one in use
+    assert names({"until": ["1000000000"]}) == ["old"]
+    assert names({"label!": ["tier"]}) == ["new"]
+    with pytest.raises(InvalidArgument):
+        names({"dangling": ["true"]})
 
 
 def test_network_filters() -> None:
@@ -89,7 +118,7 @@ def test_volume_prune_takes_anonymous_unless_all(volumes: VolumeService) -> None
     assert report.volumes == (anonymous.name,)
     assert report.space_reclaimed is not None and report.space_reclaimed >= 10000
     assert [v.name for v in volumes.store.all()] == [named.name]
-    assert volumes.prune(all=True).volumes == ("named",)
+    assert volumes.prune(filters={"label!": ["x"], "all": ["true"]}).volumes == ("named",)
     assert volumes.store.all() == []
 
 
@@ -103,6 +132,8 @@ def test_volume_prune_leaves_volumes_in_use_and_filtered_out(volumes: VolumeServ
     )
     volumes.store.attach("c1", "used", "/data")
     assert volumes.prune(all=True, filters={"label": ["tier=db"]}).volumes == ("labelled",)
+    with pytest.raises(InvalidArgument):
+        volumes.prune(filters={"dangling": ["true"]})  # not one of prune's filters, as in Docker
     assert volumes.prune(all=True).volumes == ("other",)
     assert [v.name for v in volumes.store.all()] == ["used"]
 

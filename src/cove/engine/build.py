@@ -35,7 +35,7 @@ from cove.build.executor import BuildEvent, BuildOptions, BuiltImage, Executor
 from cove.build.stages import plan
 from cove.containers.users import resolve_user
 from cove.engine.build_run import MOUNT_POINTS, mount_targets, run_in_sandbox
-from cove.engine.filters import check_filters, parse_until
+from cove.engine.filters import check_filters, until_filter
 from cove.engine.runtimes import choose_runtime
 from cove.engine.store import Store
 from cove.engine.types import PruneReport
@@ -456,7 +456,7 @@ class BuildService:
         then collect what nothing holds any more."""
         filters = filters or {}
         check_filters(filters, BUILD_CACHE_PRUNE_FILTERS)
-        until = min((parse_until(v) for v in filters.get("until", [])), default=None)
+        until = until_filter(filters)
         used = self._image_layers()
         doomed = []
         for entry in self.cache.all():

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 Filters = Mapping[str, list[str]]
 
 VOLUME_FILTERS = frozenset({"dangling", "name", "label", "driver"})
+VOLUME_PRUNE_FILTERS = frozenset({"label", "label!", "all"})
 NETWORK_FILTERS = frozenset({"name", "id", "label", "driver", "type", "dangling"})
+NETWORK_PRUNE_FILTERS = frozenset({"label", "label!", "until"})
 
 
 def check_filters(filters: Filters, allowed: frozenset[str]) -> None:
@@ -47,6 +49,18 @@ def labels_match(labels: Mapping[str, str], wanted: Sequence[str]) -> bool:
         if key not in labels or (eq and labels[key] != value):
             return False
     return True
+
+
+def label_filters_match(labels: Mapping[str, str], filters: Filters) -> bool:
+    """The prunes' ``label`` (all of them match) and ``label!`` (none of them does) filters."""
+    if not labels_match(labels, filters.get("label", [])):
+        return False
+    return not any(labels_match(labels, [item]) for item in filters.get("label!", []))
+
+
+def until_filter(filters: Filters) -> float | None:
+    """The earliest of the ``until`` filters, as a timestamp (None without one)."""
+    return min((parse_until(v) for v in filters.get("until", [])), default=None)
 
 
 def parse_until(value: str) -> float:
@@ -105,3 +119,20 @@ def filter_networks(
             continue
         out.append(n)
     return out
+
+
+def networks_to_prune(
+    networks: Sequence[NetworkRecord], filters: Filters, in_use: Callable[[NetworkRecord], bool]
+) -> list[NetworkRecord]:
+    """``network prune``'s: the user-defined networks no container is on, created before
+    ``until``, with the labels asked for."""
+    check_filters(filters, NETWORK_PRUNE_FILTERS)
+    until = until_filter(filters)
+    return [
+        n
+        for n in networks
+        if n.user_defined
+        and (until is None or n.created < until)
+        and label_filters_match(n.labels, filters)
+        and not in_use(n)
+    ]

@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from cove.build.changes import apply_changes
 from cove.containers.store import ContainerStore
-from cove.engine.filters import check_filters, labels_match, parse_bool_filter, parse_until
+from cove.engine.filters import (
+    check_filters,
+    label_filters_match,
+    labels_match,
+    parse_bool_filter,
+    until_filter,
+)
 from cove.engine.sources import open_source
 from cove.engine.store import Store
 from cove.engine.types import HistoryRow, ImageDetails, ImageSummary, LoadResult, PruneReport, RemoveResult
@@ -33,7 +39,7 @@ if TYPE_CHECKING:
 
 RUNNING_STATES = frozenset({"running", "paused", "restarting"})
 IMAGE_FILTERS = frozenset({"dangling", "label", "reference", "before", "since"})
-PRUNE_FILTERS = frozenset({"label", "until"})
+PRUNE_FILTERS = frozenset({"label", "label!", "until"})
 
 
 def familiar(name: str) -> str:
@@ -257,7 +263,7 @@ class ImageService:
     def prune(self, *, all: bool = False, filters: Mapping[str, list[str]] | None = None) -> PruneReport:
         filters = filters or {}
         check_filters(filters, PRUNE_FILTERS)
-        until = min((parse_until(v) for v in filters.get("until", [])), default=None)
+        until = until_filter(filters)
         with self.store.collecting(partials=True) as partials_freed:
             usage_before = self._store_usage() + partials_freed
             used = set(self._user_counts())
@@ -268,12 +274,12 @@ class ImageService:
                     continue
                 if until is not None and record.added >= until:
                     continue
-                if "label" in filters:
+                if "label" in filters or "label!" in filters:
                     try:
                         labels = self.images.config(record).labels
                     except CoveError:
                         labels = {}
-                    if not labels_match(labels, filters["label"]):
+                    if not label_filters_match(labels, filters):
                         continue
                 for tag in (*record.tags, *record.repo_digests):
                     self.images.untag(tag)

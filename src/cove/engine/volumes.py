@@ -5,7 +5,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 
-from cove.engine.filters import filter_volumes
+from cove.engine.filters import (
+    VOLUME_PRUNE_FILTERS,
+    check_filters,
+    filter_volumes,
+    label_filters_match,
+    parse_bool_filter,
+)
 from cove.engine.types import PruneReport, VolumeUsage
 from cove.errors import Conflict
 from cove.snapshots.usage import disk_usage
@@ -53,11 +59,18 @@ class VolumeService:
 
     def prune(self, *, all: bool = False, filters: Mapping[str, list[str]] | None = None) -> PruneReport:
         """Volumes no container uses: anonymous ones, or all of them with ``all`` (Docker's
-        ``volume prune -a``). One that a container took meanwhile is left, not an error."""
+        ``volume prune -a``, or its ``all=true`` filter), with the ``label`` and ``label!``
+        filters. One that a container took meanwhile is left, not an error."""
+        filters = filters or {}
+        check_filters(filters, VOLUME_PRUNE_FILTERS)
+        if "all" in filters:
+            all = all or parse_bool_filter("all", filters["all"])
         removed: list[str] = []
         freed = 0
-        for volume in self.list_volumes(filters):
-            if (not all and not volume.anonymous) or self.store.users(volume.name):
+        for volume in self.store.all():
+            if (not all and not volume.anonymous) or not label_filters_match(volume.labels, filters):
+                continue
+            if self.store.users(volume.name):
                 continue
             size = self.size(volume)
             with contextlib.suppress(Conflict):
