@@ -145,3 +145,19 @@ def test_the_boundary_check_catches_a_subsystem_import() -> None:
     assert not _boundary_problems("cove.cli.x", [("cove.host", ["terminal"])])
     assert not _boundary_problems("cove.cli.x", [("cove.engine.requests", ["ContainerConfig"])])
     assert not _boundary_problems("cove.cli.x", [("cove.oci.reference", ["parse_reference"]), ("cove", [])])
+
+
+# The engine's parts beneath its services, which a front-end reaching through would bypass.
+ENGINE_INSIDES = {"store", "volume_store", "records", "layout", "snapshotter"}
+
+
+def test_front_ends_use_the_services_not_the_store_beneath() -> None:
+    problems = []
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE.parent).with_suffix("")
+        if _part(".".join(rel.parts)) not in FRONT_ENDS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in ENGINE_INSIDES:
+                problems.append(f"{'/'.join(rel.parts)}.py:{node.lineno} uses .{node.attr}")
+    assert not problems, "ask a service instead:\n" + "\n".join(problems)
