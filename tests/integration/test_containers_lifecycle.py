@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from cove.cli.humanize import human_size
 from tests.conftest import CoveRunner
 from tests.helpers.containers import assert_no_traces, wait_until
 
@@ -218,3 +219,15 @@ def test_image_is_not_needed_once_created(cove_busybox: CoveRunner) -> None:
     cove("create", "--name", "orphan", "busybox", "echo", "still here")
     cove("rmi", "-f", "busybox")
     assert cove.proc("start", "-a", "orphan").stdout == b"still here\n"
+
+
+def test_ps_size_is_what_the_container_wrote_and_with_its_image(cove_busybox: CoveRunner) -> None:
+    cove = cove_busybox
+    cid = cove("run", "-d", "busybox", "sh", "-c", "head -c 300000 /dev/zero > /blob").out.strip()
+    cove("wait", cid)
+    size = cove("ps", "-a", "--size", "--format", "{{.Size}}").out.strip()
+    rw, _, virtual = size.partition(" (virtual ")
+    assert rw == "300kB", size
+    image = json.loads(cove("image", "inspect", "busybox").out)[0]["Size"]
+    assert virtual.rstrip(")") == human_size(300000 + image), size
+    cove("rm", cid)
