@@ -135,8 +135,14 @@ def test_network_lifecycle_and_errors(cove_busybox: CoveRunner) -> None:
     assert refused.rc == 1 and "has active endpoints" in refused.err
     assert cove("network", "prune", "-f").out == ""
     cove("rm", cid)
-    assert cove("network", "prune", "-f").out == "Deleted Networks:\nfront\n"
+    cove("network", "create", "--label", "keep=yes", "kept")
+    assert cove("network", "ls", "-q", "--filter", "label=keep", "--no-trunc").out.strip() != ""
+    assert cove("network", "ls", "--format", "{{.Name}}", "--filter", "dangling=true").out == "front\nkept\n"
+    assert cove("network", "prune", "-f", "--filter", "label!=keep").out == "Deleted Networks:\nfront\n"
+    assert cove("network", "prune", "-f", "--filter", "until=1h").out == ""  # made just now
+    assert cove("network", "prune", "-f", "--filter", "name=kept", check=False).rc != 0
     assert "front" not in cove("network", "ls").out
+    assert cove("network", "prune", "-f").out == "Deleted Networks:\nkept\n"
 
 
 def test_addresses_are_unique_and_kept(cove_busybox: CoveRunner) -> None:

@@ -30,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from cove.config import DEFAULT_ROOT
+from cove.engine.filters import filter_networks, networks_to_prune
 from cove.engine.store import Store
+from cove.engine.types import PruneReport
 from cove.errors import Conflict, CoveError, FailedPrecondition, InvalidArgument
 from cove.host.locks import FileLock
 from cove.host.netfilter import Iptables, Netfilter, chain_prefix
@@ -265,17 +267,26 @@ class NetworkService:
             self._sync_rules()
         return record
 
-    def prune(self) -> list[str]:
+    def list_networks(self, filters: Mapping[str, list[str]] | None = None) -> list[NetworkRecord]:
+        """``network ls``, with Docker's filters."""
+        return filter_networks(self.all(), filters or {}, lambda n: bool(self.endpoints(n)))
+
+    def prune(self, filters: Mapping[str, list[str]] | None = None) -> PruneReport:
+        """The user-defined networks no container is on (with Docker's prune filters); one that
+        a container joined meanwhile is left, not an error."""
         removed = []
-        for record in self.records.all():
-            if record.name in PREDEFINED or self.records.endpoints(network_id=record.id):
+        unused = networks_to_prune(
+            self.records.all(), filters or {}, lambda n: bool(self.records.endpoints(network_id=n.id))
+        )
+        for record in unused:
+            if record.name in PREDEFINED:
                 continue
             try:
                 self.remove(record.id)
             except Conflict:
                 continue
             removed.append(record.name)
-        return removed
+        return PruneReport(networks=tuple(removed))
 
     # -- endpoints of containers -------------------------------------------------------------
 

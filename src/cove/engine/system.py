@@ -202,7 +202,7 @@ class SystemService:
         if self.containers is not None:
             report += self.containers().prune()
         if self.networks is not None:
-            report += PruneReport(networks=tuple(self.networks.prune()))
+            report += self.networks.prune()
         images = self.images.prune(all=all)
         before = disk_usage(self.store.root)[0]
         if self.build is not None:  # dangling build cache; all of it with -a

@@ -52,13 +52,6 @@ def cmd_create(cli: Cli, args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def _listed(cli: Cli, filters: dict[str, list[str]]) -> list[Any]:
-    from cove.engine.filters import filter_networks
-
-    networks = cli.engine().networks
-    return filter_networks(networks.all(), filters, lambda n: bool(networks.endpoints(n)))
-
-
 def cmd_ls(cli: Cli, args: argparse.Namespace) -> int:
     from cove.oci.timestamps import format_rfc3339
 
@@ -73,7 +66,7 @@ def cmd_ls(cli: Cli, args: argparse.Namespace) -> int:
             "Labels": ",".join(f"{k}={v}" for k, v in n.labels.items()),
             "CreatedAt": format_rfc3339(n.created),
         }
-        for n in _listed(cli, parse_filters(args.filter))
+        for n in cli.engine().networks.list_networks(parse_filters(args.filter))
     ]
     render(
         rows,
@@ -124,9 +117,7 @@ def cmd_prune(cli: Cli, args: argparse.Namespace) -> int:
         "WARNING! This will remove all custom networks not used by at least one container."
     ):
         return exitcodes.OK
-    from cove.engine.types import PruneReport
-
-    render_prune(PruneReport(networks=tuple(cli.engine().networks.prune())), cli.out)
+    render_prune(cli.engine().networks.prune(parse_filters(args.filter)), cli.out)
     return exitcodes.OK
 
 
@@ -196,6 +187,7 @@ def register(network: Subparsers) -> None:
 
     p = network.add_parser("prune", help="Remove all unused networks", description="Remove unused networks")
     p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    p.add_argument("--filter", action="append", help="provide filter values (label=, label!=, until=)")
     p.set_defaults(handler=cmd_prune)
 
     p = network.add_parser(
