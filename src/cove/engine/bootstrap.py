@@ -18,6 +18,8 @@ from cove.host.runner import Runner, SubprocessRunner
 from cove.host.seam import Host, LinuxHost
 from cove.host.trees import OnFailure
 from cove.images.store import ImageStore
+from cove.snapshots.copy import CopySnapshotter
+from cove.snapshots.overlay import OverlaySnapshotter
 from cove.snapshots.snapshotter import COPY, OVERLAY, Snapshotter
 from cove.volumes.store import VolumeStore
 
@@ -32,6 +34,10 @@ if TYPE_CHECKING:
 
 DRIVER_KEY = "storage_driver"
 DRIVER_REASON_KEY = "storage_driver_reason"
+SNAPSHOTTERS: dict[str, type[OverlaySnapshotter | CopySnapshotter]] = {
+    OVERLAY: OverlaySnapshotter,
+    COPY: CopySnapshotter,
+}
 
 
 class Engine:
@@ -159,7 +165,7 @@ def open_engine(config: EngineConfig, *, runner: Runner | None = None, host: Hos
         runner = runner or SubprocessRunner()
         flush = Flusher()
         content = ContentStore(config.root / "content", flush)
-        snapshotter = Snapshotter(config.root / "snapshots", db, driver, runner, flush)
+        snapshotter: Snapshotter = SNAPSHOTTERS[driver](config.root / "snapshots", db, runner, flush)
         images = ImageStore(db, content)
         store = Store(
             config, config.root, db, content, snapshotter, images, runner, reason, host or LinuxHost()
