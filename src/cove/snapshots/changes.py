@@ -79,7 +79,8 @@ def upper_changes(upper: Path, lowers: Sequence[Path], points: Set[str]) -> list
 
 
 def compare_trees(top: Path, parent: Path | None, points: Set[str]) -> list[Change]:
-    """Changes of a full copy against its parent's tree, in walk order."""
+    """Changes of a full copy against its parent's tree, sorted by path (a directory before
+    what is in it)."""
     out = []
     seen = set()
     with Beneath(parent if parent is not None else top) as other_tree:
@@ -109,7 +110,16 @@ def compare_trees(top: Path, parent: Path | None, points: Set[str]) -> list[Chan
         for entry in walk(parent, descend=lambda e: e.rel in seen):
             if entry.rel not in seen:
                 out.append(Change("D", "/" + entry.rel))
-    return out
+    # A directory something changed in is changed too (as an overlay upper directory holds
+    # it, and as Docker's own tree comparison lists it): its entry keeps its owner and mode.
+    listed = {c.path for c in out}
+    for change in list(out):
+        head = change.path.rpartition("/")[0]
+        while head and head not in listed:
+            listed.add(head)
+            out.append(Change("C", head))
+            head = head.rpartition("/")[0]
+    return sorted(out, key=lambda c: c.path)
 
 
 def fresh_points(top: Path, parents: Sequence[Path], points: Set[str]) -> list[str]:

@@ -58,7 +58,7 @@ class CopySnapshotter(SnapshotDirectories):
 
     def changes(self, key: str, points: Set[str]) -> list[Change]:
         top, parent = self._parent_fs(key)
-        return sorted(compare_trees(top, parent, points), key=lambda c: c.path)
+        return compare_trees(top, parent, points)
 
     def parent_trees(self, key: str) -> list[Path]:
         parent = self._parent_fs(key)[1]
