@@ -18,6 +18,7 @@ from cove.host.runner import Runner, SubprocessRunner
 from cove.host.seam import Host, LinuxHost
 from cove.host.trees import OnFailure
 from cove.images.store import ImageStore
+from cove.snapshots.base import SnapshotDirectories
 from cove.snapshots.copy import CopySnapshotter
 from cove.snapshots.overlay import OverlaySnapshotter
 from cove.snapshots.snapshotter import COPY, OVERLAY, Snapshotter
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 DRIVER_KEY = "storage_driver"
 DRIVER_REASON_KEY = "storage_driver_reason"
-SNAPSHOTTERS: dict[str, type[OverlaySnapshotter | CopySnapshotter]] = {
+SNAPSHOTTERS: dict[str, type[SnapshotDirectories]] = {
     OVERLAY: OverlaySnapshotter,
     COPY: CopySnapshotter,
 }

@@ -12,6 +12,7 @@ import abc
 import os
 import secrets
 import time
+from collections.abc import Set
 from pathlib import Path
 
 from cove.db.database import Database
@@ -19,8 +20,10 @@ from cove.errors import AlreadyExists, Conflict, CoveError
 from cove.host.flush import Flush, Flusher
 from cove.host.runner import Runner
 from cove.host.trees import OnFailure, remove_quietly, remove_tree
+from cove.oci.layer import WhiteoutMode
 from cove.oci.mount import Mount
-from cove.snapshots.snapshotter import Extraction, SnapshotInfo, SnapshotNotFound
+from cove.snapshots.changes import Change
+from cove.snapshots.snapshotter import Extraction, LayerWriter, SnapshotInfo, SnapshotNotFound
 from cove.snapshots.usage import disk_usage
 
 
@@ -34,6 +37,7 @@ class SnapshotDirectories(abc.ABC):
     is filled (:meth:`_fill`), made writable (:meth:`_make_writable`) and measured."""
 
     driver = ""
+    whiteout_mode: WhiteoutMode
 
     def __init__(self, root: Path, db: Database, runner: Runner, flush: Flush | None = None) -> None:
         self.root = root
@@ -70,8 +74,21 @@ class SnapshotDirectories(abc.ABC):
         """Remove what a writable snapshot kept beside its files, before it is committed."""
         return  # nothing, unless the implementation keeps something there
 
+    @property
+    @abc.abstractmethod
+    def layers_independent(self) -> bool: ...
+
     @abc.abstractmethod
     def mounts(self, key: str) -> list[Mount]: ...
+
+    @abc.abstractmethod
+    def changes(self, key: str, points: Set[str]) -> list[Change]: ...
+
+    @abc.abstractmethod
+    def parent_trees(self, key: str) -> list[Path]: ...
+
+    @abc.abstractmethod
+    def write_diff(self, key: str, out: LayerWriter, points: Set[str]) -> None: ...
 
     # -- queries -------------------------------------------------------------------------
 
