@@ -24,7 +24,7 @@ from cove.registry.client import Registry
 from cove.registry.credentials import DOCKER_HUB_KEY, Credentials, CredentialStore, server_key
 from cove.registry.errors import Unauthorized
 from cove.registry.hosts import DOCKER_HUB, RegistrySettings
-from cove.registry.transport import Transport
+from cove.registry.transport import HttpTransport, Transport
 
 
 class LoginResult(NamedTuple):
@@ -60,7 +60,7 @@ class RegistryService:
 
     @cached_property
     def transport(self) -> Transport:
-        return Transport(self.settings)
+        return HttpTransport(self.settings)
 
     def close(self) -> None:
         if "transport" in self.__dict__:
