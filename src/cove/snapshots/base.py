@@ -187,10 +187,10 @@ class SnapshotDirectories(abc.ABC):
         try:
             self.dir(snapshot_id).mkdir()
             self._make_writable(snapshot_id, parent_info)
+            return self.mounts(key)  # (refused for a chain too long to mount: nothing stays)
         except BaseException:
             self.remove_by_id(snapshot_id)
             raise
-        return self.mounts(key)
 
     def commit_active(self, key: str, new_key: str) -> SnapshotInfo:
         """Turn the writable snapshot ``key`` into the committed layer ``new_key``, in place:
