@@ -211,6 +211,8 @@ class SnapshotterConformance:
         with subject.show(s.mounts("top")) as root:
             assert (root / "etc" / "a").read_text() == "a2"
         assert s.usage("c1")[1] > 0  # measured: a writable snapshot has no recorded size
+        s.prepare("build-1", "base")
+        assert s.writable_keys() == ["build-1", "c1"] and s.writable_keys("build-") == ["build-1"]
 
     def test_prepare_without_a_parent_is_an_empty_tree(self, subject: Subject) -> None:
         s = subject.snapshotter

@@ -27,6 +27,11 @@ from cove.snapshots.snapshotter import Extraction, LayerWriter, SnapshotInfo, Sn
 from cove.snapshots.usage import disk_usage
 
 
+def has_snapshots(db: Database) -> bool:
+    """Whether the store holds any snapshot (its snapshotter cannot change then)."""
+    return db.query_one("SELECT 1 FROM snapshots LIMIT 1") is not None
+
+
 def _info(row: object) -> SnapshotInfo:
     r = row  # sqlite3.Row
     return SnapshotInfo(r["id"], r["key"], r["parent_id"], r["kind"], r["created"], r["size"], r["usage"])  # type: ignore[index]
@@ -116,6 +121,10 @@ class SnapshotDirectories(abc.ABC):
         while out[-1].parent_id is not None:
             out.append(self.by_id(out[-1].parent_id))
         return out
+
+    def writable_keys(self, prefix: str = "") -> list[str]:
+        rows = self.db.query("SELECT key FROM snapshots WHERE kind = 'active'")
+        return sorted(r["key"] for r in rows if r["key"].startswith(prefix))
 
     def usage(self, key: str) -> tuple[int, int]:
         info = self.require(key)

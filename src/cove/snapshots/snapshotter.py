@@ -129,6 +129,10 @@ class Snapshotter(Protocol):
         """``key`` and its ancestors, top first."""
         ...
 
+    def writable_keys(self, prefix: str = "") -> list[str]:
+        """The keys of the writable snapshots whose key starts with ``prefix``."""
+        ...
+
     def usage(self, key: str) -> tuple[int, int]:
         """(bytes on disk, content bytes) of the snapshot's own directory."""
         ...
