@@ -18,7 +18,7 @@ OWNERS = {
     "repo_digests": "images/store.py",
     "layers": "images/store.py",
     "blob_sources": "images/store.py",
-    "snapshots": "snapshots/snapshotter.py",
+    "snapshots": "snapshots/base.py",
     "containers": "containers/store.py",
     "volumes": "volumes/store.py",
     "container_volumes": "volumes/store.py",

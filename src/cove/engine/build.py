@@ -499,7 +499,7 @@ def clean_leftovers(store: Store, failed: OnFailure) -> None:
                 remove_tree(entry.path)  # (which never enters a mount point left there)
             except (OSError, CoveError) as exc:
                 failed(Path(entry.path), exc)
-    for key in store.snapshotter.active_keys(BUILD_PREFIX):
+    for key in store.snapshotter.writable_keys(BUILD_PREFIX):
         names.add(key)
         with contextlib.suppress(CoveError):
             store.snapshotter.remove(key)
