@@ -207,9 +207,12 @@ def container_inspect(d: ContainerDetails) -> dict[str, Any]:
             "Binds": binds or None,
             "ContainerIDFile": "",
             "LogConfig": {"Type": "json-file", "Config": _log_config(config)},
-            "NetworkMode": {"private": "none"}.get(config.network, config.network),
+            "NetworkMode": str(config.network),
             "PortBindings": {},
-            "RestartPolicy": {"Name": config.restart, "MaximumRetryCount": config.restart_max_retries},
+            "RestartPolicy": {
+                "Name": str(config.restart.name),
+                "MaximumRetryCount": config.restart.max_retries,
+            },
             "AutoRemove": config.auto_remove,
             "CapAdd": config.cap_add or None,
             "CapDrop": config.cap_drop or None,
@@ -357,7 +360,7 @@ def network_settings(d: ContainerDetails, config: Any) -> dict[str, Any]:
     """``NetworkSettings`` of a container's inspect."""
     ports: dict[str, list[dict[str, str]] | None] = {}
     for spec in config.publish:
-        ports.setdefault(f"{spec['container_port']}/{spec['protocol']}", None)
+        ports.setdefault(f"{spec.container_port}/{spec.protocol}", None)
     for b in d.ports:
         entry = ports.get(b.key()) or []
         entry.append({"HostIp": b.host_ip or "0.0.0.0", "HostPort": str(b.host_port)})
@@ -380,8 +383,7 @@ def network_settings(d: ContainerDetails, config: Any) -> dict[str, Any]:
             "DNSNames": [n for n in (d.record.name, d.record.id[:12], *e.aliases) if n],
         }
     if not networks:
-        mode = {"private": "none"}.get(config.network, config.network)
-        networks[mode] = {"NetworkID": "", "IPAddress": "", "Gateway": "", "MacAddress": ""}
+        networks[str(config.network)] = {"NetworkID": "", "IPAddress": "", "Gateway": "", "MacAddress": ""}
     first = d.networks[0] if d.networks else None
     return {
         "Bridge": "",

@@ -22,7 +22,7 @@ from cove.archive.tarstream import TarReader
 from cove.archive.treetar import TreeTar
 from cove.build.changes import apply_changes
 from cove.containers.diagnose import StartFailure, explain, preflight
-from cove.containers.model import Resources
+from cove.containers.model import Resources, RestartPolicy
 from cove.containers.spec import command
 from cove.containers.spec import resources as spec_resources
 from cove.containers.store import ContainerRecord
@@ -497,8 +497,7 @@ class ContainerIO:
         current.update({k: v for k, v in resources.items() if v is not None})
         config = dataclasses.replace(record.config, resources=Resources(**current))
         if restart is not None:
-            name, _, count = restart.partition(":")
-            config = dataclasses.replace(config, restart=name, restart_max_retries=int(count or 0))
+            config = dataclasses.replace(config, restart=RestartPolicy.parse(restart))
         oci_resources = spec_resources(config, os.cpu_count() or 1).to_spec()
         # Lifting a limit must be said to the runtime (an absent field leaves the old one in place).
         if resources.get("pids_limit") is not None and resources["pids_limit"] <= 0:

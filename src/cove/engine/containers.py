@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from cove.containers import binds, etcfiles
 from cove.containers import spec as container_spec
-from cove.containers.model import BIND, TMPFS, VOLUME, ContainerConfig, HealthConfig, MountSpec
+from cove.containers.model import (
+    BIND,
+    TMPFS,
+    VOLUME,
+    ContainerConfig,
+    HealthConfig,
+    MountSpec,
+    NetworkKind,
+)
 from cove.containers.names import check_name
 from cove.containers.store import ContainerRecord, ContainerStore
 from cove.containers.users import resolve_user
@@ -303,7 +311,9 @@ class ContainerService:
             directory.mkdir(parents=True)
             (directory / "bundle" / "rootfs").mkdir(parents=True)
             self.log_path(cid).touch()
-            hostname = config.hostname or (sysinfo.hostname() if config.network == "host" else cid[:12])
+            hostname = config.hostname or (
+                sysinfo.hostname() if config.network.kind is NetworkKind.HOST else cid[:12]
+            )
             self._write_etc_files(directory, config, hostname)
             self._volumes_for(config, defaults)
             record = ContainerRecord(
@@ -338,15 +348,13 @@ class ContainerService:
         container_spec.stop_signal(config, image)
         # Unknown names, and capabilities this host cannot grant, fail at create as in Docker.
         capabilities.effective_caps(config.cap_add, config.cap_drop, privileged=config.privileged)
-        if config.restart not in ("no", "always", "unless-stopped", "on-failure"):
-            raise InvalidArgument(f"invalid restart policy {config.restart!r}")
-        if config.restart != "no" and config.auto_remove:
+        if config.restart.restarts and config.auto_remove:
             raise InvalidArgument("conflicting options: cannot combine --restart and --rm")
         mode = config.network
-        if mode.startswith("container:"):
-            self.records.resolve(mode.split(":", 1)[1])
-        elif mode not in ("private", "none", "host"):
-            self.networks.get(mode)  # raises when there is no such network
+        if mode.kind is NetworkKind.CONTAINER:
+            self.records.resolve(mode.name)
+        elif mode.network is not None:
+            self.networks.get(mode.network)  # raises when there is no such network
         elif config.ip or config.network_aliases:
             raise InvalidArgument(f"--ip and --network-alias need a user-defined network, not {mode}")
         for device in config.devices:
@@ -379,22 +387,23 @@ class ContainerService:
         for path in image.get("Volumes") or {}:
             if path.rstrip("/") not in targets:
                 config.mounts.append(MountSpec(VOLUME, path))
-        for mount in config.mounts:
+        for index, mount in enumerate(config.mounts):
             if mount.type == VOLUME:
                 volume = self.volumes.create(mount.source or None)
-                mount.source = volume.name
+                config.mounts[index] = dataclasses.replace(mount, source=volume.name)
 
     def _plan_network(self, record: ContainerRecord, directory: Path) -> None:
         """Take the container's addresses; /etc/hosts names its own (as Docker's does)."""
         from cove.engine.networks import Attachment
 
         config = record.config
-        if config.network in ("private", "none", "host") or config.network.startswith("container:"):
+        network = config.network.network
+        if network is None:
             return
         self.networks.plan(
             record.id,
-            config.network,
-            [Attachment(config.network, tuple(config.network_aliases), config.ip, config.mac_address)],
+            network,
+            [Attachment(network, tuple(config.network_aliases), config.ip, config.mac_address)],
         )
         endpoints = self.networks.records.endpoints(container_id=record.id)
         if endpoints:
@@ -412,10 +421,10 @@ class ContainerService:
     def _network_namespace(self, record: ContainerRecord) -> str | None:
         """The network namespace the container joins at start (None: a new one, or the host's)."""
         mode = record.config.network
-        if mode in ("host", "private", "none"):
+        if mode.kind in (NetworkKind.HOST, NetworkKind.NONE):
             return None
-        if mode.startswith("container:"):
-            other = self.records.resolve(mode.split(":", 1)[1])
+        if mode.kind is NetworkKind.CONTAINER:
+            other = self.records.resolve(mode.name)
             from cove.host.netlink import netns_path
 
             path = netns_path(self.networks.netns_name(other.id))
@@ -428,7 +437,7 @@ class ContainerService:
         from cove.engine.networks import PortSpec
         from cove.network.ports import parse_expose
 
-        specs = [PortSpec(**p) for p in record.config.publish]
+        specs = list(record.config.publish)
         if record.config.publish_all:
             image = self.image_config(record)
             exposed = [*(image.get("ExposedPorts") or {}), *record.config.expose]
@@ -445,7 +454,7 @@ class ContainerService:
     def _write_etc_files(
         self, directory: Path, config: ContainerConfig, hostname: str, address: str | None = None
     ) -> None:
-        host_network = config.network == "host"
+        host_network = config.network.kind is NetworkKind.HOST
         extra = []
         for item in config.extra_hosts:
             name, _, address_ = item.partition(":")
@@ -633,7 +642,7 @@ class ContainerService:
                 "tty": config.tty,
                 "stdin": config.open_stdin,
                 "stdin_once": config.stdin_once,
-                "restart": {"name": config.restart, "max_retries": config.restart_max_retries},
+                "restart": config.restart.to_json(),
                 "stop_signal": container_spec.stop_signal(config, image),
                 "stop_timeout": config.stop_timeout
                 if config.stop_timeout is not None
@@ -870,9 +879,7 @@ class ContainerService:
     ) -> None:
         """Put a container on one more network; a running one gets its link at once."""
         record = self.records.resolve(ref)
-        if record.config.network in ("host", "none", "private") or record.config.network.startswith(
-            "container:"
-        ):
+        if not record.config.network.own_namespace:
             raise FailedPrecondition(
                 f"container {record.name} uses network mode {record.config.network}: "
                 "it cannot be connected to other networks"

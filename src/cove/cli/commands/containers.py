@@ -397,7 +397,7 @@ def cmd_ps(cli: Cli, args: argparse.Namespace) -> int:
                 "LocalVolumes": str(sum(1 for m in record.config.mounts if m.type == "volume")),
                 "Mounts": ",".join(m.source or m.target for m in record.config.mounts),
                 "Names": record.name,
-                "Networks": {"private": "none"}.get(record.config.network, record.config.network),
+                "Networks": str(record.config.network),
                 "Ports": _ports_text(cli, c),
                 "RunningFor": human_duration(now - record.created) + " ago",
                 "Size": size,
