@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 import time
 from pathlib import Path
 
@@ -189,3 +191,22 @@ def test_image_is_not_needed_once_created(cove_busybox: CoveRunner) -> None:
     cove("create", "--name", "orphan", "busybox", "echo", "still here")
     cove("rmi", "-f", "busybox")
     assert cove.proc("start", "-a", "orphan").stdout == b"still here\n"
+
+
+def test_an_older_record_whose_image_is_gone_says_so(cove_busybox: CoveRunner) -> None:
+    """A record from before the image's settings were kept, whose image was removed since: its
+    settings are unknown, so a start is refused with a reason (not run with an empty image
+    config), while ps and inspect still show what the container's own config says."""
+    cove = cove_busybox
+    cove("create", "--name", "old", "busybox", "echo", "hi")
+    cove("rmi", "-f", "busybox")
+    with contextlib.closing(sqlite3.connect(cove.root / "cove.db")) as db, db:
+        (config,) = db.execute("SELECT config FROM containers WHERE name = 'old'").fetchone()
+        db.execute(
+            "UPDATE containers SET config = ? WHERE name = 'old'",
+            (json.dumps({**json.loads(config), "image_defaults": {}}),),
+        )
+    started = cove("start", "old", check=False)
+    assert started.rc == 1 and "does not keep the image's settings" in started.err, started
+    assert json.loads(cove("inspect", "old").out)[0]["Path"] == "echo"
+    assert '"echo hi"' in cove("ps", "-a", "--filter", "name=old").out

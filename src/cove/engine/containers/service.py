@@ -81,7 +81,7 @@ class ContainerService:
     def all(self) -> list[Container]:
         return self.layout.all()
 
-    def image_config(self, record: ContainerRecord) -> dict[str, Any]:
+    def image_config(self, record: ContainerRecord) -> dict[str, Any] | None:
         return self.layout.image_config(record)
 
     def list_containers(

@@ -155,7 +155,7 @@ class Starter:
     def _start(self, record: ContainerRecord, hold_output: bool, tty_size: tuple[int, int] | None) -> None:
         cid = record.id
         config = record.config
-        image = self.layout.image_config(record)
+        image = self.layout.required_image_config(record)
         rootfs = self.layout.rootfs(cid)
         rootfs.mkdir(parents=True, exist_ok=True)
         mount_all(self.store.snapshotter.mounts(record.snapshot_key), rootfs)
@@ -302,7 +302,7 @@ class Starter:
 
         specs = list(record.config.publish)
         if record.config.publish_all:
-            image = self.layout.image_config(record)
+            image = self.layout.required_image_config(record)
             exposed = [*(image.get("ExposedPorts") or {}), *record.config.expose]
             published = {(s.container_port, s.protocol) for s in specs}
             for text in exposed:
