@@ -110,7 +110,7 @@ OUTCOMES: Mapping[Kind, Outcome] = MappingProxyType(
 class CoveError(Exception):
     """Base of all cove errors: a kind, a message and an optional hint."""
 
-    kind: Kind = Kind.INTERNAL
+    kind: Kind = Kind.INTERNAL  # (a class default; an instance may say otherwise)
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)

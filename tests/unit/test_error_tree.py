@@ -7,6 +7,7 @@ import re
 import cove
 from cove import errors
 from cove.cli import exitcodes
+from cove.engine.containers import ContainerStartError
 from cove.errors import OUTCOMES, CoveError, Kind
 
 KIND_BASES = {
@@ -88,3 +89,8 @@ def test_the_cli_takes_its_exit_codes_from_the_table() -> None:
     assert errors.NoSpace("a layer").outcome.http_status == 503
     # Docker's CLI exits 1 for whatever the engine reports.
     assert {exitcodes.for_error(base("x")) for base in KIND_BASES.values()} == {exitcodes.FAILED}
+
+
+def test_a_start_failure_has_the_kind_of_its_exit_code() -> None:
+    assert ContainerStartError("exec: nope: not found", 127).outcome.http_status == 400
+    assert ContainerStartError("the runtime failed", 125).outcome.http_status == 500
