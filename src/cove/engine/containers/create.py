@@ -14,7 +14,7 @@ from typing import Any
 
 from cove.containers import etcfiles
 from cove.containers import spec as container_spec
-from cove.containers.model import BIND, VOLUME, ContainerConfig, MountSpec, NetworkKind
+from cove.containers.model import BIND, VOLUME, ContainerConfig, MountSpec, NetworkKind, PullPolicy
 from cove.containers.names import check_name
 from cove.containers.store import ContainerRecord
 from cove.engine.containers.layout import SOCKET_PATH_MAX, ContainerLayout
@@ -34,28 +34,27 @@ class Creator:
         self.records = layout.records
         self.volumes = layout.volumes
 
-    def _image(self, name: str, pull: str) -> ImageRecord:
+    def _image(self, name: str, pull: PullPolicy) -> ImageRecord:
         try:
             return self.store.images.resolve(name)
         except ImageNotFound as exc:
-            if pull == "never":
+            if pull is PullPolicy.NEVER:
                 raise
             raise ImageNotFound(exc.ref) from None
 
     def create(
-        self, config: ContainerConfig, name: str | None = None, *, pull: str = "missing"
+        self, config: ContainerConfig, name: str | None = None, *, pull: PullPolicy | str = PullPolicy.MISSING
     ) -> ContainerRecord:
-        if pull not in ("missing", "always", "never"):
-            raise InvalidArgument(f"invalid pull policy {pull!r}", hint="use missing, always or never")
+        policy = PullPolicy.parse(pull)  # (a front-end's text is checked here too)
         if name is not None:
             name = check_name(name)
         # rmi decides that an image is unused from the containers table, holding the store lock
         # alone; so the image is resolved under that lock (shared) and the container is recorded
         # before it is let go: either rmi ran first (No such image) or it sees this container.
         with self.store.writing():
-            return self._create(config, name, pull)
+            return self._create(config, name, policy)
 
-    def _create(self, config: ContainerConfig, name: str | None, pull: str) -> ContainerRecord:
+    def _create(self, config: ContainerConfig, name: str | None, pull: PullPolicy) -> ContainerRecord:
         image = self._image(config.image, pull)
         image_config = self.store.images.config(image)
         defaults = image_config.config
