@@ -27,6 +27,7 @@ def test_info_names_the_runtime_and_cgroups(cove_busybox: CoveRunner) -> None:
     assert data["CgroupVersion"] in ("1", "2")
 
 
+@pytest.mark.slow
 def test_run_prints_output_and_returns_the_exit_code(cove_busybox: CoveRunner) -> None:
     proc = cove_busybox.proc(
         "run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3", check=False
@@ -61,6 +62,7 @@ def test_create_start_stop_rm(cove_busybox: CoveRunner) -> None:
     assert_no_traces(cove.root, cid)
 
 
+@pytest.mark.slow
 def test_stop_kills_a_container_that_ignores_sigterm(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     # busybox sh as PID 1 has no handler for SIGTERM, so it ignores it, as in Docker.
@@ -73,6 +75,7 @@ def test_stop_kills_a_container_that_ignores_sigterm(cove_busybox: CoveRunner) -
     assert_no_traces(cove.root, cid)
 
 
+@pytest.mark.slow
 def test_kill_restart_wait_pause(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     cove("run", "-d", "--name", "k", "busybox", "sh", "-c", "trap 'exit 7' USR1; while :; do sleep 0.1; done")
@@ -94,6 +97,7 @@ def test_kill_restart_wait_pause(cove_busybox: CoveRunner) -> None:
     cove("rm", "k")
 
 
+@pytest.mark.slow
 def test_rename_and_names(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     cid = cove("create", "busybox").out.strip()
@@ -111,6 +115,7 @@ def test_rename_and_names(cove_busybox: CoveRunner) -> None:
     assert cove("ps", "-a", "--filter", "name=fresh", "-q").out == cid[:12] + "\n"
 
 
+@pytest.mark.slow
 def test_restart_policies(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     cove("run", "-d", "--name", "flaky", "--restart", "on-failure:2", "busybox", "sh", "-c", "exit 3")
@@ -139,6 +144,7 @@ def test_rm_removes_anonymous_volumes_only_with_v(cove_busybox: CoveRunner) -> N
     assert len(cove("volume", "ls", "-q").out.split()) == 2  # without -v it stays
 
 
+@pytest.mark.slow
 def test_container_prune(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     done = cove("run", "-d", "busybox", "true").out.strip()
@@ -158,6 +164,7 @@ def test_container_prune(cove_busybox: CoveRunner) -> None:
         (["/bin"], 126, "is a directory"),
     ],
 )
+@pytest.mark.slow
 def test_start_failures_name_the_file_and_cause(
     cove_busybox: CoveRunner, args: list[str], code: int, message: str
 ) -> None:
@@ -169,6 +176,7 @@ def test_start_failures_name_the_file_and_cause(
     assert cove_busybox("ps", "-aq").out == ""
 
 
+@pytest.mark.slow
 def test_scripts_with_missing_or_crlf_interpreters(cove_busybox: CoveRunner, tmp_path: Path) -> None:
     cove = cove_busybox
     (tmp_path / "missing.sh").write_text("#!/bin/bash\necho hi\n")
@@ -186,6 +194,7 @@ def test_scripts_with_missing_or_crlf_interpreters(cove_busybox: CoveRunner, tmp
     assert cove.proc("run", "--rm", "-v", mount, "busybox", "/scripts/ok.sh").stdout == b"fine\n"
 
 
+@pytest.mark.slow
 def test_image_is_not_needed_once_created(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     cove("create", "--name", "orphan", "busybox", "echo", "still here")
