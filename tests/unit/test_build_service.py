@@ -16,7 +16,7 @@ from cove.engine.build_backend import LocalBuildBackend
 from cove.engine.store import Store
 from cove.host.runner import RunResult
 from cove.images.store import ImageStore
-from cove.snapshots.snapshotter import COPY, Snapshotter
+from cove.snapshots.copy import CopySnapshotter
 
 
 class NoRunner:
@@ -32,7 +32,7 @@ def service(tmp_path: Path) -> Iterator[tuple[BuildService, list[tuple[str, Path
     config = load_config({"COVE_ROOT": str(root), "COVE_CONFIG": str(tmp_path / "cove.toml")})
     db = Database(root / "cove.db")
     content = ContentStore(root / "content")
-    snapshotter = Snapshotter(root / "snapshots", db, COPY, NoRunner())
+    snapshotter = CopySnapshotter(root / "snapshots", db, NoRunner())
     store = Store(config, root, db, content, snapshotter, ImageStore(db, content), NoRunner(), "test")
     pulled: list[tuple[str, Path | None]] = []
 
