@@ -7,8 +7,8 @@ import pytest
 from cove.containers.model import ContainerConfig
 from cove.containers.store import ContainerRecord
 from cove.engine.clientside import create_pulling
-from cove.engine.types import PullPolicy
 from cove.errors import ImageNotFound
+from cove.policies import PullPolicy
 
 
 class Store:
@@ -19,7 +19,7 @@ class Store:
         self.calls: list[str] = []
 
     def create(
-        self, config: ContainerConfig, name: str | None = None, *, pull: str = "missing"
+        self, config: ContainerConfig, name: str | None = None, *, pull: PullPolicy | str = "missing"
     ) -> ContainerRecord:
         self.calls.append(f"create {config.image} pull={pull}")
         if config.image not in self.images:

@@ -19,7 +19,7 @@ from typing import BinaryIO, Protocol, cast
 from cove.engine.sources import open_source
 from cove.errors import InvalidArgument, NotFound
 
-DOCKERFILE_MAX = 4 << 20  # bytes: a Dockerfile is text (the engine's own bound on reading one)
+DOCKERFILE_MAX = 4 << 20  # bytes: a Dockerfile is text (the bound wherever the engine reads one)
 SNIFF = 512  # bytes read to tell an archive from a Dockerfile
 ARCHIVE_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")  # gzip bzip2 xz zstd
 DEFAULT_DOCKERFILE = "Dockerfile"

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from cove.engine.types import PullPolicy
 from cove.errors import ImageNotFound
+from cove.policies import PullPolicy
 
 if TYPE_CHECKING:
     from cove.containers.model import ContainerConfig
@@ -22,7 +22,7 @@ class Creates(Protocol):
     """The container service's create (all this needs of it)."""
 
     def create(
-        self, config: ContainerConfig, name: str | None = None, *, pull: str = ...
+        self, config: ContainerConfig, name: str | None = None, *, pull: PullPolicy | str = ...
     ) -> ContainerRecord: ...
 
 
@@ -41,11 +41,11 @@ def create_pulling(
     if policy is PullPolicy.ALWAYS:
         pull(config.image)
     try:
-        return containers.create(config, name, pull=str(policy))
+        return containers.create(config, name, pull=policy)
     except ImageNotFound:
         if policy is not PullPolicy.MISSING:
             raise
     if on_missing is not None:
         on_missing(config.image)
     pull(config.image)
-    return containers.create(config, name, pull=str(PullPolicy.NEVER))
+    return containers.create(config, name, pull=PullPolicy.NEVER)

@@ -2,8 +2,9 @@
 hands it (a port list, a seccomp profile) before the engine is asked.
 
 The types are defined where the subsystems that use them live (``containers.model``,
-``network.ports``); front-ends (the CLI, the API server, compose) take them from here, so that
-they know the engine and nothing beneath it (tests/unit/test_layering.py holds them to it).
+``network.ports``; the policies in the base layer, ``cove.policies``); front-ends (the CLI,
+the API server, compose) take them from here, so that they know the engine and nothing
+beneath it (tests/unit/test_layering.py holds them to it).
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from cove.containers.model import (
     DeviceRequest,
     HealthConfig,
     MountSpec,
+    NetworkKind,
+    NetworkMode,
     Resources,
     Ulimit,
 )
 from cove.network.ports import Binding, PortSpec, format_binding, parse_expose, parse_publish
+from cove.policies import PullPolicy, RestartName, RestartPolicy
 
 __all__ = [
     "BIND",
@@ -30,8 +34,13 @@ __all__ = [
     "DeviceRequest",
     "HealthConfig",
     "MountSpec",
+    "NetworkKind",
+    "NetworkMode",
     "PortSpec",
+    "PullPolicy",
     "Resources",
+    "RestartName",
+    "RestartPolicy",
     "Ulimit",
     "check_seccomp_profile",
     "format_binding",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,11 +149,3 @@ class LoadResult:
     image_id: Digest
     tags: list[str]  # familiar names; empty when the image loaded untagged
     moved_from: list[tuple[str, str]]  # (tag, image it used to name)
-
-
-class PullPolicy(enum.StrEnum):
-    """``--pull`` of run and create: when the image is pulled before the container is made."""
-
-    MISSING = "missing"  # only when the store does not have it (Docker's default)
-    ALWAYS = "always"
-    NEVER = "never"

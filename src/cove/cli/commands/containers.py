@@ -74,9 +74,10 @@ def status_text(container: Container, now: float | None = None) -> str:
     return s.status.capitalize()
 
 
-def command_text(cli: Cli, container: Container, image_config: dict[str, Any], truncate: bool) -> str:
+def command_text(cli: Cli, container: Container, image_config: dict[str, Any] | None, truncate: bool) -> str:
+    """The container's command as ps shows it (its own alone when its image's is unknown)."""
     try:
-        args = cli.engine().containers.command_line(container.record, image_config)
+        args = cli.engine().containers.command_line(container.record, image_config or {})
     except CoveError:  # a container whose image gives it no command: an empty column, as Docker's
         args = []
     text = " ".join(shlex.quote(a) if " " in a else a for a in args)
@@ -124,7 +125,7 @@ def _create_pulling(cli: Cli, args: argparse.Namespace, config: ContainerConfig)
     """Create, pulling the image first as Docker's CLI does: always, or when it is missing."""
     from cove.cli.commands.registry import pull_image
     from cove.engine.clientside import create_pulling
-    from cove.engine.types import PullPolicy
+    from cove.policies import PullPolicy
 
     def pull(image: str) -> None:
         pull_image(cli, image, out=cli.err, quiet=args.quiet, platform=args.platform, show_name=False)
@@ -137,7 +138,7 @@ def _create_pulling(cli: Cli, args: argparse.Namespace, config: ContainerConfig)
         cli.engine().containers,
         config,
         args.name,
-        policy=PullPolicy(args.pull),
+        policy=PullPolicy.parse(args.pull),
         pull=pull,
         on_missing=missing,
     )
@@ -374,7 +375,7 @@ def cmd_ps(cli: Cli, args: argparse.Namespace) -> int:
     )
     now = time.time()
     rows = []
-    image_configs: dict[str, dict[str, Any]] = {}
+    image_configs: dict[str, dict[str, Any] | None] = {}
     for c in containers:
         record = c.record
         if record.image_id not in image_configs:
@@ -394,7 +395,7 @@ def cmd_ps(cli: Cli, args: argparse.Namespace) -> int:
                 "LocalVolumes": str(sum(1 for m in record.config.mounts if m.type == "volume")),
                 "Mounts": ",".join(m.source or m.target for m in record.config.mounts),
                 "Names": record.name,
-                "Networks": {"private": "none"}.get(record.config.network, record.config.network),
+                "Networks": str(record.config.network),
                 "Ports": _ports_text(cli, c),
                 "RunningFor": human_duration(now - record.created) + " ago",
                 "Size": size,
