@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +9,7 @@ from typing import Any
 from cove.containers.store import ContainerRecord
 from cove.engine.containers import ContainerService
 from cove.errors import CoveError
-from cove.host.sysinfo import total_memory
+from cove.host.seam import Host
 
 
 @dataclass(frozen=True)
@@ -40,22 +38,23 @@ class StatsReader:
         """One reading for each running container (CPU over half a second, as `docker stats`)."""
         containers = [self.c.get(r) for r in refs] if refs else self.c.list_containers()
         running = [c for c in containers if c.status.running]
-        first = {c.record.id: (self._sample_safe(c.record), _system_cpu_ns()) for c in running}
+        host = self.store.host
+        first = {c.record.id: (self._sample_safe(c.record), _system_cpu_ns(host)) for c in running}
         time.sleep(0.5)
         out = []
-        cpus = os.cpu_count() or 1
+        cpus = host.online_cpus()
         for c in running:
             data = self._sample_safe(c.record)
             before, system_before = first[c.record.id]
             cpu_delta = _cpu_total(data) - _cpu_total(before)
-            system_delta = _system_cpu_ns() - system_before
+            system_delta = _system_cpu_ns(host) - system_before
             percent = (cpu_delta / system_delta) * cpus * 100.0 if system_delta > 0 and cpu_delta > 0 else 0.0
             memory = data.get("memory", {})
             usage = int(memory.get("usage", {}).get("usage", 0))
             stats = memory.get("stats", {}) or {}
             usage -= int(stats.get("total_inactive_file", stats.get("inactive_file", 0)) or 0)
             limit = int(memory.get("usage", {}).get("limit", 0))
-            total = total_memory()
+            total = host.total_memory()
             if not limit or limit > total:
                 limit = total
             read = write = 0
@@ -64,7 +63,7 @@ class StatsReader:
                     read += int(entry.get("value", 0))
                 elif entry.get("op", "").lower() == "write":
                     write += int(entry.get("value", 0))
-            rx, tx = _net_bytes(c.status.pid)
+            rx, tx = _net_bytes(host, c.status.pid)
             out.append(
                 Stats(
                     c.record.id,
@@ -92,21 +91,24 @@ def _cpu_total(data: dict[str, Any]) -> int:
     return int(data.get("cpu", {}).get("usage", {}).get("total", 0) or 0)
 
 
-def _system_cpu_ns() -> int:
-    with open("/proc/stat") as f:
-        fields = f.readline().split()[1:8]
+def _system_cpu_ns(host: Host) -> int:
+    fields = host.read_proc("stat").split(b"\n", 1)[0].split()[1:8]
     ticks = sum(int(x) for x in fields)
-    return int(ticks * 1e9 / os.sysconf("SC_CLK_TCK"))
+    return int(ticks * 1e9 / host.clock_ticks())
 
 
-def _net_bytes(pid: int) -> tuple[int, int]:
+def _net_bytes(host: Host, pid: int) -> tuple[int, int]:
+    """Bytes received and sent on the container's interfaces but its loopback."""
     rx = tx = 0
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/net/dev") as f:
-        for line in f.readlines()[2:]:
-            name, _, data = line.partition(":")
-            if name.strip() == "lo":
-                continue
-            fields = data.split()
-            rx += int(fields[0])
-            tx += int(fields[8])
+    try:
+        lines = host.read_proc(f"{pid}/net/dev").decode(errors="replace").splitlines()
+    except OSError:
+        return rx, tx
+    for line in lines[2:]:
+        name, _, data = line.partition(":")
+        if name.strip() == "lo":
+            continue
+        fields = data.split()
+        rx += int(fields[0])
+        tx += int(fields[8])
     return rx, tx

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from typing import Any
 
 from cove.containers.model import Resources
@@ -26,7 +25,7 @@ class Updater:
         if restart is not None:
             name, _, count = restart.partition(":")
             config = dataclasses.replace(config, restart=name, restart_max_retries=int(count or 0))
-        oci_resources = spec_resources(config, os.cpu_count() or 1).to_spec()
+        oci_resources = spec_resources(config, self.store.host.online_cpus()).to_spec()
         # Lifting a limit must be said to the runtime (an absent field leaves the old one in place).
         if resources.get("pids_limit") is not None and resources["pids_limit"] <= 0:
             oci_resources["pids"] = {"limit": -1}

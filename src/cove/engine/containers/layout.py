@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from cove.containers.store import ContainerRecord, ContainerStore
 from cove.engine.containers.model import Container
+from cove.engine.containers.monitors import MonitorClient, Monitors
 from cove.engine.store import Store
 from cove.errors import CoveError
 from cove.host.locks import FileLock
@@ -24,8 +25,10 @@ SOCKET_PATH_MAX = 107
 
 
 class ContainerLayout:
-    def __init__(self, store: Store, volumes: VolumeStore) -> None:
+    def __init__(self, store: Store, volumes: VolumeStore, monitors: Monitors | None = None) -> None:
         self.store = store
+        self.host = store.host
+        self.monitors: Monitors = monitors or MonitorClient()
         self.records = ContainerStore(store.db)
         self.volumes = volumes
         self.containers_dir = store.root / "containers"
