@@ -35,6 +35,7 @@ class RecordingHost:
     ticks: int = 100
     cgroups: int = 2
     name: str = "fakehost"
+    hard_limits: dict[str, int] = field(default_factory=dict)  # by resource name; absent: unlimited
     # Where proc_path points (a directory a test lays out); None: the real /proc.
     proc_dir: Path | None = None
     # What a signal does to a fake process (default: SIGKILL and SIGTERM end it with 128+N).
@@ -131,6 +132,9 @@ class RecordingHost:
 
     def hostname(self) -> str:
         return self.name
+
+    def hard_rlimit(self, name: str) -> int | None:
+        return self.hard_limits.get(name)
 
 
 @dataclass

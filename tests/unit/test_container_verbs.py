@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from cove.config import EngineConfig
-from cove.containers.model import VOLUME, ContainerConfig, MountSpec, Resources
+from cove.containers.model import VOLUME, ContainerConfig, MountSpec, Resources, Ulimit
 from cove.db.database import Database
 from cove.engine.bootstrap import Engine, assemble
 from cove.engine.containers import ContainerStartError
@@ -132,6 +132,13 @@ def test_create_checks_cpus_against_the_hosts(rig: Rig) -> None:
         _create(rig, resources=Resources(cpus=3.0))
     rig.host.cpus = 4
     _create(rig, name_="fits", resources=Resources(cpus=3.0))
+
+
+def test_create_checks_ulimits_against_the_hosts_hard_limits(rig: Rig) -> None:
+    rig.host.hard_limits["nofile"] = 1024
+    with pytest.raises(InvalidArgument, match=r"hard limit \(1024\)"):
+        _create(rig, ulimits=[Ulimit("nofile", 1, 2048)])
+    _create(rig, ulimits=[Ulimit("nofile", 1, 1024)])
 
 
 def test_a_create_that_fails_midway_leaves_nothing_behind(rig: Rig) -> None:

@@ -91,6 +91,10 @@ class Host(Protocol):
 
     def hostname(self) -> str: ...
 
+    def hard_rlimit(self, name: str) -> int | None:
+        """This process's hard limit on resource ``name`` (``nofile``...); None: unlimited."""
+        ...
+
 
 class LinuxHost:
     """The real host."""
@@ -167,6 +171,9 @@ class LinuxHost:
 
     def hostname(self) -> str:
         return sysinfo.hostname()
+
+    def hard_rlimit(self, name: str) -> int | None:
+        return sysinfo.hard_rlimit(name)
 
 
 def terminate(host: Host, pid: int, grace: float) -> bool:

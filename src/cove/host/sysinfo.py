@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 from pathlib import Path
 
 
@@ -36,3 +37,13 @@ def total_memory() -> int:
 
 def hostname() -> str:
     return os.uname().nodename
+
+
+def hard_rlimit(name: str) -> int | None:
+    """This process's hard limit on resource ``name`` (nofile, nproc, ...), which a container's
+    ulimit may not exceed; None when it is unlimited, or not a limit of this platform."""
+    const = getattr(resource, f"RLIMIT_{name.upper()}", None)
+    if const is None:
+        return None
+    _, hard = resource.getrlimit(const)
+    return None if hard == resource.RLIM_INFINITY else hard

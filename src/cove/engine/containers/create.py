@@ -106,7 +106,7 @@ class Creator:
     def _validate(self, config: ContainerConfig, image: dict[str, Any]) -> None:
         container_spec.command(config, image)
         container_spec.working_dir(config, image)
-        container_spec.rlimits(config)
+        container_spec.rlimits(config, self.host.hard_rlimit)
         container_spec.resources(config, self.host.cpu_count())
         container_spec.stop_signal(config, image)
         # Unknown names, and capabilities this host cannot grant, fail at create as in Docker.

@@ -185,6 +185,7 @@ class Starter:
                     init_binary=self._init_binary() if config.init else None,
                     known_caps=capabilities.host_caps(),
                     netns_path=self._network_namespace(record),
+                    hard_limit=self.host.hard_rlimit,
                 )
                 args = runtime_spec["process"]["args"]
                 if config.init:
