@@ -36,6 +36,8 @@ class RecordingHost:
     cgroups: int = 2
     name: str = "fakehost"
     hard_limits: dict[str, int] = field(default_factory=dict)  # by resource name; absent: unlimited
+    last_cap: int = 40  # CAP_CHECKPOINT_RESTORE
+    bounding: int = (1 << 41) - 1
     # Where proc_path points (a directory a test lays out); None: the real /proc.
     proc_dir: Path | None = None
     # What a signal does to a fake process (default: SIGKILL and SIGTERM end it with 128+N).
@@ -135,6 +137,9 @@ class RecordingHost:
 
     def hard_rlimit(self, name: str) -> int | None:
         return self.hard_limits.get(name)
+
+    def capability_sets(self) -> tuple[int | None, int | None]:
+        return self.last_cap, self.bounding
 
 
 @dataclass

@@ -27,6 +27,7 @@ from cove.host import process
 from cove.host.runner import SubprocessRunner
 from cove.monitor.state import RUNNING, read_state, write_state
 from cove.monitor.status import MONITOR_LOST
+from cove.runtime import caps
 from cove.snapshots.snapshotter import COPY
 from tests.helpers.fakehost import FakeProcess, RecordingHost, RecordingRunner
 from tests.helpers.fakemonitor import FakeMonitors
@@ -139,6 +140,18 @@ def test_create_checks_ulimits_against_the_hosts_hard_limits(rig: Rig) -> None:
     with pytest.raises(InvalidArgument, match=r"hard limit \(1024\)"):
         _create(rig, ulimits=[Ulimit("nofile", 1, 2048)])
     _create(rig, ulimits=[Ulimit("nofile", 1, 1024)])
+
+
+def test_capabilities_are_the_ones_the_host_lets_cove_hand_out(rig: Rig) -> None:
+    sys_admin = caps.ALL_CAPS.index("CAP_SYS_ADMIN")
+    rig.host.bounding &= ~(1 << sys_admin)  # cove itself runs without CAP_SYS_ADMIN
+    with pytest.raises(InvalidArgument, match="CAP_SYS_ADMIN"):
+        _create(rig, cap_add=["SYS_ADMIN"])
+    cid = _create(rig, privileged=True)
+    rig.engine.containers.start(cid)
+    spec = json.loads((rig.engine.containers.dir(cid) / "bundle" / "config.json").read_text())
+    bounding = spec["process"]["capabilities"]["bounding"]
+    assert "CAP_SYS_ADMIN" not in bounding and len(bounding) == len(caps.ALL_CAPS) - 1
 
 
 def test_a_create_that_fails_midway_leaves_nothing_behind(rig: Rig) -> None:

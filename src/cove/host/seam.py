@@ -95,6 +95,11 @@ class Host(Protocol):
         """This process's hard limit on resource ``name`` (``nofile``...); None: unlimited."""
         ...
 
+    def capability_sets(self) -> tuple[int | None, int | None]:
+        """(the kernel's last capability number, this process's bounding set), None where
+        unreadable: what decides the capabilities a container may be given."""
+        ...
+
 
 class LinuxHost:
     """The real host."""
@@ -174,6 +179,9 @@ class LinuxHost:
 
     def hard_rlimit(self, name: str) -> int | None:
         return sysinfo.hard_rlimit(name)
+
+    def capability_sets(self) -> tuple[int | None, int | None]:
+        return sysinfo.cap_last_cap(), sysinfo.bounding_set()
 
 
 def terminate(host: Host, pid: int, grace: float) -> bool:

@@ -16,7 +16,6 @@ from cove.engine.containers import ContainerService, ContainerStartError
 from cove.errors import Conflict, InvalidArgument
 from cove.host.seam import Host
 from cove.monitor.status import PAUSED, read_status
-from cove.runtime import caps as capabilities
 from cove.runtime.oci import error_from_log
 
 RUNTIME_FAILED = 255  # what the runtime exits with when it could not start the process
@@ -90,7 +89,7 @@ class Executor:
         if workdir:
             proc["cwd"] = workdir
         if privileged:
-            every = list(capabilities.host_caps())
+            every = list(self.c.layout.known_caps())
             proc["capabilities"] = {"bounding": every, "effective": every, "permitted": every}
         path_env = next((e[5:] for e in proc["env"] if e.startswith("PATH=")), "")
         # The container runs, so its files are seen here as it sees them (mounts included): the

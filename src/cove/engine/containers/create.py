@@ -110,7 +110,9 @@ class Creator:
         container_spec.resources(config, self.host.cpu_count())
         container_spec.stop_signal(config, image)
         # Unknown names, and capabilities this host cannot grant, fail at create as in Docker.
-        capabilities.effective_caps(config.cap_add, config.cap_drop, privileged=config.privileged)
+        capabilities.effective_caps(
+            config.cap_add, config.cap_drop, privileged=config.privileged, known=self.layout.known_caps()
+        )
         if config.restart not in ("no", "always", "unless-stopped", "on-failure"):
             raise InvalidArgument(f"invalid restart policy {config.restart!r}")
         if config.restart != "no" and config.auto_remove:

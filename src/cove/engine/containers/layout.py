@@ -15,6 +15,7 @@ from cove.engine.store import Store
 from cove.errors import CoveError
 from cove.host.locks import FileLock
 from cove.monitor.status import read_status
+from cove.runtime import caps as capabilities
 from cove.runtime.oci import OciRuntime, RuntimeInfo
 from cove.volumes.store import VolumeStore
 
@@ -73,6 +74,10 @@ class ContainerLayout:
         if config.runtime:
             env["COVE_RUNTIME"] = config.runtime
         return env
+
+    def known_caps(self) -> tuple[str, ...]:
+        """The capabilities a container may be given here (the kernel's, within cove's own)."""
+        return capabilities.host_caps(*self.host.capability_sets())
 
     def ops_lock(self, cid: str) -> FileLock:
         return FileLock(self.dir(cid) / "ops.lock")

@@ -28,7 +28,6 @@ from cove.host.inroot import DIRECTORY_FLAGS, Root, opened
 from cove.monitor import client as monitor
 from cove.monitor.state import read_state, write_state
 from cove.monitor.status import read_status
-from cove.runtime import caps as capabilities
 
 # Logs rotate by default, like Docker's "local" driver: 5 files of 20 MiB.
 DEFAULT_LOG_MAX_SIZE = 20 * 1024 * 1024
@@ -183,7 +182,7 @@ class Starter:
                     cgroup_version=self.host.cgroup_version(),
                     cpus_available=self.host.cpu_count(),
                     init_binary=self._init_binary() if config.init else None,
-                    known_caps=capabilities.host_caps(),
+                    known_caps=self.layout.known_caps(),
                     netns_path=self._network_namespace(record),
                     hard_limit=self.host.hard_rlimit,
                 )
