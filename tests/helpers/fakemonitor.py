@@ -3,8 +3,8 @@
 It does what a monitor does that the engine can see, and nothing else: on ``start`` it holds
 the container's ``monitor.lock`` and records the container running in ``state.json`` (its init
 and itself being processes of a :class:`~tests.helpers.fakehost.RecordingHost`); on ``stop``
-and ``kill`` it signals the init through that host and records the exit. Every config and
-request it gets is kept for the test to look at.
+and ``kill`` it signals the init through that host and, once it has ended, unmounts the
+rootfs and records the exit. Every config and request it gets is kept for the test to look at.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ class Running:
     lock: FileLock
     init_pid: int
     monitor_pid: int
+    rootfs: Path
 
 
 @dataclass
@@ -56,7 +57,9 @@ class FakeMonitors:
             error="",
         )
         write_state(directory / "state.json", state)
-        self.running[Path(config["socket"])] = Running(directory, lock, init_pid, monitor_pid)
+        self.running[Path(config["socket"])] = Running(
+            directory, lock, init_pid, monitor_pid, Path(config["rootfs"])
+        )
         return {"ok": True}
 
     def request(
@@ -88,10 +91,13 @@ class FakeMonitors:
         return pid
 
     def _finish_if_ended(self, socket_path: Path, running: Running) -> None:
-        """What the monitor does when the init ends: records the exit, lets go, exits."""
+        """What the monitor does when the init ends: unmounts the rootfs, records the exit,
+        lets go, exits."""
         code = self.host.procs[running.init_pid].exit_code
         if code is None:
             return
+        if self.host.is_mountpoint(running.rootfs):
+            self.host.unmount(running.rootfs, lazy=True)
         state = read_state(running.directory / "state.json")
         state.update(status=EXITED, pid=0, exit_code=code, finished_at=now_rfc3339())
         state.update(monitor_pid=0, last_monitor_pid=running.monitor_pid)

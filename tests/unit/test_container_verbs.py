@@ -275,6 +275,17 @@ def test_kill_asks_the_monitor_and_refuses_a_stopped_container(rig: Rig) -> None
     assert containers.get(cid).status.running  # a fake init outlives SIGHUP
 
 
+def test_restart_stops_then_starts_with_a_new_monitor(rig: Rig) -> None:
+    cid = _create(rig)
+    containers = rig.engine.containers
+    containers.start(cid)
+    first = containers.get(cid).status.pid
+    restarted = containers.restart(cid, timeout=5)
+    assert rig.monitors.requests == [("stop", {"signal": signal.SIGINT, "grace": 5})]
+    assert len(rig.monitors.started) == 2 and len(rig.calls("mount_all")) == 2
+    assert restarted.status.running and restarted.status.pid != first
+
+
 @pytest.fixture
 def orphan(rig: Rig) -> Iterator[tuple[str, int]]:
     """A container whose monitor was killed while its init runs on: the init is a real process
