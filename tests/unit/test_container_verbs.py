@@ -286,6 +286,25 @@ def test_restart_stops_then_starts_with_a_new_monitor(rig: Rig) -> None:
     assert restarted.status.running and restarted.status.pid != first
 
 
+def test_wait_asks_the_monitor_for_the_exit_code_once_it_runs(rig: Rig) -> None:
+    cid = _create(rig)
+    containers = rig.engine.containers
+    containers.start(cid)
+    init = containers.get(cid).status.pid
+    rig.host.procs[init].exit_code = 3  # the monitor, asked, tells the code of its init
+    assert containers.wait(cid) == 3
+    assert rig.monitors.requests == [("wait", {})]
+
+
+def test_wait_for_a_container_that_exited_reads_its_record(rig: Rig) -> None:
+    cid = _create(rig)
+    containers = rig.engine.containers
+    containers.start(cid)
+    containers.kill(cid, "SIGKILL")
+    assert containers.wait(cid) == 128 + signal.SIGKILL
+    assert [op for op, _ in rig.monitors.requests] == ["kill"]  # nothing more to ask
+
+
 @pytest.fixture
 def orphan(rig: Rig) -> Iterator[tuple[str, int]]:
     """A container whose monitor was killed while its init runs on: the init is a real process
