@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from cove.config import EngineConfig
-from cove.containers.model import VOLUME, ContainerConfig, MountSpec, Resources, Ulimit
+from cove.containers.model import VOLUME, ContainerConfig, MountSpec, NetworkMode, Resources, Ulimit
 from cove.db.database import Database
 from cove.engine.bootstrap import Engine, assemble
 from cove.engine.containers import ContainerStartError
@@ -123,7 +123,7 @@ def test_create_records_the_container_with_its_snapshot_files_and_volume(rig: Ri
 
 
 def test_create_on_the_host_network_takes_the_hosts_name(rig: Rig) -> None:
-    cid = _create(rig, network="host")
+    cid = _create(rig, network=NetworkMode.parse("host"))
     assert (rig.engine.containers.dir(cid) / "hostname").read_text() == "fakehost\n"
 
 

@@ -46,7 +46,8 @@ class Lifecycle:
         sig = (
             parse_signal(signal_name)
             if signal_name
-            else container_spec.stop_signal(record.config, self.layout.image_config(record))
+            # (the image's settings unknown: its StopSignal is too, and Docker's default is used)
+            else container_spec.stop_signal(record.config, self.layout.image_config(record) or {})
         )
         if status.status == PAUSED:
             with contextlib.suppress(RuntimeFailure):
