@@ -83,8 +83,8 @@ class ContainerStore:
             try:
                 with self.db.transaction() as tx:
                     tx.execute(
-                        "INSERT INTO containers(id, name, image_id, image_ref, snapshot_key, state, created, "
-                        "config, runtime) VALUES (?, ?, ?, ?, ?, 'created', ?, ?, ?)",
+                        "INSERT INTO containers(id, name, image_id, image_ref, snapshot_key, created, "
+                        "config, runtime) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         (record.id, name, record.image_id, record.image_ref, record.snapshot_key,
                          record.created or time.time(), json.dumps(record.config.to_json()), record.runtime),
                     )  # fmt: skip
@@ -99,9 +99,6 @@ class ContainerStore:
                 continue
             return self.get(record.id)
         raise Conflict("could not find a free container name")
-
-    def set_state(self, container_id: str, state: str) -> None:
-        self.db.execute("UPDATE containers SET state = ? WHERE id = ?", (state, container_id))
 
     def rename(self, container_id: str, new_name: str) -> None:
         try:

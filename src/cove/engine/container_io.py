@@ -25,6 +25,7 @@ from cove.containers.diagnose import StartFailure, explain, preflight
 from cove.containers.model import Resources
 from cove.containers.spec import command
 from cove.containers.spec import resources as spec_resources
+from cove.containers.state import Status
 from cove.containers.store import ContainerRecord
 from cove.containers.users import resolve_user
 from cove.engine.container_files import ContainerFiles, container_files, paused, stopped_view
@@ -37,7 +38,6 @@ from cove.images import diff as snapshot_diff
 from cove.images.diff import Change
 from cove.images.importer import now_rfc3339, store_unpacked
 from cove.logs import jsonfile
-from cove.monitor.status import PAUSED, read_status
 from cove.oci import mediatypes as mt
 from cove.oci.digest import Digest
 from cove.oci.image import Descriptor, ImageConfig
@@ -108,10 +108,9 @@ class ContainerIO:
         yield from jsonfile.read(path, tail=tail, since=since, until=until, end=end)
         if not follow:
             return
-        directory = self.c.dir(record.id)
 
         def running() -> bool:
-            status = read_status(directory)
+            status = self.c.state(record.id)
             return status.supervised
 
         for entry in jsonfile.follow(path, running, start=end):
@@ -139,7 +138,7 @@ class ContainerIO:
         """Run ``argv`` in a running container; None for --detach, else a session to wait on."""
         container = self.c.get(ref)
         record, status = container.record, container.status
-        if status.status == PAUSED:
+        if status.status == Status.PAUSED:
             raise Conflict(f"container {record.id[:12]} is paused, unpause the container before exec")
         if not status.running:
             raise Conflict(f"container {record.id[:12]} is not running")
@@ -198,7 +197,7 @@ class ContainerIO:
             )
 
             def explain_failure(message: str) -> StartFailure:
-                with container_files(self.c, record, read_status(directory)) as files:
+                with container_files(self.c, record, self.c.state(record.id)) as files:
                     return explain(message, files, argv, path_env)
 
             return ExecSession(pid, process_file, log, explain_failure)
@@ -309,7 +308,7 @@ class ContainerIO:
         container = self.c.get(ref)
         record = container.record
         paused_here = False
-        if pause and container.status.status == "running":
+        if pause and container.status.status == Status.RUNNING:
             with contextlib.suppress(CoveError):
                 self.c.pause(record.id)
                 paused_here = True
@@ -416,7 +415,7 @@ class ContainerIO:
     def _files(self, ref: str) -> Iterator[ContainerFiles]:
         container = self.c.get(ref)
         with paused(self.c, container.record, container.status):
-            status = read_status(self.c.dir(container.record.id))
+            status = self.c.state(container.record.id)
             with container_files(self.c, container.record, status) as files:
                 yield files
 

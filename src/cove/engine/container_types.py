@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cove.containers.state import ContainerState, Health, HealthStatus, Status
+
+__all__ = ["ContainerDetails", "ContainerState", "Health", "HealthStatus", "MountPoint", "Status"]
+
 
 @dataclass(frozen=True)
 class MountPoint:
@@ -19,7 +23,7 @@ class MountPoint:
 @dataclass(frozen=True)
 class ContainerDetails:
     record: Any  # containers.store.ContainerRecord
-    status: Any  # monitor.status.Status
+    status: ContainerState
     command: list[str]
     env: list[str]
     image_config: dict[str, Any]

@@ -20,6 +20,7 @@ from cove.containers import binds, etcfiles
 from cove.containers import spec as container_spec
 from cove.containers.model import BIND, TMPFS, VOLUME, ContainerConfig, HealthConfig, MountSpec
 from cove.containers.names import check_name
+from cove.containers.state import ContainerState, Status, read_state
 from cove.containers.store import ContainerRecord, ContainerStore
 from cove.containers.users import resolve_user
 from cove.engine.container_files import ContainerFiles, mapped_files
@@ -44,8 +45,8 @@ from cove.host.process import alive, wait_exit
 from cove.host.trees import remove_quietly
 from cove.images.store import ImageRecord
 from cove.monitor import client as monitor
-from cove.monitor.state import EXITED, now_rfc3339, read_state, write_state
-from cove.monitor.status import MONITOR_LOST, PAUSED, Status, read_status
+from cove.monitor import protocol as requests
+from cove.monitor.config import LogConfig, MonitorConfig, ProbeConfig
 from cove.oci.digest import chain_ids
 from cove.runtime import caps as capabilities
 from cove.runtime.oci import OciRuntime, RuntimeFailure, RuntimeInfo
@@ -75,7 +76,7 @@ class ContainerStartError(CoveError):
 @dataclass(frozen=True)
 class Container:
     record: ContainerRecord
-    status: Status
+    status: ContainerState
 
 
 def health_from_image(image: dict[str, Any]) -> HealthConfig | None:
@@ -160,15 +161,16 @@ class ContainerService:
 
     # -- looking up ----------------------------------------------------------------------
 
+    def state(self, cid: str) -> ContainerState:
+        """The container's state as it really is (the one reader, containers.state)."""
+        return read_state(self.dir(cid), self.store.host)
+
     def get(self, ref: str) -> Container:
         record = self.records.resolve(ref)
-        return Container(record, read_status(self.dir(record.id)))
-
-    def status_of(self, cid: str) -> str:
-        return read_status(self.dir(cid)).status
+        return Container(record, self.state(record.id))
 
     def all(self) -> list[Container]:
-        return [Container(r, read_status(self.dir(r.id))) for r in self.records.all()]
+        return [Container(r, self.state(r.id)) for r in self.records.all()]
 
     def list_containers(
         self, *, all: bool = False, filters: dict[str, list[str]] | None = None, last: int | None = None
@@ -419,7 +421,7 @@ class ContainerService:
             from cove.host.netlink import netns_path
 
             path = netns_path(self.networks.netns_name(other.id))
-            status = read_status(self.dir(other.id))
+            status = self.state(other.id)
             if not status.running:
                 raise FailedPrecondition(
                     f"cannot join network namespace of a non running container: {other.name}"
@@ -468,7 +470,7 @@ class ContainerService:
         record = self.records.resolve(ref)
         try:
             with self._ops_lock(record.id).exclusive():
-                status = read_status(self.dir(record.id))
+                status = self.state(record.id)
                 if status.supervised and status.running:
                     return Container(record, status)
                 if status.running:
@@ -495,7 +497,6 @@ class ContainerService:
         rootfs = self.rootfs(record.id)
         if is_mountpoint(rootfs):
             unmount(rootfs, lazy=True)
-        (self.dir(record.id) / PAUSED).unlink(missing_ok=True)
 
     def _mount_point(self, record: ContainerRecord, target: str) -> os.stat_result | None:
         """What is at ``target`` before it is mounted over (links followed inside the tree that
@@ -623,53 +624,55 @@ class ContainerService:
             health = effective_health(config, image)
             socket_path = self.socket(cid)
             socket_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            monitor_config = {
-                "id": cid,
-                "container_dir": str(self.dir(cid)),
-                "bundle": str(self.dir(cid) / "bundle"),
-                "rootfs": str(rootfs),
-                "runtime": info._asdict(),
-                "runtime_root": str(self.run_dir / "runtime" / info.name),
-                "tty": config.tty,
-                "stdin": config.open_stdin,
-                "stdin_once": config.stdin_once,
-                "restart": {"name": config.restart, "max_retries": config.restart_max_retries},
-                "stop_signal": container_spec.stop_signal(config, image),
-                "stop_timeout": config.stop_timeout
-                if config.stop_timeout is not None
-                else DEFAULT_STOP_TIMEOUT,
-                "cgroups_path": f"/cove/{cid}",
-                "health": dataclasses.asdict(health) if health else None,
-                "log": {
-                    "path": str(self.log_path(cid)),
-                    "max_size": config.log_max_size or DEFAULT_LOG_MAX_SIZE,
-                    "max_files": config.log_max_files or DEFAULT_LOG_MAX_FILES,
-                },
-                "socket": str(socket_path),
-                "hold_output": hold_output,
-                "tty_size": list(tty_size) if tty_size else None,
-                "auto_remove_argv": [sys.executable, "-m", "cove", "rm", "--force", "--volumes", cid]
+            monitor_config = MonitorConfig(
+                id=cid,
+                container_dir=str(self.dir(cid)),
+                bundle=str(self.dir(cid) / "bundle"),
+                rootfs=str(rootfs),
+                runtime=info,
+                runtime_root=str(self.run_dir / "runtime" / info.name),
+                socket=str(socket_path),
+                log=LogConfig(
+                    str(self.log_path(cid)),
+                    config.log_max_size or DEFAULT_LOG_MAX_SIZE,
+                    config.log_max_files or DEFAULT_LOG_MAX_FILES,
+                ),
+                tty=config.tty,
+                stdin=config.open_stdin,
+                stdin_once=config.stdin_once,
+                restart_policy=config.restart,
+                restart_max_retries=config.restart_max_retries,
+                stop_signal=container_spec.stop_signal(config, image),
+                stop_timeout=config.stop_timeout if config.stop_timeout is not None else DEFAULT_STOP_TIMEOUT,
+                cgroups_path=f"/cove/{cid}",
+                health=ProbeConfig(**dataclasses.asdict(health)) if health else None,
+                hold_output=hold_output,
+                tty_size=requests.TtySize(*tty_size) if tty_size else None,
+                auto_remove_argv=[sys.executable, "-m", "cove", "rm", "--force", "--volumes", cid]
                 if config.auto_remove
                 else None,
                 # ... for this very store, whatever environment the monitor ends up with.
-                "auto_remove_env": self._store_env(),
+                auto_remove_env=self._store_env(),
                 # Forked from this command, the monitor turns into a lean process of its own once the
                 # container runs: at once when nobody waits on it, else after a short grace.
-                "shed_after": SHED_AFTER_ATTACHED if hold_output else 0.0,
-            }
+                shed_after=SHED_AFTER_ATTACHED if hold_output else 0.0,
+            )
             ready = monitor.start_monitor(
                 monitor_config, self.dir(cid) / "monitor.json", self.dir(cid) / "monitor.log"
             )
             if not ready.get("ok"):
-                from cove.containers.diagnose import explain
+                from cove.containers.diagnose import StartFailure, explain
 
-                with contextlib.closing(mapped_files(self, record, rootfs)) as files:
-                    failure = explain(str(ready.get("error", "")), files, args, path_env)
-                state = read_state(self.dir(cid) / "state.json")
-                state.update(status="created", exit_code=failure.exit_code, error=failure.message, pid=0)
-                write_state(self.dir(cid) / "state.json", state)
+                error = str(ready.get("error", ""))
+                failure = StartFailure(125, error)
+                try:
+                    with contextlib.closing(mapped_files(self, record, rootfs)) as files:
+                        failure = explain(error, files, args, path_env)
+                finally:
+                    # The monitor records it (it is the record's one writer), then leaves.
+                    with contextlib.suppress(CoveError):
+                        monitor.request(socket_path, requests.StartFailed(failure.message, failure.exit_code))
                 raise ContainerStartError(failure.message, failure.exit_code)
-            self.records.set_state(cid, "running")
         except BaseException:
             # The monitor unmounts what it runs; a start that failed leaves it to us.
             with contextlib.suppress(OSError, CoveError):
@@ -688,7 +691,7 @@ class ContainerService:
         remove: bool = False,
     ) -> monitor.Attachment:
         record = self.records.resolve(ref)
-        status = read_status(self.dir(record.id))
+        status = self.state(record.id)
         if not status.supervised:
             raise Conflict(
                 f"you cannot attach to a stopped container, start it first ({record.name})",
@@ -712,7 +715,7 @@ class ContainerService:
 
     def stop(self, ref: str, *, timeout: int | None = None, signal_name: str | None = None) -> Container:
         record = self.records.resolve(ref)
-        status = read_status(self.dir(record.id))
+        status = self.state(record.id)
         if not status.running:
             return Container(record, status)
         wait = self._stop_timeout(record, timeout)
@@ -721,28 +724,25 @@ class ContainerService:
             if signal_name
             else container_spec.stop_signal(record.config, self.image_config(record))
         )
-        if status.status == PAUSED:
-            with contextlib.suppress(RuntimeFailure):
-                self.unpause(record.id)
-        if status.supervised:
+        if status.supervised:  # (the monitor thaws a paused container first)
             with contextlib.suppress(CoveError):  # the monitor may be gone already: then it is stopped
-                monitor.request(self.socket(record.id), "stop", timeout=None, signal=sig, grace=wait)
+                monitor.request(self.socket(record.id), requests.Stop(signal=sig, grace=wait), timeout=None)
             self._wait_monitor(record.id)
         else:
             self._stop_unsupervised(record, status, sig, wait)
         return self.get(record.id)
 
-    def settle(self, cid: str, status: Status | None = None) -> None:
+    def settle(self, cid: str, status: ContainerState | None = None) -> None:
         """For a container that is not running: wait until its monitor, if it is still finishing
         (runtime state, rootfs mount), has let go of it."""
-        status = status or read_status(self.dir(cid))
+        status = status or self.state(cid)
         if status.supervised and not status.running:
             self._wait_monitor(cid)
 
     def _wait_monitor(self, cid: str, timeout: float = 60.0) -> None:
         """Until the container's monitor has finished and exited."""
-        state = read_state(self.dir(cid) / "state.json")
-        pid = int(state.get("monitor_pid") or state.get("last_monitor_pid") or 0)
+        state = self.state(cid)
+        pid = state.monitor_pid or state.last_monitor_pid
         if not pid:
             return
         if FileLock(self.dir(cid) / "monitor.lock").try_free():
@@ -751,9 +751,16 @@ class ContainerService:
             timeout = min(timeout, 1.0)
         wait_exit(pid, timeout)
 
-    def _stop_unsupervised(self, record: ContainerRecord, status: Status, sig: int, wait: float) -> None:
-        """Stop a container whose monitor died: signal its init directly, then clean up."""
+    def _stop_unsupervised(
+        self, record: ContainerRecord, status: ContainerState, sig: int, wait: float
+    ) -> None:
+        """Stop a container whose monitor died: signal its init directly, then clean up. Its
+        record stays as the dead monitor left it: the reader tells (as it did for the init that
+        ended on its own) that it exited, with a status nobody saw; the next monitor writes it."""
         pid = status.pid
+        if status.status == Status.PAUSED:
+            with contextlib.suppress(RuntimeFailure):
+                self.runtime_of(record).resume(record.id)
         if pid:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
@@ -765,25 +772,20 @@ class ContainerService:
                     os.kill(pid, signal.SIGKILL)
                 while alive(pid) and time.monotonic() < deadline + 10:
                     time.sleep(0.01)
-        self._reset(record)
         # Not our child: whoever reaped it (PID 1, a subreaper) has its status, and whether it
         # died of the signal or exited after trapping it is not for us to guess.
-        state = read_state(self.dir(record.id) / "state.json")
-        state.update(
-            status=EXITED, pid=0, finished_at=now_rfc3339(), exit_code=None, error=MONITOR_LOST, monitor_pid=0
-        )
-        write_state(self.dir(record.id) / "state.json", state)
+        self._reset(record)
 
     def kill(self, ref: str, signal_name: str = "SIGKILL") -> Container:
         record = self.records.resolve(ref)
-        status = read_status(self.dir(record.id))
+        status = self.state(record.id)
         if not status.running:
             raise Conflict(f"cannot kill container: {ref}: container {record.id[:12]} is not running")
         sig = parse_signal(signal_name)
         if status.supervised:
-            reply = monitor.request(self.socket(record.id), "kill", signal=sig)
-            if not reply.get("ok"):
-                raise Conflict(f"cannot kill container: {ref}: {reply.get('error')}")
+            reply = monitor.request(self.socket(record.id), requests.Kill(signal=sig))
+            if not reply.ok:
+                raise Conflict(f"cannot kill container: {ref}: {reply.error}")
         elif status.pid:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(status.pid, sig)
@@ -800,18 +802,17 @@ class ContainerService:
         record = self.records.resolve(ref)
         asked = False
         while True:
-            status = read_status(self.dir(record.id))
+            status = self.state(record.id)
             if status.supervised and status.running and not asked:
                 asked = True
                 try:
-                    reply = monitor.request(self.socket(record.id), "wait", timeout=None)
+                    reply = monitor.request(self.socket(record.id), requests.Wait(), timeout=None)
                 except CoveError:  # the monitor finished as we asked, or died (look again)
                     self._wait_monitor(record.id)
                     continue
-                code = reply.get("exit_code")
-                if isinstance(code, int) and not isinstance(code, bool):
-                    return code
-                status = read_status(self.dir(record.id))  # the monitor had none: its record
+                if reply.exit_code is not None:
+                    return reply.exit_code
+                status = self.state(record.id)  # the monitor had none: its record
             elif status.running and not status.supervised:
                 if not unsupervised:
                     raise ExitStatusUnknown(record.name, running=True)
@@ -831,21 +832,23 @@ class ContainerService:
 
     def pause(self, ref: str) -> None:
         record = self.records.resolve(ref)
-        status = read_status(self.dir(record.id))
-        if status.status == PAUSED:
-            raise Conflict(f"container {record.id[:12]} is already paused")
-        if not status.running:
-            raise Conflict(f"container {record.id[:12]} is not running")
-        self.runtime_of(record).pause(record.id)
-        (self.dir(record.id) / PAUSED).touch()
+        self.state(record.id).check_pause(record.id[:12])
+        self._ask(record, requests.Pause())
 
     def unpause(self, ref: str) -> None:
         record = self.records.resolve(ref)
-        status = read_status(self.dir(record.id))
-        if status.status != PAUSED:
-            raise Conflict(f"container {record.id[:12]} is not paused")
-        self.runtime_of(record).resume(record.id)
-        (self.dir(record.id) / PAUSED).unlink(missing_ok=True)
+        self.state(record.id).check_unpause(record.id[:12])
+        self._ask(record, requests.Unpause())
+
+    def _ask(self, record: ContainerRecord, message: requests.Request) -> None:
+        """A change of the container's state: its monitor makes it (and records it)."""
+        if not self.state(record.id).supervised:
+            raise Conflict(
+                f"container {record.id[:12]} has no monitor (it died): stop or restart the container first"
+            )
+        reply = monitor.request(self.socket(record.id), message)
+        if not reply.ok:
+            raise Conflict(reply.error or f"container {record.id[:12]}: {message.op.value} failed")
 
     def rename(self, ref: str, new_name: str) -> None:
         record = self.records.resolve(ref)
@@ -861,7 +864,7 @@ class ContainerService:
     def ports(self, ref: str) -> list[Binding]:
         """The published ports of a running container (none once it stopped, as with Docker)."""
         record = self.records.resolve(ref)
-        if not read_status(self.dir(record.id)).running:
+        if not self.state(record.id).running:
             return []
         return self.networks.bindings(record.id)
 
@@ -878,19 +881,19 @@ class ContainerService:
                 "it cannot be connected to other networks"
             )
         with self._ops_lock(record.id).exclusive():
-            running = read_status(self.dir(record.id)).running
+            running = self.state(record.id).running
             self.networks.connect(network, record.id, aliases=aliases or [], ip=ip, running=running)
 
     def disconnect(self, network: str, ref: str) -> None:
         record = self.records.resolve(ref)
         with self._ops_lock(record.id).exclusive():
-            running = read_status(self.dir(record.id)).running
+            running = self.state(record.id).running
             self.networks.disconnect(network, record.id, running=running)
 
     def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> str:
         record = self.records.resolve(ref)
         cid = record.id
-        status = read_status(self.dir(cid))
+        status = self.state(cid)
         if status.running:
             if not force:
                 raise Conflict(
@@ -939,10 +942,11 @@ class ContainerService:
         return removed, freed
 
 
+EXITED_FILTER = Status.EXITED.value  # Docker's exited=<code> filter is named after the status
 CONTAINER_FILTERS = frozenset(
-    {"status", "name", "label", "ancestor", "health", "exited", "id", "before", "since"}
+    {"status", "name", "label", "ancestor", "health", EXITED_FILTER, "id", "before", "since"}
 )
-STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
+STATUSES = Status.names()
 
 
 def _matches(container: Container, key: str, values: list[str], ancestors: set[str]) -> bool:
@@ -953,7 +957,7 @@ def _matches(container: Container, key: str, values: list[str], ancestors: set[s
                 raise InvalidArgument(
                     f"invalid filter 'status={value}'", hint=f"statuses: {', '.join(STATUSES)}"
                 )
-        return status.status in values
+        return status.status.value in values
     if key == "name":
         return any(re.search(v.lstrip("/"), record.name) for v in values)
     if key == "id":
@@ -966,10 +970,10 @@ def _matches(container: Container, key: str, values: list[str], ancestors: set[s
     if key == "ancestor":
         return record.image_id in ancestors
     if key == "health":
-        health = (status.health or {}).get("Status") if status.health else "none"
+        health = status.health.status.value if status.health else "none"
         return health in values
-    if key == "exited":
-        return status.status == "exited" and str(status.reported_exit_code) in values
+    if key == EXITED_FILTER:
+        return status.status == Status.EXITED and str(status.reported_exit_code) in values
     return True
 
 

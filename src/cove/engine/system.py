@@ -7,14 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cove.containers.state import Status
 from cove.engine.images import ImageService
 from cove.engine.runtimes import choose_runtime, rejected_runtimes
 from cove.engine.store import Store
 from cove.engine.types import DiskUsage, DiskUsageRow, ImageUsage, Info, VolumeUsage
 from cove.errors import CoveError
 from cove.host import cgroups, mounts, sysinfo
-from cove.monitor.state import RESTARTING, RUNNING
-from cove.monitor.status import PAUSED
 from cove.oci.digest import chain_ids
 from cove.oci.platform import host_platform
 from cove.runtime.oci import RuntimeInfo
@@ -64,8 +63,8 @@ class SystemService:
         db = self.store.db
         statuses = [c.status.status for c in self.containers().all()] if self.containers else []
         total = len(statuses)
-        paused = statuses.count(PAUSED)
-        running = sum(1 for s in statuses if s in (RUNNING, RESTARTING))
+        paused = statuses.count(Status.PAUSED)
+        running = sum(1 for s in statuses if s in (Status.RUNNING, Status.RESTARTING))
         images = int(db.query("SELECT COUNT(*) AS n FROM images")[0]["n"])
         runtime_error = ""
         try:

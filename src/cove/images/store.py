@@ -241,9 +241,10 @@ class ImageStore:
 
     # -- containers that use images (the container service writes these rows) -----------
 
-    def users(self, image_id: str) -> list[tuple[str, str, str]]:
-        """(container ID, name, state) of every container created from ``image_id``."""
+    def users(self, image_id: str) -> list[tuple[str, str]]:
+        """(container ID, name) of every container created from ``image_id`` (whether it runs
+        is its state's to say: containers.state)."""
         rows = self.db.query(
-            "SELECT id, name, state FROM containers WHERE image_id = ? ORDER BY created", (image_id,)
+            "SELECT id, name FROM containers WHERE image_id = ? ORDER BY created", (image_id,)
         )
-        return [(r["id"], r["name"], r["state"]) for r in rows]
+        return [(r["id"], r["name"]) for r in rows]
