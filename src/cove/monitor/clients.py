@@ -34,6 +34,7 @@ class Client:
         self.frames = p.FrameReader()
         self.closing = False
         self.answered = False  # a final reply (or exit frame) was queued
+        self.ended = False  # it closed its side: what is queued for it is still sent
 
     @property
     def attached(self) -> p.Attach | None:
@@ -92,7 +93,7 @@ class Clients:
 
     @property
     def read_fds(self) -> list[int]:
-        fds = list(self.by_fd)
+        fds = [fd for fd, c in self.by_fd.items() if not c.ended]
         if self.listener is not None:
             fds.append(self.listener.fileno())
         return fds
@@ -146,7 +147,10 @@ class Clients:
         except OSError:
             data = b""
         if not data:
-            self.drop(client)
+            if client.closing and client.outbuf:
+                client.ended = True  # (a client that half-closed still gets its answer)
+            else:
+                self.drop(client)
             return
         if client.closing:
             return  # answered: what else it sends is not read

@@ -403,7 +403,7 @@ def cmd_ps(cli: Cli, args: argparse.Namespace) -> int:
                 "Ports": _ports_text(cli, c),
                 "RunningFor": human_duration(now - record.created) + " ago",
                 "Size": size,
-                "State": c.status.status,
+                "State": c.status.status.value,
                 "Status": status_text(c, now),
             }
         )
