@@ -5,10 +5,14 @@ are paused, were stopped and were only created."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 from collections import Counter
+from pathlib import Path
 
 from tests.conftest import CoveRunner
+from tests.helpers.containers import wait_until
 
 UNITS = {"B": 1, "kB": 1000, "MB": 1000**2, "GB": 1000**3}
 
@@ -94,3 +98,33 @@ def test_info_df_filters_and_rmi_agree_with_ps(cove_busybox: CoveRunner) -> None
     assert info(cove)["ContainersRunning"] == 0 and df_containers(cove)["Active"] == "0"
     refused = cove("rmi", image, check=False)
     assert refused.rc != 0 and "being used by stopped container" in refused.err
+
+
+def _kill(pid: int) -> None:
+    os.kill(pid, signal.SIGKILL)
+    wait_until(
+        lambda: not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    )
+
+
+def test_the_dns_server_asks_the_same_reader(cove_busybox: CoveRunner) -> None:
+    # A container whose monitor and then init were killed: its record still says running (no
+    # one was left to write an end), and everyone must see through it alike: ps, info, and the
+    # network's DNS server, which answered its name on main.
+    cove = cove_busybox
+    cove("network", "create", "lost")
+    try:
+        cid = cove("run", "-d", "--name", "gone", "--network", "lost", "busybox", "sleep", "300").out.strip()
+        lookup = ("run", "--rm", "--network", "lost", "busybox", "nslookup", "gone")
+        assert b"Address: " in cove.proc(*lookup).stdout
+        record = json.loads((cove.root / "containers" / cid / "state.json").read_text())
+        _kill(int(record["monitor_pid"]))
+        _kill(int(record["pid"]))
+        assert json.loads((cove.root / "containers" / cid / "state.json").read_text())["status"] == "running"
+        assert states(cove) == Counter({"exited": 1})
+        assert info(cove)["ContainersStopped"] == 1
+        assert df_containers(cove)["Active"] == "0"
+        assert cove.proc(*lookup, check=False).returncode != 0  # its name no longer resolves
+    finally:
+        cove("rm", "-f", "gone", check=False)
+        cove("network", "rm", "lost", check=False)
