@@ -129,7 +129,7 @@ assert client.run(["ps"]) is None
 MONITOR_FORBIDDEN = ("sqlite3", "zstandard", "isal", "argparse")
 MONITOR_FORBIDDEN_PACKAGES = ("cove.engine", "cove.images", "cove.cli")
 MONITOR_SIBLINGS = (
-    *("client", "clients", "config", "handover", "health", "main"),
+    *("client", "clients", "config", "handlers", "handover", "health", "main"),
     *("probes", "protocol", "restart", "stdio", "supervisor"),
 )
 

@@ -25,7 +25,6 @@ from cove.containers.state import (
     LIVE,
     STATE_FILE,
     ContainerState,
-    InvalidTransition,
     LogDrops,
     Status,
     now_rfc3339,
@@ -40,9 +39,9 @@ from cove.host.locks import FileLock
 from cove.host.mounts import unmount
 from cove.host.runner import SubprocessRunner
 from cove.logs.jsonfile import JsonFileWriter
-from cove.monitor import protocol as p
-from cove.monitor.clients import Client, Clients
+from cove.monitor.clients import Clients
 from cove.monitor.config import MonitorConfig
+from cove.monitor.handlers import Handlers
 from cove.monitor.handover import HANDOVER_FILE, Handover, become_lean, health_timers
 from cove.monitor.health import HealthChecker
 from cove.monitor.probes import Prober
@@ -72,10 +71,11 @@ class Supervisor:
         self.backoff = Backoff()
         self.log = JsonFileWriter(Path(config.log.path), config.log.max_size, config.log.max_files)
         self.stdio = Stdio(self.log, tty=config.tty, open_stdin=config.stdin)
-        self.clients = Clients(self._on_request, self._on_frame, self._on_drop)
+        self.handlers = Handlers(self)
+        self.clients = Clients(self.handlers.request, self.handlers.frame, self.handlers.drop)
         checker = HealthChecker(config.health) if config.health is not None else None
         self.prober = (
-            Prober(checker, self.runtime, self.cid, self.bundle, self.dir, self._record)
+            Prober(checker, self.runtime, self.cid, self.bundle, self.dir, self.record)
             if checker is not None and checker.enabled
             else None
         )
@@ -135,7 +135,7 @@ class Supervisor:
                 if not resume:
                     error = self._start_container()
                     if error is not None:
-                        self._record(self.state.start_failed(error, first=first), vital=True)
+                        self.record(self.state.start_failed(error, first=first), vital=True)
                         if first:
                             self._ready({"ok": False, "error": error})
                             self._await_explanation()
@@ -153,7 +153,7 @@ class Supervisor:
                     break
                 self._back_off(self.backoff.after_run(time.monotonic() - self.started_mono))
                 if self.manual_stop:
-                    self._record(self.state.restart_given_up(), vital=True)
+                    self.record(self.state.restart_given_up(), vital=True)
                     break
                 self.state = self.state.restart_counted()
         finally:
@@ -248,7 +248,7 @@ class Supervisor:
         self.hold_until = 0.0
         self.shed_after = None
         self._reap()  # the container may have exited while this process was being replaced
-        self._record()
+        self.record()
 
     def _ready(self, message: dict[str, object]) -> None:
         if self.ready_fd is None:
@@ -261,7 +261,7 @@ class Supervisor:
 
     # -- the record -----------------------------------------------------------------------
 
-    def _record(self, state: ContainerState | None = None, *, vital: bool = False) -> None:
+    def record(self, state: ContainerState | None = None, *, vital: bool = False) -> None:
         """Take ``state`` (a transition of the current one) and write it. ``vital`` records
         (the container started, ended, is restarting) may use the spare beside the file when
         the disk is full."""
@@ -348,7 +348,7 @@ class Supervisor:
         self.started_mono = time.monotonic()
         if self.prober is not None:
             self.prober.checker.container_started()
-        self._record(
+        self.record(
             self.state.started(self.init_pid, process.start_time(self.init_pid), now_rfc3339()), vital=True
         )
         return None
@@ -424,7 +424,7 @@ class Supervisor:
                 self.prober.reaped(pid, code)
 
     def _probe_due(self) -> float | None:
-        if self.prober is None or not self._running() or self.state.status != Status.RUNNING:
+        if self.prober is None or not self.running() or self.state.status != Status.RUNNING:
             return None
         return self.prober.due()
 
@@ -433,127 +433,34 @@ class Supervisor:
         if self.unsaved is not None and now >= self.unsaved:
             self._persist(self.unsaved_vital)
         elif self.log.dropped_lines != self.drops_recorded and now >= self.drops_recorded_at + DROPS_REPORT:
-            self._record()  # how much output the log lost, for inspect (a few times a minute at most)
+            self.record()  # how much output the log lost, for inspect (a few times a minute at most)
         if self.stop_deadline is not None and now >= self.stop_deadline and self.exit_code is None:
-            self._signal(signal.SIGKILL)
+            self.signal(signal.SIGKILL)
             self.stop_deadline = None
         if self.prober is not None and self._probe_due() is not None:
             self.prober.tick(now)
 
     # -- requests (clients.py has checked them) ----------------------------------------------
 
-    def _running(self) -> bool:
+    def running(self) -> bool:
         return (
             self.exit_code is None
             and self.init_pid > 0
             and self.state.status in (Status.RUNNING, Status.PAUSED)
         )
 
-    def _settled(self) -> bool:
+    def settled(self) -> bool:
         """Not running, not about to restart, and no exit still being recorded: the record is final.
         (Otherwise the client is answered when the exit is recorded.)"""
-        return not self._running() and self.state.status not in LIVE
+        return not self.running() and self.state.status not in LIVE
 
-    def _on_request(self, client: Client, request: p.Request) -> None:
-        try:
-            self._handle(client, request)
-        except (InvalidTransition, RuntimeFailure) as exc:
-            client.reply(p.Reply(False, exc.message))
-
-    def _handle(self, client: Client, request: p.Request) -> None:
-        if isinstance(request, p.Attach):
-            self.hold_until = 0.0
-            if request.remove:
-                self.removers += 1
-            client.send(p.Reply(True, status=self.state.status).encode())
-            if request.tty_size is not None:
-                self.stdio.resize(request.tty_size)
-            if self._settled():
-                self._finish_client(client, self.state.exit_code)
-        elif isinstance(request, p.Stop):
-            self.manual_stop = True
-            if self._running():
-                self._resume_if_paused()
-                self._signal(request.signal or self.cfg.stop_signal)
-                grace = self.cfg.stop_timeout if request.grace is None else request.grace
-                self.stop_deadline = time.monotonic() + max(0.0, grace)
-            elif self._settled():
-                client.reply(p.Reply(True, exit_code=self.state.exit_code))
-        elif isinstance(request, p.Kill):
-            sig = request.signal or signal.SIGKILL
-            if sig in (signal.SIGKILL, self.cfg.stop_signal):
-                self.manual_stop = True
-            if not self._running():
-                raise InvalidTransition("container is not running")
-            self._signal(sig)
-            client.reply(p.Reply(True))
-        elif isinstance(request, p.Wait):
-            if self._settled():
-                client.reply(p.Reply(True, exit_code=self.state.exit_code))
-        elif isinstance(request, p.GetState):
-            client.reply(p.Reply(True, state=self.state))
-        elif isinstance(request, p.Pause):
-            self.state.check_pause(self.cid[:12])
-            if self.prober is not None:
-                self.prober.cancel()  # a probe would hang in the frozen container until its timeout
-            self.runtime.pause(self.cid)
-            self._record(self.state.paused(self.cid[:12]), vital=True)
-            client.reply(p.Reply(True))
-        elif isinstance(request, p.Unpause):
-            self.state.check_unpause(self.cid[:12])
-            self.runtime.resume(self.cid)
-            self._record(self.state.unpaused(self.cid[:12]), vital=True)
-            client.reply(p.Reply(True))
-        elif isinstance(request, p.StartFailed):
-            if not self.explaining:
-                raise InvalidTransition("no failed start to explain")
-            self._record(
-                self.state.start_failed(request.error, first=True, exit_code=request.exit_code), vital=True
-            )
-            self.explaining = False
-            client.reply(p.Reply(True))
-
-    def _resume_if_paused(self) -> None:
-        """A stop's signal reaches a paused container only once it is thawed."""
-        if self.state.status == Status.PAUSED:
-            with contextlib.suppress(RuntimeFailure):
-                self.runtime.resume(self.cid)
-            self._record(self.state.unpaused(self.cid[:12]), vital=True)
-
-    def _on_frame(self, client: Client, kind: int, payload: bytes) -> None:
-        if kind == p.STDIN:
-            self.stdio.write_stdin(payload)
-        elif kind == p.RESIZE:
-            self.stdio.resize(p.parse_resize(payload))
-        elif kind == p.CLOSE_STDIN:
-            self.stdio.close_stdin()
-
-    def _on_drop(self, client: Client) -> None:
-        attach = client.attached
-        if attach is None:
-            return
-        if attach.remove and self.exit_code is None:
-            self.removers -= 1  # it went away (detached, killed) before the end: removal is ours again
-        if attach.stdin and self.cfg.stdin_once:
-            self.stdio.close_stdin()
-
-    def _signal(self, sig: int) -> None:
+    def signal(self, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.init_pid, sig)
 
-    def _finish_client(self, client: Client, exit_code: int | None) -> None:
-        if client.answered:
-            return
-        if isinstance(client.request, p.Attach):
-            client.send(p.exit_frame(exit_code))
-            client.answered = True
-            client.closing = True
-        elif isinstance(client.request, p.Wait | p.Stop):
-            client.reply(p.Reply(True, exit_code=exit_code))
-
     def _finish_clients(self, exit_code: int | None) -> None:
         for client in self.clients:
-            self._finish_client(client, exit_code)
+            self.handlers.finish(client, exit_code)
         self.clients.flush()
 
     # -- the exit ------------------------------------------------------------------------
@@ -571,7 +478,7 @@ class Supervisor:
         restarting = self.restart.should_restart(
             code, restarts=self.state.restart_count, manual_stop=self.manual_stop
         )
-        self._record(
+        self.record(
             self.state.exited(
                 code, now_rfc3339(), oom_killed=oom, manual_stop=self.manual_stop, restarting=restarting
             ),
