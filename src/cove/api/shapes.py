@@ -167,7 +167,7 @@ def container_inspect(d: ContainerDetails) -> dict[str, Any]:
         "Paused": status.status == Status.PAUSED,
         "Restarting": status.status == Status.RESTARTING,
         "OOMKilled": status.oom_killed,
-        "Dead": False,
+        "Dead": status.status == Status.DEAD,
         "Pid": status.pid,
         "ExitCode": status.reported_exit_code,  # -1: unknown (State.Error says why)
         "Error": status.reported_error,

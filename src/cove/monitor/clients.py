@@ -15,7 +15,6 @@ import socket
 import struct
 import sys
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -159,6 +158,8 @@ class Clients:
         except p.ProtocolError as exc:
             self.refuse(client, f"bad request: {exc}")
         except Exception as exc:  # the monitor's own error: this client fails, the monitor goes on
+            import traceback  # noqa: PLC0415 - only on the monitor's own error (it costs a lean process)
+
             traceback.print_exc(file=sys.stderr)
             self.refuse(client, f"the monitor could not handle the request: {exc}")
 
