@@ -24,6 +24,7 @@ from cove.containers.model import (
     ContainerConfig,
     DeviceRequest,
     MountSpec,
+    NetworkMode,
     Resources,
     Ulimit,
 )
@@ -502,12 +503,12 @@ def test_namespaces(version: int, expected: bool) -> None:
 
 @pytest.mark.parametrize("network", ["private", "none"])
 def test_private_and_none_networks_get_their_own_namespace(network: str) -> None:
-    namespaces = build(cfg(network=network))["linux"]["namespaces"]
+    namespaces = build(cfg(network=NetworkMode.parse(network)))["linux"]["namespaces"]
     assert {"type": "network"} in namespaces
 
 
 def test_host_network_shares_the_hosts_namespace() -> None:
-    types = [ns["type"] for ns in build(cfg(network="host"))["linux"]["namespaces"]]
+    types = [ns["type"] for ns in build(cfg(network=NetworkMode.parse("host")))["linux"]["namespaces"]]
     assert "network" not in types
     assert {"mount", "uts", "pid", "ipc"} <= set(types)
 

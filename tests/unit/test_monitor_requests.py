@@ -16,7 +16,8 @@ from cove.monitor import protocol as p
 from cove.monitor.clients import Client, Clients
 from cove.monitor.config import ConfigError, LogConfig, MonitorConfig, ProbeConfig
 from cove.monitor.handover import Handover, HandoverError, HealthTimers
-from cove.monitor.restart import Backoff, RestartRule
+from cove.monitor.restart import Backoff
+from cove.policies import RestartName, RestartPolicy
 from cove.runtime.oci import RuntimeInfo
 
 # -- requests ------------------------------------------------------------------------------------
@@ -147,8 +148,7 @@ def config(**changes: Any) -> dict[str, Any]:
         socket="/run/cove/s/c",
         log=LogConfig("/store/containers/c/c-json.log", 1 << 20, 5),
         tty=True,
-        restart_policy="on-failure",
-        restart_max_retries=3,
+        restart=RestartPolicy(RestartName.ON_FAILURE, 3),
         stop_signal=15,
         stop_timeout=10.0,
         health=ProbeConfig(["CMD", "true"], interval=1.0),
@@ -206,8 +206,10 @@ def test_optional_fields_take_their_defaults() -> None:
         ({"stop_signal": 99}, "stop_signal is not an integer from 1 to 64"),
         ({"stop_timeout": -1}, "stop_timeout is not a finite number"),
         ({"stop_timeout": float("inf")}, "stop_timeout is not a finite number"),
-        ({"restart_policy": "sometimes"}, "unknown restart policy"),
-        ({"restart_max_retries": -2}, "restart_max_retries is not an integer"),
+        ({"restart": {"name": "sometimes"}}, "invalid restart policy"),
+        ({"restart": {"name": "on-failure", "max_retries": -2}}, "retry count"),
+        ({"restart": {"name": "always", "max_retries": "3"}}, "retry count"),
+        ({"restart": 5}, "invalid restart policy"),
         ({"tty_size": [24]}, "tty_size is"),
         ({"health": {"test": "true"}}, "health.test is a list of strings"),
         ({"health": {"test": ["CMD"], "retries": 1.5}}, "health.retries is not an integer"),
@@ -250,15 +252,9 @@ def test_an_unreadable_config_is_refused(tmp_path: Path, content: bytes) -> None
 def test_restart_rules(
     name: str, retries: int, code: int, restarts: int, manual: bool, expected: bool
 ) -> None:
-    rule = RestartRule(name, retries)
-    assert rule.should_restart(code, restarts=restarts, manual_stop=manual) is expected
-
-
-def test_an_unknown_policy_is_refused() -> None:
-    with pytest.raises(ValueError, match="unknown restart policy"):
-        RestartRule("sometimes")
-    with pytest.raises(ValueError):
-        RestartRule("on-failure", -1)
+    # (the policy is cove.policies'; these are the monitor's uses of it)
+    policy = RestartPolicy(RestartName(name), retries)
+    assert policy.should_restart(code, restarts, stopped=manual) is expected
 
 
 def test_backoff_doubles_after_quick_exits_up_to_a_minute() -> None:

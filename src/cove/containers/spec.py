@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cove.containers.model import BIND, ContainerConfig
+from cove.containers.model import BIND, ContainerConfig, NetworkKind
 from cove.containers.users import ResolvedUser
 from cove.errors import InvalidArgument
 from cove.runtime import caps as capabilities
@@ -237,7 +237,7 @@ def build(
     oci.with_devices(spec, [oci.Device(d.host_path, d.container_path, d.access) for d in config.devices])
     if config.read_only:
         oci.with_readonly_rootfs(spec)
-    if config.network == "host":
+    if config.network.kind is NetworkKind.HOST:
         oci.with_host_network(spec)
     elif netns_path is not None:
         oci.with_network_namespace(spec, netns_path)

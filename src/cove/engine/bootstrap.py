@@ -1,4 +1,5 @@
-"""Opening an engine: the one place that picks implementations (storage driver, runner)."""
+"""Opening an engine: the one place that picks implementations (snapshotter, runner, host,
+registry transport)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ from cove.host.runner import Runner, SubprocessRunner
 from cove.host.seam import Host, LinuxHost
 from cove.host.trees import OnFailure
 from cove.images.store import ImageStore
+from cove.snapshots.base import SnapshotDirectories, has_snapshots
+from cove.snapshots.copy import CopySnapshotter
+from cove.snapshots.overlay import OverlaySnapshotter
 from cove.snapshots.snapshotter import COPY, OVERLAY, Snapshotter
 from cove.volumes.store import VolumeStore
 
@@ -32,6 +36,10 @@ if TYPE_CHECKING:
 
 DRIVER_KEY = "storage_driver"
 DRIVER_REASON_KEY = "storage_driver_reason"
+SNAPSHOTTERS: dict[str, type[SnapshotDirectories]] = {
+    OVERLAY: OverlaySnapshotter,
+    COPY: CopySnapshotter,
+}
 
 
 class Engine:
@@ -58,8 +66,9 @@ class Engine:
     @cached_property
     def registries(self) -> RegistryService:
         from cove.engine.registries import RegistryService
+        from cove.registry.transport import HttpTransport
 
-        return RegistryService(self.store)
+        return RegistryService(self.store, HttpTransport)
 
     @property
     def networks(self) -> NetworkService:
@@ -116,7 +125,7 @@ def _choose_driver(config: EngineConfig, db: Database) -> tuple[str, str]:
         reason = db.get_meta(DRIVER_REASON_KEY) or ""
         if wanted in ("auto", recorded):
             return recorded, reason
-        if db.query_one("SELECT 1 FROM snapshots LIMIT 1") is not None:
+        if has_snapshots(db):
             raise FailedPrecondition(
                 f"the store at {config.root} uses the {recorded} storage driver, not {wanted}",
                 hint="use another COVE_ROOT for another driver, or `cove system prune -a` to empty this one",
@@ -139,9 +148,7 @@ def _build_cache_roots(store: Store) -> tuple[set[str], set[str]]:
 
 def _clean_build_leftovers(store: Store, failed: OnFailure) -> None:
     work = store.root / "build" / "work"
-    if (work.exists() and any(work.iterdir())) or store.db.query_one(
-        "SELECT 1 FROM snapshots WHERE kind = 'active' AND key LIKE 'build-%'"
-    ):
+    if (work.exists() and any(work.iterdir())) or store.snapshotter.writable_keys("build-"):
         from cove.engine.build import clean_leftovers
 
         clean_leftovers(store, failed)
@@ -159,7 +166,7 @@ def open_engine(config: EngineConfig, *, runner: Runner | None = None, host: Hos
         runner = runner or SubprocessRunner()
         flush = Flusher()
         content = ContentStore(config.root / "content", flush)
-        snapshotter = Snapshotter(config.root / "snapshots", db, driver, runner, flush)
+        snapshotter: Snapshotter = SNAPSHOTTERS[driver](config.root / "snapshots", db, runner, flush)
         images = ImageStore(db, content)
         store = Store(
             config, config.root, db, content, snapshotter, images, runner, reason, host or LinuxHost()

@@ -14,8 +14,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cove.errors import CoveError
 from cove.monitor.protocol import TtySize
-from cove.monitor.restart import POLICIES
+from cove.policies import RestartPolicy
 from cove.runtime.oci import RuntimeInfo
 
 MAX_CONFIG = 1 << 20
@@ -57,8 +58,7 @@ class MonitorConfig:
     tty: bool = False
     stdin: bool = False
     stdin_once: bool = False
-    restart_policy: str = "no"
-    restart_max_retries: int = 0
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
     stop_signal: int = int(signal.SIGTERM)
     stop_timeout: float = 10.0
     cgroups_path: str = ""
@@ -77,6 +77,7 @@ class MonitorConfig:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["runtime"] = self.runtime._asdict()
+        data["restart"] = self.restart.to_json()
         data["tty_size"] = self.tty_size.to_json() if self.tty_size else None
         return data
 
@@ -103,9 +104,10 @@ class MonitorConfig:
             tty_size = TtySize.from_json(size) if size is not None else None
         except ValueError as exc:
             raise ConfigError(f"monitor config: {exc}") from None
-        policy = r.text("restart_policy", "no") or "no"
-        if policy not in POLICIES:
-            raise ConfigError(f"monitor config: unknown restart policy {policy!r}")
+        try:
+            restart = RestartPolicy.from_json(r.raw("restart", {}) or {})
+        except CoveError as exc:
+            raise ConfigError(f"monitor config: {exc.message}") from None
         argv = r.raw("auto_remove_argv", None)
         if argv is not None and (not isinstance(argv, list) or not all(isinstance(a, str) for a in argv)):
             raise ConfigError("monitor config: auto_remove_argv is a list of strings")
@@ -125,8 +127,7 @@ class MonitorConfig:
             tty=r.flag("tty"),
             stdin=r.flag("stdin"),
             stdin_once=r.flag("stdin_once"),
-            restart_policy=policy,
-            restart_max_retries=r.integer("restart_max_retries", 0, 0),
+            restart=restart,
             stop_signal=stop_signal,
             stop_timeout=r.number("stop_timeout", 10.0) or 0.0,
             cgroups_path=r.text("cgroups_path", ""),

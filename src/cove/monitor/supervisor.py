@@ -45,7 +45,7 @@ from cove.monitor.handlers import Handlers
 from cove.monitor.handover import HANDOVER_FILE, Handover, become_lean, health_timers
 from cove.monitor.health import HealthChecker
 from cove.monitor.probes import Prober
-from cove.monitor.restart import Backoff, RestartRule
+from cove.monitor.restart import Backoff
 from cove.monitor.stdio import Stdio
 from cove.runtime.oci import OciRuntime, RuntimeFailure, error_from_log
 
@@ -67,7 +67,7 @@ class Supervisor:
         self.socket_path = Path(config.socket)
         self.runtime = OciRuntime(config.runtime, Path(config.runtime_root), SubprocessRunner())
         self.runtime_log = self.dir / "runtime.log"
-        self.restart = RestartRule(config.restart_policy, config.restart_max_retries)
+        self.restart = config.restart
         self.backoff = Backoff()
         self.log = JsonFileWriter(Path(config.log.path), config.log.max_size, config.log.max_files)
         self.stdio = Stdio(self.log, tty=config.tty, open_stdin=config.stdin)
@@ -475,9 +475,7 @@ class Supervisor:
             self.prober.cancel()
         oom = bool(self.cfg.cgroups_path) and oom_kills(self.cfg.cgroups_path) > 0  # (before its cgroup goes)
         self.stop_deadline = None
-        restarting = self.restart.should_restart(
-            code, restarts=self.state.restart_count, manual_stop=self.manual_stop
-        )
+        restarting = self.restart.should_restart(code, self.state.restart_count, stopped=self.manual_stop)
         self.record(
             self.state.exited(
                 code, now_rfc3339(), oom_killed=oom, manual_stop=self.manual_stop, restarting=restarting

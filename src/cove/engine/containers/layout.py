@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from cove.containers.state import ContainerState, read_state
 from cove.containers.store import ContainerRecord, ContainerStore
+from cove.content.store import BlobNotFound
 from cove.engine.containers.model import Container
 from cove.engine.store import Store
-from cove.errors import CoveError
+from cove.errors import CoveError, FailedPrecondition, ImageNotFound
 from cove.host.locks import FileLock
 from cove.runtime.oci import OciRuntime, RuntimeInfo
 from cove.volumes.store import VolumeStore
@@ -87,12 +88,26 @@ class ContainerLayout:
     def all(self) -> list[Container]:
         return [Container(r, self.state(r.id)) for r in self.records.all()]
 
-    def image_config(self, record: ContainerRecord) -> dict[str, Any]:
+    def image_config(self, record: ContainerRecord) -> dict[str, Any] | None:
+        """The settings (Cmd, Env, ...) of the image the container was made from: kept in its
+        record, else read from the image; None when they are unknown (a record from before
+        they were kept, whose image was removed since). A damaged image still raises."""
         if record.config.image_defaults:
             return record.config.image_defaults
         try:
             image = self.store.images.get(record.image_id)
             config: dict[str, Any] = self.store.images.config(image).config
             return config
-        except CoveError:
-            return {}
+        except (ImageNotFound, BlobNotFound):
+            return None
+
+    def required_image_config(self, record: ContainerRecord) -> dict[str, Any]:
+        """:meth:`image_config`, for what cannot go on without it (a start)."""
+        config = self.image_config(record)
+        if config is None:
+            raise FailedPrecondition(
+                f"the image of container {record.name} ({record.image_ref}) was removed, and its "
+                "record, made by an older cove, does not keep the image's settings",
+                hint=f"create the container again: cove rm {record.name}, then cove run",
+            )
+        return config

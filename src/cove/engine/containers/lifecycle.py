@@ -50,7 +50,8 @@ class Lifecycle:
         sig = (
             parse_signal(signal_name)
             if signal_name
-            else container_spec.stop_signal(record.config, self.layout.image_config(record))
+            # (the image's settings unknown: its StopSignal is too, and Docker's default is used)
+            else container_spec.stop_signal(record.config, self.layout.image_config(record) or {})
         )
         if status.supervised:  # (the monitor thaws a paused container first)
             with contextlib.suppress(CoveError):  # the monitor may be gone already: then it is stopped

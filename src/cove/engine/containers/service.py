@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cove.containers.model import ContainerConfig
+from cove.containers.model import ContainerConfig, PullPolicy
 from cove.containers.state import ContainerState
 from cove.containers.store import ContainerRecord
 from cove.engine.container_types import ContainerDetails
@@ -81,7 +81,7 @@ class ContainerService:
     def all(self) -> list[Container]:
         return self.layout.all()
 
-    def image_config(self, record: ContainerRecord) -> dict[str, Any]:
+    def image_config(self, record: ContainerRecord) -> dict[str, Any] | None:
         return self.layout.image_config(record)
 
     def list_containers(
@@ -95,7 +95,7 @@ class ContainerService:
     # -- create and start --------------------------------------------------------------
 
     def create(
-        self, config: ContainerConfig, name: str | None = None, *, pull: str = "missing"
+        self, config: ContainerConfig, name: str | None = None, *, pull: PullPolicy | str = PullPolicy.MISSING
     ) -> ContainerRecord:
         return self.creator.create(config, name, pull=pull)
 

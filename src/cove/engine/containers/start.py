@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cove.containers import binds
 from cove.containers import spec as container_spec
-from cove.containers.model import BIND, TMPFS, VOLUME, MountSpec
+from cove.containers.model import BIND, TMPFS, VOLUME, MountSpec, NetworkKind
 from cove.containers.store import ContainerRecord
 from cove.containers.users import resolve_user
 from cove.engine.container_files import ContainerFiles, mapped_files
@@ -155,7 +155,7 @@ class Starter:
     def _start(self, record: ContainerRecord, hold_output: bool, tty_size: tuple[int, int] | None) -> None:
         cid = record.id
         config = record.config
-        image = self.layout.image_config(record)
+        image = self.layout.required_image_config(record)
         rootfs = self.layout.rootfs(cid)
         rootfs.mkdir(parents=True, exist_ok=True)
         mount_all(self.store.snapshotter.mounts(record.snapshot_key), rootfs)
@@ -217,8 +217,7 @@ class Starter:
                 tty=config.tty,
                 stdin=config.open_stdin,
                 stdin_once=config.stdin_once,
-                restart_policy=config.restart,
-                restart_max_retries=config.restart_max_retries,
+                restart=config.restart,
                 stop_signal=container_spec.stop_signal(config, image),
                 stop_timeout=config.stop_timeout if config.stop_timeout is not None else DEFAULT_STOP_TIMEOUT,
                 cgroups_path=f"/cove/{cid}",
@@ -286,10 +285,10 @@ class Starter:
     def _network_namespace(self, record: ContainerRecord) -> str | None:
         """The network namespace the container joins at start (None: a new one, or the host's)."""
         mode = record.config.network
-        if mode in ("host", "private", "none"):
+        if mode.kind in (NetworkKind.HOST, NetworkKind.NONE):
             return None
-        if mode.startswith("container:"):
-            other = self.records.resolve(mode.split(":", 1)[1])
+        if mode.kind is NetworkKind.CONTAINER:
+            other = self.records.resolve(mode.name)
             from cove.host.netlink import netns_path
 
             path = netns_path(self.layout.networks.netns_name(other.id))
@@ -302,9 +301,9 @@ class Starter:
         from cove.engine.networks import PortSpec
         from cove.network.ports import parse_expose
 
-        specs = [PortSpec(**p) for p in record.config.publish]
+        specs = list(record.config.publish)
         if record.config.publish_all:
-            image = self.layout.image_config(record)
+            image = self.layout.required_image_config(record)
             exposed = [*(image.get("ExposedPorts") or {}), *record.config.expose]
             published = {(s.container_port, s.protocol) for s in specs}
             for text in exposed:
