@@ -95,6 +95,7 @@ def log_lines(cove: CoveRunner, cid: str) -> int:
     return len((cove.root / "containers" / cid / f"{cid}-json.log").read_bytes().splitlines())
 
 
+@pytest.mark.slow
 def test_hostile_clients_do_not_kill_the_monitor(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     cid = cove("run", "-d", "--name", "target", "busybox", "sh", "-c", TICKER).out.strip()

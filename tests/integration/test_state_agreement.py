@@ -11,6 +11,8 @@ import signal
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import CoveRunner
 from tests.helpers.containers import wait_until
 
@@ -43,6 +45,7 @@ def df_containers(cove: CoveRunner) -> dict[str, str]:
 WRITE = "head -c {n} /dev/zero > /written; "
 
 
+@pytest.mark.slow
 def test_info_df_filters_and_rmi_agree_with_ps(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     sleep = WRITE.format(n=200_000) + "exec sleep 300"
@@ -107,6 +110,7 @@ def _kill(pid: int) -> None:
     )
 
 
+@pytest.mark.slow
 def test_the_dns_server_asks_the_same_reader(cove_busybox: CoveRunner) -> None:
     # A container whose monitor and then init were killed: its record still says running (no
     # one was left to write an end), and everyone must see through it alike: ps, info, and the
