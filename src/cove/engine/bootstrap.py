@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from cove.engine.build import BuildService
     from cove.engine.container_io import ContainerIO
     from cove.engine.containers import ContainerService
+    from cove.engine.containers.monitors import Monitors
     from cove.engine.images import ImageService
     from cove.engine.networks import NetworkService
     from cove.engine.registries import RegistryService
@@ -46,15 +47,16 @@ class Engine:
     """The services of one store, each built (and its code imported) on first use, so a
     command pays only for what it touches: `cove run` never loads the image archive code."""
 
-    def __init__(self, store: Store, volumes: VolumeStore) -> None:
+    def __init__(self, store: Store, volumes: VolumeStore, monitors: Monitors | None = None) -> None:
         self.store = store
         self.volumes = volumes
+        self._monitors = monitors  # None: the real ones
 
     @cached_property
     def containers(self) -> ContainerService:
         from cove.engine.containers import ContainerService
 
-        return ContainerService(self.store, self.volumes)
+        return ContainerService(self.store, self.volumes, self._monitors)
 
     @cached_property
     def images(self) -> ImageService:
@@ -163,22 +165,40 @@ def open_engine(config: EngineConfig, *, runner: Runner | None = None, host: Hos
     db = Database(config.root / "cove.db")
     try:
         driver, reason = _choose_driver(config, db)
-        runner = runner or SubprocessRunner()
-        flush = Flusher()
-        content = ContentStore(config.root / "content", flush)
-        snapshotter: Snapshotter = SNAPSHOTTERS[driver](config.root / "snapshots", db, runner, flush)
-        images = ImageStore(db, content)
-        store = Store(
-            config, config.root, db, content, snapshotter, images, runner, reason, host or LinuxHost()
-        )
-        volumes = VolumeStore(config.root / "volumes", db)
-        engine = Engine(store, volumes)
-        store.cleaners.append(volumes.clean_leftovers)
-        store.cleaners.append(lambda failed: _clean_build_leftovers(store, failed))
-        store.gc_roots.append(lambda: _build_cache_roots(store))
+        runner, host = runner or SubprocessRunner(), host or LinuxHost()
+        engine = assemble(config, db, driver=driver, reason=reason, runner=runner, host=host)
         # Whatever a killed cove left behind goes now, if no other cove is at work.
-        store.tidy()
+        engine.store.tidy()
     except BaseException:
         db.close()
         raise
+    return engine
+
+
+def assemble(
+    config: EngineConfig,
+    db: Database,
+    *,
+    driver: str,
+    runner: Runner,
+    host: Host,
+    reason: str = "",
+    snapshot_runner: Runner | None = None,
+    monitors: Monitors | None = None,
+) -> Engine:
+    """An engine from the implementations given, with no check of who runs it and no cleanup:
+    what :func:`open_engine` builds on, and what unit tests build with fakes (a recording host
+    and runner, a stand-in for the monitors; the snapshots' own ``cp`` may stay real)."""
+    flush = Flusher()
+    content = ContentStore(config.root / "content", flush)
+    snapshotter: Snapshotter = SNAPSHOTTERS[driver](
+        config.root / "snapshots", db, snapshot_runner or runner, flush
+    )
+    images = ImageStore(db, content)
+    store = Store(config, config.root, db, content, snapshotter, images, runner, reason, host)
+    volumes = VolumeStore(config.root / "volumes", db)
+    engine = Engine(store, volumes, monitors)
+    store.cleaners.append(volumes.clean_leftovers)
+    store.cleaners.append(lambda failed: _clean_build_leftovers(store, failed))
+    store.gc_roots.append(lambda: _build_cache_roots(store))
     return engine

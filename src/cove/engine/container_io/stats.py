@@ -7,7 +7,6 @@ what the runtime reported. The command line shows unknown readings as Docker's `
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 from cove.containers.store import ContainerRecord
 from cove.engine.containers import ContainerService
 from cove.errors import CoveError
-from cove.host.sysinfo import total_memory
+from cove.host.seam import Host
 
 Sample = dict[str, Any]  # the runtime's `events --stats` JSON for one container
 
@@ -50,13 +49,14 @@ class StatsReader:
         """One reading for each running container (CPU over half a second, as `docker stats`)."""
         containers = [self.c.get(r) for r in refs] if refs else self.c.list_containers()
         running = [c for c in containers if c.status.running]
-        first = {c.record.id: (self._sample(c.record), _system_cpu_ns()) for c in running}
+        host = self.store.host
+        first = {c.record.id: (self._sample(c.record), _system_cpu_ns(host)) for c in running}
         time.sleep(0.5)
         out = []
         for c in running:
             before, system_before = first[c.record.id]
             after = self._sample(c.record)
-            system_delta = _system_cpu_ns() - system_before
+            system_delta = _system_cpu_ns(host) - system_before
             out.append(
                 reading(
                     c.record.id,
@@ -64,9 +64,9 @@ class StatsReader:
                     before,
                     after,
                     system_delta=system_delta,
-                    cpus=os.cpu_count() or 1,
-                    host_memory=total_memory(),
-                    net=_net_bytes(c.status.pid),
+                    cpus=host.online_cpus(),
+                    host_memory=host.total_memory(),
+                    net=_net_bytes(host, c.status.pid),
                 )
             )
         return out
@@ -124,20 +124,18 @@ def _cpu_total(data: Sample) -> int | None:
     return int(cpu["usage"].get("total", 0) or 0)
 
 
-def _system_cpu_ns() -> int:
-    with open("/proc/stat") as f:
-        fields = f.readline().split()[1:8]
+def _system_cpu_ns(host: Host) -> int:
+    fields = host.read_proc("stat").split(b"\n", 1)[0].split()[1:8]
     ticks = sum(int(x) for x in fields)
-    return int(ticks * 1e9 / os.sysconf("SC_CLK_TCK"))
+    return int(ticks * 1e9 / host.clock_ticks())
 
 
-def _net_bytes(pid: int) -> tuple[int, int] | None:
+def _net_bytes(host: Host, pid: int) -> tuple[int, int] | None:
     """Bytes received and sent on the container's interfaces but loopback; None when its
     process is gone (unknown, not zero)."""
     rx = tx = 0
     try:
-        with open(f"/proc/{pid}/net/dev") as f:
-            lines = f.readlines()[2:]
+        lines = host.read_proc(f"{pid}/net/dev").decode(errors="replace").splitlines()[2:]
     except OSError:
         return None
     for line in lines:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from typing import Any
 
 from cove.containers.model import Resources, RestartPolicy
@@ -25,7 +24,7 @@ class Updater:
         config = dataclasses.replace(record.config, resources=Resources(**current))
         if restart is not None:
             config = dataclasses.replace(config, restart=RestartPolicy.parse(restart))
-        oci_resources = spec_resources(config, os.cpu_count() or 1).to_spec()
+        oci_resources = spec_resources(config, self.store.host.online_cpus()).to_spec()
         # Lifting a limit must be said to the runtime (an absent field leaves the old one in place).
         if resources.get("pids_limit") is not None and resources["pids_limit"] <= 0:
             oci_resources["pids"] = {"limit": -1}

@@ -20,7 +20,6 @@ from cove.containers.store import ContainerRecord
 from cove.engine.containers.layout import SOCKET_PATH_MAX, ContainerLayout
 from cove.engine.runtimes import choose_runtime
 from cove.errors import CoveError, ImageNotFound, InvalidArgument
-from cove.host import sysinfo
 from cove.host.trees import remove_quietly
 from cove.images.store import ImageRecord
 from cove.oci.digest import chain_ids
@@ -33,6 +32,7 @@ class Creator:
         self.store = layout.store
         self.records = layout.records
         self.volumes = layout.volumes
+        self.host = layout.host
 
     def _image(self, name: str, pull: PullPolicy) -> ImageRecord:
         try:
@@ -76,7 +76,7 @@ class Creator:
             (directory / "bundle" / "rootfs").mkdir(parents=True)
             self.layout.log_path(cid).touch()
             hostname = config.hostname or (
-                sysinfo.hostname() if config.network.kind is NetworkKind.HOST else cid[:12]
+                self.host.hostname() if config.network.kind is NetworkKind.HOST else cid[:12]
             )
             self._write_etc_files(directory, config, hostname)
             self._volumes_for(config, defaults)
@@ -107,11 +107,13 @@ class Creator:
     def _validate(self, config: ContainerConfig, image: dict[str, Any]) -> None:
         container_spec.command(config, image)
         container_spec.working_dir(config, image)
-        container_spec.rlimits(config)
-        container_spec.resources(config, sysinfo.cpu_count())
+        container_spec.rlimits(config, self.host.hard_rlimit)
+        container_spec.resources(config, self.host.cpu_count())
         container_spec.stop_signal(config, image)
         # Unknown names, and capabilities this host cannot grant, fail at create as in Docker.
-        capabilities.effective_caps(config.cap_add, config.cap_drop, privileged=config.privileged)
+        capabilities.effective_caps(
+            config.cap_add, config.cap_drop, privileged=config.privileged, known=self.layout.known_caps()
+        )
         if config.restart.restarts and config.auto_remove:
             raise InvalidArgument("conflicting options: cannot combine --restart and --rm")
         mode = config.network

@@ -12,9 +12,11 @@ from cove.containers.state import ContainerState, read_state
 from cove.containers.store import ContainerRecord, ContainerStore
 from cove.content.store import BlobNotFound
 from cove.engine.containers.model import Container
+from cove.engine.containers.monitors import MonitorClient, Monitors
 from cove.engine.store import Store
 from cove.errors import CoveError, FailedPrecondition, ImageNotFound
 from cove.host.locks import FileLock
+from cove.runtime import caps as capabilities
 from cove.runtime.oci import OciRuntime, RuntimeInfo
 from cove.volumes.store import VolumeStore
 
@@ -25,8 +27,10 @@ SOCKET_PATH_MAX = 107
 
 
 class ContainerLayout:
-    def __init__(self, store: Store, volumes: VolumeStore) -> None:
+    def __init__(self, store: Store, volumes: VolumeStore, monitors: Monitors | None = None) -> None:
         self.store = store
+        self.host = store.host
+        self.monitors: Monitors = monitors or MonitorClient()
         self.records = ContainerStore(store.db)
         self.volumes = volumes
         self.containers_dir = store.root / "containers"
@@ -71,6 +75,10 @@ class ContainerLayout:
         if config.runtime:
             env["COVE_RUNTIME"] = config.runtime
         return env
+
+    def known_caps(self) -> tuple[str, ...]:
+        """The capabilities a container may be given here (the kernel's, within cove's own)."""
+        return capabilities.host_caps(*self.host.capability_sets())
 
     def ops_lock(self, cid: str) -> FileLock:
         return FileLock(self.dir(cid) / "ops.lock")

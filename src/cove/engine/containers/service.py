@@ -17,6 +17,7 @@ from cove.engine.containers.details import Inspector
 from cove.engine.containers.layout import ContainerLayout
 from cove.engine.containers.lifecycle import Lifecycle
 from cove.engine.containers.model import Container
+from cove.engine.containers.monitors import Monitors
 from cove.engine.containers.remove import Remover
 from cove.engine.containers.rename import Renamer
 from cove.engine.containers.start import Starter
@@ -30,8 +31,8 @@ if TYPE_CHECKING:
 
 
 class ContainerService:
-    def __init__(self, store: Store, volumes: VolumeStore) -> None:
-        self.layout = ContainerLayout(store, volumes)
+    def __init__(self, store: Store, volumes: VolumeStore, monitors: Monitors | None = None) -> None:
+        self.layout = ContainerLayout(store, volumes, monitors)
         self.store = store
         self.records = self.layout.records
         self.volumes = volumes

@@ -23,14 +23,11 @@ from cove.engine.containers.layout import ContainerLayout
 from cove.engine.containers.lifecycle import DEFAULT_STOP_TIMEOUT, Lifecycle
 from cove.engine.containers.model import Container, ContainerStartError
 from cove.errors import Conflict, CoveError, FailedPrecondition
-from cove.host import cgroups, sysinfo
 from cove.host.elf import is_static
 from cove.host.inroot import DIRECTORY_FLAGS, Root, opened
-from cove.host.mounts import is_mountpoint, mount_all, unmount
 from cove.monitor import client as monitor
 from cove.monitor import protocol as requests
 from cove.monitor.config import LogConfig, MonitorConfig, ProbeConfig
-from cove.runtime import caps as capabilities
 
 # Logs rotate by default, like Docker's "local" driver: 5 files of 20 MiB.
 DEFAULT_LOG_MAX_SIZE = 20 * 1024 * 1024
@@ -47,6 +44,7 @@ class Starter:
         self.store = layout.store
         self.records = layout.records
         self.volumes = layout.volumes
+        self.host = layout.host
         self.lifecycle = lifecycle
         # An auto-remove container whose start failed is removed (force, volumes too).
         self._remove = remove
@@ -158,7 +156,7 @@ class Starter:
         image = self.layout.required_image_config(record)
         rootfs = self.layout.rootfs(cid)
         rootfs.mkdir(parents=True, exist_ok=True)
-        mount_all(self.store.snapshotter.mounts(record.snapshot_key), rootfs)
+        self.host.mount_all(self.store.snapshotter.mounts(record.snapshot_key), rootfs)
         try:
             self._prepare_binds(record)
             # The files are closed before the monitor starts: it is forked from here, and a
@@ -181,11 +179,12 @@ class Starter:
                     user=user,
                     mounts=self._mount_specs(record),
                     etc_dir=self.layout.dir(cid),
-                    cgroup_version=cgroups.version(),
-                    cpus_available=sysinfo.cpu_count(),
+                    cgroup_version=self.host.cgroup_version(),
+                    cpus_available=self.host.cpu_count(),
                     init_binary=self._init_binary() if config.init else None,
-                    known_caps=capabilities.host_caps(),
+                    known_caps=self.layout.known_caps(),
                     netns_path=self._network_namespace(record),
+                    hard_limit=self.host.hard_rlimit,
                 )
                 args = runtime_spec["process"]["args"]
                 if config.init:
@@ -233,7 +232,7 @@ class Starter:
                 # container runs: at once when nobody waits on it, else after a short grace.
                 shed_after=SHED_AFTER_ATTACHED if hold_output else 0.0,
             )
-            ready = monitor.start_monitor(
+            ready = self.layout.monitors.start(
                 monitor_config, self.layout.dir(cid) / "monitor.json", self.layout.dir(cid) / "monitor.log"
             )
             if not ready.get("ok"):
@@ -247,13 +246,14 @@ class Starter:
                 finally:
                     # The monitor records it (it is the record's one writer), then leaves.
                     with contextlib.suppress(CoveError):
-                        monitor.request(socket_path, requests.StartFailed(failure.message, failure.exit_code))
+                        told = requests.StartFailed(failure.message, failure.exit_code)
+                        self.layout.monitors.request(socket_path, told)
                 raise ContainerStartError(failure.message, failure.exit_code)
         except BaseException:
             # The monitor unmounts what it runs; a start that failed leaves it to us.
             with contextlib.suppress(OSError, CoveError):
-                if is_mountpoint(rootfs):
-                    unmount(rootfs, lazy=True)
+                if self.host.is_mountpoint(rootfs):
+                    self.host.unmount(rootfs, lazy=True)
             raise
 
     def attach(
@@ -297,7 +297,7 @@ class Starter:
                 raise FailedPrecondition(
                     f"cannot join network namespace of a non running container: {other.name}"
                 )
-            return str(path) if path.exists() else f"/proc/{status.pid}/ns/net"
+            return str(path) if path.exists() else str(self.host.proc_path(f"{status.pid}/ns/net"))
         from cove.engine.networks import PortSpec
         from cove.network.ports import parse_expose
 
