@@ -34,6 +34,7 @@ from cove.monitor.status import Status
 
 if TYPE_CHECKING:
     from cove.engine.containers import ContainerService
+    from cove.volumes.store import VolumeStore
 
 
 def _normalize(path: str) -> str:
@@ -147,14 +148,14 @@ def container_files(
             files.close()
         return
     with stopped_view(service, record) as rootfs:
-        files = mapped_files(service, record, rootfs)
+        files = mapped_files(service.volumes, record, rootfs)
         try:
             yield files
         finally:
             files.close()
 
 
-def mapped_files(service: ContainerService, record: ContainerRecord, rootfs: Path) -> ContainerFiles:
+def mapped_files(volumes: VolumeStore, record: ContainerRecord, rootfs: Path) -> ContainerFiles:
     """The files of a container that is not running, its root filesystem mounted at ``rootfs``:
     paths under its bind and volume targets go to their sources (the caller closes it)."""
     files = ContainerFiles([_Mount("/", Root(rootfs))])
@@ -163,7 +164,7 @@ def mapped_files(service: ContainerService, record: ContainerRecord, rootfs: Pat
             if m.type == BIND:
                 source = m.source
             elif m.type == VOLUME:
-                source = str(service.volumes.data_dir(m.source))
+                source = str(volumes.data_dir(m.source))
             else:
                 continue
             target = _normalize(m.target)

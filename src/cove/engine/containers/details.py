@@ -1,0 +1,104 @@
+"""Looking at containers: the list (``ps``) and one container's details (``inspect``)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+from cove.containers import spec as container_spec
+from cove.containers.model import VOLUME
+from cove.containers.store import ContainerRecord
+from cove.engine.container_types import ContainerDetails, MountPoint
+from cove.engine.containers.filters import filter_containers
+from cove.engine.containers.health import effective_health
+from cove.engine.containers.layout import ContainerLayout
+from cove.engine.containers.model import Container
+from cove.errors import CoveError
+
+
+class Inspector:
+    def __init__(self, layout: ContainerLayout) -> None:
+        self.layout = layout
+        self.store = layout.store
+        self.records = layout.records
+        self.volumes = layout.volumes
+
+    def list_containers(
+        self, *, all: bool = False, filters: dict[str, list[str]] | None = None, last: int | None = None
+    ) -> list[Container]:
+        """Newest first, as ``docker ps``: running only unless ``all`` (or ``last``)."""
+        containers = self.layout.all()
+        if last is not None and last > 0:
+            containers = containers[:last]
+        elif not all and "status" not in (filters or {}):
+            containers = [c for c in containers if c.status.running]
+        return filter_containers(self.layout, containers, filters or {})
+
+    def details(self, ref: str) -> ContainerDetails:
+        container = self.layout.get(ref)
+        record = container.record
+        image = self.layout.image_config(record)
+        try:
+            cmd = container_spec.command(record.config, image)
+        except CoveError:
+            cmd = []
+        env: dict[str, str] = {}
+        for item in list(image.get("Env") or []) + list(record.config.env):
+            key, _, value = item.partition("=")
+            env[key] = value
+        mounts = []
+        for m in record.config.mounts:
+            source = str(self.volumes.data_dir(m.source)) if m.type == VOLUME else m.source
+            mounts.append(
+                MountPoint(
+                    m.type, m.source if m.type == VOLUME else "", source, m.target, m.readonly, m.propagation
+                )
+            )
+        graph: dict[str, str] = {}
+        with contextlib.suppress(CoveError):
+            for mount in self.store.snapshotter.mounts(record.snapshot_key):
+                for option in mount.options:
+                    key, _, value = option.partition("=")
+                    if key in ("lowerdir", "upperdir", "workdir"):
+                        graph[{"lowerdir": "LowerDir", "upperdir": "UpperDir", "workdir": "WorkDir"}[key]] = (
+                            value
+                        )
+                if mount.type == "bind":
+                    graph["UpperDir"] = mount.source
+            graph["MergedDir"] = str(self.layout.rootfs(record.id))
+        directory = self.layout.dir(record.id)
+        return ContainerDetails(
+            record=record,
+            status=container.status,
+            command=cmd,
+            env=[f"{k}={v}" for k, v in env.items()],
+            image_config=image,
+            mounts=mounts,
+            driver=self.store.snapshotter.driver,
+            graph_data=graph,
+            resolv_conf_path=str(directory / "resolv.conf"),
+            hostname_path=str(directory / "hostname"),
+            hosts_path=str(directory / "hosts"),
+            log_path=str(self.layout.log_path(record.id)),
+            runtime=json.loads(record.runtime).get("name", "") if record.runtime else "",
+            health=effective_health(record.config, image),
+            **self._network_details(record, container.status.running),
+        )
+
+    def _network_details(self, record: ContainerRecord, running: bool) -> dict[str, Any]:
+        endpoints = self.layout.networks.records.endpoints(container_id=record.id)
+        if not endpoints:
+            return {}
+        from cove.host.netlink import netns_path
+
+        networks = []
+        for e in endpoints:
+            n = self.layout.networks.records.get(e.network_id)
+            networks.append((n.name, n.id, e, n.gateway, int(n.subnet.split("/")[1])))
+        path = netns_path(self.layout.networks.netns_name(record.id))
+        return {
+            "networks": networks,
+            "ports": self.layout.networks.bindings(record.id) if running else [],
+            "sandbox_key": str(path) if running and path.exists() else "",
+        }

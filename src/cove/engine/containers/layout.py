@@ -1,0 +1,97 @@
+"""Where a container's things are (its directory, rootfs, socket, log, runtime state) and how a
+container is looked up: what every verb of the container service shares."""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cove.containers.store import ContainerRecord, ContainerStore
+from cove.engine.containers.model import Container
+from cove.engine.store import Store
+from cove.errors import CoveError
+from cove.host.locks import FileLock
+from cove.monitor.status import read_status
+from cove.runtime.oci import OciRuntime, RuntimeInfo
+from cove.volumes.store import VolumeStore
+
+if TYPE_CHECKING:
+    from cove.engine.networks import NetworkService
+
+SOCKET_PATH_MAX = 107
+
+
+class ContainerLayout:
+    def __init__(self, store: Store, volumes: VolumeStore) -> None:
+        self.store = store
+        self.records = ContainerStore(store.db)
+        self.volumes = volumes
+        self.containers_dir = store.root / "containers"
+        self.run_dir = store.config.runtime_dir
+
+    @cached_property
+    def networks(self) -> NetworkService:
+        from cove.engine.networks import NetworkService
+
+        return NetworkService(self.store, self.name_of)
+
+    def name_of(self, cid: str) -> str:
+        try:
+            return self.records.get(cid).name
+        except CoveError:
+            return cid[:12]
+
+    # -- places ------------------------------------------------------------------------
+
+    def dir(self, cid: str) -> Path:
+        return self.containers_dir / cid
+
+    def rootfs(self, cid: str) -> Path:
+        return self.dir(cid) / "bundle" / "rootfs"
+
+    def socket(self, cid: str) -> Path:
+        return self.run_dir / "s" / cid[:16]
+
+    def log_path(self, cid: str) -> Path:
+        return self.dir(cid) / f"{cid}-json.log"
+
+    def runtime_of(self, record: ContainerRecord) -> OciRuntime:
+        info = RuntimeInfo(**json.loads(record.runtime))
+        return OciRuntime(info, self.run_dir / "runtime" / info.name, self.store.runner)
+
+    def store_env(self) -> dict[str, str]:
+        """The environment that names this very store to a `cove` run from the monitor."""
+        config = self.store.config
+        env = {"COVE_ROOT": str(config.root), "COVE_RUNTIME_DIR": str(config.runtime_dir)}
+        if config.config_file is not None:
+            env["COVE_CONFIG"] = str(config.config_file)
+        if config.runtime:
+            env["COVE_RUNTIME"] = config.runtime
+        return env
+
+    def ops_lock(self, cid: str) -> FileLock:
+        return FileLock(self.dir(cid) / "ops.lock")
+
+    # -- looking up ----------------------------------------------------------------------
+
+    def get(self, ref: str) -> Container:
+        record = self.records.resolve(ref)
+        return Container(record, read_status(self.dir(record.id)))
+
+    def status_of(self, cid: str) -> str:
+        return read_status(self.dir(cid)).status
+
+    def all(self) -> list[Container]:
+        return [Container(r, read_status(self.dir(r.id))) for r in self.records.all()]
+
+    def image_config(self, record: ContainerRecord) -> dict[str, Any]:
+        if record.config.image_defaults:
+            return record.config.image_defaults
+        try:
+            image = self.store.images.get(record.image_id)
+            config: dict[str, Any] = self.store.images.config(image).config
+            return config
+        except CoveError:
+            return {}

@@ -1,0 +1,23 @@
+"""What the container service hands out: a container (its record and status), and its errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cove.containers.store import ContainerRecord
+from cove.errors import CoveError
+from cove.monitor.status import Status
+
+
+class ContainerStartError(CoveError):
+    """The container's program could not be started; ``exit_code`` is Docker's (125/126/127)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class Container:
+    record: ContainerRecord
+    status: Status

@@ -1,0 +1,166 @@
+"""``ContainerService``: the one object front-ends use, composed of one object per verb (youki's
+one file per command): each verb lives in its own module of this package, and this facade only
+wires them together and hands each call on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cove.containers.model import ContainerConfig
+from cove.containers.store import ContainerRecord
+from cove.engine.container_types import ContainerDetails
+from cove.engine.containers.connect import Connector
+from cove.engine.containers.create import Creator
+from cove.engine.containers.details import Inspector
+from cove.engine.containers.layout import ContainerLayout
+from cove.engine.containers.lifecycle import Lifecycle
+from cove.engine.containers.model import Container
+from cove.engine.containers.remove import Remover
+from cove.engine.containers.rename import Renamer
+from cove.engine.containers.start import Starter
+from cove.engine.store import Store
+from cove.monitor import client as monitor
+from cove.monitor.status import Status
+from cove.runtime.oci import OciRuntime
+from cove.volumes.store import VolumeStore
+
+if TYPE_CHECKING:
+    from cove.engine.networks import Binding, NetworkService
+
+
+class ContainerService:
+    def __init__(self, store: Store, volumes: VolumeStore) -> None:
+        self.layout = ContainerLayout(store, volumes)
+        self.store = store
+        self.records = self.layout.records
+        self.volumes = volumes
+        self.containers_dir = self.layout.containers_dir
+        self.run_dir = self.layout.run_dir
+        self.inspector = Inspector(self.layout)
+        self.creator = Creator(self.layout)
+        self.lifecycle = Lifecycle(self.layout, start=self.start)
+        self.remover = Remover(self.layout, self.lifecycle)
+        self.starter = Starter(
+            self.layout,
+            self.lifecycle,
+            remove=lambda cid: self.remove(cid, force=True, volumes=True),
+        )
+        self.connector = Connector(self.layout)
+        self.renamer = Renamer(self.layout)
+
+    @property
+    def networks(self) -> NetworkService:
+        return self.layout.networks
+
+    # -- places ------------------------------------------------------------------------
+
+    def dir(self, cid: str) -> Path:
+        return self.layout.dir(cid)
+
+    def rootfs(self, cid: str) -> Path:
+        return self.layout.rootfs(cid)
+
+    def socket(self, cid: str) -> Path:
+        return self.layout.socket(cid)
+
+    def log_path(self, cid: str) -> Path:
+        return self.layout.log_path(cid)
+
+    def runtime_of(self, record: ContainerRecord) -> OciRuntime:
+        return self.layout.runtime_of(record)
+
+    # -- looking up ----------------------------------------------------------------------
+
+    def get(self, ref: str) -> Container:
+        return self.layout.get(ref)
+
+    def status_of(self, cid: str) -> str:
+        return self.layout.status_of(cid)
+
+    def all(self) -> list[Container]:
+        return self.layout.all()
+
+    def image_config(self, record: ContainerRecord) -> dict[str, Any]:
+        return self.layout.image_config(record)
+
+    def list_containers(
+        self, *, all: bool = False, filters: dict[str, list[str]] | None = None, last: int | None = None
+    ) -> list[Container]:
+        return self.inspector.list_containers(all=all, filters=filters, last=last)
+
+    def details(self, ref: str) -> ContainerDetails:
+        return self.inspector.details(ref)
+
+    # -- create and start --------------------------------------------------------------
+
+    def create(
+        self, config: ContainerConfig, name: str | None = None, *, pull: str = "missing"
+    ) -> ContainerRecord:
+        return self.creator.create(config, name, pull=pull)
+
+    def start(
+        self, ref: str, *, hold_output: bool = False, tty_size: tuple[int, int] | None = None
+    ) -> Container:
+        return self.starter.start(ref, hold_output=hold_output, tty_size=tty_size)
+
+    def attach(
+        self,
+        ref: str,
+        *,
+        stdin: bool,
+        stdout: bool = True,
+        stderr: bool = True,
+        tty_size: tuple[int, int] | None = None,
+        remove: bool = False,
+    ) -> monitor.Attachment:
+        return self.starter.attach(
+            ref, stdin=stdin, stdout=stdout, stderr=stderr, tty_size=tty_size, remove=remove
+        )
+
+    # -- stop, kill, restart, wait, pause ------------------------------------------------
+
+    def stop(self, ref: str, *, timeout: int | None = None, signal_name: str | None = None) -> Container:
+        return self.lifecycle.stop(ref, timeout=timeout, signal_name=signal_name)
+
+    def settle(self, cid: str, status: Status | None = None) -> None:
+        self.lifecycle.settle(cid, status)
+
+    def kill(self, ref: str, signal_name: str = "SIGKILL") -> Container:
+        return self.lifecycle.kill(ref, signal_name)
+
+    def restart(self, ref: str, *, timeout: int | None = None) -> Container:
+        return self.lifecycle.restart(ref, timeout=timeout)
+
+    def wait(self, ref: str, *, unsupervised: bool = True) -> int:
+        return self.lifecycle.wait(ref, unsupervised=unsupervised)
+
+    def pause(self, ref: str) -> None:
+        self.lifecycle.pause(ref)
+
+    def unpause(self, ref: str) -> None:
+        self.lifecycle.unpause(ref)
+
+    # -- names and networks --------------------------------------------------------------
+
+    def rename(self, ref: str, new_name: str) -> None:
+        self.renamer.rename(ref, new_name)
+
+    def ports(self, ref: str) -> list[Binding]:
+        return self.connector.ports(ref)
+
+    def connect(
+        self, network: str, ref: str, *, aliases: list[str] | None = None, ip: str | None = None
+    ) -> None:
+        self.connector.connect(network, ref, aliases=aliases, ip=ip)
+
+    def disconnect(self, network: str, ref: str) -> None:
+        self.connector.disconnect(network, ref)
+
+    # -- remove and prune ----------------------------------------------------------------
+
+    def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> str:
+        return self.remover.remove(ref, force=force, volumes=volumes)
+
+    def prune(self) -> tuple[list[str], int]:
+        return self.remover.prune()
