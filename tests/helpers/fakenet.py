@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from cove.engine.networks.hostnames import HOST_NETWORKS_LOCK
 from cove.host.runner import RunResult
 from tests.helpers.fakehost import RecordingHost, RecordingRunner
-
-HOST_NETWORKS_LOCK = "cove-networks"
 
 
 @dataclass
