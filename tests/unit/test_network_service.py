@@ -495,3 +495,13 @@ def test_host_routes_are_read_with_their_devices() -> None:
         ("172.18.4.0/24", "br-other"),
         ("10.1.0.0/16", ""),
     ]
+
+
+def test_wired_follows_the_namespace(rig: Rig) -> None:
+    cid = rig.container("c")
+    rig.service.plan(cid, "bridge", [])
+    assert not rig.service.wired(cid)
+    rig.service.wire(cid)
+    assert rig.service.wired(cid)
+    rig.service.unwire(cid)
+    assert not rig.service.wired(cid)

@@ -60,6 +60,10 @@ class NetworkService:
     def netns_name(self, container_id: str) -> str:
         return self.names.netns(container_id)
 
+    def wired(self, container_id: str) -> bool:
+        """Has the container its network namespace now (asked of the Host seam)?"""
+        return self.wiring.wired(container_id)
+
     def _sync_rules(self) -> None:
         self.rules.sync()
 
