@@ -11,7 +11,7 @@ APT_PACKAGES := python3 python3-venv busybox-static mmdebstrap skopeo umoci util
 # The peers the benchmarks measure cove against.
 BENCH_PACKAGES := docker.io podman
 
-.PHONY: install apt-deps apt-install demo test lint unit bench clean
+.PHONY: install apt-deps apt-install demo test lint unit fast bench clean
 
 install: apt-deps $(VENV)/.installed
 	@# Byte-code up front (only what changed), even where PYTHONDONTWRITEBYTECODE is set: start-up time.
@@ -46,6 +46,11 @@ lint: install
 
 unit: install
 	$(VENV)/bin/python -m pytest tests/unit -q
+
+# A developer's quick check (under two minutes): the unit tests and the integration tests not
+# marked slow, in one run. `make test` still runs everything.
+fast: install
+	$(VENV)/bin/python -m pytest tests/unit tests/integration -q -m "not slow"
 
 test: lint
 	COVE_TEST_REQUIRE=1 $(VENV)/bin/python -m pytest -q

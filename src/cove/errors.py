@@ -1,15 +1,73 @@
 """The one exception tree of cove.
 
 Every error a user can cause or meet derives from :class:`CoveError`. It carries a
-:class:`Kind` (what went wrong, in terms a front-end can map: the CLI to an exit code,
-the API server to an HTTP status), a message that names the problem, and an optional
-hint that says how to fix it. Nothing below the CLI prints or exits; it raises these.
+:class:`Kind` (what went wrong, in terms a front-end can map), a message that names the
+problem, and an optional hint that says how to fix it. Nothing below the CLI prints or
+exits; it raises these. The kind alone decides what a front-end answers: :data:`OUTCOMES`
+is the one table of kind -> the CLI's exit code and the API's HTTP status.
+
+The whole tree, by kind (a unit test keeps it complete: every subclass in ``src`` is named
+here, under the kind it has)::
+
+    CoveError                                   (base; INTERNAL unless a subclass says)
+    |-- NotFound                                NOT_FOUND            404
+    |   |-- ImageNotFound                       errors
+    |   |-- ContainerNotFound                   containers/store.py
+    |   |-- NetworkNotFound                     network/store.py
+    |   |-- VolumeNotFound                      volumes/store.py
+    |   |-- BlobNotFound                        content/store.py
+    |   |-- SnapshotNotFound                    snapshots/snapshotter.py
+    |   |   `-- ParentMissing                   images/unpack.py
+    |   `-- RegistryNotFound                    registry/errors.py (also a RegistryError)
+    |-- AlreadyExists                           ALREADY_EXISTS       409
+    |-- InvalidArgument                         INVALID_ARGUMENT     400
+    |   |-- InvalidReference                    errors
+    |   |-- DigestMismatch                      errors
+    |   |   `-- SizeMismatch                    errors
+    |   |-- LayerError                          errors
+    |   |-- ArchiveError                        errors
+    |   |-- PathEscape                          host/inroot.py
+    |   |-- PathTooLong                         images/diff.py
+    |   |-- DockerfileError                     build/dockerfile.py
+    |   |-- ExpansionError                      build/expand.py
+    |   |-- TemplateError                       cli/template.py
+    |   |   `-- TemplateParseError              cli/template.py
+    |   `-- BadRequest                          registry/errors.py (also a RegistryError)
+    |-- Conflict                                CONFLICT             409
+    |-- FailedPrecondition                      FAILED_PRECONDITION  409
+    |-- Unavailable                             UNAVAILABLE          503
+    |   |-- ExitStatusUnknown                   errors
+    |   |-- NoSpace                             errors
+    |   |-- RateLimited                         registry/errors.py (also a RegistryError)
+    |   `-- RegistryUnavailable                 registry/errors.py (also a RegistryError)
+    |       `-- TransportError                  registry/transport.py
+    |-- PermissionDenied                        PERMISSION_DENIED    403
+    |   |-- Unauthorized                        registry/errors.py (also a RegistryError)
+    |   `-- Denied                              registry/errors.py (also a RegistryError)
+    |-- NotImplementedYet                       NOT_IMPLEMENTED      501
+    |-- InternalError                           INTERNAL             500
+    |   |-- CommandFailed                       host/runner.py
+    |   |-- MountError                          host/mounts.py
+    |   `-- RuntimeFailure                      runtime/oci.py
+    |-- RegistryError                           registry/errors.py (INTERNAL; its subclasses
+    |                                           take the kinds above from their second base)
+    |-- ContainerStartError                     engine (its program could not start: INVALID_ARGUMENT
+    |                                           for Docker's 126/127, INTERNAL for 125; the run
+    |                                           command exits with that code)
+    |-- RunFailed                               build/backend.py (INTERNAL: a RUN step failed)
+    `-- _Stopped                                build/executor.py (INTERNAL: a build stopped)
+
+Exit codes are Docker's CLI's: every error the engine reports exits 1 (``docker run``'s
+125 for an engine error before the container ran is the run command's own rule, in cli/).
 """
 
 from __future__ import annotations
 
 import enum
 import errno
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 
 
 class Kind(enum.Enum):
@@ -24,10 +82,35 @@ class Kind(enum.Enum):
     INTERNAL = "internal"
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What a front-end answers for an error of one kind."""
+
+    exit_code: int  # the CLI's (Docker's: 1 for every error the engine reports)
+    http_status: int  # the API server's (moby's errdefs mapping)
+
+
+# The one table: kind -> exit code and HTTP status. cli/exitcodes.py and the API server use it.
+OUTCOMES: Mapping[Kind, Outcome] = MappingProxyType(
+    {
+        Kind.NOT_FOUND: Outcome(exit_code=1, http_status=404),
+        Kind.ALREADY_EXISTS: Outcome(exit_code=1, http_status=409),
+        Kind.INVALID_ARGUMENT: Outcome(exit_code=1, http_status=400),
+        Kind.CONFLICT: Outcome(exit_code=1, http_status=409),
+        # moby answers "is not running", "is paused" and the like with 409 Conflict.
+        Kind.FAILED_PRECONDITION: Outcome(exit_code=1, http_status=409),
+        Kind.UNAVAILABLE: Outcome(exit_code=1, http_status=503),
+        Kind.PERMISSION_DENIED: Outcome(exit_code=1, http_status=403),
+        Kind.NOT_IMPLEMENTED: Outcome(exit_code=1, http_status=501),
+        Kind.INTERNAL: Outcome(exit_code=1, http_status=500),
+    }
+)
+
+
 class CoveError(Exception):
     """Base of all cove errors: a kind, a message and an optional hint."""
 
-    kind: Kind = Kind.INTERNAL
+    kind: Kind = Kind.INTERNAL  # (a class default; an instance may say otherwise)
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -36,6 +119,11 @@ class CoveError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    @property
+    def outcome(self) -> Outcome:
+        """This error's exit code and HTTP status: its kind's, from :data:`OUTCOMES`."""
+        return OUTCOMES[self.kind]
 
 
 class NotFound(CoveError):

@@ -33,6 +33,15 @@ class RecordingHost:
     next_pid: int = 1000
     memory: int = 8 << 30
     cpus: int = 2
+    online: int = 2
+    ticks: int = 100
+    cgroups: int = 2
+    name: str = "fakehost"
+    hard_limits: dict[str, int] = field(default_factory=dict)  # by resource name; absent: unlimited
+    last_cap: int = 40  # CAP_CHECKPOINT_RESTORE
+    bounding: int = (1 << 41) - 1
+    # Where proc_path points (a directory a test lays out); None: the real /proc.
+    proc_dir: Path | None = None
     # What a signal does to a fake process (default: SIGKILL and SIGTERM end it with 128+N).
     on_signal: Callable[[FakeProcess, int], None] | None = None
     tools: set[str] = field(default_factory=lambda: {"nft"})
@@ -104,7 +113,7 @@ class RecordingHost:
             raise FileNotFoundError(2, "No such file or directory", f"/proc/{relative}") from None
 
     def proc_path(self, relative: str) -> Path:
-        return Path("/proc") / relative
+        return (self.proc_dir or Path("/proc")) / relative
 
     def mount_all(self, mounts: Sequence[Mount], target: Path) -> None:
         self.calls.append(("mount_all", tuple(mounts), target))
@@ -126,6 +135,24 @@ class RecordingHost:
 
     def cpu_count(self) -> int:
         return self.cpus
+
+    def online_cpus(self) -> int:
+        return self.online
+
+    def clock_ticks(self) -> int:
+        return self.ticks
+
+    def cgroup_version(self) -> int:
+        return self.cgroups
+
+    def hostname(self) -> str:
+        return self.name
+
+    def hard_rlimit(self, name: str) -> int | None:
+        return self.hard_limits.get(name)
+
+    def capability_sets(self) -> tuple[int | None, int | None]:
+        return self.last_cap, self.bounding
 
     def has_tool(self, name: str) -> bool:
         return name in self.tools

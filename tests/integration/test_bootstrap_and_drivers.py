@@ -54,6 +54,7 @@ def test_busybox_must_be_static(cove: CoveRunner) -> None:
     assert "not statically linked" in result.err and "busybox-static" in result.err
 
 
+@pytest.mark.slow
 def test_debian_bootstrap(
     cove: CoveRunner, debian_tarball: Path, tmp_path: Path, mounted: list[Path]
 ) -> None:

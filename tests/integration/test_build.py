@@ -108,6 +108,7 @@ CMD ["/srv/greeting.txt"]
 """
 
 
+@pytest.mark.slow
 def test_multi_stage_build_on_busybox(cove_busybox: CoveRunner, tmp_path: Path) -> None:
     cove = cove_busybox
     ctx = tmp_path / "ctx"
@@ -149,6 +150,7 @@ def test_target_builds_a_named_stage_only(cove_busybox: CoveRunner, tmp_path: Pa
     assert missing.rc == 1 and "nope" in missing.err
 
 
+@pytest.mark.slow
 def test_independent_stages_build_side_by_side(cove_busybox: CoveRunner, tmp_path: Path) -> None:
     write(
         tmp_path,
@@ -165,6 +167,7 @@ def test_independent_stages_build_side_by_side(cove_busybox: CoveRunner, tmp_pat
     assert run_out(cove_busybox, "both", "cat", "/a", "/b") == "a\nb\n"
 
 
+@pytest.mark.slow
 def test_debian_multi_stage_with_users_and_chown(
     cove_busybox: CoveRunner, debian_tarball: Path, tmp_path: Path
 ) -> None:
@@ -258,6 +261,7 @@ def test_rebuild_with_nothing_changed_is_fully_cached_and_identical(
     assert image_id(cove, "c:1") == first_id
 
 
+@pytest.mark.slow
 def test_a_changed_file_invalidates_its_copy_and_later_steps_only(
     cove_busybox: CoveRunner, tmp_path: Path
 ) -> None:
@@ -431,6 +435,7 @@ def test_bad_dockerfiles_fail_with_the_line(
     assert leftovers(cove_busybox) == NOTHING_LEFT
 
 
+@pytest.mark.slow
 def test_killed_build_leaves_nothing_after_the_next_command(cove_busybox: CoveRunner, tmp_path: Path) -> None:
     cove = cove_busybox
     write(tmp_path, {"Dockerfile": "FROM busybox\nRUN touch /started; sleep 30\n"})
@@ -510,6 +515,7 @@ def _tar_bytes(files: dict[str, bytes], mode: str = "w:gz") -> bytes:
     return buf.getvalue()
 
 
+@pytest.mark.slow
 def test_add_archives_urls_and_checksums(
     cove_busybox: CoveRunner, tmp_path: Path, http_files: tuple[str, Path]
 ) -> None:
@@ -547,6 +553,7 @@ def test_add_archives_urls_and_checksums(
     assert bad.rc == 1 and f"the content's digest is {digest}" in bad.err
 
 
+@pytest.mark.slow
 def test_run_mounts_cache_secret_tmpfs_bind(cove_busybox: CoveRunner, tmp_path: Path) -> None:
     cove = cove_busybox
     (tmp_path / "token").write_text("s3cret")
@@ -594,6 +601,7 @@ def test_run_mounts_cache_secret_tmpfs_bind(cove_busybox: CoveRunner, tmp_path: 
     assert missing.rc == 1 and "line 4" in missing.err
 
 
+@pytest.mark.slow
 def test_onbuild_triggers_run_in_the_child(cove_busybox: CoveRunner, tmp_path: Path) -> None:
     cove = cove_busybox
     write(
@@ -614,6 +622,7 @@ def test_onbuild_triggers_run_in_the_child(cove_busybox: CoveRunner, tmp_path: P
 # --------------------------------------------------------------------------- contexts and outputs
 
 
+@pytest.mark.slow
 def test_contexts_from_stdin_and_dockerfile_from_stdin(cove_busybox: CoveRunner, tmp_path: Path) -> None:
     cove = cove_busybox
     archive = _tar_bytes({"Dockerfile": b"FROM busybox\nCOPY f.txt /f.txt\n", "f.txt": b"from tar\n"})
@@ -631,6 +640,7 @@ def test_contexts_from_stdin_and_dockerfile_from_stdin(cove_busybox: CoveRunner,
     assert run_out(cove, "stdinfile:1", "cat", "/g.txt") == "dir context\n"
 
 
+@pytest.mark.slow
 def test_context_from_a_url(cove_busybox: CoveRunner, http_files: tuple[str, Path]) -> None:
     base, www = http_files
     (www / "ctx.tar.gz").write_bytes(
@@ -667,6 +677,7 @@ def test_build_help_and_usage_errors(cove_busybox: CoveRunner, tmp_path: Path) -
 # --------------------------------------------------------------------------- with a registry
 
 
+@pytest.mark.slow
 def test_base_images_are_pulled_and_built_images_pushed(
     cove_busybox: CoveRunner, registry: Registry, tmp_path: Path
 ) -> None:
@@ -690,6 +701,7 @@ def test_base_images_are_pulled_and_built_images_pushed(
         engine.close()
 
 
+@pytest.mark.slow
 def test_dockerfile_specific_ignore_file_and_secret_from_env(
     cove_busybox: CoveRunner, tmp_path: Path
 ) -> None:
@@ -738,6 +750,7 @@ def test_tty_progress_and_other_platforms(cove_busybox: CoveRunner, tmp_path: Pa
         ("shared", ["start", "start", "end", "end"]),  # both at once
     ],
 )
+@pytest.mark.slow
 def test_cache_mount_sharing(
     cove_busybox: CoveRunner, tmp_path: Path, sharing: str, expected: list[str]
 ) -> None:

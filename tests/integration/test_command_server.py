@@ -82,6 +82,7 @@ def served(cove_busybox: CoveRunner) -> Iterator[CoveRunner]:
         assert "Traceback" not in log.read_text(), log.read_text()
 
 
+@pytest.mark.slow
 def test_a_command_runs_in_a_fork_of_the_server(served: CoveRunner) -> None:
     cove = served
     server = server_pid(cove)
@@ -105,6 +106,7 @@ def test_a_command_runs_in_a_fork_of_the_server(served: CoveRunner) -> None:
     assert server_pid(cove) == server
 
 
+@pytest.mark.slow
 def test_exit_codes_output_and_errors_are_the_commands_own(served: CoveRunner) -> None:
     cove = served
     proc = cove.proc("run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 7", check=False)
@@ -118,6 +120,7 @@ def test_exit_codes_output_and_errors_are_the_commands_own(served: CoveRunner) -
     assert cove.proc("--version").stdout.decode() == f"cove version {cove_version.__version__}\n"
 
 
+@pytest.mark.slow
 def test_stdin_cwd_environment_and_umask_come_from_the_client(served: CoveRunner, tmp_path: Path) -> None:
     cove = served
     piped = cove.proc("run", "--rm", "-i", "busybox", "tr", "a-z", "A-Z", input=b"from the client\n")
@@ -158,6 +161,7 @@ def _cove_argv() -> list[str]:
     return [sys.executable, "-m", "cove"]
 
 
+@pytest.mark.slow
 def test_signals_reach_the_command(served: CoveRunner) -> None:
     cove = served
     script = "trap 'echo got TERM; exit 3' TERM; echo ready; while :; do sleep 0.1; done"
@@ -194,6 +198,7 @@ def test_a_terminal_through_the_server(served: CoveRunner) -> None:
         os.close(master)
 
 
+@pytest.mark.slow
 def test_parallel_commands(served: CoveRunner) -> None:
     cove = served
 
@@ -205,6 +210,7 @@ def test_parallel_commands(served: CoveRunner) -> None:
     assert cove.proc("ps", "-aq").stdout == b""
 
 
+@pytest.mark.slow
 def test_a_killed_server_is_reported_and_replaced(served: CoveRunner) -> None:
     cove = served
     old = server_pid(cove)
@@ -241,6 +247,7 @@ def test_changed_sources_retire_the_server(served: CoveRunner) -> None:
         os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
+@pytest.mark.slow
 def test_an_idle_server_leaves(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     cove.env.update(COVE_COMMAND_SERVER="1", COVE_COMMAND_SERVER_IDLE="1")

@@ -10,11 +10,14 @@ import tarfile
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import CoveRunner
 from tests.helpers.containers import wait_until
 from tests.helpers.terminal import pty_session, read_until
 
 
+@pytest.mark.slow
 def test_logs_formats_tail_since_and_timestamps(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     cid = cove(
@@ -37,6 +40,7 @@ def test_logs_formats_tail_since_and_timestamps(cove_busybox: CoveRunner) -> Non
     cove("rm", cid)
 
 
+@pytest.mark.slow
 def test_logs_rotate_and_follow_across_rotation(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     cid = cove(
@@ -67,6 +71,7 @@ def test_logs_rotate_and_follow_across_rotation(cove_busybox: CoveRunner) -> Non
     cove("rm", cid)
 
 
+@pytest.mark.slow
 def test_logs_tail_is_fast_on_a_huge_log(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     cid = cove("create", "busybox").out.strip()
@@ -91,6 +96,7 @@ def test_logs_tail_is_fast_on_a_huge_log(cove_busybox: CoveRunner) -> None:
     cove("rm", cid)
 
 
+@pytest.mark.slow
 def test_exec(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     cid = cove("run", "-d", "-e", "BASE=1", "busybox", "sleep", "60").out.strip()
@@ -128,6 +134,7 @@ def test_exec(cove_busybox: CoveRunner) -> None:
     assert stopped.rc == 1 and "No such container" in stopped.err
 
 
+@pytest.mark.slow
 def test_interactive_tty_run_with_resize_and_detach(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     pid, master = pty_session(cove.env, "run", "-it", "--name", "term", "busybox", "sh")
@@ -169,11 +176,13 @@ def test_exec_with_a_tty(cove_busybox: CoveRunner) -> None:
         cove("rm", "-f", cid)
 
 
+@pytest.mark.slow
 def test_run_interactive_without_tty_pipes_stdin(cove_busybox: CoveRunner) -> None:
     proc = cove_busybox.proc("run", "--rm", "-i", "busybox", "sh", "-c", "tr a-z A-Z", input=b"hello stdin\n")
     assert proc.stdout == b"HELLO STDIN\n"
 
 
+@pytest.mark.slow
 def test_attach_sees_output_and_start_a(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     cove("create", "--name", "once", "busybox", "sh", "-c", "echo first; echo second >&2; exit 6")
@@ -185,6 +194,7 @@ def test_attach_sees_output_and_start_a(cove_busybox: CoveRunner) -> None:
     cove("rm", "once", cid)
 
 
+@pytest.mark.slow
 def test_cp_both_ways_keeps_owners_and_modes(cove_busybox: CoveRunner, tmp_path: Path) -> None:
     cove = cove_busybox
     cid = cove("run", "-d", "busybox", "sleep", "60").out.strip()
@@ -233,6 +243,7 @@ def test_cp_into_a_stopped_container_and_a_volume(cove_busybox: CoveRunner, tmp_
     cove("rm", cid)
 
 
+@pytest.mark.slow
 def test_diff_export_commit(cove_busybox: CoveRunner, tmp_path: Path) -> None:
     cove = cove_busybox
     cid = cove(
@@ -281,6 +292,7 @@ def test_diff_export_commit(cove_busybox: CoveRunner, tmp_path: Path) -> None:
     assert cove.proc("run", "--rm", "committed:1").stdout == b"new\n"
 
 
+@pytest.mark.slow
 def test_top_and_stats(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     cid = cove("run", "-d", "--name", "busy", "busybox", "sh", "-c", "sleep 60 & sleep 60 & wait").out.strip()

@@ -17,6 +17,7 @@ def run_out(cove: CoveRunner, *args: str) -> str:
     return proc.stdout.decode()
 
 
+@pytest.mark.slow
 def test_env_workdir_user_hostname_entrypoint(cove_busybox: CoveRunner, tmp_path: Path) -> None:
     cove = cove_busybox
     env_file = tmp_path / "env"
@@ -59,6 +60,7 @@ def test_labels_and_cidfile(cove_busybox: CoveRunner, tmp_path: Path) -> None:
     assert again.rc == 125 and "container ID file found" in again.err
 
 
+@pytest.mark.slow
 def test_binds_volumes_tmpfs_and_read_only(cove_busybox: CoveRunner, tmp_path: Path) -> None:
     cove = cove_busybox
     host = tmp_path / "share"
@@ -125,6 +127,7 @@ def test_binds_volumes_tmpfs_and_read_only(cove_busybox: CoveRunner, tmp_path: P
     assert missing.returncode == 125 and b"bind source path does not exist" in missing.stderr
 
 
+@pytest.mark.slow
 def test_a_new_volume_is_filled_from_the_image(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     # /etc holds files in the image: a fresh named volume mounted there starts with them.
@@ -210,6 +213,7 @@ def _caps(cove: CoveRunner, *flags: str) -> int:
     return int(line.split()[1], 16)
 
 
+@pytest.mark.slow
 def test_capabilities(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     default = _caps(cove)
@@ -223,6 +227,7 @@ def test_capabilities(cove_busybox: CoveRunner) -> None:
     assert bad.rc == 125 and "unknown capability" in bad.err
 
 
+@pytest.mark.slow
 def test_security_profile(cove_busybox: CoveRunner, tmp_path: Path) -> None:
     cove = cove_busybox
     # Docker's default profile: no mounting, masked /proc paths, read-only /proc/sys and /sys.
@@ -264,6 +269,7 @@ def test_security_profile(cove_busybox: CoveRunner, tmp_path: Path) -> None:
     assert "vda" in run_out(cove, "--privileged", "busybox", "ls", "/dev") or not Path("/dev/vda").exists()
 
 
+@pytest.mark.slow
 def test_devices(cove_busybox: CoveRunner) -> None:
     out = run_out(
         cove_busybox,
@@ -279,6 +285,7 @@ def test_devices(cove_busybox: CoveRunner) -> None:
     assert missing.rc == 125 and "no such file or directory" in missing.err
 
 
+@pytest.mark.slow
 def test_network_modes(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     interfaces = run_out(cove, "busybox", "sh", "-c", "ls /sys/class/net").split()
@@ -298,6 +305,7 @@ def test_network_modes(cove_busybox: CoveRunner) -> None:
     assert bad.rc == 125 and "network mynet not found" in bad.err
 
 
+@pytest.mark.slow
 def test_init_reaps_and_forwards_signals(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     assert run_out(cove, "--init", "busybox", "sh", "-c", "ps -o pid,comm | head -3").split()[2:4] == [

@@ -9,6 +9,8 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from tests.conftest import CoveRunner
 from tests.helpers.containers import assert_no_traces, processes_mentioning, wait_until
 
@@ -17,6 +19,7 @@ def inspect(cove: CoveRunner, ref: str, field: str) -> str:
     return cove("inspect", "--format", "{{" + field + "}}", ref).out.strip()
 
 
+@pytest.mark.slow
 def test_twenty_parallel_runs(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
 
@@ -38,6 +41,7 @@ def test_twenty_parallel_runs(cove_busybox: CoveRunner) -> None:
         assert_no_traces(cove.root, cid)
 
 
+@pytest.mark.slow
 def test_oom_is_reported(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     # Grow a shell variable past the limit (no swap to hide in).
@@ -60,6 +64,7 @@ def test_oom_is_reported(cove_busybox: CoveRunner) -> None:
     assert_no_traces(cove.root, cid)
 
 
+@pytest.mark.slow
 def test_pids_limit_stops_a_fork_bomb(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     # The loop runs in a subshell: the shell gives up at the first fork the limit refuses, then
@@ -82,6 +87,7 @@ def _monitor_pid(cove: CoveRunner, cid: str) -> int:
     return int(state["monitor_pid"])
 
 
+@pytest.mark.slow
 def test_killed_monitor_then_stop_restart_rm(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     cid = cove(
@@ -106,6 +112,7 @@ def test_killed_monitor_then_stop_restart_rm(cove_busybox: CoveRunner) -> None:
     assert_no_traces(cove.root, cid)
 
 
+@pytest.mark.slow
 def test_killed_monitor_and_a_container_that_died_meanwhile(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     cid = cove("run", "-d", "busybox", "sleep", "60").out.strip()
@@ -145,6 +152,7 @@ def test_cove_killed_during_run_leaves_usable_state(cove_busybox: CoveRunner) ->
     assert cove("ps", "-aq").out == ""
 
 
+@pytest.mark.slow
 def test_health_checks(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     cid = cove(
@@ -193,6 +201,7 @@ def test_health_checks(cove_busybox: CoveRunner) -> None:
         cove("rm", "-f", timed)
 
 
+@pytest.mark.slow
 def test_health_check_timeout(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     cid = cove(
@@ -218,6 +227,7 @@ def test_health_check_timeout(cove_busybox: CoveRunner) -> None:
         cove("rm", "-f", cid)
 
 
+@pytest.mark.slow
 def test_detached_rm_removes_itself(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     cid = cove("run", "-d", "--rm", "busybox", "sh", "-c", "sleep 0.3").out.strip()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 import time
 from pathlib import Path
 
@@ -25,6 +27,7 @@ def test_info_names_the_runtime_and_cgroups(cove_busybox: CoveRunner) -> None:
     assert data["CgroupVersion"] in ("1", "2")
 
 
+@pytest.mark.slow
 def test_run_prints_output_and_returns_the_exit_code(cove_busybox: CoveRunner) -> None:
     proc = cove_busybox.proc(
         "run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3", check=False
@@ -59,6 +62,7 @@ def test_create_start_stop_rm(cove_busybox: CoveRunner) -> None:
     assert_no_traces(cove.root, cid)
 
 
+@pytest.mark.slow
 def test_stop_kills_a_container_that_ignores_sigterm(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     # busybox sh as PID 1 has no handler for SIGTERM, so it ignores it, as in Docker.
@@ -71,6 +75,7 @@ def test_stop_kills_a_container_that_ignores_sigterm(cove_busybox: CoveRunner) -
     assert_no_traces(cove.root, cid)
 
 
+@pytest.mark.slow
 def test_kill_restart_wait_pause(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     cove("run", "-d", "--name", "k", "busybox", "sh", "-c", "trap 'exit 7' USR1; while :; do sleep 0.1; done")
@@ -92,6 +97,7 @@ def test_kill_restart_wait_pause(cove_busybox: CoveRunner) -> None:
     cove("rm", "k")
 
 
+@pytest.mark.slow
 def test_rename_and_names(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     cid = cove("create", "busybox").out.strip()
@@ -109,6 +115,7 @@ def test_rename_and_names(cove_busybox: CoveRunner) -> None:
     assert cove("ps", "-a", "--filter", "name=fresh", "-q").out == cid[:12] + "\n"
 
 
+@pytest.mark.slow
 def test_restart_policies(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     cove("run", "-d", "--name", "flaky", "--restart", "on-failure:2", "busybox", "sh", "-c", "exit 3")
@@ -137,6 +144,7 @@ def test_rm_removes_anonymous_volumes_only_with_v(cove_busybox: CoveRunner) -> N
     assert len(cove("volume", "ls", "-q").out.split()) == 2  # without -v it stays
 
 
+@pytest.mark.slow
 def test_container_prune(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     done = cove("run", "-d", "busybox", "true").out.strip()
@@ -156,6 +164,7 @@ def test_container_prune(cove_busybox: CoveRunner) -> None:
         (["/bin"], 126, "is a directory"),
     ],
 )
+@pytest.mark.slow
 def test_start_failures_name_the_file_and_cause(
     cove_busybox: CoveRunner, args: list[str], code: int, message: str
 ) -> None:
@@ -167,6 +176,7 @@ def test_start_failures_name_the_file_and_cause(
     assert cove_busybox("ps", "-aq").out == ""
 
 
+@pytest.mark.slow
 def test_scripts_with_missing_or_crlf_interpreters(cove_busybox: CoveRunner, tmp_path: Path) -> None:
     cove = cove_busybox
     (tmp_path / "missing.sh").write_text("#!/bin/bash\necho hi\n")
@@ -184,8 +194,28 @@ def test_scripts_with_missing_or_crlf_interpreters(cove_busybox: CoveRunner, tmp
     assert cove.proc("run", "--rm", "-v", mount, "busybox", "/scripts/ok.sh").stdout == b"fine\n"
 
 
+@pytest.mark.slow
 def test_image_is_not_needed_once_created(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     cove("create", "--name", "orphan", "busybox", "echo", "still here")
     cove("rmi", "-f", "busybox")
     assert cove.proc("start", "-a", "orphan").stdout == b"still here\n"
+
+
+def test_an_older_record_whose_image_is_gone_says_so(cove_busybox: CoveRunner) -> None:
+    """A record from before the image's settings were kept, whose image was removed since: its
+    settings are unknown, so a start is refused with a reason (not run with an empty image
+    config), while ps and inspect still show what the container's own config says."""
+    cove = cove_busybox
+    cove("create", "--name", "old", "busybox", "echo", "hi")
+    cove("rmi", "-f", "busybox")
+    with contextlib.closing(sqlite3.connect(cove.root / "cove.db")) as db, db:
+        (config,) = db.execute("SELECT config FROM containers WHERE name = 'old'").fetchone()
+        db.execute(
+            "UPDATE containers SET config = ? WHERE name = 'old'",
+            (json.dumps({**json.loads(config), "image_defaults": {}}),),
+        )
+    started = cove("start", "old", check=False)
+    assert started.rc == 1 and "does not keep the image's settings" in started.err, started
+    assert json.loads(cove("inspect", "old").out)[0]["Path"] == "echo"
+    assert '"echo hi"' in cove("ps", "-a", "--filter", "name=old").out

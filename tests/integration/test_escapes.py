@@ -20,6 +20,9 @@ import pytest
 from tests.conftest import REPO, CoveRunner, need_tool
 from tests.helpers.containers import mounts_mentioning, processes_mentioning, wait_until
 
+# Every test here takes more than a second or two: none is in `make fast`.
+pytestmark = pytest.mark.slow
+
 # /w/dir is a directory holding keep, and a link to the host directory, in turns, millions of
 # times a second (an atomic exchange of two names: the busybox loop of mv's is a slower racer).
 SECRET = "SECRET-OF-THE-HOST\n"  # what the host directory's file holds

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import CoveRunner
+
+# Every test here takes more than a second or two: none is in `make fast`.
+pytestmark = pytest.mark.slow
 
 
 def _left(cove: CoveRunner) -> list[str]:

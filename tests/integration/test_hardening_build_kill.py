@@ -9,10 +9,15 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import CoveRunner
 from tests.helpers.containers import wait_until
 from tests.integration.test_build import NOTHING_LEFT, leftovers
 from tests.integration.test_command_server import served
+
+# Every test here takes more than a second or two: none is in `make fast`.
+pytestmark = pytest.mark.slow
 
 __all__ = ["served"]  # the fixture, used by name below
 

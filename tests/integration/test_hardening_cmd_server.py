@@ -9,9 +9,14 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import CoveRunner
 from tests.helpers.containers import wait_until
 from tests.integration.test_command_server import _alive, _serving, served, server_pid
+
+# Every test here takes more than a second or two: none is in `make fast`.
+pytestmark = pytest.mark.slow
 
 __all__ = ["served"]  # the fixture, used by name below
 

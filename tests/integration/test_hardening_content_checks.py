@@ -58,6 +58,7 @@ def _get(registry: Registry, path: str) -> tuple[bytes, dict[str, str]]:
         conn.close()
 
 
+@pytest.mark.slow
 def test_a_tag_whose_body_is_not_its_digest_is_refused(cove: CoveRunner, registry: Registry) -> None:
     honest, other = _image("honest"), _image("other")
     honest_digest = push_built_image(registry, "lie", "honest", honest)

@@ -16,6 +16,9 @@ from tests.conftest import CoveRunner, release_host_network
 from tests.helpers.registry import Registry, put_image
 from tests.helpers.tars import file, make_tar
 
+# Every test here takes more than a second or two: none is in `make fast`.
+pytestmark = pytest.mark.slow
+
 MB = 1 << 20
 
 

@@ -14,6 +14,9 @@ import pytest
 from tests.conftest import CoveRunner, release_host_network
 from tests.helpers.containers import wait_until
 
+# Every test here takes more than a second or two: none is in `make fast`.
+pytestmark = pytest.mark.slow
+
 # Output well past the room left: about 20 MB of log records.
 NOISY = "yes 'a line of output that goes to the log' | head -n 250000"
 AWAIT_GO = "until [ -e /signal/go ]; do sleep 0.05; done"

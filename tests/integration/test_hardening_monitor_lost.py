@@ -9,8 +9,13 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import CoveRunner
 from tests.helpers.containers import wait_until
+
+# Every test here takes more than a second or two: none is in `make fast`.
+pytestmark = pytest.mark.slow
 
 UNKNOWN = "the monitor of this container died; its exit status is unknown"
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
+
 from tests.conftest import CoveRunner
+
+# Every test here takes more than a second or two: none is in `make fast`.
+pytestmark = pytest.mark.slow
 
 ROUNDS = 16
 PAIRS = 3  # images raced at once in each round

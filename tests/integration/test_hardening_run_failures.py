@@ -5,8 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import CoveRunner
 from tests.helpers.containers import wait_until
+
+# Every test here takes more than a second or two: none is in `make fast`.
+pytestmark = pytest.mark.slow
 
 
 def _left(cove: CoveRunner) -> list[str]:

@@ -14,6 +14,9 @@ from cove.engine.types import DiskUsageRow
 from tests.conftest import CoveRunner, release_host_network
 from tests.helpers.deep import LONG, deep_tree, remove_children
 
+# Every test here takes more than a second or two: none is in `make fast`.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(autouse=True)
 def _remove_deep_trees(tmp_path: Path) -> Iterator[None]:

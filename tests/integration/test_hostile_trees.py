@@ -51,6 +51,7 @@ def test_depth_and_name_bounds(tmp_path: Path) -> None:
         apply(t.make_tar([t.file("/".join(["y" * 200] * 21), b"")]), dest)
 
 
+@pytest.mark.slow
 def test_a_deep_tree_is_archived_and_removed_without_recursion(tmp_path: Path) -> None:
     """Deeper than Python's recursion limit, and than the walks keep descriptors open for."""
     top = tmp_path / "deep"
@@ -90,6 +91,7 @@ def swapped(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
         yield roots
 
 
+@pytest.mark.slow
 def test_applying_into_a_tree_that_changes_writes_only_inside(swapped: tuple[Path, Path]) -> None:
     root, host = swapped
     for i in range(150):
@@ -115,6 +117,7 @@ def test_archiving_a_tree_that_changes_reads_only_inside(swapped: tuple[Path, Pa
                     assert data is not None and data.read() != b"HOST", member.name
 
 
+@pytest.mark.slow
 def test_import_of_a_too_deep_tree_is_a_clear_error_and_breaks_nothing(
     cove_busybox: CoveRunner, tmp_path: Path
 ) -> None:
@@ -139,6 +142,7 @@ def test_import_of_a_too_deep_tree_is_a_clear_error_and_breaks_nothing(
     cove("images")
 
 
+@pytest.mark.slow
 def test_commit_and_diff_with_the_copy_driver(cove: CoveRunner) -> None:
     """The copy driver's layer diff walks back into the tree by descriptors: still right."""
     cove.with_driver("copy")
@@ -163,6 +167,7 @@ def image_with(cove: CoveRunner, tmp_path: Path, name: str, entries: list[t.Entr
     return f"{name}:1"
 
 
+@pytest.mark.slow
 def test_an_unusable_passwd_file_is_a_clear_error_not_a_hang(
     cove_busybox: CoveRunner, tmp_path: Path
 ) -> None:

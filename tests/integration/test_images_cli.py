@@ -193,6 +193,7 @@ def test_prune_dangling_and_all(cove_busybox: CoveRunner, tmp_path) -> None:  # 
     assert cove("images", "--format", "{{.Repository}}").out == "busybox\n"  # in use: kept
 
 
+@pytest.mark.slow
 def test_system_df_matches_du_and_prune_frees_space(cove_busybox: CoveRunner, debian_tarball) -> None:  # type: ignore[no-untyped-def]
     cove = cove_busybox
     cove("import", "-q", str(debian_tarball), "debian:test")

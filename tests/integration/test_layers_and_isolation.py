@@ -105,6 +105,7 @@ mkdir /data && echo new > /data/file
 
 
 @pytest.mark.parametrize("driver", DRIVERS)
+@pytest.mark.slow
 def test_a_container_never_changes_its_image(
     cove: CoveRunner, tmp_path: Path, mounted: list[Path], driver: str
 ) -> None:

@@ -139,6 +139,7 @@ def test_network_lifecycle_and_errors(cove_busybox: CoveRunner) -> None:
     assert "front" not in cove("network", "ls").out
 
 
+@pytest.mark.slow
 def test_addresses_are_unique_and_kept(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     cove("network", "create", "--subnet", "10.232.0.0/29", "tiny")
@@ -166,6 +167,7 @@ def test_addresses_are_unique_and_kept(cove_busybox: CoveRunner) -> None:
 # -- names -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_containers_reach_each_other_by_name(cove_busybox: CoveRunner, tmp_path: Path) -> None:
     cove = cove_busybox
     cove("network", "create", "app")
@@ -213,6 +215,7 @@ def test_containers_reach_each_other_by_name(cove_busybox: CoveRunner, tmp_path:
     cove("rm", "-f", "web")
 
 
+@pytest.mark.slow
 def test_alias_round_robin_and_names_follow_containers(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     cove("network", "create", "pool")
@@ -249,6 +252,7 @@ def test_alias_round_robin_and_names_follow_containers(cove_busybox: CoveRunner)
     cove("rm", "-f", "w1", "w2")
 
 
+@pytest.mark.slow
 def test_containers_leaving_do_not_cut_the_others_off(cove_busybox: CoveRunner) -> None:
     # A bridge takes the lowest MAC address of its ports unless given one: when that port
     # went, the gateway's address changed under the other containers' ARP caches.
@@ -265,6 +269,7 @@ def test_containers_leaving_do_not_cut_the_others_off(cove_busybox: CoveRunner) 
     cove("rm", "-f", "c3")
 
 
+@pytest.mark.slow
 def test_connect_and_disconnect_running_containers(cove_busybox: CoveRunner, tmp_path: Path) -> None:
     cove = cove_busybox
     cove("network", "create", "one")
@@ -287,6 +292,7 @@ def test_connect_and_disconnect_running_containers(cove_busybox: CoveRunner, tmp
     cove("rm", "-f", "web", "client")
 
 
+@pytest.mark.slow
 def test_networks_are_isolated_and_internal_ones_closed(cove_busybox: CoveRunner, outside: str) -> None:
     cove = cove_busybox
     cove("network", "create", "--subnet", "10.233.0.0/24", "left")
@@ -313,6 +319,7 @@ def test_networks_are_isolated_and_internal_ones_closed(cove_busybox: CoveRunner
 # -- published ports -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_published_ports(cove_busybox: CoveRunner, tmp_path: Path, outside: str) -> None:
     cove = cove_busybox
     start_web(cove, "web", web_root(tmp_path), "-p", "18080:80", "-p", "127.0.0.1::80")
@@ -405,6 +412,7 @@ def cove_namespaces(cove: CoveRunner) -> set[str]:
     return {n.name for n in netns.iterdir() if n.name.startswith(prefix)} if netns.exists() else set()
 
 
+@pytest.mark.slow
 def test_killed_run_leaves_no_stale_rules(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     before = cove_namespaces(cove)
@@ -425,6 +433,7 @@ def test_killed_run_leaves_no_stale_rules(cove_busybox: CoveRunner) -> None:
         assert cove_namespaces(cove) == before, delay
 
 
+@pytest.mark.slow
 def test_forward_policy_drop_as_docker_leaves_it(
     cove_busybox: CoveRunner, tmp_path: Path, outside: str
 ) -> None:
@@ -461,6 +470,7 @@ while True:
 """
 
 
+@pytest.mark.slow
 def test_other_names_go_to_the_containers_dns_servers(cove_busybox: CoveRunner) -> None:
     # A resolver of our own on 127.0.0.2, given with --dns: the network's DNS server forwards
     # the names it does not know there, and still answers the containers' names itself.
@@ -483,6 +493,7 @@ def test_other_names_go_to_the_containers_dns_servers(cove_busybox: CoveRunner) 
         upstream.communicate()
 
 
+@pytest.mark.slow
 def test_mac_address_rename_and_system_prune(cove_busybox: CoveRunner) -> None:
     cove = cove_busybox
     cove("network", "create", "small")
@@ -501,6 +512,7 @@ def test_mac_address_rename_and_system_prune(cove_busybox: CoveRunner) -> None:
     cove("rm", "-f", "new")
 
 
+@pytest.mark.slow
 def test_iptables_where_there_is_no_nftables(cove_busybox: CoveRunner, tmp_path: Path, outside: str) -> None:
     # The same rules through iptables (as on a host without nft): chains of cove's own.
     cove = cove_busybox
@@ -523,6 +535,7 @@ def test_iptables_where_there_is_no_nftables(cove_busybox: CoveRunner, tmp_path:
     assert names.chain_prefix not in saved  # no container on a network, no chains, no jumps
 
 
+@pytest.mark.slow
 def test_container_network_mode_and_host_gateway(cove_busybox: CoveRunner, tmp_path: Path) -> None:
     cove = cove_busybox
     cove("network", "create", "shared")
@@ -542,6 +555,7 @@ def test_container_network_mode_and_host_gateway(cove_busybox: CoveRunner, tmp_p
     cove("rm", "-f", "web")
 
 
+@pytest.mark.slow
 def test_names_resolve_for_glibc_in_a_debian_image(
     cove: CoveRunner, debian_tarball: Path, tmp_path: Path
 ) -> None:
@@ -612,6 +626,7 @@ def test_wiring_refuses_a_subnet_taken_since(cove_busybox: CoveRunner) -> None:
         ip("link", "delete", "covetest-taken")
 
 
+@pytest.mark.slow
 def test_releasing_one_store_leaves_another_stores_network(
     cove_busybox: CoveRunner, other_busybox: CoveRunner, tmp_path: Path
 ) -> None:

@@ -92,6 +92,7 @@ def test_push_pull_run_round_trip(cove_busybox: CoveRunner, registry: Registry, 
         engine.close()
 
 
+@pytest.mark.slow
 def test_pull_by_digest_and_by_tag_with_digest(
     cove_busybox: CoveRunner, registry: Registry, tmp_path: Path
 ) -> None:
@@ -116,6 +117,7 @@ def test_docker_media_types_and_gzip_layers(cove: CoveRunner, registry: Registry
     assert inspect["RepoDigests"][0].startswith(f"{registry.host}/dock@sha256:")
 
 
+@pytest.mark.slow
 def test_multi_arch_index_made_by_hand(cove_busybox: CoveRunner, registry: Registry, tmp_path: Path) -> None:
     cove = empty_store(tmp_path)
     layer = busybox_layer(cove_busybox)
@@ -135,6 +137,7 @@ def test_multi_arch_index_made_by_hand(cove_busybox: CoveRunner, registry: Regis
     assert "no matching manifest for linux/s390x" in missing.err and "linux/amd64" in missing.err
 
 
+@pytest.mark.slow
 def test_what_skopeo_pushes_cove_pulls_and_runs(
     cove_busybox: CoveRunner, registry: Registry, tmp_path: Path
 ) -> None:
@@ -203,6 +206,7 @@ def test_push_all_tags_and_errors(cove_busybox: CoveRunner, registry: Registry) 
     assert "An image does not exist locally with the tag: " in missing.err
 
 
+@pytest.mark.slow
 def test_run_and_create_pull_missing_images(
     cove_busybox: CoveRunner, registry: Registry, tmp_path: Path
 ) -> None:
@@ -329,6 +333,7 @@ def test_basic_auth_login_push_pull_logout(
     assert cove_busybox("pull", f"{host}/private:1", check=False).rc == 1
 
 
+@pytest.mark.slow
 def test_token_auth_anonymous_pull_login_push_and_denial(
     cove_busybox: CoveRunner,
     token_registry: tuple[Registry, TokenServer],
@@ -359,6 +364,7 @@ def test_token_auth_anonymous_pull_login_push_and_denial(
     assert wrong.rc == 1 and "incorrect username or password" in wrong.err
 
 
+@pytest.mark.slow
 def test_expired_tokens_are_fetched_again(
     cove_busybox: CoveRunner, tmp_path: Path, docker_config: Path
 ) -> None:
@@ -453,6 +459,7 @@ def test_pull_with_the_copy_driver(
     assert cove.proc("run", "--rm", f"{registry.host}/two:1", "cat", "/etc/extra").stdout == b"second layer\n"
 
 
+@pytest.mark.slow
 def test_progress_bars_on_a_terminal(cove_busybox: CoveRunner, registry: Registry, tmp_path: Path) -> None:
     put_image(registry, "bars", "1", [make_tar([file("big", os.urandom(1 << 20))])])
     cove = empty_store(tmp_path)

@@ -69,6 +69,7 @@ def test_dropped_connections_resume_with_range_requests(
     store_is_whole(cove)
 
 
+@pytest.mark.slow
 def test_registry_killed_mid_pull_then_restarted(
     cove: CoveRunner, registry: Registry, proxy: SlowProxy
 ) -> None:
@@ -95,6 +96,7 @@ def test_registry_killed_mid_pull_then_restarted(
     store_is_whole(cove)
 
 
+@pytest.mark.slow
 def test_killed_pull_resumes_next_time(cove: CoveRunner, registry: Registry, proxy: SlowProxy) -> None:
     layer = random_layer(3 * MB)
     put_image(registry, "big", "1", [layer])
@@ -154,6 +156,7 @@ def test_slow_registry_layers_download_side_by_side(
     store_is_whole(cove)
 
 
+@pytest.mark.slow
 def test_two_pulls_of_one_image_at_once(cove: CoveRunner, registry: Registry, proxy: SlowProxy) -> None:
     layers = [random_layer(2 * MB, "a"), random_layer(MB, "b")]
     put_image(registry, "both", "1", layers)

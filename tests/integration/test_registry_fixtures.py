@@ -257,6 +257,7 @@ def test_token_server_speaks_oauth_and_refresh(token_registry: tuple[Registry, T
     assert get(base, "/token").status == 503
 
 
+@pytest.mark.slow
 def test_exact_expiry_makes_the_registry_refuse_old_tokens(
     token_registry: tuple[Registry, TokenServer],
 ) -> None:
@@ -291,6 +292,7 @@ def test_kill_and_restart_keep_content(registry: Registry) -> None:
     assert skopeo_inspect(registry, "keep/me:v1")["Digest"] == pushed
 
 
+@pytest.mark.slow
 def test_slow_proxy_throttles(registry: Registry) -> None:
     RegistryClient(registry).put_blob("big/blob", BIG)
     with SlowProxy(registry, rate=1_000_000) as proxy:

@@ -17,6 +17,9 @@ from tests.helpers import tars as t
 from tests.helpers.images import build_image, tar_directory, write_oci_layout
 from tests.helpers.store import check_store
 
+# Every test here takes more than a second or two: none is in `make fast`.
+pytestmark = pytest.mark.slow
+
 
 def wait_for(condition: Callable[[], bool], proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout

@@ -106,6 +106,7 @@ def test_cove_loads_what_skopeo_writes(cove_busybox: CoveRunner, tmp_path: Path)
     assert sorted(tags) == ["1", "2", "3"]
 
 
+@pytest.mark.slow
 def test_umoci_unpacks_cove_oci_dir_to_the_same_files(cove_busybox: CoveRunner, tmp_path: Path) -> None:
     umoci = need_tool("umoci")
     cove = cove_busybox

@@ -31,6 +31,10 @@ from cove.containers.model import (
     DeviceRequest,
     HealthConfig,
     MountSpec,
+    NetworkKind,
+    NetworkMode,
+    RestartName,
+    RestartPolicy,
     Ulimit,
 )
 from cove.engine.containers import effective_health
@@ -72,12 +76,12 @@ def invalid(*argv: str, env: dict[str, str] | None = None) -> CoveError:
 
 def test_defaults() -> None:
     c = config("alpine")
-    assert c == ContainerConfig(image="alpine", network="bridge", stdin_once=False)
+    assert c == ContainerConfig(image="alpine", network=NetworkMode(NetworkKind.BRIDGE), stdin_once=False)
     assert c.entrypoint is None  # the image's
     assert c.cmd is None  # the image's
     assert c.env == []
     assert c.mounts == []
-    assert c.restart == "no" and c.restart_max_retries == 0
+    assert c.restart == RestartPolicy(RestartName.NO, 0) and not c.restart.restarts
     assert c.seccomp == "default"
     assert c.healthcheck is None and c.no_healthcheck is False
 
@@ -534,10 +538,10 @@ def test_tmpfs_flag_read_only() -> None:
 def test_tmpfs_flag_passes_other_mount_options_through() -> None:
     """Docker's daemon appends them to its defaults (noexec,nosuid,nodev), so exec undoes noexec."""
     mount = parse_tmpfs("/run:exec,size=1m,nosuid,uid=1000,gid=100,nr_inodes=400,noatime,defaults")
-    assert mount.tmpfs_options == ["exec", "nosuid", "uid=1000", "gid=100", "nr_inodes=400", "noatime"]
+    assert mount.tmpfs_options == ("exec", "nosuid", "uid=1000", "gid=100", "nr_inodes=400", "noatime")
     assert (mount.tmpfs_size, mount.readonly) == (MIB, False)
-    assert parse_tmpfs("/run").tmpfs_options == []
-    assert parse_mount("type=tmpfs,dst=/run").tmpfs_options == []
+    assert parse_tmpfs("/run").tmpfs_options == ()
+    assert parse_mount("type=tmpfs,dst=/run").tmpfs_options == ()
 
 
 @pytest.mark.parametrize("option", ["bogus", "uid", "color=blue", "bind=1"])
@@ -640,16 +644,16 @@ def test_device_flag_bad_mode(spec: str) -> None:
     ],
 )
 def test_restart_flag(spec: str, expected: tuple[str, int]) -> None:
-    assert parse_restart(spec) == expected
-    c = config("--restart", spec, "alpine")
-    assert (c.restart, c.restart_max_retries) == expected
+    policy = RestartPolicy(RestartName(expected[0]), expected[1])
+    assert parse_restart(spec) == policy
+    assert config("--restart", spec, "alpine").restart == policy
+    assert RestartPolicy.parse(str(policy)) == policy  # it prints as Docker spells it
 
 
 def test_empty_restart_policy_is_no() -> None:
     """Docker's daemon reads ``--restart ""`` as no restart."""
-    assert parse_restart("") == ("no", 0)
-    c = config("--restart", "", "alpine")
-    assert (c.restart, c.restart_max_retries) == ("no", 0)
+    assert parse_restart("") == RestartPolicy()
+    assert config("--restart", "", "alpine").restart == RestartPolicy(RestartName.NO)
 
 
 @pytest.mark.parametrize(
@@ -847,11 +851,12 @@ def test_stop_signal_and_timeout() -> None:
     ],
 )
 def test_network(argv: list[str], expected: str) -> None:
-    assert config(*argv, "alpine").network == expected
+    assert str(config(*argv, "alpine").network) == expected
 
 
 def test_other_network_names_are_left_for_the_engine_to_refuse() -> None:
-    assert config("--network", "backend", "alpine").network == "backend"
+    network = config("--network", "backend", "alpine").network
+    assert network == NetworkMode(NetworkKind.NETWORK, "backend") and network.network == "backend"
 
 
 def test_network_aliases_and_ip() -> None:
@@ -988,7 +993,7 @@ def test_a_realistic_command_line(tmp_path: Path) -> None:
     assert c.image == "nginx:alpine"
     assert c.cmd == ["nginx", "-g", "daemon off;"]
     assert c.env == ["MODE=prod", "PORT=8080"]
-    assert (c.restart, c.restart_max_retries, c.init) == ("on-failure", 5, True)
+    assert (c.restart, c.init) == (RestartPolicy(RestartName.ON_FAILURE, 5), True)
     assert c.mounts == [
         MountSpec(VOLUME, "/srv/static", "static", readonly=True),
         MountSpec(TMPFS, "/cache", tmpfs_size=32 * MIB),

@@ -24,12 +24,14 @@ from cove.containers.model import (
     ContainerConfig,
     DeviceRequest,
     MountSpec,
+    NetworkMode,
     Resources,
     Ulimit,
 )
 from cove.containers.spec import HostMount, bind_options, tmpfs_options
 from cove.containers.users import ResolvedUser
 from cove.errors import InvalidArgument, Kind
+from cove.host import sysinfo
 from cove.runtime import caps
 from cove.runtime import spec as oci
 
@@ -270,9 +272,8 @@ def test_no_ulimits_no_rlimits_key() -> None:
     ["as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc", "rss",
      "rtprio", "rttime", "sigpending", "stack"],
 )  # fmt: skip
-def test_every_docker_ulimit_name_is_accepted(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(resource, "getrlimit", lambda _: (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-    (limit,) = container_spec.rlimits(cfg(ulimits=[Ulimit(name, 1, 2)]))
+def test_every_docker_ulimit_name_is_accepted(name: str) -> None:
+    (limit,) = container_spec.rlimits(cfg(ulimits=[Ulimit(name, 1, 2)]), lambda _: None)
     assert limit.name == f"RLIMIT_{name.upper()}"
 
 
@@ -286,12 +287,22 @@ def test_soft_ulimit_above_hard_is_refused() -> None:
         container_spec.rlimits(cfg(ulimits=[Ulimit("nofile", 2048, 1024)]))
 
 
-def test_ulimit_above_the_hosts_hard_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(resource, "getrlimit", lambda _: (1024, 4096))
-    assert container_spec.rlimits(cfg(ulimits=[Ulimit("nofile", 4096, 4096)]))[0].hard == 4096
+def test_ulimit_above_the_hosts_hard_limit_is_refused() -> None:
+    host = {"nofile": 4096}.get
+    assert container_spec.rlimits(cfg(ulimits=[Ulimit("nofile", 4096, 4096)]), host)[0].hard == 4096
     with pytest.raises(InvalidArgument, match=r"above this host's hard limit \(4096\)") as info:
-        container_spec.rlimits(cfg(ulimits=[Ulimit("nofile", 1024, 4097)]))
+        container_spec.rlimits(cfg(ulimits=[Ulimit("nofile", 1024, 4097)]), host)
     assert info.value.hint == "use at most 4096"
+    assert container_spec.rlimits(cfg(ulimits=[Ulimit("nproc", 1, 1 << 40)]), host)[0].hard == 1 << 40
+
+
+def test_the_hosts_hard_limits_by_default() -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert sysinfo.hard_rlimit("nofile") == (None if hard == resource.RLIM_INFINITY else hard)
+    assert sysinfo.hard_rlimit("no-such-limit") is None
+    if hard != resource.RLIM_INFINITY:
+        with pytest.raises(InvalidArgument, match="above this host's hard limit"):
+            container_spec.rlimits(cfg(ulimits=[Ulimit("nofile", 1, hard + 1)]))
 
 
 # -- resources -------------------------------------------------------------------------------
@@ -502,12 +513,12 @@ def test_namespaces(version: int, expected: bool) -> None:
 
 @pytest.mark.parametrize("network", ["private", "none"])
 def test_private_and_none_networks_get_their_own_namespace(network: str) -> None:
-    namespaces = build(cfg(network=network))["linux"]["namespaces"]
+    namespaces = build(cfg(network=NetworkMode.parse(network)))["linux"]["namespaces"]
     assert {"type": "network"} in namespaces
 
 
 def test_host_network_shares_the_hosts_namespace() -> None:
-    types = [ns["type"] for ns in build(cfg(network="host"))["linux"]["namespaces"]]
+    types = [ns["type"] for ns in build(cfg(network=NetworkMode.parse("host")))["linux"]["namespaces"]]
     assert "network" not in types
     assert {"mount", "uts", "pid", "ipc"} <= set(types)
 

@@ -410,7 +410,17 @@ def test_program_interpreter_of_a_real_program() -> None:
 
 
 @pytest.mark.parametrize(
-    "content", [b"", b"#!/bin/sh\n", b"MZ\x90\x00", b"\x7fEL", b"\x7fELF\x02\x01", b"\x7fELF" + bytes(20)]
+    "content",
+    [
+        b"",
+        b"#!/bin/sh\n",
+        b"MZ\x90\x00",
+        b"\x7fEL",
+        b"\x7fELF",  # the magic alone, and one byte more: the header cut short
+        b"\x7fELF\x02",
+        b"\x7fELF\x02\x01",
+        b"\x7fELF" + bytes(20),
+    ],
 )
 def test_not_elf(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "file"

@@ -17,7 +17,7 @@ from cove.host.atomic import atomic_output
 from cove.host.runner import RunResult
 from cove.images.store import ImageStore
 from cove.oci.digest import Digest
-from cove.snapshots.snapshotter import COPY, Snapshotter
+from cove.snapshots.copy import CopySnapshotter
 
 
 class RecordingFlush:
@@ -97,7 +97,7 @@ def test_an_unpacked_layer_is_synced_whole_before_its_row_says_committed(
 ) -> None:
     holder: dict[str, Any] = {}
     flush = RecordingFlush(lambda kind, path: _kind(db, holder["id"]))
-    snapshotter = Snapshotter(tmp_path / "snapshots", db, COPY, NoRunner(), flush)
+    snapshotter = CopySnapshotter(tmp_path / "snapshots", db, NoRunner(), flush)
     ext = snapshotter.begin(None)
     holder["id"] = ext.id
     for i in range(50):
@@ -113,7 +113,7 @@ def test_a_writable_snapshot_committed_in_place_is_synced_before_its_row(
 ) -> None:
     holder: dict[str, Any] = {}
     flush = RecordingFlush(lambda kind, path: _kind(db, holder["id"]))
-    snapshotter = Snapshotter(tmp_path / "snapshots", db, COPY, NoRunner(), flush)
+    snapshotter = CopySnapshotter(tmp_path / "snapshots", db, NoRunner(), flush)
     snapshotter.prepare("build-1", None)
     holder["id"] = snapshotter.require("build-1").id
     (snapshotter.fs(holder["id"]) / "made-by-run").write_text("x")

@@ -9,8 +9,6 @@ import signal
 import time
 from pathlib import Path
 
-import pytest
-
 from cove.host import guard
 from cove.host.guard import Guard, Remove, RunProgram
 
@@ -82,9 +80,8 @@ def test_an_owner_that_ends_normally_leaves_everything(tmp_path: Path) -> None:
     assert not (tmp_path / "undone").exists() and not (tmp_path / "disarmed").exists()
 
 
-def test_a_guard_that_cannot_start_arms_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(guard.sys, "executable", str(tmp_path / "no-python"))
-    g = Guard()
+def test_a_guard_that_cannot_start_arms_nothing(tmp_path: Path) -> None:
+    g = Guard(python=str(tmp_path / "no-python"))
     assert g.arm([Remove(str(tmp_path))]) == 1  # no error: the store's tidy-up is what remains
     g.disarm(1)
     g.close()

@@ -17,6 +17,7 @@ LAYERS: dict[str, int] = {
     "version": 0,
     "progress": 0,
     "units": 0,
+    "policies": 0,
     "__init__": 0,
     "host": 1,
     "db": 2,

@@ -32,7 +32,7 @@ from cove.host.runner import CommandFailed
 from cove.images.store import ImageStore
 from cove.network import dns
 from cove.network.ports import Binding, PortSpec
-from cove.snapshots.snapshotter import Snapshotter
+from cove.snapshots.copy import CopySnapshotter
 from tests.helpers.fakehost import FakeProcess, RecordingHost
 from tests.helpers.fakenet import KernelRunner
 
@@ -76,7 +76,7 @@ def _rig(tmp_path: Path, *, firewall: str = "auto", tools: set[str] | None = Non
     db = Database(root / "cove.db")
     content = ContentStore(root / "content")
     store = Store(
-        config, root, db, content, Snapshotter(root / "snapshots", db, "copy", runner),
+        config, root, db, content, CopySnapshotter(root / "snapshots", db, runner),
         ImageStore(db, content), runner, "test", host,
     )  # fmt: skip
     try:

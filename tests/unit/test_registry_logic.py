@@ -19,6 +19,7 @@ from cove.images.pull import ResumingReader, RetryPolicy
 from cove.oci.digest import Digest
 from cove.oci.image import Descriptor
 from cove.registry.auth import parse_challenges, scope_for
+from cove.registry.client import Registry, Repository
 from cove.registry.credentials import Credentials, CredentialStore, config_dir, server_key
 from cove.registry.errors import (
     BadRequest,
@@ -31,6 +32,8 @@ from cove.registry.errors import (
     rate_limit_reset,
 )
 from cove.registry.hosts import Endpoint, RegistrySettings, endpoints, is_insecure
+from cove.registry.transport import Request
+from tests.helpers.mocktransport import MockResponse, MockTransport
 
 # -- WWW-Authenticate ---------------------------------------------------------------------
 
@@ -274,31 +277,9 @@ def test_retry_delays_double_up_to_a_ceiling() -> None:
 # -- resuming downloads -------------------------------------------------------------------------
 
 
-class FakeResponse:
-    """A blob body that may break after ``cut`` bytes, as a dropped connection does."""
-
-    def __init__(self, data: bytes, cut: int | None) -> None:
-        self.data = data
-        self.cut = cut
-        self.pos = 0
-        self.headers = {"content-length": str(len(data))}
-
-    def read(self, n: int = -1) -> bytes:
-        if self.cut is not None and self.pos >= self.cut:
-            raise RegistryUnavailable("connection to test broke: reset")
-        end = len(self.data) if n < 0 else self.pos + n
-        if self.cut is not None:
-            end = min(end, self.cut)
-        out = self.data[self.pos : end]
-        self.pos += len(out)
-        return out
-
-    def close(self, *, reuse: bool = True) -> None:
-        pass
-
-
-class FakeRepository:
-    """Serves one blob; ``cuts`` lists where each successive connection breaks."""
+class BlobServer:
+    """Serves one blob (a handler for the mock transport); ``cuts`` lists where each
+    successive connection breaks, as a dropped connection does."""
 
     def __init__(self, blob: bytes, cuts: list[int | None], honour_range: bool = True) -> None:
         self.blob = blob
@@ -306,11 +287,18 @@ class FakeRepository:
         self.honour_range = honour_range
         self.offsets: list[int] = []
 
-    def open_blob(self, digest: object, offset: int = 0) -> tuple[FakeResponse, int]:
+    def __call__(self, request: Request) -> MockResponse:
+        asked = request.headers.get("Range", "bytes=0-")
+        offset = int(asked.removeprefix("bytes=").rstrip("-"))
         self.offsets.append(offset)
         cut = self.cuts.pop(0) if self.cuts else None
-        start = offset if self.honour_range else 0
-        return FakeResponse(self.blob[start:], cut), start
+        if offset and self.honour_range:
+            return MockResponse(206, self.blob[offset:], cut=cut)
+        return MockResponse(200, self.blob, cut=cut)
+
+    def repository(self) -> Repository:
+        settings = RegistrySettings(certs_dir=Path("/nonexistent"))
+        return Registry("reg.example", settings, MockTransport(self), lambda: None).repository("lib/app")
 
 
 def _read_all(reader: object) -> bytes:
@@ -332,13 +320,13 @@ def test_broken_downloads_resume_from_the_last_byte(
     digest = Digest.of(blob)
     layer = Descriptor("application/vnd.oci.image.layer.v1.tar", digest, len(blob))
     content = ContentStore(tmp_path / "content")
-    repo = FakeRepository(blob, cuts=list(cuts), honour_range=honour_range)
+    server = BlobServer(blob, cuts=list(cuts), honour_range=honour_range)
     fast = RetryPolicy(attempts=3, first_delay=0.001)
 
     partial = content.partial(digest, len(blob))
-    reader = ResumingReader(repo, layer, partial, fast)  # type: ignore[arg-type]
+    reader = ResumingReader(server.repository(), layer, partial, fast)
     assert _read_all(reader) == blob
-    assert repo.offsets == [0, 3000, 5500]
+    assert server.offsets == [0, 3000, 5500]
     assert reader.reconnects == 2
     partial.commit(digest)
     assert content.read(digest) == blob
@@ -353,12 +341,12 @@ def test_a_killed_download_is_replayed_then_continued(tmp_path: Path) -> None:
     first = content.partial(digest, len(blob))
     first.append(blob[:4321])  # what a killed pull had written
     first.close()
-    repo = FakeRepository(blob, cuts=[])
+    server = BlobServer(blob, cuts=[])
     second = content.partial(digest, len(blob))
     assert second.offset == 4321
-    reader = ResumingReader(repo, layer, second, RetryPolicy())  # type: ignore[arg-type]
+    reader = ResumingReader(server.repository(), layer, second, RetryPolicy())
     assert _read_all(reader) == blob  # all of it, for the hash and the unpack
-    assert repo.offsets == [4321]  # but only the rest from the network
+    assert server.offsets == [4321]  # but only the rest from the network
     second.commit(digest)
 
 
@@ -368,9 +356,9 @@ def test_gives_up_after_the_attempts_and_keeps_what_it_has(tmp_path: Path) -> No
     digest = Digest.of(blob)
     layer = Descriptor("application/vnd.oci.image.layer.v1.tar", digest, len(blob))
     content = ContentStore(tmp_path / "content")
-    repo = FakeRepository(blob, cuts=[1000, 0, 0, 0])
+    server = BlobServer(blob, cuts=[1000, 0, 0, 0])
     partial = content.partial(digest, len(blob))
-    reader = ResumingReader(repo, layer, partial, RetryPolicy(attempts=3, first_delay=0.001))  # type: ignore[arg-type]
+    reader = ResumingReader(server.repository(), layer, partial, RetryPolicy(attempts=3, first_delay=0.001))
     with pytest.raises(RegistryUnavailable, match="broke"):
         _read_all(reader)
     partial.close()

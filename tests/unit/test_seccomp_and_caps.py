@@ -7,6 +7,7 @@ Docker's reference is moby's ``profiles/seccomp/default.json`` (the default prof
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -93,10 +94,8 @@ DOCKER_SYS_ADMIN_UNLOCKS = {
 }  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def _amd64(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Profiles depend on the host's architecture; these tests describe an amd64 host."""
-    monkeypatch.setattr("platform.machine", lambda: "x86_64")
+# Profiles depend on the host's architecture; these tests describe an amd64 host unless they say.
+AMD64 = "x86_64"
 
 
 def _arg_matches(cond: dict[str, Any], args: Sequence[int]) -> bool:
@@ -141,8 +140,8 @@ def allowed_names(profile: dict[str, Any]) -> set[str]:
     }  # fmt: skip
 
 
-def default(extra: Iterable[str] = ()) -> dict[str, Any]:
-    return seccomp.default_profile([*caps.DEFAULT_CAPS, *extra])
+def default(extra: Iterable[str] = (), *, kernel: tuple[int, int] | None = None) -> dict[str, Any]:
+    return seccomp.default_profile([*caps.DEFAULT_CAPS, *extra], machine=AMD64, kernel=kernel)
 
 
 # -- the default seccomp profile --------------------------------------------------------
@@ -165,12 +164,14 @@ def test_default_profile_denies_with_eperm_on_the_three_x86_abis() -> None:
         ("sparc64", []),
     ],
 )
-def test_architectures_follow_the_host(
-    monkeypatch: pytest.MonkeyPatch, machine: str, arches: list[str]
-) -> None:
-    monkeypatch.setattr("platform.machine", lambda: machine)
-    assert seccomp.host_architectures() == arches
-    assert seccomp.default_profile(caps.DEFAULT_CAPS)["architectures"] == arches
+def test_architectures_follow_the_host(machine: str, arches: list[str]) -> None:
+    assert seccomp.host_architectures(machine) == arches
+    assert seccomp.default_profile(caps.DEFAULT_CAPS, machine=machine)["architectures"] == arches
+
+
+def test_the_hosts_architecture_by_default() -> None:
+    assert seccomp.host_architectures() == seccomp.host_architectures(os.uname().machine)
+    assert seccomp.default_profile(caps.DEFAULT_CAPS)["architectures"] == seccomp.host_architectures()
 
 
 def test_default_profile_is_valid_json_with_one_rule_shape() -> None:
@@ -206,12 +207,17 @@ def test_ptrace_family_allowed_without_cap_sys_ptrace_as_in_docker() -> None:
 
 def test_ptrace_family_needs_cap_sys_ptrace_before_linux_4_8() -> None:
     # Docker's minKernel rule: before 4.8 a tracer could change a system call after seccomp saw it.
-    old = seccomp.default_profile(caps.DEFAULT_CAPS, kernel=(4, 4))
+    old = seccomp.default_profile(caps.DEFAULT_CAPS, kernel=(4, 4), machine=AMD64)
     assert {decide(old, n) for n in ("ptrace", "process_vm_readv", "process_vm_writev")} == {f"errno {EPERM}"}
-    traced = seccomp.default_profile([*caps.DEFAULT_CAPS, "CAP_SYS_PTRACE"], kernel=(4, 4))
+    traced = seccomp.default_profile([*caps.DEFAULT_CAPS, "CAP_SYS_PTRACE"], kernel=(4, 4), machine=AMD64)
     assert {decide(traced, n) for n in ("ptrace", "process_vm_readv", "process_vm_writev")} == {"allow"}
-    assert decide(seccomp.default_profile(caps.DEFAULT_CAPS, kernel=(4, 8)), "ptrace") == "allow"
-    assert decide(seccomp.default_profile(caps.DEFAULT_CAPS, kernel=(4, 8)), "kcmp") == f"errno {EPERM}"
+    assert (
+        decide(seccomp.default_profile(caps.DEFAULT_CAPS, kernel=(4, 8), machine=AMD64), "ptrace") == "allow"
+    )
+    assert (
+        decide(seccomp.default_profile(caps.DEFAULT_CAPS, kernel=(4, 8), machine=AMD64), "kcmp")
+        == f"errno {EPERM}"
+    )
 
 
 @pytest.mark.parametrize(
@@ -223,14 +229,14 @@ def test_kernel_versions_compare_by_major_and_minor(release: str, version: tuple
     assert seccomp.parse_kernel_version(release) == version
 
 
-def test_the_running_kernel_decides_the_ptrace_rule(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("platform.release", lambda: "4.4.0-210-generic")
-    assert seccomp.running_kernel() == (4, 4)
-    assert decide(default(), "ptrace") == f"errno {EPERM}"
-    monkeypatch.setattr("platform.release", lambda: "unknown")
-    assert seccomp.running_kernel() == (0, 0)  # the stricter profile
-    monkeypatch.setattr("platform.release", lambda: "6.1.0-28-amd64")
-    assert decide(default(), "ptrace") == "allow"
+def test_the_kernel_release_decides_the_ptrace_rule() -> None:
+    assert seccomp.running_kernel("4.4.0-210-generic") == (4, 4)
+    assert decide(default(kernel=seccomp.running_kernel("4.4.0-210-generic")), "ptrace") == f"errno {EPERM}"
+    assert seccomp.running_kernel("unknown") == (0, 0)  # the stricter profile
+    assert decide(default(kernel=seccomp.running_kernel("6.1.0-28-amd64")), "ptrace") == "allow"
+    # By default, the running kernel's.
+    assert seccomp.running_kernel() == seccomp.running_kernel(os.uname().release)
+    assert default() == default(kernel=seccomp.running_kernel(os.uname().release))
 
 
 @pytest.mark.parametrize(
@@ -314,13 +320,16 @@ def test_socket_af_alg_is_denied_as_in_docker_29_5() -> None:
     assert decide(profile, "socket", AF_ALG, 5, 0) == f"errno {EPERM}"
     for family in (AF_INET, AF_INET6, AF_NETLINK, AF_ALG - 1, AF_NFC, AF_VSOCK + 1, AF_XDP):
         assert decide(profile, "socket", family, 1, 0) == "allow", family
-    assert decide(seccomp.default_profile(caps.ALL_CAPS), "socket", AF_ALG, 5, 0) == f"errno {EPERM}"
+    assert (
+        decide(seccomp.default_profile(caps.ALL_CAPS, machine=AMD64), "socket", AF_ALG, 5, 0)
+        == f"errno {EPERM}"
+    )
     assert "socket" not in profile["syscalls"][0]["names"]
 
 
 def test_chroot_needs_cap_sys_chroot_as_in_docker() -> None:
     assert decide(default(), "chroot") == "allow"  # CAP_SYS_CHROOT is a default capability
-    without = seccomp.default_profile([c for c in caps.DEFAULT_CAPS if c != "CAP_SYS_CHROOT"])
+    without = seccomp.default_profile([c for c in caps.DEFAULT_CAPS if c != "CAP_SYS_CHROOT"], machine=AMD64)
     assert decide(without, "chroot") == f"errno {EPERM}"
 
 
@@ -355,7 +364,7 @@ def test_newest_calls_docker_allows_are_known() -> None:
 )  # fmt: skip
 def test_always_denied_even_with_every_capability(name: str) -> None:
     # Docker allows none of these (userfaultfd not even with CAP_SYS_PTRACE, as podman does).
-    assert decide(seccomp.default_profile(caps.ALL_CAPS), name) == f"errno {EPERM}"
+    assert decide(seccomp.default_profile(caps.ALL_CAPS, machine=AMD64), name) == f"errno {EPERM}"
 
 
 # -- clone, clone3, personality ----------------------------------------------------------
@@ -393,9 +402,8 @@ def test_clone_and_clone3_are_free_with_cap_sys_admin() -> None:
     assert not any(r["action"] == "SCMP_ACT_ERRNO" for r in profile["syscalls"])
 
 
-def test_clone_flags_are_the_second_argument_on_s390x(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("platform.machine", lambda: "s390x")
-    profile = seccomp.default_profile(caps.DEFAULT_CAPS)
+def test_clone_flags_are_the_second_argument_on_s390x() -> None:
+    profile = seccomp.default_profile(caps.DEFAULT_CAPS, machine="s390x")
     (rule,) = [r for r in profile["syscalls"] if r["names"] == ["clone"]]
     assert rule["args"][0]["index"] == 1
     assert decide(profile, "clone", 0, CLONE_NEWUSER) == f"errno {EPERM}"
@@ -405,20 +413,23 @@ def test_clone_flags_are_the_second_argument_on_s390x(monkeypatch: pytest.Monkey
 @pytest.mark.parametrize("persona", [0x0, 0x8, 0x20000, 0x20008, 0xFFFFFFFF])
 def test_personality_allows_dockers_personas(persona: int) -> None:
     assert decide(default(), "personality", persona) == "allow"
-    assert decide(seccomp.default_profile(caps.ALL_CAPS), "personality", persona) == "allow"
+    assert decide(seccomp.default_profile(caps.ALL_CAPS, machine=AMD64), "personality", persona) == "allow"
 
 
 @pytest.mark.parametrize("persona", [ADDR_NO_RANDOMIZE, ADDR_NO_RANDOMIZE | PER_LINUX32, 0x0100000, 0x1])
 def test_personality_refuses_other_personas(persona: int) -> None:
     # ADDR_NO_RANDOMIZE (setarch -R) would switch off ASLR; READ_IMPLIES_EXEC etc. likewise.
     assert decide(default(), "personality", persona) == f"errno {EPERM}"
-    assert decide(seccomp.default_profile(caps.ALL_CAPS), "personality", persona) == f"errno {EPERM}"
+    assert (
+        decide(seccomp.default_profile(caps.ALL_CAPS, machine=AMD64), "personality", persona)
+        == f"errno {EPERM}"
+    )
 
 
 def test_caps_not_held_do_not_unlock_anything() -> None:
     # An unrelated capability (CAP_NET_ADMIN) changes nothing in the profile.
     assert default(["CAP_NET_ADMIN"]) == default()
-    assert seccomp.default_profile(iter(caps.DEFAULT_CAPS)) == default()
+    assert seccomp.default_profile(iter(caps.DEFAULT_CAPS), machine=AMD64) == default()
 
 
 # -- Docker-format profiles from files ---------------------------------------------------
@@ -452,7 +463,7 @@ def _names(profile: dict[str, Any]) -> list[str]:
 
 
 def test_custom_profile_is_converted_to_the_runtime_form() -> None:
-    profile = seccomp.profile_from_text(json.dumps(CUSTOM), caps.DEFAULT_CAPS)
+    profile = seccomp.profile_from_text(json.dumps(CUSTOM), caps.DEFAULT_CAPS, machine=AMD64)
     assert profile["defaultAction"] == "SCMP_ACT_ERRNO"
     assert profile["defaultErrnoRet"] == 1
     assert profile["architectures"] == ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
@@ -465,25 +476,26 @@ def test_custom_profile_is_converted_to_the_runtime_form() -> None:
 
 
 def test_custom_profile_capability_conditions() -> None:
-    plain = _names(seccomp.profile_from_text(json.dumps(CUSTOM), caps.DEFAULT_CAPS))
+    plain = _names(seccomp.profile_from_text(json.dumps(CUSTOM), caps.DEFAULT_CAPS, machine=AMD64))
     assert "mount" not in plain
     assert "chroot" not in plain  # needs both CAP_SYS_ADMIN and CAP_SYS_CHROOT
     assert "clone" in plain  # excluded only when CAP_SYS_ADMIN is held
-    admin = _names(seccomp.profile_from_text(json.dumps(CUSTOM), [*caps.DEFAULT_CAPS, "CAP_SYS_ADMIN"]))
+    admin = _names(
+        seccomp.profile_from_text(json.dumps(CUSTOM), [*caps.DEFAULT_CAPS, "CAP_SYS_ADMIN"], machine=AMD64)
+    )
     assert "mount" in admin
     assert "chroot" in admin
     assert "clone" not in admin
-    only_admin = _names(seccomp.profile_from_text(json.dumps(CUSTOM), ["CAP_SYS_ADMIN"]))
+    only_admin = _names(seccomp.profile_from_text(json.dumps(CUSTOM), ["CAP_SYS_ADMIN"], machine=AMD64))
     assert "chroot" not in only_admin
 
 
-def test_custom_profile_arch_conditions_use_go_names(monkeypatch: pytest.MonkeyPatch) -> None:
-    names = _names(seccomp.profile_from_text(json.dumps(CUSTOM), []))
+def test_custom_profile_arch_conditions_use_go_names() -> None:
+    names = _names(seccomp.profile_from_text(json.dumps(CUSTOM), [], machine=AMD64))
     assert "arch_prctl" in names
     assert "set_tls" not in names
     assert "modify_ldt" not in names
-    monkeypatch.setattr("platform.machine", lambda: "aarch64")
-    arm = seccomp.profile_from_text(json.dumps(CUSTOM), [])
+    arm = seccomp.profile_from_text(json.dumps(CUSTOM), [], machine="aarch64")
     assert arm["architectures"] == ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"]
     assert "set_tls" in _names(arm)
     assert "arch_prctl" not in _names(arm)
@@ -505,7 +517,7 @@ def test_custom_profile_keeps_args_flags_and_plain_architectures() -> None:
             ],
         }
     )
-    profile = seccomp.profile_from_text(text, [])
+    profile = seccomp.profile_from_text(text, [], machine=AMD64)
     assert profile == {
         "defaultAction": "SCMP_ACT_ALLOW",
         "architectures": ["SCMP_ARCH_X86_64"],
@@ -532,9 +544,9 @@ def test_custom_profile_min_kernel_conditions() -> None:
             ],
         }
     )
-    assert _names(seccomp.profile_from_text(text, [], kernel=(6, 1))) == ["ptrace"]
-    assert _names(seccomp.profile_from_text(text, [], kernel=(5, 4))) == ["ptrace", "kcmp"]
-    assert _names(seccomp.profile_from_text(text, [], kernel=(4, 4))) == ["kcmp"]
+    assert _names(seccomp.profile_from_text(text, [], kernel=(6, 1), machine=AMD64)) == ["ptrace"]
+    assert _names(seccomp.profile_from_text(text, [], kernel=(5, 4), machine=AMD64)) == ["ptrace", "kcmp"]
+    assert _names(seccomp.profile_from_text(text, [], kernel=(4, 4), machine=AMD64)) == ["kcmp"]
 
 
 def test_custom_profile_with_a_bad_min_kernel_is_refused() -> None:
@@ -543,21 +555,20 @@ def test_custom_profile_with_a_bad_min_kernel_is_refused() -> None:
          "syscalls": [{"names": ["ptrace"], "action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "four"}}]}
     )  # fmt: skip
     with pytest.raises(InvalidArgument, match="minKernel 'four'"):
-        seccomp.profile_from_text(text, [], kernel=(6, 1))
+        seccomp.profile_from_text(text, [], kernel=(6, 1), machine=AMD64)
 
 
-def test_custom_profile_arch_map_without_sub_architectures(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_custom_profile_arch_map_without_sub_architectures() -> None:
     # Docker's own default.json writes "subArchitectures": null for riscv64.
-    monkeypatch.setattr("platform.machine", lambda: "riscv64")
     text = json.dumps(
         {"defaultAction": "SCMP_ACT_ERRNO",
          "archMap": [{"architecture": "SCMP_ARCH_RISCV64", "subArchitectures": None}]}
     )  # fmt: skip
-    assert seccomp.profile_from_text(text, [])["architectures"] == ["SCMP_ARCH_RISCV64"]
+    assert seccomp.profile_from_text(text, [], machine="riscv64")["architectures"] == ["SCMP_ARCH_RISCV64"]
 
 
 def test_minimal_custom_profile() -> None:
-    assert seccomp.profile_from_text('{"defaultAction": "SCMP_ACT_ALLOW"}', []) == {
+    assert seccomp.profile_from_text('{"defaultAction": "SCMP_ACT_ALLOW"}', [], machine=AMD64) == {
         "defaultAction": "SCMP_ACT_ALLOW",
         "syscalls": [],
     }
@@ -574,7 +585,7 @@ def test_minimal_custom_profile() -> None:
 )
 def test_bad_profiles_are_invalid_arguments(text: str, why: str) -> None:
     with pytest.raises(InvalidArgument) as info:
-        seccomp.profile_from_text(text, [], source="/etc/p.json")
+        seccomp.profile_from_text(text, [], source="/etc/p.json", machine=AMD64)
     assert info.value.kind is Kind.INVALID_ARGUMENT
     assert why in str(info.value)
     assert "/etc/p.json" in str(info.value)

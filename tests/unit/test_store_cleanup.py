@@ -17,7 +17,7 @@ from cove.engine.store import Store
 from cove.host.runner import RunResult
 from cove.host.trees import OnFailure
 from cove.images.store import ImageStore
-from cove.snapshots.snapshotter import COPY, Snapshotter
+from cove.snapshots.copy import CopySnapshotter
 from cove.volumes.store import VolumeStore
 
 
@@ -34,7 +34,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
     config = load_config({"COVE_ROOT": str(root), "COVE_CONFIG": str(tmp_path / "cove.toml")})
     db = Database(root / "cove.db")
     content = ContentStore(root / "content")
-    snapshotter = Snapshotter(root / "snapshots", db, COPY, NoRunner())
+    snapshotter = CopySnapshotter(root / "snapshots", db, NoRunner())
     store = Store(config, root, db, content, snapshotter, ImageStore(db, content), NoRunner(), "test")
     yield store
     db.close()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from cove.host import trees
 from cove.host.trees import Beneath, TreeChanged, remove_tree, walk
 from cove.snapshots.usage import disk_usage
 from tests.helpers.deep import LONG, deep_tree, remove_children
@@ -32,25 +34,41 @@ def test_a_tree_deeper_than_the_recursion_limit_or_path_max_is_removed(tmp_path:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_removal_keeps_to_a_bounded_number_of_descriptors(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(trees, "MAX_OPEN", 3)
-    deep_tree(tmp_path / "t", 50)
-    seen = []
-    real = os.scandir
+# In a child whose descriptor limit leaves ``budget`` numbers free: remove a 50-level tree.
+_BOUNDED_REMOVAL = """
+import os, resource, sys
+from cove.host.trees import remove_tree
+budget, max_open, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+highest = max(int(fd) for fd in os.listdir("/proc/self/fd"))
+_, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (highest + 1 + budget, hard))
+try:
+    remove_tree(path, max_open=max_open)
+except OSError as exc:
+    sys.exit(f"{exc.errno} {exc}")
+"""
 
-    def counting(fd: int) -> object:
-        seen.append(open_fds())
-        return real(fd)
 
-    monkeypatch.setattr(trees.os, "scandir", counting)
-    before = open_fds()
-    remove_tree(tmp_path / "t")
-    assert not (tmp_path / "t").exists()
+def _remove_within(budget: int, max_open: int, path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _BOUNDED_REMOVAL, str(budget), str(max_open), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_removal_keeps_to_a_bounded_number_of_descriptors(tmp_path: Path) -> None:
     # the parent, the root, three levels, and the one scandir dup of the level it lists
-    assert max(seen) <= before + 6, (before, max(seen))
-    assert open_fds() == before
+    deep_tree(tmp_path / "t", 50)
+    done = _remove_within(6, 3, tmp_path / "t")
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "t").exists()
+    # The kernel holds the child to its budget: the same removal keeping 64 levels open fails.
+    deep_tree(tmp_path / "t", 50)
+    failed = _remove_within(6, 64, tmp_path / "t")
+    assert failed.returncode != 0 and f"{errno.EMFILE} " in failed.stderr, failed.stderr
 
 
 def test_symlinks_are_removed_never_followed(tmp_path: Path) -> None:
@@ -107,30 +125,26 @@ def test_walk_takes_a_descend_filter_and_a_missing_root(tmp_path: Path) -> None:
     assert list(walk(tmp_path / "missing")) == []
 
 
-def test_walk_of_a_deep_tree_stays_within_its_descriptors(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(trees, "MAX_OPEN", 4)
+def test_walk_of_a_deep_tree_stays_within_its_descriptors(tmp_path: Path) -> None:
     deep_tree(tmp_path / "t", 200)
     # a sibling after each deep branch makes every level come back to its directory
     before = open_fds()
     most = 0
-    for _ in walk(tmp_path / "t"):
+    for _ in walk(tmp_path / "t", max_open=4):
         most = max(most, open_fds())
     assert most <= before + 6
     assert open_fds() == before
 
 
 def test_a_directory_moved_away_during_a_walk_stops_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
-    monkeypatch.setattr(trees, "MAX_OPEN", 1)
     root = tmp_path / "t"
     (root / "a" / "b" / "c" / "d" / "e").mkdir(parents=True)
     (root / "a" / "b" / "z").mkdir()
     (tmp_path / "elsewhere").mkdir()
     with pytest.raises(TreeChanged):
-        for entry in walk(root):
+        for entry in walk(root, max_open=1):
             if entry.rel == "a/b/c/d/e":
                 # b's descriptor is closed by now; coming back up through c's ".." would
                 # lead to "elsewhere", which the walk notices instead of listing it as b

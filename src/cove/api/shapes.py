@@ -183,7 +183,8 @@ def container_inspect(d: ContainerDetails) -> dict[str, Any]:
     state["Health"] = health  # null without a health check (templates still find the field)
     binds = [f"{m.source}:{m.target}{':ro' if m.readonly else ''}" for m in config.mounts if m.type == "bind"]
     tmpfs = {m.target: "" for m in config.mounts if m.type == "tmpfs"}
-    container_config = container_config_shape(config, d.env, image, d.health)
+    # (the image's settings unknown: the container's own are all there is to show)
+    container_config = container_config_shape(config, d.env, image or {}, d.health)
     return {
         "Id": record.id,
         "Created": format_rfc3339(record.created),
@@ -207,9 +208,12 @@ def container_inspect(d: ContainerDetails) -> dict[str, Any]:
             "Binds": binds or None,
             "ContainerIDFile": "",
             "LogConfig": {"Type": "json-file", "Config": _log_config(config)},
-            "NetworkMode": {"private": "none"}.get(config.network, config.network),
+            "NetworkMode": str(config.network),
             "PortBindings": {},
-            "RestartPolicy": {"Name": config.restart, "MaximumRetryCount": config.restart_max_retries},
+            "RestartPolicy": {
+                "Name": str(config.restart.name),
+                "MaximumRetryCount": config.restart.max_retries,
+            },
             "AutoRemove": config.auto_remove,
             "CapAdd": config.cap_add or None,
             "CapDrop": config.cap_drop or None,
@@ -357,40 +361,41 @@ def network_settings(d: ContainerDetails, config: Any) -> dict[str, Any]:
     """``NetworkSettings`` of a container's inspect."""
     ports: dict[str, list[dict[str, str]] | None] = {}
     for spec in config.publish:
-        ports.setdefault(f"{spec['container_port']}/{spec['protocol']}", None)
+        ports.setdefault(f"{spec.container_port}/{spec.protocol}", None)
     for b in d.ports:
         entry = ports.get(b.key()) or []
         entry.append({"HostIp": b.host_ip or "0.0.0.0", "HostPort": str(b.host_port)})
         ports[b.key()] = entry
     networks: dict[str, Any] = {}
-    for name, network_id, e, gateway, prefix in d.networks:
-        networks[name] = {
+    for attached in d.networks:
+        e = attached.endpoint
+        networks[attached.name] = {
             "IPAMConfig": {"IPv4Address": config.ip} if config.ip and e.position == 0 else None,
             "Links": None,
             "Aliases": list(e.aliases) or None,
             "MacAddress": e.mac,
-            "NetworkID": network_id,
+            "NetworkID": attached.network_id,
             "EndpointID": "",
-            "Gateway": gateway,
+            "Gateway": attached.gateway,
             "IPAddress": e.ip,
-            "IPPrefixLen": prefix,
+            "IPPrefixLen": attached.prefix_length,
             "IPv6Gateway": "",
             "GlobalIPv6Address": "",
             "GlobalIPv6PrefixLen": 0,
             "DNSNames": [n for n in (d.record.name, d.record.id[:12], *e.aliases) if n],
         }
     if not networks:
-        mode = {"private": "none"}.get(config.network, config.network)
-        networks[mode] = {"NetworkID": "", "IPAddress": "", "Gateway": "", "MacAddress": ""}
-    first = d.networks[0] if d.networks else None
+        networks[str(config.network)] = {"NetworkID": "", "IPAddress": "", "Gateway": "", "MacAddress": ""}
+    # The top-level fields are the default bridge's, as Docker's are.
+    bridge = d.networks[0] if d.networks and d.networks[0].name == "bridge" else None
     return {
         "Bridge": "",
         "SandboxID": "",
         "SandboxKey": d.sandbox_key,
         "Ports": ports,
-        "Gateway": first[3] if first and first[0] == "bridge" else "",
-        "IPAddress": first[2].ip if first and first[0] == "bridge" else "",
-        "IPPrefixLen": first[4] if first and first[0] == "bridge" else 0,
-        "MacAddress": first[2].mac if first and first[0] == "bridge" else "",
+        "Gateway": bridge.gateway if bridge else "",
+        "IPAddress": bridge.endpoint.ip if bridge else "",
+        "IPPrefixLen": bridge.prefix_length if bridge else 0,
+        "MacAddress": bridge.endpoint.mac if bridge else "",
         "Networks": networks,
     }

@@ -27,7 +27,6 @@ the copy-based snapshotter and for applying a layer onto a full tree).
 from __future__ import annotations
 
 import contextlib
-import enum
 import errno
 import os
 import stat
@@ -40,7 +39,9 @@ from cove.archive import tarstream as ts
 from cove.errors import InternalError, LayerError
 from cove.host.inroot import fd_path
 from cove.host.trees import remove_tree_at
+from cove.oci import layer
 
+WhiteoutMode = layer.WhiteoutMode  # defined with the layer vocabulary, where snapshots see it too
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque"
@@ -51,11 +52,6 @@ _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXE
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FAST_SYMLINK_MAX = 60  # ext4 keeps shorter symlink targets in the inode
 _OPEN_DIRS = 128  # directory descriptors kept open at once (an archive is mostly in order)
-
-
-class WhiteoutMode(enum.Enum):
-    OVERLAY = "overlay"
-    APPLY = "apply"
 
 
 @dataclass(frozen=True)

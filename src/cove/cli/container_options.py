@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from cove.cli.parser import go_bool
 from cove.containers.model import (
@@ -18,7 +18,10 @@ from cove.containers.model import (
     DeviceRequest,
     HealthConfig,
     MountSpec,
+    NetworkMode,
+    PortSpec,
     Resources,
+    RestartPolicy,
     Ulimit,
 )
 from cove.errors import InvalidArgument
@@ -246,8 +249,7 @@ def parse_mount(spec: str) -> MountSpec:
     fields.pop("consistency", None)
     if fields:
         raise InvalidArgument(f"invalid mount {spec!r}: unexpected key {next(iter(fields))!r}")
-    mount.readonly = readonly
-    return mount
+    return dataclasses.replace(mount, readonly=readonly)
 
 
 def _mount_fields(spec: str) -> dict[str, str]:
@@ -306,26 +308,31 @@ def parse_tmpfs(spec: str) -> MountSpec:
     are read, ro and rw set readonly (the last wins), and the others are kept in order, to be
     put after the defaults they may override (exec after noexec)."""
     target, _, options = spec.partition(":")
-    mount = MountSpec(TMPFS, target, propagation="flag")
+    readonly, size, mode, kept = False, None, None, []
     for option in filter(None, options.split(",")):
-        _add_tmpfs_option(mount, option)
-    return mount
-
-
-def _add_tmpfs_option(mount: MountSpec, option: str) -> None:
-    key, eq, value = option.partition("=")
-    if option in ("ro", "rw"):
-        mount.readonly = option == "ro"
-    elif eq and key == "size":
-        mount.tmpfs_size = parse_bytes(value)
-    elif eq and key == "mode":
-        mount.tmpfs_mode = _octal_mode(value, "tmpfs mode")
-    elif option in TMPFS_FLAGS or (eq and key in TMPFS_DATA):
-        mount.tmpfs_options.append(option)
-    elif option != "defaults":
-        raise InvalidArgument(
-            f"invalid tmpfs option {option!r}", hint="use mount(8) options such as size=64m,mode=1777,exec"
-        )
+        key, eq, value = option.partition("=")
+        if option in ("ro", "rw"):
+            readonly = option == "ro"
+        elif eq and key == "size":
+            size = parse_bytes(value)
+        elif eq and key == "mode":
+            mode = _octal_mode(value, "tmpfs mode")
+        elif option in TMPFS_FLAGS or (eq and key in TMPFS_DATA):
+            kept.append(option)
+        elif option != "defaults":
+            raise InvalidArgument(
+                f"invalid tmpfs option {option!r}",
+                hint="use mount(8) options such as size=64m,mode=1777,exec",
+            )
+    return MountSpec(
+        TMPFS,
+        target,
+        readonly=readonly,
+        propagation="flag",
+        tmpfs_size=size,
+        tmpfs_mode=mode,
+        tmpfs_options=tuple(kept),
+    )
 
 
 def parse_ulimit(spec: str) -> Ulimit:
@@ -352,17 +359,8 @@ def parse_device(spec: str) -> DeviceRequest:
     return DeviceRequest(host, container, access)
 
 
-def parse_restart(spec: str) -> tuple[str, int]:
-    if not spec:
-        return "no", 0  # Docker's daemon reads an empty policy as "no"
-    name, _, count = spec.partition(":")
-    if name not in ("no", "always", "unless-stopped", "on-failure"):
-        raise InvalidArgument(
-            f"invalid restart policy {spec!r}", hint="use no, always, unless-stopped or on-failure[:N]"
-        )
-    if count and (name != "on-failure" or not count.isdigit()):
-        raise InvalidArgument(f"invalid restart policy {spec!r}: only on-failure takes a count")
-    return name, int(count or 0)
+def parse_restart(spec: str) -> RestartPolicy:
+    return RestartPolicy.parse(spec)
 
 
 def parse_label(item: str) -> tuple[str, str]:
@@ -440,10 +438,10 @@ def config_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Contai
     """The flags, checked; env is the caller's environment, for KEY given without a value."""
     mounts = [parse_volume(v) for v in args.volume] + [parse_mount(m) for m in args.mount]
     mounts += [parse_tmpfs(t) for t in args.tmpfs]
-    restart, retries = parse_restart(args.restart)
+    restart = parse_restart(args.restart)
     no_new_privileges, seccomp = parse_security_opts(args.security_opt)
     log_size, log_files = parse_log_opts(args.log_opt)
-    network = {"default": "bridge"}.get(args.network, args.network)
+    network = NetworkMode.parse(args.network)
     swap = None
     if args.memory_swap:
         swap = -1 if args.memory_swap == "-1" else parse_bytes(args.memory_swap, "memory-swap")
@@ -489,7 +487,6 @@ def config_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Contai
         seccomp=seccomp,
         devices=[parse_device(d) for d in args.device],
         restart=restart,
-        restart_max_retries=retries,
         init=args.init,
         stop_signal=args.stop_signal,
         stop_timeout=args.stop_timeout,
@@ -509,12 +506,10 @@ def _host_arch() -> str:
     return host_platform().architecture
 
 
-def _publish(items: list[str]) -> list[dict[str, Any]]:
-    import dataclasses
-
+def _publish(items: list[str]) -> list[PortSpec]:
     from cove.network.ports import parse_publish
 
-    return [dataclasses.asdict(spec) for item in items for spec in parse_publish(item)]
+    return [spec for item in items for spec in parse_publish(item)]
 
 
 def _mac(text: str | None) -> str | None:

@@ -33,7 +33,8 @@ class Failure(Exception):
 
 
 def for_error(exc: CoveError) -> int:
-    return FAILED
+    """The exit code of an error: its kind's, from the one table in cove.errors."""
+    return exc.outcome.exit_code
 
 
 def describe(exc: CoveError) -> str:

@@ -1,19 +1,49 @@
-"""What a container was created with (``docker create``'s options), as stored in the database."""
+"""What a container was created with (``docker create``'s options), as stored in the database.
+
+The options that Docker spells as small languages (``--network container:web``, ``-p
+8080:80/udp``, ``--restart on-failure:3``) are value objects here, parsed once at the edge
+and validated there; the stored JSON keeps the shapes older records were written in, and
+:meth:`ContainerConfig.from_json` still reads those.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from cove.errors import InvalidArgument
+from cove.network.ports import PortSpec
+from cove.policies import PullPolicy, RestartName, RestartPolicy
+
+__all__ = [
+    "BIND",
+    "TMPFS",
+    "VOLUME",
+    "ContainerConfig",
+    "DeviceRequest",
+    "HealthConfig",
+    "MountSpec",
+    "NetworkKind",
+    "NetworkMode",
+    "PortSpec",
+    "PullPolicy",
+    "Resources",
+    "RestartName",
+    "RestartPolicy",
+    "Ulimit",
+]
 
 BIND = "bind"
 VOLUME = "volume"
 TMPFS = "tmpfs"
+MOUNT_TYPES = (BIND, VOLUME, TMPFS)
+NAME_MAX = 256  # a network or container name given to --network: longer is not a name
 
-RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
 
-
-@dataclass
+@dataclass(frozen=True)
 class MountSpec:
     type: str  # bind, volume, tmpfs
     target: str
@@ -25,7 +55,76 @@ class MountSpec:
     no_copy: bool = False  # volume: do not fill a new volume from the image
     create_host_path: bool = False  # bind given with -v: make the host directory if missing
     # --tmpfs: its other mount(8) options (exec, nosuid, uid=1000, ...), in the order given
-    tmpfs_options: list[str] = field(default_factory=list)
+    tmpfs_options: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.type not in MOUNT_TYPES:
+            raise InvalidArgument(f"invalid mount type {self.type!r}", hint="use bind, volume or tmpfs")
+        # (a list, from JSON or a caller, becomes a tuple: the spec stays immutable)
+        object.__setattr__(self, "tmpfs_options", tuple(self.tmpfs_options))
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> MountSpec:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+class NetworkKind(enum.StrEnum):
+    BRIDGE = "bridge"  # the default bridge network
+    NONE = "none"  # a namespace of its own with loopback only (also spelt "private")
+    HOST = "host"  # the host's namespace
+    CONTAINER = "container"  # another container's namespace: container:NAME
+    NETWORK = "network"  # a user-defined network, by name or ID
+
+
+@dataclass(frozen=True)
+class NetworkMode:
+    """``--network``: which network namespace the container gets, and what it joins."""
+
+    kind: NetworkKind
+    name: str = ""  # NETWORK: the network's name or ID; CONTAINER: the container's
+
+    def __post_init__(self) -> None:
+        needs_name = self.kind in (NetworkKind.NETWORK, NetworkKind.CONTAINER)
+        if needs_name != bool(self.name):
+            raise InvalidArgument(f"invalid network mode {self.kind}:{self.name!r}")
+        if len(self.name) > NAME_MAX or any(c in self.name for c in "\0\n/"):
+            raise InvalidArgument(f"invalid network name {self.name[:NAME_MAX]!r}")
+
+    @classmethod
+    def parse(cls, text: str) -> NetworkMode:
+        """Docker's ``--network`` text: bridge (or default), none (or private), host,
+        container:NAME, or a network's name."""
+        if text in ("", "default", NetworkKind.BRIDGE):
+            return cls(NetworkKind.BRIDGE)
+        if text in (NetworkKind.NONE, "private"):
+            return cls(NetworkKind.NONE)
+        if text == NetworkKind.HOST:
+            return cls(NetworkKind.HOST)
+        if text.startswith("container:"):
+            other = text.split(":", 1)[1]
+            if not other:
+                raise InvalidArgument(f"invalid network mode {text!r}", hint="use container:NAME")
+            return cls(NetworkKind.CONTAINER, other)
+        return cls(NetworkKind.NETWORK, text)
+
+    @property
+    def network(self) -> str | None:
+        """The network the container is attached to: bridge, a user network, or None (none,
+        host, container:X have no network of their own)."""
+        if self.kind is NetworkKind.BRIDGE:
+            return str(NetworkKind.BRIDGE)
+        return self.name if self.kind is NetworkKind.NETWORK else None
+
+    @property
+    def own_namespace(self) -> bool:
+        """Whether the container gets a network namespace of its own that cove wires."""
+        return self.network is not None
+
+    def __str__(self) -> str:
+        if self.kind is NetworkKind.CONTAINER:
+            return f"container:{self.name}"
+        return self.name if self.kind is NetworkKind.NETWORK else str(self.kind)
 
 
 @dataclass
@@ -77,11 +176,11 @@ class ContainerConfig:
     stdin_once: bool = False
     mounts: list[MountSpec] = field(default_factory=list)
     read_only: bool = False
-    network: str = "private"  # bridge, a network's name, none / private (loopback only), host, container:X
+    network: NetworkMode = field(default_factory=lambda: NetworkMode(NetworkKind.NONE))
     network_aliases: list[str] = field(default_factory=list)
     ip: str | None = None  # --ip on a user network
     mac_address: str | None = None  # --mac-address
-    publish: list[dict[str, Any]] = field(default_factory=list)  # network.ports.PortSpec fields
+    publish: list[PortSpec] = field(default_factory=list)
     publish_all: bool = False  # -P: every exposed port, on a free host port
     expose: list[str] = field(default_factory=list)  # --expose 80, 8000-8010/udp
     dns: list[str] = field(default_factory=list)
@@ -95,8 +194,7 @@ class ContainerConfig:
     no_new_privileges: bool = False
     seccomp: str = "default"  # default, unconfined, or a profile's JSON text
     devices: list[DeviceRequest] = field(default_factory=list)
-    restart: str = "no"
-    restart_max_retries: int = 0
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
     init: bool = False
     stop_signal: str | None = None
     stop_timeout: int | None = None
@@ -112,12 +210,22 @@ class ContainerConfig:
     image_defaults: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        data["network"] = str(self.network)
+        data["restart"] = self.restart.to_json()
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ContainerConfig:
+        """A stored config, as :meth:`to_json` writes it or as older records have it (the
+        restart policy as a name and a separate ``restart_max_retries``)."""
         data = dict(data)
-        data["mounts"] = [MountSpec(**m) for m in data.get("mounts", [])]
+        data["network"] = NetworkMode.parse(str(data.get("network", "private")))
+        data["restart"] = RestartPolicy.from_json(
+            data.get("restart", "no"), data.get("restart_max_retries", 0)
+        )
+        data["publish"] = [_port_spec(p) for p in data.get("publish", [])]
+        data["mounts"] = [MountSpec.from_json(m) for m in data.get("mounts", [])]
         data["resources"] = Resources(**data.get("resources", {}))
         data["ulimits"] = [Ulimit(**u) for u in data.get("ulimits", [])]
         data["devices"] = [DeviceRequest(**d) for d in data.get("devices", [])]
@@ -125,3 +233,8 @@ class ContainerConfig:
             data["healthcheck"] = HealthConfig(**data["healthcheck"])
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _port_spec(data: Mapping[str, Any]) -> PortSpec:
+    known = {f.name for f in dataclasses.fields(PortSpec)}
+    return PortSpec(**{k: v for k, v in data.items() if k in known})

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import resource
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cove.containers.model import BIND, ContainerConfig
+from cove.containers.model import BIND, ContainerConfig, NetworkKind
 from cove.containers.users import ResolvedUser
 from cove.errors import InvalidArgument
+from cove.host import sysinfo
 from cove.runtime import caps as capabilities
 from cove.runtime import seccomp
 from cove.runtime import spec as oci
@@ -78,7 +78,11 @@ def stop_signal(config: ContainerConfig, image: dict[str, Any]) -> int:
     return parse_signal(config.stop_signal or image.get("StopSignal") or "SIGTERM")
 
 
-def rlimits(config: ContainerConfig) -> list[oci.Rlimit]:
+def rlimits(
+    config: ContainerConfig, hard_limit: Callable[[str], int | None] = sysinfo.hard_rlimit
+) -> list[oci.Rlimit]:
+    """The container's ulimits, each within the host's hard limit (``hard_limit`` of a name:
+    None when unlimited)."""
     out = []
     for limit in config.ulimits:
         if limit.name not in RLIMITS:
@@ -87,15 +91,13 @@ def rlimits(config: ContainerConfig) -> list[oci.Rlimit]:
             raise InvalidArgument(
                 f"ulimit {limit.name}: soft limit {limit.soft} is above the hard limit {limit.hard}"
             )
-        const = getattr(resource, f"RLIMIT_{limit.name.upper()}", None)
-        if const is not None:
-            _, host_hard = resource.getrlimit(const)
-            if host_hard != resource.RLIM_INFINITY and limit.hard > host_hard:
-                raise InvalidArgument(
-                    f"ulimit {limit.name}={limit.soft}:{limit.hard} is above "
-                    f"this host's hard limit ({host_hard})",
-                    hint=f"use at most {host_hard}",
-                )
+        host_hard = hard_limit(limit.name)
+        if host_hard is not None and limit.hard > host_hard:
+            raise InvalidArgument(
+                f"ulimit {limit.name}={limit.soft}:{limit.hard} is above "
+                f"this host's hard limit ({host_hard})",
+                hint=f"use at most {host_hard}",
+            )
         out.append(oci.Rlimit(f"RLIMIT_{limit.name.upper()}", limit.soft, limit.hard))
     return out
 
@@ -193,6 +195,7 @@ def build(
     init_binary: str | None,
     known_caps: tuple[str, ...],
     netns_path: str | None = None,
+    hard_limit: Callable[[str], int | None] = sysinfo.hard_rlimit,
 ) -> dict[str, Any]:
     spec = oci.base_spec(
         rootfs=str(rootfs),
@@ -215,7 +218,7 @@ def build(
         additional_gids=user.additional_gids,
         terminal=config.tty,
         no_new_privileges=config.no_new_privileges,
-        rlimits=rlimits(config),
+        rlimits=rlimits(config, hard_limit),
     )
     caps = capabilities.effective_caps(
         config.cap_add, config.cap_drop, privileged=config.privileged, known=known_caps
@@ -237,7 +240,7 @@ def build(
     oci.with_devices(spec, [oci.Device(d.host_path, d.container_path, d.access) for d in config.devices])
     if config.read_only:
         oci.with_readonly_rootfs(spec)
-    if config.network == "host":
+    if config.network.kind is NetworkKind.HOST:
         oci.with_host_network(spec)
     elif netns_path is not None:
         oci.with_network_namespace(spec, netns_path)

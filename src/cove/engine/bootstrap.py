@@ -1,4 +1,5 @@
-"""Opening an engine: the one place that picks implementations (storage driver, runner)."""
+"""Opening an engine: the one place that picks implementations (snapshotter, runner, host,
+registry transport)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ from cove.host.runner import Runner, SubprocessRunner
 from cove.host.seam import Host, LinuxHost
 from cove.host.trees import OnFailure
 from cove.images.store import ImageStore
+from cove.snapshots.base import SnapshotDirectories, has_snapshots
+from cove.snapshots.copy import CopySnapshotter
+from cove.snapshots.overlay import OverlaySnapshotter
 from cove.snapshots.snapshotter import COPY, OVERLAY, Snapshotter
 from cove.volumes.store import VolumeStore
 
@@ -25,6 +29,7 @@ if TYPE_CHECKING:
     from cove.engine.build import BuildService
     from cove.engine.container_io import ContainerIO
     from cove.engine.containers import ContainerService
+    from cove.engine.containers.monitors import Monitors
     from cove.engine.images import ImageService
     from cove.engine.networks import NetworkService
     from cove.engine.registries import RegistryService
@@ -32,21 +37,26 @@ if TYPE_CHECKING:
 
 DRIVER_KEY = "storage_driver"
 DRIVER_REASON_KEY = "storage_driver_reason"
+SNAPSHOTTERS: dict[str, type[SnapshotDirectories]] = {
+    OVERLAY: OverlaySnapshotter,
+    COPY: CopySnapshotter,
+}
 
 
 class Engine:
     """The services of one store, each built (and its code imported) on first use, so a
     command pays only for what it touches: `cove run` never loads the image archive code."""
 
-    def __init__(self, store: Store, volumes: VolumeStore) -> None:
+    def __init__(self, store: Store, volumes: VolumeStore, monitors: Monitors | None = None) -> None:
         self.store = store
         self.volumes = volumes
+        self._monitors = monitors  # None: the real ones
 
     @cached_property
     def containers(self) -> ContainerService:
         from cove.engine.containers import ContainerService
 
-        return ContainerService(self.store, self.volumes)
+        return ContainerService(self.store, self.volumes, self._monitors)
 
     @cached_property
     def images(self) -> ImageService:
@@ -58,8 +68,9 @@ class Engine:
     @cached_property
     def registries(self) -> RegistryService:
         from cove.engine.registries import RegistryService
+        from cove.registry.transport import HttpTransport
 
-        return RegistryService(self.store)
+        return RegistryService(self.store, HttpTransport)
 
     @property
     def networks(self) -> NetworkService:
@@ -116,7 +127,7 @@ def _choose_driver(config: EngineConfig, db: Database) -> tuple[str, str]:
         reason = db.get_meta(DRIVER_REASON_KEY) or ""
         if wanted in ("auto", recorded):
             return recorded, reason
-        if db.query_one("SELECT 1 FROM snapshots LIMIT 1") is not None:
+        if has_snapshots(db):
             raise FailedPrecondition(
                 f"the store at {config.root} uses the {recorded} storage driver, not {wanted}",
                 hint="use another COVE_ROOT for another driver, or `cove system prune -a` to empty this one",
@@ -139,9 +150,7 @@ def _build_cache_roots(store: Store) -> tuple[set[str], set[str]]:
 
 def _clean_build_leftovers(store: Store, failed: OnFailure) -> None:
     work = store.root / "build" / "work"
-    if (work.exists() and any(work.iterdir())) or store.db.query_one(
-        "SELECT 1 FROM snapshots WHERE kind = 'active' AND key LIKE 'build-%'"
-    ):
+    if (work.exists() and any(work.iterdir())) or store.snapshotter.writable_keys("build-"):
         from cove.engine.build import clean_leftovers
 
         clean_leftovers(store, failed)
@@ -156,22 +165,40 @@ def open_engine(config: EngineConfig, *, runner: Runner | None = None, host: Hos
     db = Database(config.root / "cove.db")
     try:
         driver, reason = _choose_driver(config, db)
-        runner = runner or SubprocessRunner()
-        flush = Flusher()
-        content = ContentStore(config.root / "content", flush)
-        snapshotter = Snapshotter(config.root / "snapshots", db, driver, runner, flush)
-        images = ImageStore(db, content)
-        store = Store(
-            config, config.root, db, content, snapshotter, images, runner, reason, host or LinuxHost()
-        )
-        volumes = VolumeStore(config.root / "volumes", db)
-        engine = Engine(store, volumes)
-        store.cleaners.append(volumes.clean_leftovers)
-        store.cleaners.append(lambda failed: _clean_build_leftovers(store, failed))
-        store.gc_roots.append(lambda: _build_cache_roots(store))
+        runner, host = runner or SubprocessRunner(), host or LinuxHost()
+        engine = assemble(config, db, driver=driver, reason=reason, runner=runner, host=host)
         # Whatever a killed cove left behind goes now, if no other cove is at work.
-        store.tidy()
+        engine.store.tidy()
     except BaseException:
         db.close()
         raise
+    return engine
+
+
+def assemble(
+    config: EngineConfig,
+    db: Database,
+    *,
+    driver: str,
+    runner: Runner,
+    host: Host,
+    reason: str = "",
+    snapshot_runner: Runner | None = None,
+    monitors: Monitors | None = None,
+) -> Engine:
+    """An engine from the implementations given, with no check of who runs it and no cleanup:
+    what :func:`open_engine` builds on, and what unit tests build with fakes (a recording host
+    and runner, a stand-in for the monitors; the snapshots' own ``cp`` may stay real)."""
+    flush = Flusher()
+    content = ContentStore(config.root / "content", flush)
+    snapshotter: Snapshotter = SNAPSHOTTERS[driver](
+        config.root / "snapshots", db, snapshot_runner or runner, flush
+    )
+    images = ImageStore(db, content)
+    store = Store(config, config.root, db, content, snapshotter, images, runner, reason, host)
+    volumes = VolumeStore(config.root / "volumes", db)
+    engine = Engine(store, volumes, monitors)
+    store.cleaners.append(volumes.clean_leftovers)
+    store.cleaners.append(lambda failed: _clean_build_leftovers(store, failed))
+    store.gc_roots.append(lambda: _build_cache_roots(store))
     return engine

@@ -12,19 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
-import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import BinaryIO
 
 from cove.archive.apply import WhiteoutMode, apply_layer
 from cove.archive.stream import ChunkReader, LayerStream
 from cove.archive.tarstream import TarReader
-from cove.archive.treetar import TreeTar
-from cove.build.backend import BaseImage, Layer, LayerWriter, RunFailed, RunRequest
 from cove.build.cachestore import BuildCache
 from cove.build.context import IGNORE_FILE, Context
 from cove.build.digestmemo import DigestMemo
@@ -33,30 +29,22 @@ from cove.build.dockerfile import DockerfileError, parse
 from cove.build.dockerignore import Matcher
 from cove.build.executor import BuildEvent, BuildOptions, BuiltImage, Executor
 from cove.build.stages import plan
-from cove.containers.users import resolve_user
-from cove.engine.build_run import MOUNT_POINTS, mount_targets, run_in_sandbox
+from cove.engine.build_backend import BUILD_PREFIX, LocalBuildBackend, WorkArea
 from cove.engine.runtimes import choose_runtime
 from cove.engine.store import Store
-from cove.errors import CoveError, ImageNotFound, InvalidArgument, Unavailable
-from cove.host.guard import Action, Guard, Remove, RunProgram, Unmount
+from cove.errors import CoveError, InvalidArgument
+from cove.host.guard import Guard
 from cove.host.inroot import Root
-from cove.host.mounts import mount_all, unmount, unmount_all_under
+from cove.host.mounts import unmount_all_under
 from cove.host.trees import OnFailure, remove_quietly, remove_tree
-from cove.images import diff as snapshot_diff
 from cove.images.importer import store_unpacked
-from cove.images.unpack import whiteout_mode
-from cove.oci import mediatypes as mt
-from cove.oci.digest import chain_ids
-from cove.oci.image import Descriptor, ImageConfig
-from cove.oci.mount import Mount
+from cove.oci.image import ImageConfig
 from cove.oci.platform import host_platform, parse_platform
 from cove.oci.reference import Reference, parse_reference
 from cove.runtime.oci import OciRuntime
 from cove.snapshots.usage import disk_usage
 
 DOCKERFILE_MAX = 4 << 20  # bytes: a Dockerfile is text
-BUILD_PREFIX = "build-"
-DOWNLOAD_TIMEOUT = 60
 
 
 @dataclass(frozen=True)
@@ -99,12 +87,13 @@ class BuildService:
         self.cache = BuildCache(store.db)
         self.work_dir = store.root / "build" / "work"
         self.cache_mounts = store.root / "build" / "mounts"
-        self._docker_config: Path | None = None
+        # The runtime RUN steps use: chosen once, for every build this service runs.
         self._runtime: OciRuntime | None = None
         # Undoes a RUN step's container, mounts and work directories should this process be
         # killed (kill -9 leaves no time for its own cleanup; the store's tidy-up would
         # otherwise wait for the next cove command).
         self.guard = Guard()
+        self.work = WorkArea(self.work_dir, self.guard)
 
     def close(self) -> None:
         self.guard.close()
@@ -144,9 +133,11 @@ class BuildService:
             platform=str(target_platform),
             build_platform=str(host),
         )
-        self._docker_config = request.docker_config
+        backend = self.backend(request.docker_config)
         with self.store.writing():
-            executor = Executor(self, build_plan, context, options, escape=dockerfile.escape, report=report)
+            executor = Executor(
+                backend, build_plan, context, options, escape=dockerfile.escape, report=report
+            )
             try:
                 built = executor.build()
             finally:
@@ -157,7 +148,7 @@ class BuildService:
             if request.output is not None:
                 name = f"exporting to {request.output.get('type', 'local')}"
                 report(BuildEvent(number, name, "start"))
-                self.export(built.layers, request.output, request.output_stream)
+                backend.export(built.layers, request.output, request.output_stream)
                 report(BuildEvent(number, name, "done", elapsed=time.monotonic() - started))
                 return BuildResult("", [], built.steps, built.cached_steps, warnings)
             report(BuildEvent(number, "exporting to image", "start"))
@@ -167,6 +158,22 @@ class BuildService:
                 report(BuildEvent(number, "exporting to image", "note", f"naming to {ref} done"))
             report(BuildEvent(number, "exporting to image", "done", elapsed=time.monotonic() - started))
         return BuildResult(image_id, [str(t) for t in tags], built.steps, built.cached_steps, warnings)
+
+    def backend(self, docker_config: Path | None = None) -> LocalBuildBackend:
+        """A backend of its own for one build request (its base images pulled with ``docker_config``)."""
+
+        def pull(name: str, platform: str) -> None:
+            self._pull(name, platform, docker_config)
+
+        return LocalBuildBackend(self.store, self.cache, self.work, self.cache_mounts, self.runtime, pull)
+
+    def runtime(self) -> OciRuntime:
+        if self._runtime is None:
+            info = choose_runtime(self.store)
+            self._runtime = OciRuntime(
+                info, self.store.config.runtime_dir / "runtime" / info.name, self.store.runner
+            )
+        return self._runtime
 
     def _store(self, built: BuiltImage, tags: list[Reference]) -> str:
         store = self.store
@@ -181,7 +188,7 @@ class BuildService:
     @contextlib.contextmanager
     def context_from_archive(self, source: BinaryIO) -> Iterator[Path]:
         """A context tar (plain or compressed), unpacked as it streams in, for the build's time."""
-        with self._work("context-") as (_, directory):
+        with self.work.directory("context-") as (_, directory):
             root = directory / "context"
             root.mkdir()
             read_context_archive(source, root)
@@ -194,236 +201,6 @@ class BuildService:
         with Root(root) as context:
             data = context.read_file(name, DOCKERFILE_MAX)
         return None if data is None else data.decode(errors="replace")
-
-    # -- the executor's backend ------------------------------------------------------------
-
-    def base_image(self, name: str, platform: str, pull: bool) -> BaseImage:
-        images = self.store.images
-        record = None
-        if not pull:
-            with contextlib.suppress(ImageNotFound):
-                record = images.resolve(name)
-        if record is None:
-            try:
-                self._pull(name, platform, self._docker_config)
-            except CoveError as exc:
-                raise type(exc)(
-                    f"base image {name}: {exc.message}", hint=exc.hint or "pull or build it first"
-                ) from None
-            record = images.resolve(name)
-        config = images.config(record)
-        manifest = images.manifest(record)
-        self.store.unpacker.unpack(manifest, config)
-        layers = tuple(Layer(d, diff) for d, diff in zip(manifest.layers, config.diff_ids, strict=True))
-        return BaseImage(str(record.id), config.raw, layers)
-
-    def layers_present(self, layers: Sequence[Layer]) -> bool:
-        if not layers:
-            return True
-        top = chain_ids([layer.diff_id for layer in layers])[-1]
-        return self.store.snapshotter.get(top) is not None and self.store.content.exists(
-            layers[-1].descriptor.digest
-        )
-
-    def _chain(self, layers: Sequence[Layer]) -> str | None:
-        return str(chain_ids([layer.diff_id for layer in layers])[-1]) if layers else None
-
-    @contextlib.contextmanager
-    def _work(self, prefix: str = BUILD_PREFIX) -> Iterator[tuple[str, Path]]:
-        name = prefix + secrets.token_hex(8)
-        directory = self.work_dir / name
-        token = self.guard.arm([Remove(str(directory))])
-        directory.mkdir(parents=True)
-        try:
-            yield name, directory
-        finally:
-            # What cannot go now, the store's cleanup retries and reports; never while anything
-            # is still mounted under it (a removal must not reach into a mount).
-            with contextlib.suppress(OSError, CoveError):
-                unmount_all_under(directory)
-                remove_quietly(directory)
-            self.guard.disarm(token)
-
-    @contextlib.contextmanager
-    def _mounted(self, mounts: Sequence[Mount], target: Path, *undo: Action) -> Iterator[None]:
-        """``mounts`` on ``target`` for the block's time, and (``undo``) what the block sets up
-        there: undone by the guard, should this process die before the block ends."""
-        token = self.guard.arm([*undo, Unmount(str(target))])
-        try:
-            mount_all(mounts, target)
-            yield
-        finally:
-            try:
-                unmount(target, lazy=True)
-            finally:
-                self.guard.disarm(token)
-
-    @contextlib.contextmanager
-    def rootfs(self, layers: Sequence[Layer]) -> Iterator[Path]:
-        with self._work() as (_, directory):
-            target = directory / "rootfs"
-            target.mkdir()
-            chain = self._chain(layers)
-            if chain is None:
-                yield target
-                return
-            with self._mounted(self.store.snapshotter.mounts(chain), target):
-                yield target
-
-    def owner(self, layers: Sequence[Layer], spec: str) -> tuple[int, int]:
-        with self.rootfs(layers) as path, Root(path) as root:
-            user = resolve_user(spec, root)
-        return user.uid, user.gid
-
-    def add_layer(self, layers: Sequence[Layer], write: LayerWriter, *, mirror: bool = False) -> Layer | None:
-        content = self.store.content
-        snapshotter = self.store.snapshotter
-        parent = self._chain(layers)
-        # Mirrored: the writer fills the new snapshot as it writes the tar (one read of the
-        # sources, nothing unpacked); else the stored tar is unpacked into it afterwards.
-        ext = snapshotter.begin(parent) if mirror else None
-        try:
-            with content.writer() as writer:
-                if write(cast(BinaryIO, writer), ext.path if ext is not None else None) == 0:
-                    if ext is not None:
-                        ext.abort()
-                    return None
-                blob = writer.commit(what="layer")  # a plain tar: its digest is its diffID
-                size = writer.size
-            self.store.images.record_layer(blob, blob, size)
-            chain = str(chain_ids([*(layer.diff_id for layer in layers), blob])[-1])
-            if ext is not None:
-                with self.store.unpacker.lock(chain).exclusive():
-                    usage, content_size = disk_usage(ext.path)
-                    ext.commit(chain, parent, size=content_size, usage=usage)
-            elif snapshotter.get(chain) is None:
-                ext = snapshotter.begin(parent)
-                with content.open(blob) as f:
-                    stats = apply_layer(
-                        TarReader(ChunkReader(iter(lambda: f.read(1 << 20), b""))),
-                        ext.path,
-                        whiteout_mode(snapshotter),
-                    )
-                with self.store.unpacker.lock(chain).exclusive():
-                    ext.commit(chain, parent, size=stats.content_size, usage=stats.disk_usage)
-        except BaseException:
-            if ext is not None:
-                ext.abort()
-            raise
-        return Layer(Descriptor(mt.OCI_LAYER, blob, size), blob)
-
-    def runtime(self) -> OciRuntime:
-        if self._runtime is None:
-            info = choose_runtime(self.store)
-            self._runtime = OciRuntime(
-                info, self.store.config.runtime_dir / "runtime" / info.name, self.store.runner
-            )
-        return self._runtime
-
-    def run(
-        self, layers: Sequence[Layer], request: RunRequest, output: Callable[[bytes], None]
-    ) -> Layer | None:
-        snapshotter = self.store.snapshotter
-        parent = self._chain(layers)
-        with self._work() as (name, directory):
-            mounts = snapshotter.prepare(name, parent)
-            committed = False
-            try:
-                rootfs = directory / "rootfs"
-                rootfs.mkdir()
-                runtime = self.runtime()
-                # (the runtime, started in the foreground, dies with this process; its container
-                # would not: the guard deletes it, which kills what runs in it)
-                with self._mounted(
-                    mounts, rootfs, RunProgram(tuple(runtime.argv("delete", "--force", name)))
-                ):
-                    code = run_in_sandbox(
-                        runtime, name, directory, rootfs, request, output, self.cache_mounts
-                    )
-                if code != 0:
-                    raise RunFailed(f"the command exited with code {code}", code)
-                for rel in snapshot_diff.fresh_points(
-                    snapshotter, name, MOUNT_POINTS | mount_targets(request)
-                ):
-                    snapshot_diff.remove_stub(snapshotter, name, rel)
-                layer = self._commit_run(name, layers)
-                committed = True
-                return layer
-            finally:
-                if not committed:
-                    with contextlib.suppress(CoveError):
-                        snapshotter.remove(name)
-
-    def _commit_run(self, name: str, layers: Sequence[Layer]) -> Layer | None:
-        snapshotter = self.store.snapshotter
-        content = self.store.content
-        with content.writer() as writer:
-            count = snapshot_diff.write_layer(snapshotter, name, cast(BinaryIO, writer), set())
-            if count == 0:
-                writer.abort()
-                snapshotter.remove(name)
-                return None
-            blob = writer.commit(what="layer")
-            size = writer.size
-        self.store.images.record_layer(blob, blob, size)
-        chain = str(chain_ids([*(layer.diff_id for layer in layers), blob])[-1])
-        with self.store.unpacker.lock(chain).exclusive():
-            snapshotter.commit_active(name, chain)
-        return Layer(Descriptor(mt.OCI_LAYER, blob, size), blob)
-
-    def download(self, url: str, dest: Path) -> tuple[str, float | None]:
-        # Only for ADD of a URL: not loaded by every build.
-        import urllib.error
-        import urllib.parse
-        import urllib.request
-        from email.utils import parsedate_to_datetime
-
-        try:
-            with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response, open(dest, "wb") as f:
-                shutil.copyfileobj(response, f, 1 << 20)
-                modified = response.headers.get("Last-Modified")
-                final_url = response.geturl()
-        except (OSError, ValueError) as exc:
-            if isinstance(exc, urllib.error.HTTPError):
-                exc.close()  # (it holds the response, and with it the connection)
-            raise Unavailable(f"cannot download {url}: {exc}") from None
-        name = os.path.basename(urllib.parse.urlparse(final_url).path) or "download"
-        mtime = None
-        if modified:
-            with contextlib.suppress(TypeError, ValueError):
-                mtime = parsedate_to_datetime(modified).timestamp()
-        return name, mtime
-
-    # -- --output ----------------------------------------------------------------------------
-
-    def export(
-        self, layers: Sequence[Layer], output: Mapping[str, str], stream: BinaryIO | None = None
-    ) -> None:
-        kind = output.get("type", "local")
-        dest = output.get("dest", "")
-        if not dest:
-            raise InvalidArgument("--output needs dest=", hint="e.g. --output type=local,dest=out")
-        with self.rootfs(layers) as root:
-            if kind == "local":
-                target = Path(dest)
-                target.mkdir(parents=True, exist_ok=True)
-                self.store.runner.run(["cp", "-a", "--", f"{root}/.", str(target)])
-            elif kind == "tar":
-                if dest == "-" and stream is None:
-                    raise InvalidArgument("--output dest=- needs a binary standard output")
-                with contextlib.ExitStack() as opened:
-                    f = (
-                        stream
-                        if dest == "-" and stream is not None
-                        else opened.enter_context(open(dest, "wb"))
-                    )
-                    tar = TreeTar(f)
-                    tar.add_tree(str(root))
-                    tar.close()
-            else:
-                raise InvalidArgument(
-                    f"--output type={kind} is not supported", hint="use type=local or type=tar"
-                )
 
     # -- the cache: usage and pruning ----------------------------------------------------------
 

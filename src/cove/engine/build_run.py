@@ -14,7 +14,7 @@ from pathlib import Path
 from cove.build.backend import RunFailed, RunRequest
 from cove.containers import etcfiles
 from cove.containers import spec as container_spec
-from cove.containers.model import ContainerConfig
+from cove.containers.model import ContainerConfig, NetworkKind, NetworkMode
 from cove.containers.users import resolve_user
 from cove.errors import CoveError
 from cove.host import cgroups, sysinfo
@@ -58,7 +58,7 @@ def run_in_sandbox(
             entrypoint=[],
             cmd=request.argv,
             env=request.env,
-            network="host" if host_network else "none",
+            network=NetworkMode(NetworkKind.HOST if host_network else NetworkKind.NONE),
         )
         spec = container_spec.build(
             container_id=name,

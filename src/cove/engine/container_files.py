@@ -27,13 +27,12 @@ from typing import TYPE_CHECKING
 from cove.containers.model import BIND, VOLUME
 from cove.containers.store import ContainerRecord
 from cove.errors import CoveError
-from cove.host import process
 from cove.host.inroot import Root
-from cove.host.mounts import is_mountpoint, mount_all, unmount
 from cove.monitor.status import Status
 
 if TYPE_CHECKING:
     from cove.engine.containers import ContainerService
+    from cove.host.seam import Host
     from cove.volumes.store import VolumeStore
 
 
@@ -117,18 +116,18 @@ class ContainerFiles:
             mount.root.close()
 
 
-def _process_root(status: Status) -> Root | None:
+def _process_root(host: Host, status: Status) -> Root | None:
     """The root of a running container's init, as it sees it; None when it is not running
     (or its PID is now another process's)."""
     if not status.running or not status.pid:
         return None
     try:
-        root = Root(f"/proc/{status.pid}/root")
+        root = Root(str(host.proc_path(f"{status.pid}/root")))
     except OSError:
         return None
     # Opened first, checked after: if the PID still is the container's init now, the
     # descriptor is its root (a PID reused in between would fail this check).
-    if process.start_time(status.pid) != status.raw.get("pid_start"):
+    if host.start_time(status.pid) != status.raw.get("pid_start"):
         root.close()
         return None
     return root
@@ -139,7 +138,7 @@ def container_files(
     service: ContainerService, record: ContainerRecord, status: Status
 ) -> Iterator[ContainerFiles]:
     """The container's files for the duration of the block (see the module's notes)."""
-    live = _process_root(status)
+    live = _process_root(service.store.host, status)
     if live is not None:
         files = ContainerFiles([_Mount("/", live)])
         try:
@@ -186,18 +185,19 @@ def stopped_view(service: ContainerService, record: ContainerRecord) -> Iterator
     """The container's root filesystem, mounted for the duration (if it is not already)."""
     service.settle(record.id)
     rootfs = service.rootfs(record.id)
-    if is_mountpoint(rootfs):
+    host = service.store.host
+    if host.is_mountpoint(rootfs):
         yield rootfs
         return
     tmp_dir = service.store.tmp_dir
     tmp_dir.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="cove-view-", dir=tmp_dir) as tmp:
         target = Path(tmp)
-        mount_all(service.store.snapshotter.mounts(record.snapshot_key), target)
+        host.mount_all(service.store.snapshotter.mounts(record.snapshot_key), target)
         try:
             yield target
         finally:
-            unmount(target, lazy=True)
+            host.unmount(target, lazy=True)
 
 
 @contextlib.contextmanager

@@ -5,6 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cove.containers.model import HealthConfig
+from cove.containers.store import ContainerRecord
+from cove.monitor.status import Status
+from cove.network.ports import Binding
+from cove.network.store import Endpoint
+
 
 @dataclass(frozen=True)
 class MountPoint:
@@ -17,12 +23,25 @@ class MountPoint:
 
 
 @dataclass(frozen=True)
+class NetworkAttachment:
+    """One network a container is on, as inspect shows it."""
+
+    name: str
+    network_id: str
+    endpoint: Endpoint
+    gateway: str
+    prefix_length: int
+
+
+@dataclass(frozen=True)
 class ContainerDetails:
-    record: Any  # containers.store.ContainerRecord
-    status: Any  # monitor.status.Status
+    record: ContainerRecord
+    status: Status
     command: list[str]
     env: list[str]
-    image_config: dict[str, Any]
+    # The image's settings (its config's "config" object, JSON as the image has it); None when
+    # they are unknown: a record from before they were kept, whose image was removed since.
+    image_config: dict[str, Any] | None
     mounts: list[MountPoint]
     driver: str
     graph_data: dict[str, str]
@@ -31,8 +50,7 @@ class ContainerDetails:
     hosts_path: str
     log_path: str
     runtime: str
-    health: Any = None  # containers.model.HealthConfig: the container's merged over the image's
-    # (network name, network ID, endpoint, gateway, prefix length) per network
-    networks: list[tuple[str, str, Any, str, int]] = field(default_factory=list)
-    ports: list[Any] = field(default_factory=list)  # network.ports.Binding, while running
+    health: HealthConfig | None = None  # the container's merged over the image's
+    networks: list[NetworkAttachment] = field(default_factory=list)
+    ports: list[Binding] = field(default_factory=list)  # while running
     sandbox_key: str = ""  # the network namespace's path

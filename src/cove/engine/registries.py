@@ -43,8 +43,9 @@ def registry_domain(server: str | None) -> str:
 
 
 class RegistryService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, transport: Callable[[RegistrySettings], Transport]) -> None:
         self.store = store
+        self._make_transport = transport  # HttpTransport; a mock one in tests
 
     @cached_property
     def settings(self) -> RegistrySettings:
@@ -60,7 +61,7 @@ class RegistryService:
 
     @cached_property
     def transport(self) -> Transport:
-        return Transport(self.settings)
+        return self._make_transport(self.settings)
 
     def close(self) -> None:
         if "transport" in self.__dict__:

@@ -25,6 +25,8 @@ def program_interpreter(source: Path | BinaryIO) -> str | None:
             head = f.read(64)
             if head[:4] != b"\x7fELF":
                 raise NotElf(str(path))
+            if len(head) < 6:  # the magic, then no class or byte order: a header cut short
+                raise NotElf(f"{path}: truncated ELF header")
             is64 = head[4] == 2
             endian = "<" if head[5] == 1 else ">"
             if is64:

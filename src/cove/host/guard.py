@@ -61,7 +61,8 @@ class Guard:
     """The owner's side. Started at the first arm(); a guard that cannot start or has died
     makes arm() a no-op (the store's cleanup of leftovers is then what remains)."""
 
-    def __init__(self) -> None:
+    def __init__(self, python: str | None = None) -> None:
+        self._python = python or sys.executable  # what runs the guard's side
         self._lock = threading.Lock()  # build stages arm and disarm from their threads
         self._fd: int | None = None
         self._pid = 0
@@ -98,7 +99,7 @@ class Guard:
         r, w = os.pipe()
         devnull = os.open(os.devnull, os.O_RDWR)
         try:
-            argv = [sys.executable, "-S", "-I", str(MAIN)]
+            argv = [self._python, "-S", "-I", str(MAIN)]
             self._pid = spawn(argv, stdin=r, stdout=devnull, stderr=devnull, new_session=True)
         except OSError:
             os.close(w)

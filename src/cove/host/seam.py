@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
 
-from cove.host import mounts, netlink, process, sysinfo
+from cove.host import cgroups, mounts, netlink, process, sysinfo
 from cove.host.locks import FileLock
 from cove.oci.mount import Mount
 
@@ -78,7 +78,30 @@ class Host(Protocol):
     # -- system facts --
     def total_memory(self) -> int: ...
 
-    def cpu_count(self) -> int: ...
+    def cpu_count(self) -> int:
+        """The CPUs this process may run on (its affinity): what limits are checked against."""
+        ...
+
+    def online_cpus(self) -> int:
+        """The CPUs online on the host (what CPU percentages are scaled by)."""
+        ...
+
+    def clock_ticks(self) -> int:
+        """Clock ticks per second, the unit of ``/proc/stat``."""
+        ...
+
+    def cgroup_version(self) -> int: ...
+
+    def hostname(self) -> str: ...
+
+    def hard_rlimit(self, name: str) -> int | None:
+        """This process's hard limit on resource ``name`` (``nofile``...); None: unlimited."""
+        ...
+
+    def capability_sets(self) -> tuple[int | None, int | None]:
+        """(the kernel's last capability number, this process's bounding set), None where
+        unreadable: what decides the capabilities a container may be given."""
+        ...
 
     def has_tool(self, name: str) -> bool:
         """Is the program ``name`` on the PATH (nft, iptables, iptables-restore)?"""
@@ -191,6 +214,24 @@ class LinuxHost:
 
     def cpu_count(self) -> int:
         return sysinfo.cpu_count()
+
+    def online_cpus(self) -> int:
+        return os.cpu_count() or 1
+
+    def clock_ticks(self) -> int:
+        return os.sysconf("SC_CLK_TCK")
+
+    def cgroup_version(self) -> int:
+        return cgroups.version()
+
+    def hostname(self) -> str:
+        return sysinfo.hostname()
+
+    def hard_rlimit(self, name: str) -> int | None:
+        return sysinfo.hard_rlimit(name)
+
+    def capability_sets(self) -> tuple[int | None, int | None]:
+        return sysinfo.cap_last_cap(), sysinfo.bounding_set()
 
     def has_tool(self, name: str) -> bool:
         return shutil.which(name) is not None

@@ -6,9 +6,9 @@ Python's ``shutil.rmtree`` and ``os.walk`` recurse once per level and stop with
 container can make a tree a million levels deep in seconds, so both work here from
 directory descriptors (``openat``), one level at a time, on an explicit stack.
 
-Only the deepest :data:`MAX_OPEN` levels keep their descriptor open; going back up to a
-level whose descriptor was closed opens ``..`` of the level below and checks that it is the
-same directory (device and inode) as before, as gnulib's fts does. So a tree of any depth
+Only the deepest :data:`MAX_OPEN` levels (``max_open``) keep their descriptor open; going
+back up to a level whose descriptor was closed opens ``..`` of the level below and checks that
+it is the same directory (device and inode) as before, as gnulib's fts does. So a tree of any depth
 takes a bounded number of descriptors, and a tree moved about while it is walked is an
 error, never a walk into somewhere else.
 
@@ -149,11 +149,12 @@ def _list(fd: int, *, ordered: bool) -> list[tuple[str, bool]]:
 
 
 class _Stack:
-    """The directories from the root to the one being read, with at most MAX_OPEN open."""
+    """The directories from the root to the one being read, with at most ``max_open`` open."""
 
-    def __init__(self, root_fd: int, *, ordered: bool) -> None:
+    def __init__(self, root_fd: int, *, ordered: bool, max_open: int = MAX_OPEN) -> None:
         st = os.fstat(root_fd)
         self.ordered = ordered
+        self.max_open = max_open
         self.frames = [_Frame("", st.st_dev, st.st_ino, root_fd, None, _list(root_fd, ordered=ordered), "")]
 
     @property
@@ -172,8 +173,8 @@ class _Stack:
         try:
             frame.pending = _list(fd, ordered=self.ordered)
         finally:
-            if len(self.frames) > MAX_OPEN + 1:  # the root stays open: it is the caller's
-                evicted = self.frames[-MAX_OPEN - 1]
+            if len(self.frames) > self.max_open + 1:  # the root stays open: it is the caller's
+                evicted = self.frames[-self.max_open - 1]
                 if evicted.fd is not None:
                     os.close(evicted.fd)
                     evicted.fd = None
@@ -237,6 +238,7 @@ def walk(
     descend: Callable[[Entry], bool] | None = None,
     cross_mounts: bool = True,
     ordered: bool = True,
+    max_open: int = MAX_OPEN,
 ) -> Generator[Entry, None, None]:
     """Everything under ``root`` (not ``root`` itself), each directory before what it holds,
     names in ascending order (unless not ``ordered``). Symlinks are reported, never followed;
@@ -248,7 +250,7 @@ def walk(
     except FileNotFoundError:
         return
     try:
-        stack = _Stack(root_fd, ordered=ordered)
+        stack = _Stack(root_fd, ordered=ordered, max_open=max_open)
         try:
             while stack.frames:
                 frame = stack.top
@@ -286,7 +288,7 @@ def walk(
 # ------------------------------------------------------------------------------------------ removal
 
 
-def remove_tree(path: str | os.PathLike[str], *, missing_ok: bool = True) -> None:
+def remove_tree(path: str | os.PathLike[str], *, missing_ok: bool = True, max_open: int = MAX_OPEN) -> None:
     """Remove ``path`` and everything under it, like ``rm -rf --one-file-system``.
 
     Symlinks are removed, never followed (``path`` itself included). What can be removed
@@ -299,12 +301,14 @@ def remove_tree(path: str | os.PathLike[str], *, missing_ok: bool = True) -> Non
         raise OSError(errno.EINVAL, "refusing to remove a filesystem root", full)
     parent_fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        remove_tree_at(parent_fd, name, missing_ok=missing_ok, shown=full)
+        remove_tree_at(parent_fd, name, missing_ok=missing_ok, shown=full, max_open=max_open)
     finally:
         os.close(parent_fd)
 
 
-def remove_tree_at(dir_fd: int, name: str, *, missing_ok: bool = True, shown: str | None = None) -> None:
+def remove_tree_at(
+    dir_fd: int, name: str, *, missing_ok: bool = True, shown: str | None = None, max_open: int = MAX_OPEN
+) -> None:
     """:func:`remove_tree` of ``name`` in the directory ``dir_fd`` (``shown``: its path, for
     errors): nothing on the way to it is looked up again."""
     shown = shown or name
@@ -322,7 +326,7 @@ def remove_tree_at(dir_fd: int, name: str, *, missing_ok: bool = True, shown: st
     except MountPointInTree:
         raise MountPointInTree(shown) from None
     try:
-        first = _empty(top, shown)
+        first = _empty(top, shown, max_open)
     finally:
         os.close(top)
     if first is not None:
@@ -330,7 +334,7 @@ def remove_tree_at(dir_fd: int, name: str, *, missing_ok: bool = True, shown: st
     os.rmdir(name, dir_fd=dir_fd)
 
 
-def _empty(top_fd: int, top_path: str) -> OSError | None:
+def _empty(top_fd: int, top_path: str, max_open: int) -> OSError | None:
     """Remove everything in the directory ``top_fd``; returns the first failure, if any."""
     first: OSError | None = None
 
@@ -344,7 +348,7 @@ def _empty(top_fd: int, top_path: str) -> OSError | None:
             else:
                 first = OSError(exc.errno, exc.strerror, where)
 
-    stack = _Stack(top_fd, ordered=False)
+    stack = _Stack(top_fd, ordered=False, max_open=max_open)
     try:
         while stack.frames:
             frame = stack.top

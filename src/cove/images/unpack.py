@@ -1,8 +1,8 @@
 """Unpacking an image's layers into snapshots, each layer once, keyed by its chainID.
 
-With the overlayfs driver every layer is an independent directory, so missing layers
-are unpacked side by side (bounded by the worker count) and committed bottom-up; with
-the copy driver each layer starts from a copy of its parent, so they go in order.
+When the snapshotter keeps layers independent (overlayfs: each holds only its own diff),
+missing layers are unpacked side by side (bounded by the worker count) and committed
+bottom-up; else (a copy snapshotter) each layer starts from its parent's files, in order.
 A per-chainID file lock stops two cove processes from unpacking the same layer twice.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from cove.archive.apply import WhiteoutMode, apply_layer
+from cove.archive.apply import apply_layer
 from cove.archive.stream import ChunkReader, LayerStream
 from cove.archive.tarstream import TarReader
 from cove.content.store import ContentStore
@@ -24,8 +24,9 @@ from cove.host.locks import FileLock
 from cove.images.store import ImageStore
 from cove.oci.digest import Digest, chain_ids
 from cove.oci.image import Descriptor, ImageConfig, Manifest
+from cove.oci.layer import WhiteoutMode
 from cove.progress import Progress, ProgressEvent, no_progress
-from cove.snapshots.snapshotter import COPY, Extraction, SnapshotNotFound, Snapshotter
+from cove.snapshots.snapshotter import Extraction, SnapshotNotFound, Snapshotter
 
 
 class ParentMissing(SnapshotNotFound):
@@ -71,7 +72,8 @@ class StoredLayer:
 
 
 def whiteout_mode(snapshotter: Snapshotter) -> WhiteoutMode:
-    return WhiteoutMode.APPLY if snapshotter.driver == COPY else WhiteoutMode.OVERLAY
+    """How a layer unpacked into one of ``snapshotter``'s snapshots keeps its whiteouts."""
+    return snapshotter.whiteout_mode
 
 
 class Unpacker:
@@ -170,7 +172,7 @@ class Unpacker:
             if existing is not None:
                 return existing.size
             short = layer.digest.short
-            ext = self.snapshotter.begin(parent if not self.snapshotter.layers_independent else None)
+            ext = self.snapshotter.begin(parent)
             source: LayerInput | None = None
             chunks: Generator[bytes, None, None] | None = None
             try:
@@ -194,9 +196,7 @@ class Unpacker:
                         f"but the image config says {diff_id}"
                     )
                 self.images.record_layer(layer.digest, diff_id, stream.uncompressed_size)
-                # A copy snapshot also holds its parent's files: measure it whole.
-                usage = stats.disk_usage if self.snapshotter.layers_independent else None
-                self._commit_in_order(ext, key, parent, stats.content_size, usage)
+                self._commit_in_order(ext, key, parent, stats.content_size, stats.disk_usage)
             except BaseException as exc:
                 # The stream's reading thread stops first: it still reads the source (and
                 # appends to a download) while it runs.
@@ -223,7 +223,7 @@ class Unpacker:
             return stats.content_size
 
     def _commit_in_order(
-        self, ext: Extraction, key: Digest, parent: Digest | None, size: int, usage: int | None
+        self, ext: Extraction, key: Digest, parent: Digest | None, size: int, usage: int
     ) -> None:
         # The parent may still be unpacking in another thread: wait for its lock.
         if parent is not None and self.snapshotter.get(parent) is None:

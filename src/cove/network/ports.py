@@ -26,6 +26,20 @@ class PortSpec:
     host_port: int = 0  # 0: a free one (within host_port_end when a range is given)
     host_port_end: int = 0  # the end of a host port range; 0: no range
 
+    def __post_init__(self) -> None:
+        # Checked here too, not only by parse_publish: specs are also read back from records.
+        ports = (self.container_port, self.host_port, self.host_port_end)
+        if any(isinstance(p, bool) or not isinstance(p, int) for p in ports):
+            raise InvalidArgument(f"invalid port specification {self}")
+        if not 0 < self.container_port < 65536 or not 0 <= self.host_port < 65536:
+            raise InvalidArgument(
+                f"invalid port specification {self}", hint="ports are numbers from 1 to 65535"
+            )
+        if self.host_port_end and not self.host_port <= self.host_port_end < 65536:
+            raise InvalidArgument(f"invalid host port range in {self}")
+        if self.protocol not in PROTOCOLS or not isinstance(self.host_ip, str):
+            raise InvalidArgument(f"invalid port specification {self}")
+
 
 @dataclass(frozen=True)
 class Binding:

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 from cove.registry.credentials import Credentials
 from cove.registry.errors import RegistryUnavailable, Unauthorized
-from cove.registry.transport import Transport
+from cove.registry.transport import Transport, fetch
 
 DEFAULT_TOKEN_LIFETIME = 60  # seconds, as the token spec says when expires_in is absent
 EARLY = 10  # seconds before expiry at which a token is renewed
@@ -61,9 +61,15 @@ class Authorizer:
     """Authorization for one registry endpoint, shared by the threads of one pull or push."""
 
     def __init__(
-        self, transport: Transport, host: str, credentials: Callable[[], Credentials | None], verify: bool
+        self,
+        transport: Transport,
+        host: str,
+        credentials: Callable[[], Credentials | None],
+        verify: bool,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.transport = transport
+        self._clock = clock
         self.host = host
         self._credentials = credentials
         self._verify = verify
@@ -109,13 +115,13 @@ class Authorizer:
                 if cached is None:
                     cached, lifetime = self._fetch_token(challenge, list(key))
                     with self._lock:
-                        self._tokens[key] = (cached, time.monotonic() + max(1, lifetime - EARLY))
+                        self._tokens[key] = (cached, self._clock() + max(1, lifetime - EARLY))
         return {"Authorization": f"Bearer {cached}"}
 
     def _cached(self, key: tuple[str, ...]) -> str | None:
         with self._lock:
             found = self._tokens.get(key)
-        return found[0] if found is not None and found[1] > time.monotonic() else None
+        return found[0] if found is not None and found[1] > self._clock() else None
 
     def _fetch_token(self, challenge: Challenge, scopes: list[str]) -> tuple[str, int]:
         realm = challenge.params.get("realm")
@@ -130,7 +136,8 @@ class Authorizer:
                 form["service"] = service
             if scopes:
                 form["scope"] = " ".join(scopes)
-            response = self.transport.request(
+            response = fetch(
+                self.transport,
                 "POST",
                 realm,
                 body=urlencode(form).encode(),
@@ -147,18 +154,20 @@ class Authorizer:
                 pair = f"{creds.username}:{creds.secret}".encode()
                 headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
             url = realm + ("&" if "?" in realm else "?") + urlencode(query) if query else realm
-            response = self.transport.request("GET", url, headers=headers, verify=self._verify)
-        body = response.body(1 << 20)
+            response = fetch(self.transport, "GET", url, headers=headers, verify=self._verify)
         if response.status in (401, 403):
+            response.excerpt()
             what = "incorrect username or password" if creds is not None else "authentication required"
             raise Unauthorized(f"unauthorized: {what} (token server for {self.host})", status=response.status)
         if response.status != 200:
+            response.excerpt()
             raise RegistryUnavailable(f"the token server for {self.host} answered HTTP {response.status}")
+        body = response.body(1 << 20)
         try:
             data = json.loads(body)
             token = data.get("token") or data.get("access_token")
             lifetime = int(data.get("expires_in") or DEFAULT_TOKEN_LIFETIME)
-        except (ValueError, AttributeError, TypeError):
+        except (ValueError, AttributeError, TypeError, RecursionError, OverflowError):
             token = None
         if not isinstance(token, str) or not token:
             raise RegistryUnavailable(f"the token server for {self.host} returned no token")

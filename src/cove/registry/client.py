@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import BinaryIO
 from urllib.parse import urlencode, urljoin, urlsplit
@@ -19,7 +20,7 @@ from cove.registry.auth import Authorizer, scope_for
 from cove.registry.credentials import Credentials
 from cove.registry.errors import RegistryError, RegistryUnavailable, error_for
 from cove.registry.hosts import Endpoint, RegistrySettings, endpoints
-from cove.registry.transport import Body, Response, Transport, TransportError
+from cove.registry.transport import Body, Response, Transport, TransportError, fetch
 
 MANIFEST_ACCEPT = ", ".join([mt.OCI_INDEX, mt.DOCKER_MANIFEST_LIST, mt.OCI_MANIFEST, mt.DOCKER_MANIFEST])
 MANIFEST_MAX = 4 << 20
@@ -37,9 +38,11 @@ class Registry:
         credentials: Callable[[], Credentials | None],
         *,
         for_push: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.domain = domain
         self.transport = transport
+        self._clock = clock  # for tokens' lifetimes
         self._credentials = credentials
         self._candidates = endpoints(domain, settings, for_push=for_push)
         self._working: Endpoint | None = None
@@ -53,7 +56,9 @@ class Registry:
         with self._lock:
             auth = self._authorizers.get(endpoint)
             if auth is None:
-                auth = Authorizer(self.transport, endpoint.host, self._credentials, endpoint.verify_tls)
+                auth = Authorizer(
+                    self.transport, endpoint.host, self._credentials, endpoint.verify_tls, self._clock
+                )
                 self._authorizers[endpoint] = auth
             return auth
 
@@ -84,14 +89,12 @@ class Registry:
                 last_error = exc
                 continue  # next endpoint: HTTP after HTTPS for an insecure registry, or past a mirror
             if endpoint.mirror and response.status >= 400 and index + 1 < len(candidates):
-                response.close()
+                response.close(reuse=False)
                 continue
             if self._working is None and not endpoint.mirror:
                 self._working = endpoint
             if response.status == 401:
-                raise error_for(
-                    401, response.body(1 << 16), response.headers, what or path_or_url, self.domain
-                )
+                raise error_for(401, response.excerpt(), response.headers, what or path_or_url, self.domain)
             return response
         assert last_error is not None
         raise last_error
@@ -105,19 +108,21 @@ class Registry:
         headers: dict[str, str],
         body: Body,
     ) -> Response:
+        if urlsplit(url).netloc != endpoint.host:
+            # A location the registry named on another host (an upload URL, a Link to the
+            # next page): our credentials stay with the registry, as on a redirect.
+            return fetch(self.transport, method, url, headers=headers, body=body, verify=True)
         auth = self._authorizer(endpoint)
         replayable = body is None or isinstance(body, bytes)
         for attempt in range(2):
             sent = {**headers, **auth.header(scopes)}
-            response = self.transport.request(
-                method, url, headers=sent, body=body, verify=endpoint.verify_tls
-            )
+            response = fetch(self.transport, method, url, headers=sent, body=body, verify=endpoint.verify_tls)
             if response.status != 401 or attempt == 1 or not replayable:
                 return response
             auth.learn(response.headers.get("www-authenticate"))
             if not auth.known:
                 return response  # a scheme we do not speak: the caller reports the 401
-            response.body(1 << 16)
+            response.excerpt()
             if "Authorization" in sent:
                 auth.forget(scopes)  # expired or revoked: a fresh one, once
         raise AssertionError("unreachable")
@@ -125,7 +130,7 @@ class Registry:
     def ping(self) -> None:
         """GET /v2/ with the credentials: proves a login (raises when refused)."""
         response = self.request("GET", "/v2/", [], what=f"registry {self.domain}")
-        body = response.body(1 << 16)
+        body = response.excerpt()
         if response.status != 200:
             raise error_for(response.status, body, response.headers, f"registry {self.domain}", self.domain)
 
@@ -141,7 +146,7 @@ class Repository:
         return f"{self.registry.domain}/{self.path}"
 
     def _fail(self, response: Response, what: str) -> RegistryError:
-        body = response.body(1 << 16) if response.status != 416 else b""
+        body = response.excerpt() if response.status != 416 else b""
         return error_for(
             response.status, body, response.headers, what, self.registry.domain, repository=self.name
         )
@@ -201,7 +206,7 @@ class Repository:
         )  # fmt: skip
         if response.status not in (200, 201):
             raise self._fail(response, what)
-        response.body(1 << 16)
+        response.excerpt()
         ours = Digest.of(data)
         theirs = response.headers.get("docker-content-digest")
         if theirs and theirs != ours:
@@ -216,9 +221,7 @@ class Repository:
             response = self.registry.request("GET", path, self.scopes, what=what)
             if response.status != 200:
                 raise self._fail(response, what)
-            import json  # noqa: PLC0415 - rarely needed
-
-            found += json.loads(response.body(MANIFEST_MAX)).get("tags") or []
+            found += _tag_list(response.body(MANIFEST_MAX), what)
             link = response.headers.get("link", "")
             path = link.split(";")[0].strip("<> ") if 'rel="next"' in link else None
         return found
@@ -261,7 +264,7 @@ class Repository:
         response = self.registry.request(
             "POST", f"/v2/{self.path}/blobs/uploads/?{query}", scopes, body=b"", what=what
         )
-        response.body(1 << 16)
+        response.excerpt()
         if response.status == 201:
             return None
         if response.status == 202:
@@ -275,7 +278,7 @@ class Repository:
         )
         if response.status != 202:
             raise self._fail(response, what)
-        response.body(1 << 16)
+        response.excerpt()
         return self._location(response)
 
     def _location(self, response: Response) -> str:
@@ -304,7 +307,7 @@ class Repository:
             )  # fmt: skip
             if response.status != 201:
                 raise self._fail(response, what)
-            response.body(1 << 16)
+            response.excerpt()
             return
         sent = 0
         while sent < size:
@@ -320,7 +323,7 @@ class Repository:
             )  # fmt: skip
             if response.status != 202:
                 raise self._fail(response, what)
-            response.body(1 << 16)
+            response.excerpt()
             location = self._location(response)
             sent += length
         response = self.registry.request(
@@ -329,7 +332,23 @@ class Repository:
         )  # fmt: skip
         if response.status != 201:
             raise self._fail(response, what)
-        response.body(1 << 16)
+        response.excerpt()
+
+
+def _tag_list(body: bytes, what: str) -> list[str]:
+    """The ``tags`` of a tag list page, checked: ``{"name": ..., "tags": [str, ...]}``."""
+    import json  # noqa: PLC0415 - rarely needed
+
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        data = None
+    tags = data.get("tags") if isinstance(data, dict) else ()
+    if tags is None:
+        return []  # a repository without tags
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        raise RegistryUnavailable(f"{what}: the registry's answer is not a tag list")
+    return tags
 
 
 def _with_query(url: str, **params: str) -> str:

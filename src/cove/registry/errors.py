@@ -42,16 +42,29 @@ class BadRequest(RegistryError, InvalidArgument):
     pass
 
 
+MAX_DETAIL = 200  # characters of a registry's own words kept in a message
+
+
+def _one_line(text: str) -> str:
+    """A registry's words as one short, printable line (they reach a terminal)."""
+    line = next((part for part in text.strip().splitlines() if part.strip()), "")
+    return "".join(c if c.isprintable() else "?" for c in line.strip())[:MAX_DETAIL]
+
+
 def _codes(body: bytes) -> list[tuple[str, str]]:
     """(code, message) of a distribution error body: {"errors": [{"code", "message"}]}."""
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # (UnicodeDecodeError is a ValueError)
         return []
     errors = data.get("errors") if isinstance(data, dict) else None
     if not isinstance(errors, list):
         return []
-    return [(str(e.get("code", "")), str(e.get("message", ""))) for e in errors if isinstance(e, dict)]
+    return [
+        (_one_line(str(e.get("code") or "")).upper(), _one_line(str(e.get("message") or "")))
+        for e in errors
+        if isinstance(e, dict)
+    ]
 
 
 def rate_limit_reset(headers: dict[str, str]) -> str | None:
@@ -79,7 +92,7 @@ def error_for(
     codes = _codes(body)
     code, detail = codes[0] if codes else ("", "")
     if not codes and body and not body.lstrip().startswith(b"<"):  # a short plain-text reason, not HTML
-        detail = body.decode(errors="replace").strip().splitlines()[0][:200] if body.strip() else ""
+        detail = _one_line(body[: MAX_DETAIL * 4].decode(errors="replace"))
     if status == 401 and "insufficient_scope" in headers.get("www-authenticate", ""):
         # What Docker Hub answers for a repository that does not exist as for a private one.
         return Denied(

@@ -1,9 +1,14 @@
-"""HTTP/1.1 to registries: pooled keep-alive connections, TLS per registry, redirects.
+"""HTTP to registries: one exchange per :class:`Transport` call, redirects above it.
 
-The standard library's http.client, with a small pool per endpoint so that parallel layer
-downloads each keep their own connection alive from one request to the next. Network
-failures become :class:`TransportError`, a one-line cove error; a TLS failure says how to
-trust the registry.
+:class:`Transport` is the seam (httpx's): it sends one :class:`Request` and returns a
+:class:`Response` whose body is read as needed. :class:`HttpTransport` is the real one, the
+standard library's http.client with a small pool per endpoint so that parallel layer
+downloads each keep their own connection alive from one request to the next; tests use a
+mock transport that answers from a function. :func:`fetch` follows redirects over any
+transport, bounded, and keeps credentials from leaving the registry's host.
+
+Network failures become :class:`TransportError`, a one-line cove error; a TLS failure says
+how to trust the registry.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ import http.client
 import socket
 import ssl
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, Self
 from urllib.parse import urljoin, urlsplit
 
 from cove.registry.errors import RegistryUnavailable
@@ -22,6 +29,7 @@ from cove.version import __version__
 USER_AGENT = f"cove/{__version__}"
 TIMEOUT = 60.0  # seconds without a byte before a read gives up
 MAX_REDIRECTS = 5
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 BLOCK = 1 << 20
 DRAIN = 64 << 10  # a response body this small is read to its end so that its connection stays
 Body = bytes | Iterable[bytes] | None
@@ -35,15 +43,98 @@ class TransportError(RegistryUnavailable):
         self.tls = tls
 
 
-class Response:
-    """A response whose body is read as needed; :meth:`close` hands the connection back."""
+@dataclass(frozen=True)
+class Request:
+    method: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: Body = None
+    verify: bool = True  # verify the server's TLS certificate
 
-    def __init__(self, raw: http.client.HTTPResponse, url: str, release: object) -> None:
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).netloc
+
+
+class Response(Protocol):
+    """An answer whose body is read as needed; :meth:`close` ends it (and, over HTTP,
+    hands its connection back when ``reuse`` and the body was read to its end)."""
+
+    url: str
+    status: int
+    headers: dict[str, str]  # names in lower case
+
+    def read(self, n: int = -1) -> bytes: ...
+
+    def body(self, limit: int = 8 << 20) -> bytes:
+        """The whole (small) body: manifests, tokens. Larger than ``limit`` is an error."""
+        ...
+
+    def excerpt(self, limit: int = 64 << 10) -> bytes:
+        """Up to ``limit`` bytes of a body only looked at (an error document); never an error
+        for its size, and what is beyond is not read."""
+        ...
+
+    def close(self, *, reuse: bool = True) -> None: ...
+
+    def __enter__(self) -> Response: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class Transport(Protocol):
+    def send(self, request: Request) -> Response:
+        """One exchange: no redirect followed, every status returned; TransportError when
+        the server cannot be reached or spoken to."""
+        ...
+
+    def close(self) -> None:
+        """Let go of what is kept between exchanges (connections)."""
+        ...
+
+
+class ResponseBody:
+    """:meth:`body`, :meth:`excerpt` and the context manager, over ``read`` and ``close``."""
+
+    url: str
+
+    def read(self, n: int = -1) -> bytes:
+        raise NotImplementedError
+
+    def close(self, *, reuse: bool = True) -> None:
+        raise NotImplementedError
+
+    def body(self, limit: int = 8 << 20) -> bytes:
+        data = self.read(limit + 1)
+        self.close(reuse=len(data) <= limit)
+        if len(data) > limit:
+            raise RegistryUnavailable(f"{self.url}: response larger than {limit} bytes")
+        return data
+
+    def excerpt(self, limit: int = 64 << 10) -> bytes:
+        try:
+            data = self.read(limit + 1)
+        except RegistryUnavailable:
+            return b""  # the connection broke: there is no more to say than the status
+        self.close(reuse=len(data) <= limit)
+        return data[:limit]
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class HttpResponse(ResponseBody):
+    """A response of :class:`HttpTransport`, on a pooled connection."""
+
+    def __init__(self, raw: http.client.HTTPResponse, url: str, release: Callable[[bool], None]) -> None:
         self._raw = raw
         self.url = url
         self.status = raw.status
         self.headers = {k.lower(): v for k, v in raw.getheaders()}
-        self._release = release  # callable(ok: bool) returning the connection to its pool
+        self._release = release  # returns the connection to its pool when given True
         self._closed = False
 
     def read(self, n: int = -1) -> bytes:
@@ -52,21 +143,6 @@ class Response:
         except (OSError, http.client.HTTPException) as exc:
             self.close(reuse=False)
             raise TransportError(f"connection to {urlsplit(self.url).netloc} broke: {_reason(exc)}") from exc
-
-    def readinto(self, buffer: memoryview) -> int:
-        try:
-            return self._raw.readinto(buffer)
-        except (OSError, http.client.HTTPException) as exc:
-            self.close(reuse=False)
-            raise TransportError(f"connection to {urlsplit(self.url).netloc} broke: {_reason(exc)}") from exc
-
-    def body(self, limit: int = 8 << 20) -> bytes:
-        """The whole (small) body: manifests, tokens, error documents."""
-        data = self.read(limit + 1)
-        self.close()
-        if len(data) > limit:
-            raise RegistryUnavailable(f"{self.url}: response larger than {limit} bytes")
-        return data
 
     def close(self, *, reuse: bool = True) -> None:
         if self._closed:
@@ -81,13 +157,7 @@ class Response:
         # http.client closes its side of a response once its body has been read to the end.
         ok = reuse and raw.isclosed() and not raw.will_close
         raw.close()
-        self._release(ok)  # type: ignore[operator]
-
-    def __enter__(self) -> Response:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        self._release(ok)
 
 
 def _reason(exc: BaseException) -> str:
@@ -101,7 +171,9 @@ def _reason(exc: BaseException) -> str:
     return text.splitlines()[0]
 
 
-class Transport:
+class HttpTransport:
+    """The real transport: HTTP/1.1 with keep-alive connections, TLS per registry."""
+
     def __init__(self, settings: RegistrySettings) -> None:
         self.settings = settings
         self._idle: dict[tuple[str, str, bool], list[http.client.HTTPConnection]] = {}
@@ -139,7 +211,9 @@ class Transport:
         conn.blocksize = BLOCK  # file bodies go out in 1 MiB writes, not 8 KiB ones
         return conn
 
-    def _releaser(self, scheme: str, host: str, verify: bool, conn: http.client.HTTPConnection) -> object:
+    def _releaser(
+        self, scheme: str, host: str, verify: bool, conn: http.client.HTTPConnection
+    ) -> Callable[[bool], None]:
         def release(ok: bool) -> None:
             if not ok:
                 conn.close()
@@ -149,38 +223,10 @@ class Transport:
 
         return release
 
-    def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        body: Body = None,
-        verify: bool = True,
-        follow_redirects: bool = True,
-    ) -> Response:
-        sent = dict(headers or {})
-        sent.setdefault("User-Agent", USER_AGENT)
-        for _ in range(MAX_REDIRECTS + 1):
-            response = self._once(method, url, sent, body, verify)
-            if not (
-                follow_redirects
-                and response.status in (301, 302, 303, 307, 308)
-                and method in ("GET", "HEAD")
-            ):
-                return response
-            location = response.headers.get("location")
-            response.close()
-            if not location:
-                raise TransportError(f"{url}: redirect without a location")
-            target = urljoin(url, location)
-            if urlsplit(target).netloc != urlsplit(url).netloc:
-                # Blobs are often served from elsewhere (a CDN): our credentials stay with the
-                # registry, and that other host must have a certificate we trust.
-                sent.pop("Authorization", None)
-                verify = True
-            url = target
-        raise TransportError(f"{url}: too many redirects")
+    def send(self, request: Request) -> Response:
+        headers = dict(request.headers)
+        headers.setdefault("User-Agent", USER_AGENT)
+        return self._once(request.method, request.url, headers, request.body, request.verify)
 
     def _once(self, method: str, url: str, headers: dict[str, str], body: Body, verify: bool) -> Response:
         parts = urlsplit(url)
@@ -213,5 +259,38 @@ class Transport:
                     f"cannot reach registry {host}: {_reason(exc)}",
                     hint="check the registry's name and port, and that it is running",
                 ) from None
-            return Response(raw, url, self._releaser(scheme, host, verify, conn))
+            return HttpResponse(raw, url, self._releaser(scheme, host, verify, conn))
         raise AssertionError("unreachable")
+
+
+def fetch(
+    transport: Transport,
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    body: Body = None,
+    verify: bool = True,
+    follow_redirects: bool = True,
+) -> Response:
+    """Send a request over ``transport``, following redirects of GET and HEAD (at most
+    :data:`MAX_REDIRECTS`)."""
+    sent = dict(headers or {})
+    for _ in range(MAX_REDIRECTS + 1):
+        response = transport.send(Request(method, url, dict(sent), body, verify))
+        if not (follow_redirects and response.status in REDIRECTS and method in ("GET", "HEAD")):
+            return response
+        location = response.headers.get("location")
+        response.close()
+        if not location:
+            raise TransportError(f"{url}: redirect without a location")
+        target = urljoin(url, location)
+        if urlsplit(target).scheme not in ("http", "https"):
+            raise TransportError(f"{url}: redirect to a location that is not http(s): {target[:200]}")
+        if urlsplit(target).netloc != urlsplit(url).netloc:
+            # Blobs are often served from elsewhere (a CDN): our credentials stay with the
+            # registry, and that other host must have a certificate we trust.
+            sent = {k: v for k, v in sent.items() if k.lower() != "authorization"}
+            verify = True
+        url = target
+    raise TransportError(f"{url}: too many redirects")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from cove.errors import InvalidArgument
+from cove.host import sysinfo
 
 # In kernel order (capability.h), so cap_last_cap can cut the list for older kernels.
 ALL_CAPS = (
@@ -30,25 +31,14 @@ def host_caps(last_cap: int | None = None, bounding: int | None = None) -> tuple
     """The capabilities this kernel knows (``cap_last_cap``) and that cove itself may hand out
     (its bounding set: where cove runs without some, a container cannot get them either)."""
     if last_cap is None:
-        try:
-            with open("/proc/sys/kernel/cap_last_cap") as f:
-                last_cap = int(f.read())
-        except (OSError, ValueError):
-            last_cap = len(ALL_CAPS) - 1
+        last_cap = sysinfo.cap_last_cap()
+    if last_cap is None:  # unreadable: every capability cove knows
+        last_cap = len(ALL_CAPS) - 1
     if bounding is None:
-        bounding = _own_bounding_set()
+        bounding = sysinfo.bounding_set()
+    if bounding is None:
+        bounding = (1 << len(ALL_CAPS)) - 1
     return tuple(c for i, c in enumerate(ALL_CAPS[: last_cap + 1]) if bounding >> i & 1)
-
-
-def _own_bounding_set() -> int:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("CapBnd:"):
-                    return int(line.split()[1], 16)
-    except (OSError, ValueError):
-        pass
-    return (1 << len(ALL_CAPS)) - 1
 
 
 def normalize(name: str) -> str:

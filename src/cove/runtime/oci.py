@@ -119,9 +119,12 @@ class OciRuntime:
 
     def stats(self, cid: str) -> dict[str, Any]:
         """One sample of the container's cgroup statistics (``events --stats``)."""
-        data = json.loads(self._run("events", "--stats", cid) or "{}")
+        try:
+            data = json.loads(self._run("events", "--stats", cid) or "{}")
+        except ValueError:
+            raise RuntimeFailure(f"the runtime's statistics of {cid[:12]} are not JSON") from None
         stats = data.get("data", {}) if isinstance(data, dict) else {}
-        return stats if isinstance(stats, dict) else {}
+        return stats if isinstance(stats, dict) else {}  # (its sections are missing: unknown)
 
     def pids(self, cid: str) -> list[int]:
         out = self._run("ps", "--format", "json", cid)

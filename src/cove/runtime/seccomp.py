@@ -90,8 +90,9 @@ _ARCHES = {
 }
 
 
-def host_architectures() -> list[str]:
-    return _ARCHES.get(platform.machine(), [])
+def host_architectures(machine: str | None = None) -> list[str]:
+    """The seccomp architectures of ``machine`` (``uname -m``; None: this host's)."""
+    return _ARCHES.get(machine or platform.machine(), [])
 
 
 def parse_kernel_version(release: str) -> tuple[int, int] | None:
@@ -100,22 +101,27 @@ def parse_kernel_version(release: str) -> tuple[int, int] | None:
     return (int(match[1]), int(match[2])) if match else None
 
 
-def running_kernel() -> tuple[int, int]:
+def running_kernel(release: str | None = None) -> tuple[int, int]:
+    """(major, minor) of kernel ``release`` (None: the running one's)."""
     # An unreadable release counts as an old kernel: the stricter profile.
-    return parse_kernel_version(platform.release()) or (0, 0)
+    return parse_kernel_version(platform.release() if release is None else release) or (0, 0)
 
 
-def default_profile(caps: Iterable[str], *, kernel: tuple[int, int] | None = None) -> dict[str, Any]:
-    """Docker's default profile for a container holding ``caps`` on ``kernel`` (the running one)."""
+def default_profile(
+    caps: Iterable[str], *, kernel: tuple[int, int] | None = None, machine: str | None = None
+) -> dict[str, Any]:
+    """Docker's default profile for a container holding ``caps`` on ``kernel`` and ``machine``
+    (by default the running kernel, and this host's architecture)."""
+    machine = machine or platform.machine()
     held = set(caps)
     rules: list[dict[str, Any]] = [
         {"names": sorted(_allowed(held, kernel or running_kernel())), "action": "SCMP_ACT_ALLOW"}
     ]
-    rules += _socket_rules() + _clone_rules(held) + _personality_rules()
+    rules += _socket_rules() + _clone_rules(held, machine) + _personality_rules()
     return {
         "defaultAction": "SCMP_ACT_ERRNO",
         "defaultErrnoRet": EPERM,
-        "architectures": host_architectures(),
+        "architectures": host_architectures(machine),
         "syscalls": rules,
     }
 
@@ -146,10 +152,10 @@ def _socket_rules() -> list[dict[str, Any]]:
     ]
 
 
-def _clone_rules(held: set[str]) -> list[dict[str, Any]]:
+def _clone_rules(held: set[str], machine: str) -> list[dict[str, Any]]:
     if "CAP_SYS_ADMIN" in held:
         return [{"names": ["clone", "clone3"], "action": "SCMP_ACT_ALLOW"}]
-    flags_arg = 1 if platform.machine() == "s390x" else 0  # s390x swaps clone's first two arguments
+    flags_arg = 1 if machine == "s390x" else 0  # s390x swaps clone's first two arguments
     return [
         _arg_rule("clone", flags_arg, "SCMP_CMP_MASKED_EQ", CLONE_NAMESPACE_FLAGS, valueTwo=0),
         # ENOSYS, not EPERM: the C library falls back to clone, whose flags seccomp can read.
@@ -201,16 +207,18 @@ def profile_from_text(
     *,
     source: str = "seccomp profile",
     kernel: tuple[int, int] | None = None,
+    machine: str | None = None,
 ) -> dict[str, Any]:
     """A Docker-format seccomp profile, turned into the OCI runtime spec's form for a container
-    holding ``caps`` on ``kernel`` (the running one)."""
+    holding ``caps`` on ``kernel`` and ``machine`` (by default the running kernel, this host)."""
+    machine = machine or platform.machine()
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidArgument(f"{source} is not valid JSON: {exc}") from None
     if not isinstance(data, dict) or "defaultAction" not in data:
         raise InvalidArgument(f"{source} has no defaultAction")
-    go_arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    go_arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
     held = set(caps)
     kernel = kernel or running_kernel()
     out: dict[str, Any] = {"defaultAction": data["defaultAction"]}
@@ -218,7 +226,7 @@ def profile_from_text(
         out["defaultErrnoRet"] = data["defaultErrnoRet"]
     arches = list(data.get("architectures") or [])
     for entry in data.get("archMap") or []:
-        if entry.get("architecture") in host_architectures()[:1]:
+        if entry.get("architecture") in host_architectures(machine)[:1]:
             arches = [entry["architecture"], *(entry.get("subArchitectures") or [])]  # null for riscv64
     if arches:
         out["architectures"] = arches

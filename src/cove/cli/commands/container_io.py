@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from cove.cli import exitcodes
@@ -146,23 +147,35 @@ STATS_HEADERS = {
 }
 
 
+UNKNOWN = "--"  # Docker's for a reading it could not take
+
+
 def _stats_rows(cli: Cli, refs: list[str]) -> list[dict[str, str]]:
     rows = []
     for s in cli.engine().container_io.stats(refs or None):
+        memory_percent = None
+        if s.memory_usage is not None and s.memory_limit:
+            memory_percent = 100.0 * s.memory_usage / s.memory_limit
         rows.append(
             {
-                "BlockIO": f"{human_size(s.block_read)} / {human_size(s.block_write)}",
-                "CPUPerc": f"{s.cpu_percent:.2f}%",
+                "BlockIO": _pair(s.block_read, s.block_write, human_size),
+                "CPUPerc": UNKNOWN if s.cpu_percent is None else f"{s.cpu_percent:.2f}%",
                 "Container": s.id[:12],
                 "ID": s.id[:12],
-                "MemPerc": f"{(100.0 * s.memory_usage / s.memory_limit) if s.memory_limit else 0:.2f}%",
-                "MemUsage": f"{bytes_size(s.memory_usage)} / {bytes_size(s.memory_limit)}",
+                "MemPerc": UNKNOWN if memory_percent is None else f"{memory_percent:.2f}%",
+                "MemUsage": _pair(s.memory_usage, s.memory_limit, bytes_size, unknown="-- / --"),
                 "Name": s.name,
-                "NetIO": f"{human_size(s.net_rx)} / {human_size(s.net_tx)}",
-                "PIDs": str(s.pids),
+                "NetIO": _pair(s.net_rx, s.net_tx, human_size),
+                "PIDs": UNKNOWN if s.pids is None else str(s.pids),
             }
         )
     return rows
+
+
+def _pair(first: int | None, second: int | None, size: Callable[[int], str], unknown: str = UNKNOWN) -> str:
+    if first is None or second is None:
+        return unknown
+    return f"{size(first)} / {size(second)}"
 
 
 def cmd_stats(cli: Cli, args: argparse.Namespace) -> int:

@@ -73,11 +73,12 @@ def status_text(container: Container, now: float | None = None) -> str:
     return s.status.capitalize()
 
 
-def command_text(container: Container, image_config: dict[str, Any], truncate: bool) -> str:
+def command_text(container: Container, image_config: dict[str, Any] | None, truncate: bool) -> str:
+    """The container's command as ps shows it (its own alone when its image's is unknown)."""
     from cove.containers.spec import command
 
     try:
-        args = command(container.record.config, image_config)
+        args = command(container.record.config, image_config or {})
     except CoveError:
         args = []
     text = " ".join(shlex.quote(a) if " " in a else a for a in args)
@@ -376,7 +377,7 @@ def cmd_ps(cli: Cli, args: argparse.Namespace) -> int:
     )
     now = time.time()
     rows = []
-    image_configs: dict[str, dict[str, Any]] = {}
+    image_configs: dict[str, dict[str, Any] | None] = {}
     for c in containers:
         record = c.record
         if record.image_id not in image_configs:
@@ -397,7 +398,7 @@ def cmd_ps(cli: Cli, args: argparse.Namespace) -> int:
                 "LocalVolumes": str(sum(1 for m in record.config.mounts if m.type == "volume")),
                 "Mounts": ",".join(m.source or m.target for m in record.config.mounts),
                 "Names": record.name,
-                "Networks": {"private": "none"}.get(record.config.network, record.config.network),
+                "Networks": str(record.config.network),
                 "Ports": _ports_text(cli, c),
                 "RunningFor": human_duration(now - record.created) + " ago",
                 "Size": size,

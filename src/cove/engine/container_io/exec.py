@@ -14,9 +14,8 @@ from cove.containers.users import resolve_user
 from cove.engine.container_files import container_files
 from cove.engine.containers import ContainerService, ContainerStartError
 from cove.errors import Conflict, InvalidArgument
-from cove.host import process
+from cove.host.seam import Host
 from cove.monitor.status import PAUSED, read_status
-from cove.runtime import caps as capabilities
 from cove.runtime.oci import error_from_log
 
 RUNTIME_FAILED = 255  # what the runtime exits with when it could not start the process
@@ -26,8 +25,9 @@ class ExecSession:
     """A process started with ``runc exec`` in the foreground: wait for its exit code."""
 
     def __init__(
-        self, pid: int, process_file: Path, log: Path, explain: Callable[[str], StartFailure]
+        self, host: Host, pid: int, process_file: Path, log: Path, explain: Callable[[str], StartFailure]
     ) -> None:
+        self._host = host
         self.pid = pid
         self._process_file = process_file
         self._log = log
@@ -35,8 +35,7 @@ class ExecSession:
 
     def wait(self) -> int:
         """The process's exit code; a runtime failure to start it raises, with Docker's 126/127."""
-        _, status = os.waitpid(self.pid, 0)
-        code = process.exit_code(status)
+        code = self._host.wait(self.pid)
         error = error_from_log(self._log) if code == RUNTIME_FAILED and self._log.exists() else ""
         self._process_file.unlink(missing_ok=True)
         self._log.unlink(missing_ok=True)
@@ -90,7 +89,7 @@ class Executor:
         if workdir:
             proc["cwd"] = workdir
         if privileged:
-            every = list(capabilities.host_caps())
+            every = list(self.c.layout.known_caps())
             proc["capabilities"] = {"bounding": every, "effective": every, "permitted": every}
         path_env = next((e[5:] for e in proc["env"] if e.startswith("PATH=")), "")
         # The container runs, so its files are seen here as it sees them (mounts included): the
@@ -110,27 +109,26 @@ class Executor:
         process_file.write_text(json.dumps(proc))
         log = directory / f"exec-{token}.log"
         runtime = self.c.runtime_of(record)
+        host = self.store.host
         devnull = os.open(os.devnull, os.O_RDWR)
         try:
             if detach:
                 argv_ = runtime.exec_argv(record.id, process_file, detach=True)
-                pid = process.spawn(argv_, stdin=devnull, stdout=devnull, stderr=devnull)
-                _, code = os.waitpid(pid, 0)
+                pid = host.spawn(argv_, stdin=devnull, stdout=devnull, stderr=devnull)
+                code = host.wait(pid)
                 process_file.unlink(missing_ok=True)
-                if process.exit_code(code) != 0:
+                if code != 0:
                     raise Conflict(f"exec failed in container {record.id[:12]}")
                 return None
             # With a terminal, the runtime itself allocates the pty and copies between it and our
             # stdio (raw mode and window size included), so it runs in the foreground either way.
             argv_ = runtime.exec_argv(record.id, process_file, tty=tty, log=log)
-            pid = process.spawn(
-                argv_, stdin=devnull if stdin is None else stdin, stdout=stdout, stderr=stderr
-            )
+            pid = host.spawn(argv_, stdin=devnull if stdin is None else stdin, stdout=stdout, stderr=stderr)
 
             def explain_failure(message: str) -> StartFailure:
                 with container_files(self.c, record, read_status(directory)) as files:
                     return explain(message, files, argv, path_env)
 
-            return ExecSession(pid, process_file, log, explain_failure)
+            return ExecSession(host, pid, process_file, log, explain_failure)
         finally:
             os.close(devnull)

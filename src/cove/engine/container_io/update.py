@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from typing import Any
 
-from cove.containers.model import Resources
+from cove.containers.model import Resources, RestartPolicy
 from cove.containers.spec import resources as spec_resources
 from cove.engine.containers import Container, ContainerService
 
@@ -24,9 +23,8 @@ class Updater:
         current.update({k: v for k, v in resources.items() if v is not None})
         config = dataclasses.replace(record.config, resources=Resources(**current))
         if restart is not None:
-            name, _, count = restart.partition(":")
-            config = dataclasses.replace(config, restart=name, restart_max_retries=int(count or 0))
-        oci_resources = spec_resources(config, os.cpu_count() or 1).to_spec()
+            config = dataclasses.replace(config, restart=RestartPolicy.parse(restart))
+        oci_resources = spec_resources(config, self.store.host.online_cpus()).to_spec()
         # Lifting a limit must be said to the runtime (an absent field leaves the old one in place).
         if resources.get("pids_limit") is not None and resources["pids_limit"] <= 0:
             oci_resources["pids"] = {"limit": -1}

@@ -31,9 +31,7 @@ class Connector:
     ) -> None:
         """Put a container on one more network; a running one gets its link at once."""
         record = self.records.resolve(ref)
-        if record.config.network in ("host", "none", "private") or record.config.network.startswith(
-            "container:"
-        ):
+        if not record.config.network.own_namespace:
             raise FailedPrecondition(
                 f"container {record.name} uses network mode {record.config.network}: "
                 "it cannot be connected to other networks"

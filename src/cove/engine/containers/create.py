@@ -14,13 +14,12 @@ from typing import Any
 
 from cove.containers import etcfiles
 from cove.containers import spec as container_spec
-from cove.containers.model import BIND, VOLUME, ContainerConfig, MountSpec
+from cove.containers.model import BIND, VOLUME, ContainerConfig, MountSpec, NetworkKind, PullPolicy
 from cove.containers.names import check_name
 from cove.containers.store import ContainerRecord
 from cove.engine.containers.layout import SOCKET_PATH_MAX, ContainerLayout
 from cove.engine.runtimes import choose_runtime
 from cove.errors import CoveError, ImageNotFound, InvalidArgument
-from cove.host import sysinfo
 from cove.host.trees import remove_quietly
 from cove.images.store import ImageRecord
 from cove.oci.digest import chain_ids
@@ -33,29 +32,29 @@ class Creator:
         self.store = layout.store
         self.records = layout.records
         self.volumes = layout.volumes
+        self.host = layout.host
 
-    def _image(self, name: str, pull: str) -> ImageRecord:
+    def _image(self, name: str, pull: PullPolicy) -> ImageRecord:
         try:
             return self.store.images.resolve(name)
         except ImageNotFound as exc:
-            if pull == "never":
+            if pull is PullPolicy.NEVER:
                 raise
             raise ImageNotFound(exc.ref) from None
 
     def create(
-        self, config: ContainerConfig, name: str | None = None, *, pull: str = "missing"
+        self, config: ContainerConfig, name: str | None = None, *, pull: PullPolicy | str = PullPolicy.MISSING
     ) -> ContainerRecord:
-        if pull not in ("missing", "always", "never"):
-            raise InvalidArgument(f"invalid pull policy {pull!r}", hint="use missing, always or never")
+        policy = PullPolicy.parse(pull)  # (a front-end's text is checked here too)
         if name is not None:
             name = check_name(name)
         # rmi decides that an image is unused from the containers table, holding the store lock
         # alone; so the image is resolved under that lock (shared) and the container is recorded
         # before it is let go: either rmi ran first (No such image) or it sees this container.
         with self.store.writing():
-            return self._create(config, name, pull)
+            return self._create(config, name, policy)
 
-    def _create(self, config: ContainerConfig, name: str | None, pull: str) -> ContainerRecord:
+    def _create(self, config: ContainerConfig, name: str | None, pull: PullPolicy) -> ContainerRecord:
         image = self._image(config.image, pull)
         image_config = self.store.images.config(image)
         defaults = image_config.config
@@ -76,7 +75,9 @@ class Creator:
             directory.mkdir(parents=True)
             (directory / "bundle" / "rootfs").mkdir(parents=True)
             self.layout.log_path(cid).touch()
-            hostname = config.hostname or (sysinfo.hostname() if config.network == "host" else cid[:12])
+            hostname = config.hostname or (
+                self.host.hostname() if config.network.kind is NetworkKind.HOST else cid[:12]
+            )
             self._write_etc_files(directory, config, hostname)
             self._volumes_for(config, defaults)
             record = ContainerRecord(
@@ -106,20 +107,20 @@ class Creator:
     def _validate(self, config: ContainerConfig, image: dict[str, Any]) -> None:
         container_spec.command(config, image)
         container_spec.working_dir(config, image)
-        container_spec.rlimits(config)
-        container_spec.resources(config, sysinfo.cpu_count())
+        container_spec.rlimits(config, self.host.hard_rlimit)
+        container_spec.resources(config, self.host.cpu_count())
         container_spec.stop_signal(config, image)
         # Unknown names, and capabilities this host cannot grant, fail at create as in Docker.
-        capabilities.effective_caps(config.cap_add, config.cap_drop, privileged=config.privileged)
-        if config.restart not in ("no", "always", "unless-stopped", "on-failure"):
-            raise InvalidArgument(f"invalid restart policy {config.restart!r}")
-        if config.restart != "no" and config.auto_remove:
+        capabilities.effective_caps(
+            config.cap_add, config.cap_drop, privileged=config.privileged, known=self.layout.known_caps()
+        )
+        if config.restart.restarts and config.auto_remove:
             raise InvalidArgument("conflicting options: cannot combine --restart and --rm")
         mode = config.network
-        if mode.startswith("container:"):
-            self.records.resolve(mode.split(":", 1)[1])
-        elif mode not in ("private", "none", "host"):
-            self.layout.networks.get(mode)  # raises when there is no such network
+        if mode.kind is NetworkKind.CONTAINER:
+            self.records.resolve(mode.name)
+        elif mode.network is not None:
+            self.layout.networks.get(mode.network)  # raises when there is no such network
         elif config.ip or config.network_aliases:
             raise InvalidArgument(f"--ip and --network-alias need a user-defined network, not {mode}")
         for device in config.devices:
@@ -152,23 +153,21 @@ class Creator:
         for path in image.get("Volumes") or {}:
             if path.rstrip("/") not in targets:
                 config.mounts.append(MountSpec(VOLUME, path))
-        for mount in config.mounts:
+        for index, mount in enumerate(config.mounts):
             if mount.type == VOLUME:
                 volume = self.volumes.create(mount.source or None)
-                mount.source = volume.name
+                config.mounts[index] = dataclasses.replace(mount, source=volume.name)
 
     def _plan_network(self, record: ContainerRecord, directory: Path) -> None:
         """Take the container's addresses; /etc/hosts names its own (as Docker's does)."""
         from cove.engine.networks import Attachment
 
         config = record.config
-        if config.network in ("private", "none", "host") or config.network.startswith("container:"):
+        network = config.network.network
+        if network is None:
             return
-        self.layout.networks.plan(
-            record.id,
-            config.network,
-            [Attachment(config.network, tuple(config.network_aliases), config.ip, config.mac_address)],
-        )
+        attachment = Attachment(network, tuple(config.network_aliases), config.ip, config.mac_address)
+        self.layout.networks.plan(record.id, network, [attachment])
         endpoints = self.layout.networks.records.endpoints(container_id=record.id)
         if endpoints:
             first = self.layout.networks.records.get(endpoints[0].network_id)
@@ -185,7 +184,7 @@ class Creator:
     def _write_etc_files(
         self, directory: Path, config: ContainerConfig, hostname: str, address: str | None = None
     ) -> None:
-        host_network = config.network == "host"
+        host_network = config.network.kind is NetworkKind.HOST
         extra = []
         for item in config.extra_hosts:
             name, _, address_ = item.partition(":")

@@ -9,7 +9,7 @@ from typing import Any
 from cove.containers import spec as container_spec
 from cove.containers.model import VOLUME
 from cove.containers.store import ContainerRecord
-from cove.engine.container_types import ContainerDetails, MountPoint
+from cove.engine.container_types import ContainerDetails, MountPoint, NetworkAttachment
 from cove.engine.containers.filters import filter_containers
 from cove.engine.containers.health import effective_health
 from cove.engine.containers.layout import ContainerLayout
@@ -39,12 +39,13 @@ class Inspector:
         container = self.layout.get(ref)
         record = container.record
         image = self.layout.image_config(record)
+        known = image or {}  # (unknown settings: what the container's own config says)
         try:
-            cmd = container_spec.command(record.config, image)
+            cmd = container_spec.command(record.config, known)
         except CoveError:
-            cmd = []
+            cmd = []  # neither the container nor its image names a command: inspect shows none
         env: dict[str, str] = {}
-        for item in list(image.get("Env") or []) + list(record.config.env):
+        for item in list(known.get("Env") or []) + list(record.config.env):
             key, _, value = item.partition("=")
             env[key] = value
         mounts = []
@@ -56,6 +57,7 @@ class Inspector:
                 )
             )
         graph: dict[str, str] = {}
+        # (a snapshot already gone, the container being removed: inspect shows no GraphDriver data)
         with contextlib.suppress(CoveError):
             for mount in self.store.snapshotter.mounts(record.snapshot_key):
                 for option in mount.options:
@@ -82,7 +84,7 @@ class Inspector:
             hosts_path=str(directory / "hosts"),
             log_path=str(self.layout.log_path(record.id)),
             runtime=json.loads(record.runtime).get("name", "") if record.runtime else "",
-            health=effective_health(record.config, image),
+            health=effective_health(record.config, known),
             **self._network_details(record, container.status.running),
         )
 
@@ -95,7 +97,7 @@ class Inspector:
         networks = []
         for e in endpoints:
             n = self.layout.networks.records.get(e.network_id)
-            networks.append((n.name, n.id, e, n.gateway, int(n.subnet.split("/")[1])))
+            networks.append(NetworkAttachment(n.name, n.id, e, n.gateway, int(n.subnet.split("/")[1])))
         path = netns_path(self.layout.networks.netns_name(record.id))
         return {
             "networks": networks,

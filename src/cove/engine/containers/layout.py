@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cove.containers.store import ContainerRecord, ContainerStore
+from cove.content.store import BlobNotFound
 from cove.engine.containers.model import Container
+from cove.engine.containers.monitors import MonitorClient, Monitors
 from cove.engine.store import Store
-from cove.errors import CoveError
+from cove.errors import CoveError, FailedPrecondition, ImageNotFound
 from cove.host.locks import FileLock
 from cove.monitor.status import read_status
+from cove.runtime import caps as capabilities
 from cove.runtime.oci import OciRuntime, RuntimeInfo
 from cove.volumes.store import VolumeStore
 
@@ -24,8 +27,10 @@ SOCKET_PATH_MAX = 107
 
 
 class ContainerLayout:
-    def __init__(self, store: Store, volumes: VolumeStore) -> None:
+    def __init__(self, store: Store, volumes: VolumeStore, monitors: Monitors | None = None) -> None:
         self.store = store
+        self.host = store.host
+        self.monitors: Monitors = monitors or MonitorClient()
         self.records = ContainerStore(store.db)
         self.volumes = volumes
         self.containers_dir = store.root / "containers"
@@ -71,6 +76,10 @@ class ContainerLayout:
             env["COVE_RUNTIME"] = config.runtime
         return env
 
+    def known_caps(self) -> tuple[str, ...]:
+        """The capabilities a container may be given here (the kernel's, within cove's own)."""
+        return capabilities.host_caps(*self.host.capability_sets())
+
     def ops_lock(self, cid: str) -> FileLock:
         return FileLock(self.dir(cid) / "ops.lock")
 
@@ -86,12 +95,26 @@ class ContainerLayout:
     def all(self) -> list[Container]:
         return [Container(r, read_status(self.dir(r.id))) for r in self.records.all()]
 
-    def image_config(self, record: ContainerRecord) -> dict[str, Any]:
+    def image_config(self, record: ContainerRecord) -> dict[str, Any] | None:
+        """The settings (Cmd, Env, ...) of the image the container was made from: kept in its
+        record, else read from the image; None when they are unknown (a record from before
+        they were kept, whose image was removed since). A damaged image still raises."""
         if record.config.image_defaults:
             return record.config.image_defaults
         try:
             image = self.store.images.get(record.image_id)
             config: dict[str, Any] = self.store.images.config(image).config
             return config
-        except CoveError:
-            return {}
+        except (ImageNotFound, BlobNotFound):
+            return None
+
+    def required_image_config(self, record: ContainerRecord) -> dict[str, Any]:
+        """:meth:`image_config`, for what cannot go on without it (a start)."""
+        config = self.image_config(record)
+        if config is None:
+            raise FailedPrecondition(
+                f"the image of container {record.name} ({record.image_ref}) was removed, and its "
+                "record, made by an older cove, does not keep the image's settings",
+                hint=f"create the container again: cove rm {record.name}, then cove run",
+            )
+        return config

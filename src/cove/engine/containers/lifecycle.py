@@ -4,9 +4,7 @@ is left to clear when a monitor is gone (settle, reset)."""
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
-import time
 from collections.abc import Callable
 
 from cove.containers import spec as container_spec
@@ -15,9 +13,6 @@ from cove.engine.containers.layout import ContainerLayout
 from cove.engine.containers.model import Container
 from cove.errors import Conflict, CoveError, ExitStatusUnknown, Unavailable
 from cove.host.locks import FileLock
-from cove.host.mounts import is_mountpoint, unmount
-from cove.host.process import alive, wait_exit
-from cove.monitor import client as monitor
 from cove.monitor.state import EXITED, now_rfc3339, read_state, write_state
 from cove.monitor.status import MONITOR_LOST, PAUSED, Status, read_status
 from cove.runtime.oci import RuntimeFailure
@@ -32,6 +27,7 @@ class Lifecycle:
         self.store = layout.store
         self.records = layout.records
         self.volumes = layout.volumes
+        self.host = layout.host
         self._start = start  # restart's second half
 
     # -- stop, kill, restart -----------------------------------------------------------------
@@ -50,14 +46,17 @@ class Lifecycle:
         sig = (
             parse_signal(signal_name)
             if signal_name
-            else container_spec.stop_signal(record.config, self.layout.image_config(record))
+            # (the image's settings unknown: its StopSignal is too, and Docker's default is used)
+            else container_spec.stop_signal(record.config, self.layout.image_config(record) or {})
         )
         if status.status == PAUSED:
             with contextlib.suppress(RuntimeFailure):
                 self.unpause(record.id)
         if status.supervised:
             with contextlib.suppress(CoveError):  # the monitor may be gone already: then it is stopped
-                monitor.request(self.layout.socket(record.id), "stop", timeout=None, signal=sig, grace=wait)
+                self.layout.monitors.request(
+                    self.layout.socket(record.id), "stop", timeout=None, signal=sig, grace=wait
+                )
             self.wait_monitor(record.id)
         else:
             self.stop_unsupervised(record, status, sig, wait)
@@ -80,22 +79,14 @@ class Lifecycle:
             # Done with the container already (or a stale PID, now someone else's): only its
             # exit is left, which takes moments.
             timeout = min(timeout, 1.0)
-        wait_exit(pid, timeout)
+        self.host.wait_exit(pid, timeout)
 
     def stop_unsupervised(self, record: ContainerRecord, status: Status, sig: int, wait: float) -> None:
         """Stop a container whose monitor died: signal its init directly, then clean up."""
         pid = status.pid
-        if pid:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-            deadline = time.monotonic() + wait
-            while alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.01)
-            if alive(pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-                while alive(pid) and time.monotonic() < deadline + 10:
-                    time.sleep(0.01)
+        if pid and self.host.kill(pid, sig) and not self.host.wait_exit(pid, wait):
+            self.host.kill(pid, signal.SIGKILL)
+            self.host.wait_exit(pid, 10.0)
         self.reset(record)
         # Not our child: whoever reaped it (PID 1, a subreaper) has its status, and whether it
         # died of the signal or exited after trapping it is not for us to guess.
@@ -112,12 +103,11 @@ class Lifecycle:
             raise Conflict(f"cannot kill container: {ref}: container {record.id[:12]} is not running")
         sig = parse_signal(signal_name)
         if status.supervised:
-            reply = monitor.request(self.layout.socket(record.id), "kill", signal=sig)
+            reply = self.layout.monitors.request(self.layout.socket(record.id), "kill", signal=sig)
             if not reply.get("ok"):
                 raise Conflict(f"cannot kill container: {ref}: {reply.get('error')}")
         elif status.pid:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(status.pid, sig)
+            self.host.kill(status.pid, sig)
         return Container(record, status)
 
     def restart(self, ref: str, *, timeout: int | None = None) -> Container:
@@ -135,7 +125,7 @@ class Lifecycle:
             if status.supervised and status.running and not asked:
                 asked = True
                 try:
-                    reply = monitor.request(self.layout.socket(record.id), "wait", timeout=None)
+                    reply = self.layout.monitors.request(self.layout.socket(record.id), "wait", timeout=None)
                 except CoveError:  # the monitor finished as we asked, or died (look again)
                     self.wait_monitor(record.id)
                     continue
@@ -146,7 +136,7 @@ class Lifecycle:
             elif status.running and not status.supervised:
                 if not unsupervised:
                     raise ExitStatusUnknown(record.name, running=True)
-                while status.pid and not wait_exit(status.pid, 3600.0):
+                while status.pid and not self.host.wait_exit(status.pid, 3600.0):
                     pass
                 continue
             break
@@ -183,6 +173,6 @@ class Lifecycle:
             with contextlib.suppress(RuntimeFailure):
                 runtime.delete(record.id, force=True)
         rootfs = self.layout.rootfs(record.id)
-        if is_mountpoint(rootfs):
-            unmount(rootfs, lazy=True)
+        if self.host.is_mountpoint(rootfs):
+            self.host.unmount(rootfs, lazy=True)
         (self.layout.dir(record.id) / PAUSED).unlink(missing_ok=True)

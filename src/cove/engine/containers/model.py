@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cove.containers.store import ContainerRecord
-from cove.errors import CoveError
+from cove.errors import CoveError, Kind
 from cove.monitor.status import Status
 
 
@@ -15,6 +15,9 @@ class ContainerStartError(CoveError):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+        # 126/127: the program is missing or cannot be run, which the caller asked for (moby
+        # answers 400); 125: the runtime failed.
+        self.kind = Kind.INVALID_ARGUMENT if exit_code in (126, 127) else Kind.INTERNAL
 
 
 @dataclass(frozen=True)

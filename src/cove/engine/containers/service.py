@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cove.containers.model import ContainerConfig
+from cove.containers.model import ContainerConfig, PullPolicy
 from cove.containers.store import ContainerRecord
 from cove.engine.container_types import ContainerDetails
 from cove.engine.containers.connect import Connector
@@ -16,6 +16,7 @@ from cove.engine.containers.details import Inspector
 from cove.engine.containers.layout import ContainerLayout
 from cove.engine.containers.lifecycle import Lifecycle
 from cove.engine.containers.model import Container
+from cove.engine.containers.monitors import Monitors
 from cove.engine.containers.remove import Remover
 from cove.engine.containers.rename import Renamer
 from cove.engine.containers.start import Starter
@@ -30,8 +31,8 @@ if TYPE_CHECKING:
 
 
 class ContainerService:
-    def __init__(self, store: Store, volumes: VolumeStore) -> None:
-        self.layout = ContainerLayout(store, volumes)
+    def __init__(self, store: Store, volumes: VolumeStore, monitors: Monitors | None = None) -> None:
+        self.layout = ContainerLayout(store, volumes, monitors)
         self.store = store
         self.records = self.layout.records
         self.volumes = volumes
@@ -81,7 +82,7 @@ class ContainerService:
     def all(self) -> list[Container]:
         return self.layout.all()
 
-    def image_config(self, record: ContainerRecord) -> dict[str, Any]:
+    def image_config(self, record: ContainerRecord) -> dict[str, Any] | None:
         return self.layout.image_config(record)
 
     def list_containers(
@@ -95,7 +96,7 @@ class ContainerService:
     # -- create and start --------------------------------------------------------------
 
     def create(
-        self, config: ContainerConfig, name: str | None = None, *, pull: str = "missing"
+        self, config: ContainerConfig, name: str | None = None, *, pull: PullPolicy | str = PullPolicy.MISSING
     ) -> ContainerRecord:
         return self.creator.create(config, name, pull=pull)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cove.containers import binds
 from cove.containers import spec as container_spec
-from cove.containers.model import BIND, TMPFS, VOLUME, MountSpec
+from cove.containers.model import BIND, TMPFS, VOLUME, MountSpec, NetworkKind
 from cove.containers.store import ContainerRecord
 from cove.containers.users import resolve_user
 from cove.engine.container_files import ContainerFiles, mapped_files
@@ -23,14 +23,11 @@ from cove.engine.containers.layout import ContainerLayout
 from cove.engine.containers.lifecycle import DEFAULT_STOP_TIMEOUT, Lifecycle
 from cove.engine.containers.model import Container, ContainerStartError
 from cove.errors import Conflict, CoveError, FailedPrecondition
-from cove.host import cgroups, sysinfo
 from cove.host.elf import is_static
 from cove.host.inroot import DIRECTORY_FLAGS, Root, opened
-from cove.host.mounts import is_mountpoint, mount_all, unmount
 from cove.monitor import client as monitor
 from cove.monitor.state import read_state, write_state
 from cove.monitor.status import read_status
-from cove.runtime import caps as capabilities
 
 # Logs rotate by default, like Docker's "local" driver: 5 files of 20 MiB.
 DEFAULT_LOG_MAX_SIZE = 20 * 1024 * 1024
@@ -47,6 +44,7 @@ class Starter:
         self.store = layout.store
         self.records = layout.records
         self.volumes = layout.volumes
+        self.host = layout.host
         self.lifecycle = lifecycle
         # An auto-remove container whose start failed is removed (force, volumes too).
         self._remove = remove
@@ -155,10 +153,10 @@ class Starter:
     def _start(self, record: ContainerRecord, hold_output: bool, tty_size: tuple[int, int] | None) -> None:
         cid = record.id
         config = record.config
-        image = self.layout.image_config(record)
+        image = self.layout.required_image_config(record)
         rootfs = self.layout.rootfs(cid)
         rootfs.mkdir(parents=True, exist_ok=True)
-        mount_all(self.store.snapshotter.mounts(record.snapshot_key), rootfs)
+        self.host.mount_all(self.store.snapshotter.mounts(record.snapshot_key), rootfs)
         try:
             self._prepare_binds(record)
             # The files are closed before the monitor starts: it is forked from here, and a
@@ -181,11 +179,12 @@ class Starter:
                     user=user,
                     mounts=self._mount_specs(record),
                     etc_dir=self.layout.dir(cid),
-                    cgroup_version=cgroups.version(),
-                    cpus_available=sysinfo.cpu_count(),
+                    cgroup_version=self.host.cgroup_version(),
+                    cpus_available=self.host.cpu_count(),
                     init_binary=self._init_binary() if config.init else None,
-                    known_caps=capabilities.host_caps(),
+                    known_caps=self.layout.known_caps(),
                     netns_path=self._network_namespace(record),
+                    hard_limit=self.host.hard_rlimit,
                 )
                 args = runtime_spec["process"]["args"]
                 if config.init:
@@ -211,7 +210,7 @@ class Starter:
                 "tty": config.tty,
                 "stdin": config.open_stdin,
                 "stdin_once": config.stdin_once,
-                "restart": {"name": config.restart, "max_retries": config.restart_max_retries},
+                "restart": config.restart.to_json(),
                 "stop_signal": container_spec.stop_signal(config, image),
                 "stop_timeout": config.stop_timeout
                 if config.stop_timeout is not None
@@ -235,7 +234,7 @@ class Starter:
                 # container runs: at once when nobody waits on it, else after a short grace.
                 "shed_after": SHED_AFTER_ATTACHED if hold_output else 0.0,
             }
-            ready = monitor.start_monitor(
+            ready = self.layout.monitors.start(
                 monitor_config, self.layout.dir(cid) / "monitor.json", self.layout.dir(cid) / "monitor.log"
             )
             if not ready.get("ok"):
@@ -251,8 +250,8 @@ class Starter:
         except BaseException:
             # The monitor unmounts what it runs; a start that failed leaves it to us.
             with contextlib.suppress(OSError, CoveError):
-                if is_mountpoint(rootfs):
-                    unmount(rootfs, lazy=True)
+                if self.host.is_mountpoint(rootfs):
+                    self.host.unmount(rootfs, lazy=True)
             raise
 
     def attach(
@@ -284,10 +283,10 @@ class Starter:
     def _network_namespace(self, record: ContainerRecord) -> str | None:
         """The network namespace the container joins at start (None: a new one, or the host's)."""
         mode = record.config.network
-        if mode in ("host", "private", "none"):
+        if mode.kind in (NetworkKind.HOST, NetworkKind.NONE):
             return None
-        if mode.startswith("container:"):
-            other = self.records.resolve(mode.split(":", 1)[1])
+        if mode.kind is NetworkKind.CONTAINER:
+            other = self.records.resolve(mode.name)
             from cove.host.netlink import netns_path
 
             path = netns_path(self.layout.networks.netns_name(other.id))
@@ -296,13 +295,13 @@ class Starter:
                 raise FailedPrecondition(
                     f"cannot join network namespace of a non running container: {other.name}"
                 )
-            return str(path) if path.exists() else f"/proc/{status.pid}/ns/net"
+            return str(path) if path.exists() else str(self.host.proc_path(f"{status.pid}/ns/net"))
         from cove.engine.networks import PortSpec
         from cove.network.ports import parse_expose
 
-        specs = [PortSpec(**p) for p in record.config.publish]
+        specs = list(record.config.publish)
         if record.config.publish_all:
-            image = self.layout.image_config(record)
+            image = self.layout.required_image_config(record)
             exposed = [*(image.get("ExposedPorts") or {}), *record.config.expose]
             published = {(s.container_port, s.protocol) for s in specs}
             for text in exposed:

@@ -1,0 +1,34 @@
+"""The engine's side of a container's monitor: launching it, and asking it things over its
+socket. Behind a protocol so that unit tests of start, stop, kill and wait can stand in for the
+monitor process (which the integration suite runs for real)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+from cove.monitor import client
+
+
+class Monitors(Protocol):
+    def start(self, config: dict[str, Any], config_path: Path, log_path: Path) -> dict[str, Any]:
+        """Launch the container's monitor; its first report (``ok``, else ``error``)."""
+        ...
+
+    def request(
+        self, socket_path: Path, op: str, timeout: float | None = 30.0, **fields: Any
+    ) -> dict[str, Any]:
+        """One request to a running monitor, and its reply (raises CoveError when it is gone)."""
+        ...
+
+
+class MonitorClient:
+    """The real monitors: forked from this process, reached on their unix sockets."""
+
+    def start(self, config: dict[str, Any], config_path: Path, log_path: Path) -> dict[str, Any]:
+        return client.start_monitor(config, config_path, log_path)
+
+    def request(
+        self, socket_path: Path, op: str, timeout: float | None = 30.0, **fields: Any
+    ) -> dict[str, Any]:
+        return client.request(socket_path, op, timeout=timeout, **fields)
