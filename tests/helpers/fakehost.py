@@ -173,6 +173,9 @@ class RecordingHost:
     def netns_names(self) -> list[str]:
         return sorted(self.netns)
 
+    def netns_path(self, name: str) -> Path:
+        return Path("/run/netns") / name
+
     def remove_netns_file(self, name: str) -> None:
         self.calls.append(("remove_netns_file", name))
         self.netns.discard(name)

@@ -122,6 +122,10 @@ class Host(Protocol):
 
     def netns_names(self) -> list[str]: ...
 
+    def netns_path(self, name: str) -> Path:
+        """Where the named network namespace ``name`` is pinned (``/run/netns/NAME``)."""
+        ...
+
     def remove_netns_file(self, name: str) -> None:
         """Remove a namespace's file left by a crash (no longer a mount point)."""
         ...
@@ -250,6 +254,9 @@ class LinuxHost:
 
     def netns_names(self) -> list[str]:
         return netlink.netns_names()
+
+    def netns_path(self, name: str) -> Path:
+        return netlink.netns_path(name)
 
     def remove_netns_file(self, name: str) -> None:
         netlink.remove_netns_file(name)

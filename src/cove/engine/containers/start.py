@@ -289,15 +289,15 @@ class Starter:
             return None
         if mode.kind is NetworkKind.CONTAINER:
             other = self.records.resolve(mode.name)
-            from cove.host.netlink import netns_path
-
-            path = netns_path(self.layout.networks.netns_name(other.id))
+            name = self.layout.networks.netns_name(other.id)
             status = self.layout.state(other.id)
             if not status.running:
                 raise FailedPrecondition(
                     f"cannot join network namespace of a non running container: {other.name}"
                 )
-            return str(path) if path.exists() else str(self.host.proc_path(f"{status.pid}/ns/net"))
+            if self.host.netns_exists(name):
+                return str(self.host.netns_path(name))
+            return str(self.host.proc_path(f"{status.pid}/ns/net"))
         from cove.engine.networks import PortSpec
         from cove.network.ports import parse_expose
 
