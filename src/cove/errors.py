@@ -34,6 +34,7 @@ here, under the kind it has)::
     |   |   `-- TemplateParseError              cli/template.py
     |   `-- BadRequest                          registry/errors.py (also a RegistryError)
     |-- Conflict                                CONFLICT             409
+    |   `-- InvalidTransition                   containers/state.py (pause a paused container...)
     |-- FailedPrecondition                      FAILED_PRECONDITION  409
     |-- Unavailable                             UNAVAILABLE          503
     |   |-- ExitStatusUnknown                   errors

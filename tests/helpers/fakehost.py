@@ -1,13 +1,15 @@
 """A recording fake of :class:`cove.host.seam.Host` and :class:`cove.host.runner.Runner`.
 
 Every call is appended to ``calls`` as a tuple (method, arguments...); answers come from the
-small tables a test fills in (``procs``, ``proc_files``, ``results``). Nothing touches the OS.
+small tables a test fills in (``procs``, ``proc_files``, ``results``, ``links``...). Nothing
+touches the OS.
 """
 
 from __future__ import annotations
 
+import contextlib
 import signal
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +44,17 @@ class RecordingHost:
     proc_dir: Path | None = None
     # What a signal does to a fake process (default: SIGKILL and SIGTERM end it with 128+N).
     on_signal: Callable[[FakeProcess, int], None] | None = None
+    tools: set[str] = field(default_factory=lambda: {"nft"})
+    # The network facts: links (name -> up), their bridge (link -> master), namespaces,
+    # ports in use ((protocol, port)), resolvers, whether the DNS server answers, sysctls.
+    links: dict[str, bool] = field(default_factory=dict)
+    masters: dict[str, str] = field(default_factory=dict)
+    netns: set[str] = field(default_factory=set)
+    ports_in_use: set[tuple[str, int]] = field(default_factory=set)
+    resolvers: list[str] = field(default_factory=lambda: ["192.0.2.53"])
+    dns_listening: bool = True
+    sysctls: dict[str, str] = field(default_factory=dict)
+    locks_held: set[str] = field(default_factory=set)
 
     def spawn(
         self,
@@ -140,6 +153,56 @@ class RecordingHost:
 
     def capability_sets(self) -> tuple[int | None, int | None]:
         return self.last_cap, self.bounding
+
+    def has_tool(self, name: str) -> bool:
+        return name in self.tools
+
+    def link_exists(self, name: str) -> bool:
+        return name in self.links
+
+    def link_is_up(self, name: str) -> bool:
+        return self.links.get(name, False)
+
+    def links_on(self, bridges: Iterable[str]) -> list[str]:
+        wanted = set(bridges)
+        return sorted(link for link, master in self.masters.items() if master in wanted)
+
+    def netns_exists(self, name: str) -> bool:
+        return name in self.netns
+
+    def netns_names(self) -> list[str]:
+        return sorted(self.netns)
+
+    def netns_path(self, name: str) -> Path:
+        return Path("/run/netns") / name
+
+    def remove_netns_file(self, name: str) -> None:
+        self.calls.append(("remove_netns_file", name))
+        self.netns.discard(name)
+
+    def write_sysctl(self, path: str, value: str) -> None:
+        self.calls.append(("write_sysctl", path, value))
+        self.sysctls[path] = value
+
+    def port_free(self, protocol: str, host_ip: str, port: int) -> bool:
+        return (protocol, port) not in self.ports_in_use
+
+    def udp_listening(self, addresses: Iterable[str]) -> bool:
+        return self.dns_listening
+
+    def nameservers(self) -> list[str]:
+        return list(self.resolvers)
+
+    @contextlib.contextmanager
+    def host_lock(self, name: str) -> Iterator[None]:
+        assert name not in self.locks_held, f"host lock {name} taken twice"
+        self.calls.append(("host_lock", name))
+        self.locks_held.add(name)
+        try:
+            yield
+        finally:
+            self.locks_held.discard(name)
+            self.calls.append(("host_unlock", name))
 
 
 @dataclass

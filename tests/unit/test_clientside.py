@@ -24,7 +24,16 @@ class Store:
         self.calls.append(f"create {config.image} pull={pull}")
         if config.image not in self.images:
             raise ImageNotFound(config.image)
-        return ContainerRecord("c" * 64, name or "n", "sha256:i", config.image, "k", "created", 0.0, config)
+        return ContainerRecord(
+            id="c" * 64,
+            name=name or "n",
+            image_id="sha256:i",
+            image_ref=config.image,
+            snapshot_key="k",
+            created=0.0,
+            config=config,
+            runtime="runc",
+        )
 
     def pull(self, image: str) -> None:
         self.calls.append(f"pull {image}")

@@ -40,8 +40,8 @@ def test_a_record_in_the_old_format_still_loads(tmp_path: Path) -> None:
     db = Database(tmp_path / "cove.db")
     try:
         db.execute(
-            "INSERT INTO containers(id, name, image_id, image_ref, snapshot_key, state, created, config,"
-            " runtime) VALUES ('c0ffee', 'old', 'sha256:1', 'alpine', 'c0ffee', 'exited', 1.0, ?, 'runc')",
+            "INSERT INTO containers(id, name, image_id, image_ref, snapshot_key, created, config,"
+            " runtime) VALUES ('c0ffee', 'old', 'sha256:1', 'alpine', 'c0ffee', 1.0, ?, 'runc')",
             (json.dumps(OLD_RECORD),),
         )
         config = ContainerStore(db).get("c0ffee").config

@@ -19,14 +19,13 @@ import pytest
 
 from cove.config import EngineConfig
 from cove.containers.model import VOLUME, ContainerConfig, MountSpec, NetworkMode, Resources, Ulimit
+from cove.containers.state import MONITOR_LOST, Status, read_record, write_record
 from cove.db.database import Database
 from cove.engine.bootstrap import Engine, assemble
 from cove.engine.containers import ContainerStartError
 from cove.errors import Conflict, InvalidArgument, NotFound
 from cove.host import process
 from cove.host.runner import SubprocessRunner
-from cove.monitor.state import RUNNING, read_state, write_state
-from cove.monitor.status import MONITOR_LOST
 from cove.runtime import caps
 from cove.snapshots.snapshotter import COPY
 from tests.helpers.fakehost import FakeProcess, RecordingHost, RecordingRunner
@@ -119,7 +118,7 @@ def test_create_records_the_container_with_its_snapshot_files_and_volume(rig: Ri
     assert target == "/data" and rig.engine.volume_store.find(name).anonymous  # type: ignore[union-attr]
     # Creating mounts nothing, signals nothing and runs no container.
     assert not rig.calls("mount_all") and not rig.calls("kill") and not rig.calls("spawn")
-    assert containers.get(cid).status.status == "created"
+    assert containers.get(cid).status.status == Status.CREATED
 
 
 def test_create_on_the_host_network_takes_the_hosts_name(rig: Rig) -> None:
@@ -187,7 +186,7 @@ def test_start_mounts_the_rootfs_writes_the_bundle_and_launches_the_monitor(rig:
     assert launched["id"] == cid and launched["runtime"]["path"] == str(rig.runtime)
     assert launched["stop_signal"] == signal.SIGINT and launched["stop_timeout"] == 3
     assert launched["auto_remove_argv"] is None
-    assert container.status.status == RUNNING and container.status.supervised
+    assert container.status.status == Status.RUNNING and container.status.supervised
 
 
 def test_start_fills_an_empty_volume_from_what_the_image_has_there(rig: Rig) -> None:
@@ -211,7 +210,7 @@ def test_a_start_the_runtime_refuses_unmounts_and_gives_dockers_exit_code(rig: R
     assert failed.value.exit_code == 127
     assert ("unmount", containers.rootfs(cid)) in rig.host.calls
     assert not rig.host.mounted
-    state = read_state(containers.dir(cid) / "state.json")
+    state = read_record(containers.dir(cid) / "state.json")
     assert state["status"] == "created" and state["exit_code"] == 127 and "/bin/app" in state["error"]
 
 
@@ -241,13 +240,13 @@ def test_stop_asks_the_monitor_with_the_images_stop_signal_and_the_containers_ti
     cid = _create(rig, stop_timeout=3)
     containers = rig.engine.containers
     containers.start(cid)
-    monitor_pid = read_state(containers.dir(cid) / "state.json")["monitor_pid"]
+    monitor_pid = read_record(containers.dir(cid) / "state.json")["monitor_pid"]
 
     stopped = containers.stop(cid)
 
     assert rig.monitors.requests == [("stop", {"signal": signal.SIGINT, "grace": 3})]
     assert ("wait_exit", monitor_pid) in rig.host.calls  # until the monitor has let go
-    assert stopped.status.status == "exited" and stopped.status.exit_code == 128 + signal.SIGKILL
+    assert stopped.status.status == Status.EXITED and stopped.status.exit_code == 128 + signal.SIGKILL
 
 
 def test_stop_with_a_signal_and_a_timeout_given(rig: Rig) -> None:
@@ -260,7 +259,7 @@ def test_stop_with_a_signal_and_a_timeout_given(rig: Rig) -> None:
 
 def test_stopping_a_stopped_container_asks_nothing(rig: Rig) -> None:
     cid = _create(rig)
-    assert rig.engine.containers.stop(cid).status.status == "created"
+    assert rig.engine.containers.stop(cid).status.status == Status.CREATED
     assert rig.monitors.requests == [] and not rig.calls("kill")
 
 
@@ -315,8 +314,9 @@ def orphan(rig: Rig) -> Iterator[tuple[str, int]]:
         start_time = process.start_time(init.pid)
         assert start_time is not None
         state_path = rig.engine.containers.dir(cid) / "state.json"
-        write_state(
-            state_path, {"status": RUNNING, "pid": init.pid, "pid_start": start_time, "monitor_pid": 0}
+        write_record(
+            state_path,
+            {"status": Status.RUNNING.value, "pid": init.pid, "pid_start": start_time, "monitor_pid": 0},
         )
         rig.host.procs[init.pid] = FakeProcess(("sleep", "60"), start_time=start_time)
         yield cid, init.pid
@@ -343,7 +343,7 @@ def test_stopping_a_container_without_its_monitor_signals_its_init_through_the_h
     ]
     assert rig.monitors.requests == []
     # Not its child: its exit status is unknown, and said so.
-    assert stopped.status.status == "exited" and stopped.status.exit_code is None
+    assert stopped.status.status == Status.EXITED and stopped.status.exit_code is None
     assert stopped.status.error == MONITOR_LOST
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from cove.cli.attach import StreamCut, stream
+from cove.containers.state import MONITOR_LOST, Status, read_state
 from cove.engine.attach import AttachStream, Output, OutputStream
 from cove.monitor import protocol as p
 from cove.monitor.client import Attachment
-from cove.monitor.status import MONITOR_LOST, read_status
 
 
 def _state(tmp_path: Path, **fields: object) -> Path:
@@ -31,8 +31,8 @@ def _dead_pid() -> int:
 
 
 def test_a_running_record_without_monitor_or_init_is_an_unknown_exit(tmp_path: Path) -> None:
-    status = read_status(_state(tmp_path, status="running", pid=_dead_pid(), pid_start=1, exit_code=0))
-    assert (status.status, status.exit_code, status.reported_exit_code) == ("exited", None, -1)
+    status = read_state(_state(tmp_path, status="running", pid=_dead_pid(), pid_start=1, exit_code=0))
+    assert (status.status, status.exit_code, status.reported_exit_code) == (Status.EXITED, None, -1)
     assert status.error == MONITOR_LOST
     assert not status.running
 
@@ -48,7 +48,7 @@ def test_a_running_record_without_monitor_or_init_is_an_unknown_exit(tmp_path: P
     ],
 )
 def test_a_recorded_exit_code(tmp_path: Path, recorded: dict[str, object], expected: int | None) -> None:
-    assert read_status(_state(tmp_path, status="exited", **recorded)).exit_code == expected
+    assert read_state(_state(tmp_path, status="exited", **recorded)).exit_code == expected
 
 
 @dataclass
@@ -65,7 +65,7 @@ class Attached:
 @pytest.fixture
 def attached() -> Iterator[Attached]:
     ours, monitor = socket.socketpair()
-    a = Attached(AttachStream(Attachment(ours, "running")), monitor, os.pipe(), os.pipe())
+    a = Attached(AttachStream(Attachment(ours, Status.RUNNING)), monitor, os.pipe(), os.pipe())
     for fd in (a.out[0], a.err[0]):
         os.set_blocking(fd, False)  # a check of output that is not there fails, not hangs
     yield a

@@ -127,8 +127,8 @@ def test_volume_prune_leaves_volumes_in_use_and_filtered_out(volumes: VolumeServ
     volumes.create("labelled", labels={"tier": "db"})
     volumes.create("other")
     volumes.store.db.execute(
-        "INSERT INTO containers(id, name, image_id, image_ref, snapshot_key, state, created) "
-        "VALUES ('c1', 'one', 'i', 'busybox', 'k', 'created', 0)"
+        "INSERT INTO containers(id, name, image_id, image_ref, snapshot_key, created) "
+        "VALUES ('c1', 'one', 'i', 'busybox', 'k', 0)"
     )
     volumes.store.attach("c1", "used", "/data")
     assert volumes.prune(all=True, filters={"label": ["tier=db"]}).volumes == ("labelled",)

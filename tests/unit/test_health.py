@@ -10,14 +10,20 @@ from typing import Any
 import pytest
 
 from cove.monitor import health as h
+from cove.monitor.config import ProbeConfig
 from cove.monitor.health import HealthChecker
 
 T0 = 1000.0  # when the container started (monotonic seconds)
 
 
+def make(config: dict[str, Any]) -> HealthChecker:
+    """A checker for a health config as the monitor's configuration holds it."""
+    return HealthChecker(ProbeConfig(**{**config, "test": config.get("test") or []}))
+
+
 def checker(**config: Any) -> HealthChecker:
     config.setdefault("test", ["CMD", "true"])
-    hc = HealthChecker(config)
+    hc = make(config)
     hc.container_started(T0)
     return hc
 
@@ -48,7 +54,7 @@ def fail(hc: HealthChecker, at: float, exit_code: int = 1) -> None:
 )  # fmt: skip
 def test_probe_command(test: list[str], argv: list[str]) -> None:
     assert h.probe_command(test) == argv
-    hc = HealthChecker({"test": test})
+    hc = make({"test": test})
     assert hc.enabled
     assert hc.command == argv
 
@@ -65,14 +71,14 @@ def test_probe_command(test: list[str], argv: list[str]) -> None:
     ],
 )
 def test_disabled_configs(config: dict[str, Any]) -> None:
-    hc = HealthChecker(config)
+    hc = make(config)
     assert not hc.enabled
     assert hc.command is None
 
 
 def test_probe_command_does_not_alias_the_config() -> None:
     test = ["CMD", "true"]
-    hc = HealthChecker({"test": test})
+    hc = make({"test": test})
     assert hc.command is not None
     hc.command.append("mutated")
     assert test == ["CMD", "true"]
@@ -82,7 +88,7 @@ def test_probe_command_does_not_alias_the_config() -> None:
 
 
 def test_docker_defaults() -> None:
-    hc = HealthChecker({"test": ["CMD", "true"]})
+    hc = make({"test": ["CMD", "true"]})
     assert hc.interval == 30.0
     assert hc.timeout == 30.0
     assert hc.retries == 3
@@ -91,7 +97,7 @@ def test_docker_defaults() -> None:
 
 
 def test_zero_means_default_as_in_docker() -> None:
-    hc = HealthChecker(
+    hc = make(
         {
             "test": ["CMD", "true"],
             "interval": 0,
@@ -111,7 +117,7 @@ def test_zero_means_default_as_in_docker() -> None:
 
 
 def test_configured_values() -> None:
-    hc = HealthChecker(
+    hc = make(
         {
             "test": ["CMD", "true"],
             "interval": 2.5,
@@ -136,7 +142,7 @@ def test_configured_values() -> None:
 def test_a_new_container_is_starting() -> None:
     hc = checker()
     assert hc.status == h.STARTING
-    assert hc.to_state() == {"Status": "starting", "FailingStreak": 0, "Log": []}
+    assert hc.snapshot().to_json() == {"Status": "starting", "FailingStreak": 0, "Log": []}
 
 
 def test_one_success_makes_it_healthy() -> None:
@@ -144,7 +150,7 @@ def test_one_success_makes_it_healthy() -> None:
     ok(hc, T0 + 30)
     assert hc.status == h.HEALTHY
     assert hc.failing_streak == 0
-    assert hc.to_state()["Status"] == "healthy"
+    assert hc.snapshot().to_json()["Status"] == "healthy"
 
 
 def test_failures_count_until_retries_then_unhealthy() -> None:
@@ -280,7 +286,7 @@ def test_back_to_interval_after_a_success_in_the_start_period() -> None:
 def test_log_entries_carry_start_end_exit_code_and_output() -> None:
     hc = checker()
     hc.record("2024-05-01T10:00:00.1Z", "2024-05-01T10:00:00.2Z", 0, "hello\n", now=T0 + 30)
-    assert hc.log == [
+    assert [r.to_json() for r in hc.log] == [
         {
             "Start": "2024-05-01T10:00:00.1Z",
             "End": "2024-05-01T10:00:00.2Z",
@@ -288,7 +294,7 @@ def test_log_entries_carry_start_end_exit_code_and_output() -> None:
             "Output": "hello\n",
         }
     ]
-    assert hc.to_state()["Log"] == hc.log
+    assert hc.snapshot().to_json()["Log"] == [r.to_json() for r in hc.log]
 
 
 def test_log_keeps_the_last_five_results_oldest_first() -> None:
@@ -296,26 +302,26 @@ def test_log_keeps_the_last_five_results_oldest_first() -> None:
     for n in range(8):
         probe(hc, T0 + 30 * (n + 1), n % 2, f"probe {n}")
     assert h.LOG_ENTRIES == 5
-    assert [entry["Output"] for entry in hc.log] == [f"probe {n}" for n in range(3, 8)]
-    assert [entry["ExitCode"] for entry in hc.log] == [n % 2 for n in range(3, 8)]
-    assert hc.log[-1]["Start"] == f"start@{T0 + 240}"
+    assert [entry.output for entry in hc.log] == [f"probe {n}" for n in range(3, 8)]
+    assert [entry.exit_code for entry in hc.log] == [n % 2 for n in range(3, 8)]
+    assert hc.log[-1].start == f"start@{T0 + 240}"
 
 
 def test_log_output_is_truncated_to_4096_characters() -> None:
     hc = checker()
     probe(hc, T0 + 30, 1, "x" * 10_000)
-    output = hc.log[0]["Output"]
+    output = hc.log[0].output
     # Docker keeps 4096 bytes of output (and marks the cut with "...").
     assert output.startswith("x" * 4096)
     assert len(output) <= 4096 + len("...")
     probe(hc, T0 + 60, 1, "short")
-    assert hc.log[1]["Output"] == "short"
+    assert hc.log[1].output == "short"
 
 
 def test_to_state_keys() -> None:
     hc = checker()
     fail(hc, T0 + 30)
-    state = hc.to_state()
+    state = hc.snapshot().to_json()
     assert set(state) == {"Status", "FailingStreak", "Log"}
     assert state["FailingStreak"] == 1
     assert set(state["Log"][0]) == {"Start", "End", "ExitCode", "Output"}

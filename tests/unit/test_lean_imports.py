@@ -128,7 +128,10 @@ assert client.run(["ps"]) is None
 
 MONITOR_FORBIDDEN = ("sqlite3", "zstandard", "isal", "argparse")
 MONITOR_FORBIDDEN_PACKAGES = ("cove.engine", "cove.images", "cove.cli")
-MONITOR_SIBLINGS = ("client", "health", "main", "protocol", "state", "status", "supervisor")
+MONITOR_SIBLINGS = (
+    *("client", "clients", "config", "handlers", "handover", "health", "main"),
+    *("probes", "protocol", "restart", "stdio", "supervisor"),
+)
 
 
 def monitor_imports(tmp_path: Path) -> set[str]:

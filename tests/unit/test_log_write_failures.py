@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
+from cove.containers import state as state_file
 from cove.logs import jsonfile
 from cove.logs.jsonfile import JsonFileWriter
-from cove.monitor import state as state_file
 
 LIMIT = 10_000
 
@@ -168,18 +168,18 @@ def test_a_vital_record_uses_the_spare_when_the_disk_is_full(
 
     monkeypatch.setattr(state_file, "_replace", full_until_the_spare_goes)
     with pytest.raises(OSError, match="No space"):
-        state_file.write_state(record, {"status": "exited"})  # not vital: the spare stays
+        state_file.write_record(record, {"status": "exited"})  # not vital: the spare stays
     assert calls == [True]
-    state_file.write_state(record, {"status": "exited", "exit_code": 7}, spare=True)
+    state_file.write_record(record, {"status": "exited", "exit_code": 7}, spare=True)
     assert calls == [True, True, False]
-    assert state_file.read_state(record) == {"status": "exited", "exit_code": 7}
+    assert state_file.read_record(record) == {"status": "exited", "exit_code": 7}
 
     def always_full(path: Path, data: bytes) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(state_file, "_replace", always_full)
     with pytest.raises(OSError, match="No space"):  # no spare left to give: the caller keeps it
-        state_file.write_state(record, {"status": "exited"}, spare=True)
+        state_file.write_record(record, {"status": "exited"}, spare=True)
 
 
 def test_a_failed_write_leaves_no_temporary_file(tmp_path: Path) -> None:
@@ -188,7 +188,7 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path: Path) -> None:
     def work() -> dict[str, Any]:
         limit_file_size(10)
         try:
-            state_file.write_state(record, {"status": "exited", "padding": "x" * 100})
+            state_file.write_record(record, {"status": "exited", "padding": "x" * 100})
         except OSError as exc:
             return {"errno": exc.errno, "files": sorted(p.name for p in tmp_path.iterdir())}
         return {"errno": 0}

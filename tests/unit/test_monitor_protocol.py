@@ -1,4 +1,4 @@
-"""The monitor's wire protocol (request lines, attach frames) and its state file."""
+"""The monitor's wire protocol (request lines, attach frames) and the state file's I/O."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from cove.containers import state
 from cove.monitor import protocol as p
-from cove.monitor import state
 from cove.oci.timestamps import timestamp
 
 # -- request lines --------------------------------------------------------------------------
@@ -274,16 +274,17 @@ def test_resize_round_trip(rows: int, cols: int) -> None:
     [(kind, payload)] = p.FrameReader().feed(p.resize_frame(rows, cols))
     assert kind == p.RESIZE
     assert len(payload) == 4
-    assert p.parse_resize(payload) == (rows, cols)
+    assert p.parse_resize(payload) == p.TtySize(rows, cols)
 
 
-def test_parse_resize_ignores_trailing_bytes() -> None:
-    assert p.parse_resize(struct.pack(">HH", 50, 132) + b"junk") == (50, 132)
-
-
-def test_parse_resize_rejects_a_short_payload() -> None:
-    with pytest.raises(struct.error):
-        p.parse_resize(b"\x00\x18")
+@pytest.mark.parametrize(
+    "payload", [b"", b"\x00\x18", b"\x00\x18\x00", struct.pack(">HH", 50, 132) + b"junk"]
+)
+def test_parse_resize_refuses_a_payload_of_the_wrong_size(payload: bytes) -> None:
+    # A 2-byte payload once raised struct.error out of the monitor's loop: the monitor died
+    # and its container ran unsupervised. It is a protocol error now, answered and dropped.
+    with pytest.raises(p.ProtocolError, match="resize frame holds 4 bytes"):
+        p.parse_resize(payload)
 
 
 # -- state.json ------------------------------------------------------------------------------
@@ -292,19 +293,19 @@ def test_parse_resize_rejects_a_short_payload() -> None:
 def test_state_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     data = {
-        "status": state.RUNNING,
+        "status": "running",
         "pid": 1234,
         "started_at": "2024-05-01T10:00:00.123456789Z",
         "health": {"Status": "healthy", "FailingStreak": 0, "Log": []},
         "name": "ünïcode",
     }
-    state.write_state(path, data)
-    assert state.read_state(path) == data
+    state.write_record(path, data)
+    assert state.read_record(path) == data
 
 
 def test_read_state_of_a_missing_file_is_empty(tmp_path: Path) -> None:
-    assert state.read_state(tmp_path / "nope.json") == {}
-    assert state.read_state(tmp_path / "no-dir" / "state.json") == {}
+    assert state.read_record(tmp_path / "nope.json") == {}
+    assert state.read_record(tmp_path / "no-dir" / "state.json") == {}
 
 
 @pytest.mark.parametrize(
@@ -314,18 +315,18 @@ def test_read_state_of_a_missing_file_is_empty(tmp_path: Path) -> None:
 def test_read_state_of_a_corrupt_or_foreign_file_is_empty(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "state.json"
     path.write_bytes(content)
-    assert state.read_state(path) == {}
+    assert state.read_record(path) == {}
 
 
 def test_read_state_of_a_directory_is_empty(tmp_path: Path) -> None:
-    assert state.read_state(tmp_path) == {}
+    assert state.read_record(tmp_path) == {}
 
 
 def test_write_state_replaces_the_file_and_leaves_no_temporary(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
-    state.write_state(path, {"status": state.CREATED})
-    state.write_state(path, {"status": state.EXITED, "exit_code": 1})
-    assert state.read_state(path) == {"status": state.EXITED, "exit_code": 1}
+    state.write_record(path, {"status": "created"})
+    state.write_record(path, {"status": "exited", "exit_code": 1})
+    assert state.read_record(path) == {"status": "exited", "exit_code": 1}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
 
 
@@ -333,29 +334,29 @@ def test_write_state_swaps_in_a_new_file(tmp_path: Path) -> None:
     # Atomic: a reader that opened the old file keeps reading the whole old state, never a
     # file truncated under it.
     path = tmp_path / "state.json"
-    state.write_state(path, {"status": state.RUNNING, "pid": 1})
+    state.write_record(path, {"status": "running", "pid": 1})
     with open(path) as old:
         inode = os.fstat(old.fileno()).st_ino
-        state.write_state(path, {"status": state.EXITED, "pid": 0})
-        assert json.load(old) == {"status": state.RUNNING, "pid": 1}
+        state.write_record(path, {"status": "exited", "pid": 0})
+        assert json.load(old) == {"status": "running", "pid": 1}
     assert path.stat().st_ino != inode
-    assert state.read_state(path) == {"status": state.EXITED, "pid": 0}
+    assert state.read_record(path) == {"status": "exited", "pid": 0}
 
 
 def test_a_failed_write_keeps_the_old_state(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
-    state.write_state(path, {"status": state.RUNNING})
+    state.write_record(path, {"status": "running"})
     with pytest.raises(TypeError):
-        state.write_state(path, {"status": state.EXITED, "bad": object()})
-    assert state.read_state(path) == {"status": state.RUNNING}
-    state.write_state(path, {"status": state.EXITED})
-    assert state.read_state(path) == {"status": state.EXITED}
+        state.write_record(path, {"status": "exited", "bad": object()})
+    assert state.read_record(path) == {"status": "running"}
+    state.write_record(path, {"status": "exited"})
+    assert state.read_record(path) == {"status": "exited"}
 
 
 def test_readers_never_see_a_partial_state(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
-    big = {"status": state.RUNNING, "padding": "x" * 200_000}
-    state.write_state(path, {**big, "n": -1})
+    big = {"status": "running", "padding": "x" * 200_000}
+    state.write_record(path, {**big, "n": -1})
     stop = threading.Event()
     errors: list[BaseException] = []
 
@@ -363,7 +364,7 @@ def test_readers_never_see_a_partial_state(tmp_path: Path) -> None:
         try:
             n = 0
             while not stop.is_set():
-                state.write_state(path, {**big, "n": n})
+                state.write_record(path, {**big, "n": n})
                 n += 1
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
@@ -374,8 +375,8 @@ def test_readers_never_see_a_partial_state(tmp_path: Path) -> None:
         seen = set()
         deadline = time.monotonic() + 1.0
         while time.monotonic() < deadline:
-            data = state.read_state(path)
-            assert data.get("status") == state.RUNNING, "a reader saw a missing or partial state.json"
+            data = state.read_record(path)
+            assert data.get("status") == "running", "a reader saw a missing or partial state.json"
             assert len(data["padding"]) == 200_000
             seen.add(data["n"])
     finally:

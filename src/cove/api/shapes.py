@@ -9,7 +9,7 @@ from __future__ import annotations
 import platform
 from typing import TYPE_CHECKING, Any
 
-from cove.engine.container_types import ContainerDetails
+from cove.engine.container_types import ContainerDetails, Status
 from cove.engine.types import ImageDetails, ImageSummary, Info
 from cove.oci.platform import host_platform
 from cove.oci.timestamps import format_rfc3339, timestamp
@@ -160,23 +160,17 @@ ZERO_TIME = "0001-01-01T00:00:00Z"
 def container_inspect(d: ContainerDetails) -> dict[str, Any]:
     record, status, config = d.record, d.status, d.record.config
     image = d.image_config
-    health = None
-    if status.health:
-        health = {
-            "Status": status.health.get("Status"),
-            "FailingStreak": status.health.get("FailingStreak", 0),
-            "Log": status.health.get("Log", []),
-        }
+    health = status.health.to_json() if status.health else None
     state: dict[str, Any] = {
-        "Status": status.status,
-        "Running": status.status in ("running", "paused", "restarting"),
-        "Paused": status.status == "paused",
-        "Restarting": status.status == "restarting",
+        "Status": status.status.value,
+        "Running": status.running,
+        "Paused": status.status == Status.PAUSED,
+        "Restarting": status.status == Status.RESTARTING,
         "OOMKilled": status.oom_killed,
-        "Dead": False,
+        "Dead": status.status == Status.DEAD,
         "Pid": status.pid,
         "ExitCode": status.reported_exit_code,  # -1: unknown (State.Error says why)
-        "Error": status.error,
+        "Error": status.reported_error,
         "StartedAt": status.started_at or ZERO_TIME,
         "FinishedAt": status.finished_at or ZERO_TIME,
     }

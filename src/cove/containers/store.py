@@ -83,8 +83,8 @@ class ContainerStore:
             try:
                 with self.db.transaction() as tx:
                     tx.execute(
-                        "INSERT INTO containers(id, name, image_id, image_ref, snapshot_key, state, created, "
-                        "config, runtime) VALUES (?, ?, ?, ?, ?, 'created', ?, ?, ?)",
+                        "INSERT INTO containers(id, name, image_id, image_ref, snapshot_key, created, "
+                        "config, runtime) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         (record.id, name, record.image_id, record.image_ref, record.snapshot_key,
                          record.created or time.time(), json.dumps(record.config.to_json()), record.runtime),
                     )  # fmt: skip
@@ -118,9 +118,6 @@ class ContainerStore:
             "SELECT id, name FROM containers WHERE image_id = ? ORDER BY created", (image_id,)
         )
         return [(r["id"], r["name"]) for r in rows]
-
-    def set_state(self, container_id: str, state: str) -> None:
-        self.db.execute("UPDATE containers SET state = ? WHERE id = ?", (state, container_id))
 
     def rename(self, container_id: str, new_name: str) -> None:
         try:

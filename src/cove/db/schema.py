@@ -137,4 +137,9 @@ MIGRATIONS: tuple[str, ...] = (
         seen   REAL NOT NULL
     );
     """,
+    # 7: a container's state is its monitor's record (containers/<id>/state.json) alone: the
+    # column, written "running" at start and never again, only ever disagreed with it
+    """
+    ALTER TABLE containers DROP COLUMN state;
+    """,
 )

@@ -7,6 +7,7 @@ import enum
 from dataclasses import dataclass
 from types import TracebackType
 
+from cove.containers.state import Status
 from cove.monitor import protocol
 from cove.monitor.client import Attachment
 
@@ -37,7 +38,7 @@ class AttachStream:
         self._attachment = attachment
 
     @property
-    def status(self) -> str | None:
+    def status(self) -> Status | None:
         """The container's status when the stream began, as its monitor told."""
         return self._attachment.status
 

@@ -64,7 +64,7 @@ class Engine:
         from cove.engine.images import ImageService
 
         # A lambda, so that listing images does not load the container service.
-        return ImageService(self.store, lambda cid: self.containers.status_of(cid))  # noqa: PLW0108
+        return ImageService(self.store, lambda cid: self.containers.state(cid).running)
 
     @cached_property
     def volumes(self) -> VolumeService:

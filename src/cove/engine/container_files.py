@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cove.containers.model import BIND, VOLUME
+from cove.containers.state import ContainerState, Status
 from cove.containers.store import ContainerRecord
 from cove.errors import CoveError
 from cove.host.inroot import Root
-from cove.monitor.status import Status
 
 if TYPE_CHECKING:
     from cove.engine.containers import ContainerService
@@ -116,7 +116,7 @@ class ContainerFiles:
             mount.root.close()
 
 
-def _process_root(host: Host, status: Status) -> Root | None:
+def _process_root(host: Host, status: ContainerState) -> Root | None:
     """The root of a running container's init, as it sees it; None when it is not running
     (or its PID is now another process's)."""
     if not status.running or not status.pid:
@@ -127,7 +127,7 @@ def _process_root(host: Host, status: Status) -> Root | None:
         return None
     # Opened first, checked after: if the PID still is the container's init now, the
     # descriptor is its root (a PID reused in between would fail this check).
-    if host.start_time(status.pid) != status.raw.get("pid_start"):
+    if host.start_time(status.pid) != status.pid_start:
         root.close()
         return None
     return root
@@ -135,7 +135,7 @@ def _process_root(host: Host, status: Status) -> Root | None:
 
 @contextlib.contextmanager
 def container_files(
-    service: ContainerService, record: ContainerRecord, status: Status
+    service: ContainerService, record: ContainerRecord, status: ContainerState
 ) -> Iterator[ContainerFiles]:
     """The container's files for the duration of the block (see the module's notes)."""
     live = _process_root(service.store.host, status)
@@ -201,10 +201,10 @@ def stopped_view(service: ContainerService, record: ContainerRecord) -> Iterator
 
 
 @contextlib.contextmanager
-def paused(service: ContainerService, record: ContainerRecord, status: Status) -> Iterator[None]:
+def paused(service: ContainerService, record: ContainerRecord, status: ContainerState) -> Iterator[None]:
     """A running container paused for the duration (as Docker does for cp), so that nothing
     in it moves while cove copies; one that is not running, or paused already, stays so."""
-    if status.status != "running":
+    if status.status != Status.RUNNING:
         yield
         return
     try:

@@ -6,12 +6,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cove.containers.model import HealthConfig
+from cove.containers.state import ContainerState, Health, HealthStatus, Status
 from cove.containers.store import ContainerRecord
-from cove.monitor.status import Status
 from cove.network.ports import Binding
 from cove.network.store import Endpoint
 
-__all__ = ["ContainerDetails", "ContainerRecord", "ContainerSize", "MountPoint", "NetworkAttachment"]
+__all__ = [
+    "ContainerDetails",
+    "ContainerRecord",
+    "ContainerSize",
+    "ContainerState",
+    "Health",
+    "HealthStatus",
+    "MountPoint",
+    "NetworkAttachment",
+    "Status",
+]
 
 
 @dataclass(frozen=True)
@@ -46,7 +56,7 @@ class NetworkAttachment:
 @dataclass(frozen=True)
 class ContainerDetails:
     record: ContainerRecord
-    status: Status
+    status: ContainerState
     command: list[str]
     env: list[str]
     # The image's settings (its config's "config" object, JSON as the image has it); None when

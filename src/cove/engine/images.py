@@ -37,7 +37,6 @@ from cove.progress import Progress, no_progress
 if TYPE_CHECKING:
     from cove.images.load import LoadedImage
 
-RUNNING_STATES = frozenset({"running", "paused", "restarting"})
 IMAGE_FILTERS = frozenset({"dangling", "label", "reference", "before", "since"})
 PRUNE_FILTERS = frozenset({"label", "label!", "until"})
 
@@ -47,11 +46,11 @@ def familiar(name: str) -> str:
 
 
 class ImageService:
-    def __init__(self, store: Store, status_of: Callable[[str], str] | None = None) -> None:
+    def __init__(self, store: Store, running: Callable[[str], bool] | None = None) -> None:
         self.store = store
         self.images = store.images
-        # A container's live status (running, exited, ...); the container service answers it.
-        self.status_of = status_of or (lambda cid: "created")
+        # Whether a container runs (its real state); the container service answers it.
+        self.running = running or (lambda cid: False)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -200,9 +199,9 @@ class ImageService:
     def _remove_one(self, name: str, force: bool, result: RemoveResult) -> None:
         record, ref = self.images.lookup(name)
         users = ContainerStore(self.store.db).of_image(record.id)
-        states = {u[0]: self.status_of(u[0]) for u in users}
-        running = [u for u in users if states[u[0]] in RUNNING_STATES]
-        stopped = [u for u in users if states[u[0]] not in RUNNING_STATES]
+        live = {u[0]: self.running(u[0]) for u in users}
+        running = [u for u in users if live[u[0]]]
+        stopped = [u for u in users if not live[u[0]]]
         names = list(record.tags) + list(record.repo_digests)
         short = record.id.short
         if ref is not None:

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from cove.containers.state import Status
 from cove.containers.store import ContainerStore
 from cove.engine.images import ImageService
 from cove.engine.runtimes import choose_runtime, rejected_runtimes
@@ -13,8 +14,6 @@ from cove.engine.store import Store
 from cove.engine.types import DiskUsage, DiskUsageRow, ImageUsage, Info, PruneReport, VolumeUsage
 from cove.errors import CoveError
 from cove.host import cgroups, mounts, sysinfo
-from cove.monitor.state import RESTARTING, RUNNING
-from cove.monitor.status import PAUSED
 from cove.oci.digest import chain_ids
 from cove.oci.platform import host_platform
 from cove.runtime.oci import RuntimeInfo
@@ -56,8 +55,8 @@ class SystemService:
     def info(self) -> Info:
         statuses = [c.status.status for c in self.containers().all()] if self.containers else []
         total = len(statuses)
-        paused = statuses.count(PAUSED)
-        running = sum(1 for s in statuses if s in (RUNNING, RESTARTING))
+        paused = statuses.count(Status.PAUSED)
+        running = sum(1 for s in statuses if s in (Status.RUNNING, Status.RESTARTING))
         images = self.store.images.count()
         runtime_error = ""
         try:

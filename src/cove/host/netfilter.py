@@ -14,8 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+from collections.abc import Callable
 
 from cove.host.runner import CommandFailed, Runner
+
+
+def on_path(name: str) -> bool:
+    return shutil.which(name) is not None
 
 
 def chain_prefix(table: str) -> str:
@@ -24,12 +29,11 @@ def chain_prefix(table: str) -> str:
 
 
 class Netfilter:
-    def __init__(self, runner: Runner) -> None:
-        self.runner = runner
+    """``has_tool`` tells which programs the host has (the Host seam's, in the engine)."""
 
-    @staticmethod
-    def available() -> bool:
-        return shutil.which("nft") is not None
+    def __init__(self, runner: Runner, has_tool: Callable[[str], bool] = on_path) -> None:
+        self.runner = runner
+        self.has_tool = has_tool
 
     def load(self, table: str, body: str) -> None:
         """Replace ``table`` with ``body`` (the table's chains)."""
@@ -58,15 +62,13 @@ class Netfilter:
             return ""
 
     def forward_drops(self) -> bool:
-        return shutil.which("iptables") is not None and "-P FORWARD DROP" in self._iptables(
-            "-S", "FORWARD", check=False
-        )
+        return self.has_tool("iptables") and "-P FORWARD DROP" in self._iptables("-S", "FORWARD", check=False)
 
     def forward_accept(self, table: str, bridges: list[str]) -> None:
         """Let traffic from and to ``bridges`` through an iptables FORWARD chain that drops by
         default (cove's table still filters it): a chain of cove's own, jumped to first;
         gone again when there is nothing to let through."""
-        if shutil.which("iptables") is None:
+        if not self.has_tool("iptables"):
             return
         chain = chain_prefix(table) + "-FORWARD"
         jump = f"-A FORWARD -j {chain}"
@@ -105,12 +107,9 @@ class Iptables:
         ("nat", "OUTPUT", "-PORTS", ("-m", "addrtype", "--dst-type", "LOCAL")),
     )
 
-    def __init__(self, runner: Runner) -> None:
+    def __init__(self, runner: Runner, has_tool: Callable[[str], bool] = on_path) -> None:
         self.runner = runner
-
-    @staticmethod
-    def available() -> bool:
-        return shutil.which("iptables-restore") is not None
+        self.has_tool = has_tool
 
     def _run(self, *args: str) -> bool:
         try:

@@ -4,6 +4,11 @@ Each change is one `ip -batch -` run (a process start, then netlink at kernel sp
 wiring a container costs two processes whatever the number of steps. Namespaces are
 named ones (`/run/netns/NAME`, as `ip netns` and podman keep them): the runtime joins one
 by that path, and `ip -n NAME` works in it.
+
+:class:`NetHost` changes the host only through its Runner (the `ip` input) and asks the
+host's facts (links, namespaces) of a :class:`~cove.host.seam.Host`, so that what it does
+is unit-tested with recording fakes. The module's functions are those facts, read for real
+(``LinuxHost`` calls them).
 """
 
 from __future__ import annotations
@@ -15,8 +20,12 @@ import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cove.host.runner import CommandFailed, Runner
+
+if TYPE_CHECKING:
+    from cove.host.seam import Host
 
 NETNS_DIR = Path("/run/netns")
 SYS_NET = Path("/sys/class/net")
@@ -28,6 +37,12 @@ def link_exists(name: str) -> bool:
 
 def netns_path(name: str) -> Path:
     return NETNS_DIR / name
+
+
+def remove_netns_file(name: str) -> None:
+    """Remove ``/run/netns/NAME`` when it is a plain file (left by a crash), not a mount."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(netns_path(name))
 
 
 def netns_names() -> list[str]:
@@ -50,8 +65,9 @@ def links_on(bridges: Iterable[str]) -> list[str]:
 
 
 class NetHost:
-    def __init__(self, runner: Runner) -> None:
+    def __init__(self, runner: Runner, host: Host) -> None:
         self.runner = runner
+        self.host = host
 
     def batch(self, commands: Sequence[str], *, netns: str | None = None) -> None:
         if not commands:
@@ -67,21 +83,36 @@ class NetHost:
         The bridge gets a MAC address of its own: by default a bridge takes the lowest of its
         ports', so it would change when a container goes, and the others' ARP caches would
         point at a gateway that is no more."""
-        if link_exists(name) and _is_up(name):
+        exists = self.host.link_exists(name)
+        if exists and self.host.link_is_up(name):
             return []  # cove made it, with its address
-        commands = [] if link_exists(name) else [f"link add name {name} address {mac} type bridge"]
+        commands = [] if exists else [f"link add name {name} address {mac} type bridge"]
         return [*commands, f"addr replace {address} dev {name}", f"link set {name} up"]
 
     def ensure_bridge(self, name: str, address: str, mac: str) -> None:
         self.batch(self.bridge_commands(name, address, mac))
 
     def delete_link(self, name: str) -> None:
-        if link_exists(name):
+        if self.host.link_exists(name):
             try:
                 self.batch([f"link delete {name}"])
             except CommandFailed:
-                if link_exists(name):
+                if self.host.link_exists(name):
                     raise
+
+    # -- routes ----------------------------------------------------------------------------
+
+    def routes(self) -> list[tuple[str, str]]:
+        """The host's IPv4 routes as (target, device): target a subnet or ``default``, device
+        "" when the route names none."""
+        found = []
+        for route in self.runner.run(["ip", "-4", "route", "show"]).stdout.decode().splitlines():
+            words = route.split()
+            if not words:
+                continue
+            device = words[words.index("dev") + 1] if "dev" in words[:-1] else ""
+            found.append((words[0], device))
+        return found
 
     # -- namespaces ------------------------------------------------------------------------
 
@@ -94,7 +125,7 @@ class NetHost:
         # The old links first, one by one: a namespace's own go away asynchronously after it.
         for veth in veths:
             self.delete_link(veth.host_name)
-        if netns_path(name).exists():
+        if self.host.netns_exists(name):
             self.delete_netns(name)
         host = [command for bridge in bridges for command in self.bridge_commands(*bridge)]
         host.append(f"netns add {name}")
@@ -108,21 +139,19 @@ class NetHost:
 
     def delete_netns(self, name: str) -> None:
         """Remove a namespace (its veths go with it); nothing when it is not there."""
-        path = netns_path(name)
-        if not path.exists():
+        if not self.host.netns_exists(name):
             return
         try:
             self.runner.run(["ip", "netns", "delete", name])
         except CommandFailed:
-            if path.exists():  # not a mount point any more: a file left by a crash
-                os.unlink(path)
+            if self.host.netns_exists(name):  # not a mount point any more: a file left by a crash
+                self.host.remove_netns_file(name)
 
     # -- endpoints -------------------------------------------------------------------------
 
     def add_veth(self, netns: str, veth: Veth) -> None:
         """One more veth pair into an existing namespace (a running container's)."""
-        if link_exists(veth.host_name):
-            self.delete_link(veth.host_name)
+        self.delete_link(veth.host_name)
         self.batch(veth.host_commands(netns))
         self.batch(veth.inner_commands(), netns=netns)
 
@@ -166,7 +195,7 @@ class Veth:
         return commands
 
 
-def _is_up(name: str) -> bool:
+def link_is_up(name: str) -> bool:
     try:
         return bool(int((SYS_NET / name / "flags").read_text(), 16) & 0x1)  # IFF_UP
     except (OSError, ValueError):

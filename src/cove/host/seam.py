@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
 
-from cove.host import cgroups, mounts, process, sysinfo
+from cove.host import cgroups, mounts, netlink, process, sysinfo
+from cove.host.locks import FileLock
 from cove.oci.mount import Mount
 
 
@@ -100,6 +103,57 @@ class Host(Protocol):
         unreadable: what decides the capabilities a container may be given."""
         ...
 
+    def has_tool(self, name: str) -> bool:
+        """Is the program ``name`` on the PATH (nft, iptables, iptables-restore)?"""
+        ...
+
+    # -- networks (the facts behind host/netlink.py's NetHost) --
+    def link_exists(self, name: str) -> bool: ...
+
+    def link_is_up(self, name: str) -> bool: ...
+
+    def links_on(self, bridges: Iterable[str]) -> list[str]:
+        """The links that are ports of one of ``bridges``."""
+        ...
+
+    def netns_exists(self, name: str) -> bool:
+        """Is there a named network namespace ``name`` (``/run/netns/NAME``)?"""
+        ...
+
+    def netns_names(self) -> list[str]: ...
+
+    def netns_path(self, name: str) -> Path:
+        """Where the named network namespace ``name`` is pinned (``/run/netns/NAME``)."""
+        ...
+
+    def remove_netns_file(self, name: str) -> None:
+        """Remove a namespace's file left by a crash (no longer a mount point)."""
+        ...
+
+    def write_sysctl(self, path: str, value: str) -> None:
+        """Set ``/proc/sys/PATH`` to ``value``."""
+        ...
+
+    def port_free(self, protocol: str, host_ip: str, port: int) -> bool:
+        """Could something bind ``host_ip:port`` right now?"""
+        ...
+
+    def udp_listening(self, addresses: Iterable[str]) -> bool:
+        """Does something listen on UDP port 53 of each of ``addresses``?"""
+        ...
+
+    def nameservers(self) -> list[str]:
+        """The host's IPv4 resolvers (its resolv.conf)."""
+        ...
+
+    def host_lock(self, name: str) -> AbstractContextManager[None]:
+        """Hold the exclusive lock ``name`` that every process on the host shares."""
+        ...
+
+
+# Where host-wide locks live (cleared at boot, as the objects they guard are).
+HOST_LOCK_DIR = Path("/run/lock")
+
 
 class LinuxHost:
     """The real host."""
@@ -182,6 +236,47 @@ class LinuxHost:
 
     def capability_sets(self) -> tuple[int | None, int | None]:
         return sysinfo.cap_last_cap(), sysinfo.bounding_set()
+
+    def has_tool(self, name: str) -> bool:
+        return shutil.which(name) is not None
+
+    def link_exists(self, name: str) -> bool:
+        return netlink.link_exists(name)
+
+    def link_is_up(self, name: str) -> bool:
+        return netlink.link_is_up(name)
+
+    def links_on(self, bridges: Iterable[str]) -> list[str]:
+        return netlink.links_on(bridges)
+
+    def netns_exists(self, name: str) -> bool:
+        return netlink.netns_path(name).exists()
+
+    def netns_names(self) -> list[str]:
+        return netlink.netns_names()
+
+    def netns_path(self, name: str) -> Path:
+        return netlink.netns_path(name)
+
+    def remove_netns_file(self, name: str) -> None:
+        netlink.remove_netns_file(name)
+
+    def write_sysctl(self, path: str, value: str) -> None:
+        netlink.write_sysctl(path, value)
+
+    def port_free(self, protocol: str, host_ip: str, port: int) -> bool:
+        return netlink.port_free(protocol, host_ip, port)
+
+    def udp_listening(self, addresses: Iterable[str]) -> bool:
+        return netlink.udp_listening(addresses)
+
+    def nameservers(self) -> list[str]:
+        return netlink.host_nameservers()
+
+    @contextlib.contextmanager
+    def host_lock(self, name: str) -> Iterator[None]:
+        with FileLock(HOST_LOCK_DIR / f"{name}.lock").exclusive():
+            yield
 
 
 def terminate(host: Host, pid: int, grace: float) -> bool:

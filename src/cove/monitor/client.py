@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import select
@@ -14,15 +15,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from cove.containers.state import Status
 from cove.errors import InternalError, Unavailable
 from cove.host.process import spawn_detached
 from cove.monitor import protocol as p
+from cove.monitor.config import MonitorConfig
 
 MAIN = Path(__file__).resolve().parent / "main.py"
 READY_TIMEOUT = 120.0
 
 
-def _fork_monitor(config: dict[str, Any], ready_w: int, ready_r: int, log_path: Path) -> int:
+def _fork_monitor(config: MonitorConfig, ready_w: int, ready_r: int, log_path: Path) -> int:
     """Become the monitor in a double-forked child of this process: no interpreter start-up
     on the way to the container. The child replaces itself with a lean process later.
     Returns the PID of the intermediate child, for the caller to reap."""
@@ -55,12 +58,12 @@ def _fork_monitor(config: dict[str, Any], ready_w: int, ready_r: int, log_path: 
 
 
 def start_monitor(
-    config: dict[str, Any], config_path: Path, log_path: Path, *, fork: bool = True
+    config: MonitorConfig, config_path: Path, log_path: Path, *, fork: bool = True
 ) -> dict[str, Any]:
     """Start the container's monitor (forked from this process, or as a fresh lean process)
     and wait until it reports the container started (or why not)."""
-    config["config_path"] = str(config_path)
-    config_path.write_text(json.dumps(config))
+    config = dataclasses.replace(config, config_path=str(config_path))
+    config.write(config_path)
     r, w = os.pipe()
     intermediate = 0
     try:
@@ -93,7 +96,12 @@ def start_monitor(
             "the container monitor failed to start" + (f": {detail[0]}" if detail else ""),
             hint=f"see {log_path}",
         )
-    message: dict[str, Any] = json.loads(data)
+    try:
+        message = json.loads(data)
+    except ValueError:
+        message = None
+    if not isinstance(message, dict):
+        raise InternalError("the container monitor's report is not one", hint=f"see {log_path}")
     return message
 
 
@@ -108,18 +116,20 @@ def connect(socket_path: Path, timeout: float | None = 10.0) -> socket.socket:
     return sock
 
 
-def request(socket_path: Path, op: str, timeout: float | None = 30.0, **fields: Any) -> dict[str, Any]:
+def request(socket_path: Path, message: p.Request, timeout: float | None = 30.0) -> p.Reply:
     """Send one request and wait for its reply (``timeout`` None waits as long as it takes)."""
     with connect(socket_path, timeout=timeout) as sock:
         try:
-            sock.sendall(p.request_line(op, **fields))
+            sock.sendall(p.encode_request(message))
             line = p.recv_line(sock)
-        except OSError:
+        except (OSError, p.ProtocolError):
             line = b""
     if not line:
         raise Unavailable("the container's monitor went away")
-    reply: dict[str, Any] = json.loads(line)
-    return reply
+    try:
+        return p.parse_reply(line)
+    except p.ProtocolError as exc:
+        raise Unavailable(f"the container's monitor answered out of protocol: {exc}") from None
 
 
 class Attachment:
@@ -129,12 +139,13 @@ class Attachment:
     monitor had none to give, e.g. after a failed start). A stream that stops without an exit
     frame (a killed monitor) leaves both unset: the caller must ask the container's record."""
 
-    def __init__(self, sock: socket.socket, status: str | None) -> None:
+    def __init__(self, sock: socket.socket, status: Status | None) -> None:
         self.sock = sock
         self.status = status
         self._frames = p.FrameReader()
         self.ended = False
         self.exit_code: int | None = None
+        self.error = ""  # the monitor's, when it refused what this side sent
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -163,7 +174,11 @@ class Attachment:
         for kind, payload in frames:
             if kind == p.EXIT:
                 self.ended = True
-                self.exit_code = _exit_code(payload)
+                self.exit_code = p.parse_exit(payload)
+            elif kind == p.ERROR:  # the stream is over, without an exit to tell
+                with contextlib.suppress(ValueError, AttributeError):
+                    self.error = str(json.loads(payload).get("error", ""))
+                return [f for f in frames if f[0] != p.ERROR]
         return frames
 
     def frames(self) -> Iterator[tuple[int, bytes]]:
@@ -179,14 +194,6 @@ class Attachment:
         self.sock.close()
 
 
-def _exit_code(payload: bytes) -> int | None:
-    try:
-        code = json.loads(payload).get("exit_code")
-    except (ValueError, AttributeError):
-        return None
-    return code if isinstance(code, int) and not isinstance(code, bool) else None
-
-
 def attach(
     socket_path: Path,
     *,
@@ -198,16 +205,21 @@ def attach(
 ) -> Attachment:
     """Attach to the container's stdio; ``remove`` tells the monitor this client removes a --rm container."""
     sock = connect(socket_path, timeout=None)
-    fields: dict[str, Any] = {"stdin": stdin, "stdout": stdout, "stderr": stderr, "remove": remove}
-    if tty_size:
-        fields["tty_size"] = list(tty_size)
+    size = p.TtySize(*tty_size) if tty_size else None
+    message = p.Attach(stdin=stdin, stdout=stdout, stderr=stderr, remove=remove, tty_size=size)
     try:
-        sock.sendall(p.request_line("attach", **fields))
+        sock.sendall(p.encode_request(message))
         line = p.recv_line(sock)
-    except OSError:
+    except (OSError, p.ProtocolError):
         line = b""
-    if not line:
+    try:
+        hello = p.parse_reply(line) if line else None
+    except p.ProtocolError:
+        hello = None
+    if hello is None:
         sock.close()
         raise Unavailable("the container's monitor went away")
-    hello = json.loads(line)
-    return Attachment(sock, hello.get("status"))
+    if not hello.ok:
+        sock.close()
+        raise Unavailable(f"the container's monitor refused to attach: {hello.error}")
+    return Attachment(sock, hello.status)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
-STARTING = "starting"
-HEALTHY = "healthy"
-UNHEALTHY = "unhealthy"
-LOG_ENTRIES = 5
-MAX_OUTPUT = 4096
+from cove.containers.state import HEALTH_LOG_ENTRIES, HEALTH_OUTPUT_MAX, Health, HealthResult, HealthStatus
+from cove.monitor.config import ProbeConfig
+
+STARTING = HealthStatus.STARTING
+HEALTHY = HealthStatus.HEALTHY
+UNHEALTHY = HealthStatus.UNHEALTHY
+LOG_ENTRIES = HEALTH_LOG_ENTRIES
+MAX_OUTPUT = HEALTH_OUTPUT_MAX
 
 DEFAULT_INTERVAL = 30.0
 DEFAULT_TIMEOUT = 30.0
@@ -29,16 +31,16 @@ def probe_command(test: list[str]) -> list[str] | None:
 
 
 class HealthChecker:
-    def __init__(self, config: dict[str, Any]) -> None:
-        self.command = probe_command(list(config.get("test") or []))
-        self.interval = float(config.get("interval") or DEFAULT_INTERVAL)
-        self.timeout = float(config.get("timeout") or DEFAULT_TIMEOUT)
-        self.retries = int(config.get("retries") or DEFAULT_RETRIES)
-        self.start_period = float(config.get("start_period") or 0.0)
-        self.start_interval = float(config.get("start_interval") or DEFAULT_START_INTERVAL)
+    def __init__(self, config: ProbeConfig) -> None:
+        self.command = probe_command(list(config.test))
+        self.interval = float(config.interval or DEFAULT_INTERVAL)
+        self.timeout = float(config.timeout or DEFAULT_TIMEOUT)
+        self.retries = int(config.retries or DEFAULT_RETRIES)
+        self.start_period = float(config.start_period or 0.0)
+        self.start_interval = float(config.start_interval or DEFAULT_START_INTERVAL)
         self.status = STARTING
         self.failing_streak = 0
-        self.log: list[dict[str, Any]] = []
+        self.log: list[HealthResult] = []
         self.started = 0.0
         self.next_at = 0.0
 
@@ -78,10 +80,7 @@ class HealthChecker:
         (monotonic seconds; it defaults to ``now``)."""
         now = time.monotonic() if now is None else now
         probe_started = now if probe_started is None else probe_started
-        self.log = [
-            *self.log,
-            {"Start": start, "End": end, "ExitCode": exit_code, "Output": output[:MAX_OUTPUT]},
-        ][-LOG_ENTRIES:]
+        self.log = [*self.log, HealthResult(start, end, exit_code, output[:MAX_OUTPUT])][-LOG_ENTRIES:]
         if exit_code == 0:
             self.status = HEALTHY
             self.failing_streak = 0
@@ -93,5 +92,11 @@ class HealthChecker:
                 self.status = UNHEALTHY
         self.next_at = now + self._delay(now)
 
-    def to_state(self) -> dict[str, Any]:
-        return {"Status": self.status, "FailingStreak": self.failing_streak, "Log": self.log}
+    def snapshot(self) -> Health:
+        return Health(self.status, self.failing_streak, tuple(self.log))
+
+    def restore(self, health: Health) -> None:
+        """Take up where another monitor's checker was (see handover)."""
+        self.status = health.status
+        self.failing_streak = health.failing_streak
+        self.log = list(health.log)

@@ -8,22 +8,29 @@ directory is put on the path by hand, and only standard-library modules are impo
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from cove.monitor.config import ConfigError, MonitorConfig
+from cove.monitor.handover import Handover, HandoverError
 from cove.monitor.supervisor import Supervisor
 
 
 def main() -> int:
-    config = json.loads(Path(sys.argv[1]).read_text())
-    if len(sys.argv) > 3 and sys.argv[2] == "--adopt":
-        handover_path = Path(sys.argv[3])
-        handover = json.loads(handover_path.read_text())
-        handover_path.unlink()
-        return Supervisor(config, None).run(adopted=handover)
-    ready_fd = int(sys.argv[2]) if len(sys.argv) > 2 else None
+    ready_fd = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2].isdigit() else None
+    try:
+        config = MonitorConfig.load(Path(sys.argv[1]))
+        adopted = Handover.take(Path(sys.argv[3])) if len(sys.argv) > 3 and sys.argv[2] == "--adopt" else None
+    except (ConfigError, HandoverError) as exc:
+        print(exc, file=sys.stderr, flush=True)
+        if ready_fd is not None:
+            os.write(ready_fd, (json.dumps({"ok": False, "error": str(exc)}) + "\n").encode())
+        return 1
+    if adopted is not None:
+        return Supervisor(config, None).run(adopted=adopted)
     return Supervisor(config, ready_fd).run()
 
 

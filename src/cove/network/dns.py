@@ -6,8 +6,10 @@ queries for the names of the network's running containers (name, aliases, hostna
 short ID) from a records file that cove rewrites whenever an endpoint comes or goes; it
 forwards every other question to the host's resolvers (not for internal networks).
 
-It is standard library only and imports nothing of cove, so it starts fast and stays
-small. Liveness is a flock on ``dns.lock``; it leaves when no network needs it.
+It is standard library only and imports of cove only the container state's one reader
+(containers/state.py, which asks whether a name's container runs, as ``ps`` does), so it
+starts fast and stays small. Liveness is a flock on ``dns.lock``; it leaves when no network
+needs it.
 
 Records file (JSON): ``{"networks": {GATEWAY: {"internal": bool, "names": {NAME: [[IP,
 CONTAINER_ID], ...]}}}, "upstreams": [IP, ...], "clients": {IP: [UPSTREAM, ...]},
@@ -28,6 +30,11 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+if __name__ == "__main__":  # run as `python -I -S .../cove/network/dns.py`: the package is above
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from cove.containers.state import read_state
 
 TYPE_A = 1
 TYPE_AAAA = 28
@@ -159,11 +166,9 @@ class Server:
             self.sockets[gateway] = [udp, tcp]
 
     def running(self, container_id: str) -> bool:
-        try:
-            state = json.loads((self.state_dir / container_id / "state.json").read_text())
-        except (OSError, ValueError):
+        if not container_id or "/" in container_id or container_id.startswith("."):
             return False
-        return state.get("status") in ("running", "paused", "restarting")
+        return read_state(self.state_dir / container_id).running
 
     def resolve(self, gateway: str, query: bytes, client: str = "") -> bytes | None:
         self.reload()

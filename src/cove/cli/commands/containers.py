@@ -53,25 +53,27 @@ def _parse_time(text: str) -> float:
 
 def status_text(container: Container, now: float | None = None) -> str:
     """Docker's STATUS column: Up 3 minutes (healthy), Exited (0) 2 seconds ago, Created..."""
+    from cove.engine.container_types import HealthStatus, Status
+
     now = time.time() if now is None else now
     s = container.status
-    if s.status in ("running", "paused"):
+    if s.status in (Status.RUNNING, Status.PAUSED):
         started = _parse_time(s.started_at)
         text = "Up " + human_duration(now - started)
-        health = (s.health or {}).get("Status") if s.health else None
-        if s.status == "paused":
+        if s.status == Status.PAUSED:
             text += " (Paused)"
-        elif health:
-            text += f" (health: {health})" if health == "starting" else f" ({health})"
+        elif s.health is not None:
+            health = s.health.status
+            text += f" (health: {health.value})" if health == HealthStatus.STARTING else f" ({health.value})"
         return text
     code = "unknown" if s.exit_code is None else s.exit_code
-    if s.status == "restarting":
+    if s.status == Status.RESTARTING:
         return f"Restarting ({code}) {human_duration(now - _parse_time(s.finished_at))} ago"
-    if s.status == "exited":
+    if s.status == Status.EXITED:
         if not s.finished_at:
             return f"Exited ({code})"
         return f"Exited ({code}) {human_duration(now - _parse_time(s.finished_at))} ago"
-    return s.status.capitalize()
+    return str(s.status.value).capitalize()
 
 
 def command_text(cli: Cli, container: Container, image_config: dict[str, Any] | None, truncate: bool) -> str:
@@ -399,7 +401,7 @@ def cmd_ps(cli: Cli, args: argparse.Namespace) -> int:
                 "Ports": _ports_text(cli, c),
                 "RunningFor": human_duration(now - record.created) + " ago",
                 "Size": size,
-                "State": c.status.status,
+                "State": c.status.status.value,
                 "Status": status_text(c, now),
             }
         )

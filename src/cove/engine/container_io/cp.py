@@ -20,7 +20,6 @@ from cove.engine.container_files import ContainerFiles, container_files, paused
 from cove.engine.containers import ContainerService
 from cove.errors import InvalidArgument, NotFound
 from cove.host.inroot import MAX_SYMLINKS, opened
-from cove.monitor.status import read_status
 
 
 class Copier:
@@ -32,7 +31,7 @@ class Copier:
     def _files(self, ref: str) -> Iterator[ContainerFiles]:
         container = self.c.get(ref)
         with paused(self.c, container.record, container.status):
-            status = read_status(self.c.dir(container.record.id))
+            status = self.c.state(container.record.id)
             with container_files(self.c, container.record, status) as files:
                 yield files
 

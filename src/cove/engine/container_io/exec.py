@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from cove.containers.diagnose import StartFailure, explain, preflight
+from cove.containers.state import Status
 from cove.containers.users import resolve_user
 from cove.engine.container_files import container_files
 from cove.engine.containers import ContainerService, ContainerStartError
 from cove.errors import Conflict, InvalidArgument
 from cove.host.seam import Host
-from cove.monitor.status import PAUSED, read_status
 from cove.runtime.oci import error_from_log
 
 RUNTIME_FAILED = 255  # what the runtime exits with when it could not start the process
@@ -68,7 +68,7 @@ class Executor:
         """Run ``argv`` in a running container; None for --detach, else a session to wait on."""
         container = self.c.get(ref)
         record, status = container.record, container.status
-        if status.status == PAUSED:
+        if status.status == Status.PAUSED:
             raise Conflict(f"container {record.id[:12]} is paused, unpause the container before exec")
         if not status.running:
             raise Conflict(f"container {record.id[:12]} is not running")
@@ -126,7 +126,7 @@ class Executor:
             pid = host.spawn(argv_, stdin=devnull if stdin is None else stdin, stdout=stdout, stderr=stderr)
 
             def explain_failure(message: str) -> StartFailure:
-                with container_files(self.c, record, read_status(directory)) as files:
+                with container_files(self.c, record, self.c.state(record.id)) as files:
                     return explain(message, files, argv, path_env)
 
             return ExecSession(host, pid, process_file, log, explain_failure)

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 from cove.engine.containers import ContainerService
 from cove.logs import jsonfile
-from cove.monitor.status import read_status
 
 
 class Logs:
@@ -29,11 +28,9 @@ class Logs:
         yield from jsonfile.read(path, tail=tail, since=since, until=until, end=end)
         if not follow:
             return
-        directory = self.c.dir(record.id)
 
         def running() -> bool:
-            status = read_status(directory)
-            return status.supervised
+            return self.c.state(record.id).supervised
 
         for entry in jsonfile.follow(path, running, start=end):
             if until is not None and jsonfile.parse_time(entry.time) > until:

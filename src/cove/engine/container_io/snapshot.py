@@ -12,6 +12,7 @@ from typing import Any, BinaryIO
 from cove.archive.treetar import TreeTar
 from cove.build.changes import apply_changes
 from cove.containers.spec import command
+from cove.containers.state import Status
 from cove.containers.store import ContainerRecord
 from cove.engine.container_files import stopped_view
 from cove.engine.containers import ContainerService
@@ -57,7 +58,7 @@ class Snapshots:
         container = self.c.get(ref)
         record = container.record
         paused_here = False
-        if pause and container.status.status == "running":
+        if pause and container.status.status == Status.RUNNING:
             with contextlib.suppress(CoveError):
                 self.c.pause(record.id)
                 paused_here = True

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 from cove.engine.containers.layout import ContainerLayout
 from cove.errors import FailedPrecondition
-from cove.monitor.status import read_status
 
 if TYPE_CHECKING:
     from cove.engine.networks import Binding
@@ -22,7 +21,7 @@ class Connector:
     def ports(self, ref: str) -> list[Binding]:
         """The published ports of a running container (none once it stopped, as with Docker)."""
         record = self.records.resolve(ref)
-        if not read_status(self.layout.dir(record.id)).running:
+        if not self.layout.state(record.id).running:
             return []
         return self.layout.networks.bindings(record.id)
 
@@ -37,11 +36,11 @@ class Connector:
                 "it cannot be connected to other networks"
             )
         with self.layout.ops_lock(record.id).exclusive():
-            running = read_status(self.layout.dir(record.id)).running
+            running = self.layout.state(record.id).running
             self.layout.networks.connect(network, record.id, aliases=aliases or [], ip=ip, running=running)
 
     def disconnect(self, network: str, ref: str) -> None:
         record = self.records.resolve(ref)
         with self.layout.ops_lock(record.id).exclusive():
-            running = read_status(self.layout.dir(record.id)).running
+            running = self.layout.state(record.id).running
             self.layout.networks.disconnect(network, record.id, running=running)

@@ -104,15 +104,15 @@ class Inspector:
         endpoints = self.layout.networks.records.endpoints(container_id=record.id)
         if not endpoints:
             return {}
-        from cove.host.netlink import netns_path
-
         networks = []
         for e in endpoints:
             n = self.layout.networks.records.get(e.network_id)
             networks.append(NetworkAttachment(n.name, n.id, e, n.gateway, int(n.subnet.split("/")[1])))
-        path = netns_path(self.layout.networks.netns_name(record.id))
+        name = self.layout.networks.netns_name(record.id)
         return {
             "networks": networks,
             "ports": self.layout.networks.bindings(record.id) if running else [],
-            "sandbox_key": str(path) if running and path.exists() else "",
+            "sandbox_key": str(self.layout.host.netns_path(name))
+            if running and self.layout.host.netns_exists(name)
+            else "",
         }

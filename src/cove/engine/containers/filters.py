@@ -5,15 +5,17 @@ from __future__ import annotations
 import contextlib
 import re
 
+from cove.containers.state import Status
 from cove.engine.containers.layout import ContainerLayout
 from cove.engine.containers.model import Container
 from cove.engine.filters import labels_match
 from cove.errors import CoveError, InvalidArgument
 
+EXITED_FILTER = Status.EXITED.value  # Docker's exited=<code> filter is named after the status
 CONTAINER_FILTERS = frozenset(
-    {"status", "name", "label", "ancestor", "health", "exited", "id", "before", "since"}
+    {"status", "name", "label", "ancestor", "health", EXITED_FILTER, "id", "before", "since"}
 )
-STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
+STATUSES = Status.names()
 
 
 def _matches(container: Container, key: str, values: list[str], ancestors: set[str]) -> bool:
@@ -24,7 +26,7 @@ def _matches(container: Container, key: str, values: list[str], ancestors: set[s
                 raise InvalidArgument(
                     f"invalid filter 'status={value}'", hint=f"statuses: {', '.join(STATUSES)}"
                 )
-        return status.status in values
+        return status.status.value in values
     if key == "name":
         return any(re.search(v.lstrip("/"), record.name) for v in values)
     if key == "id":
@@ -34,10 +36,10 @@ def _matches(container: Container, key: str, values: list[str], ancestors: set[s
     if key == "ancestor":
         return record.image_id in ancestors
     if key == "health":
-        health = (status.health or {}).get("Status") if status.health else "none"
+        health = status.health.status.value if status.health else "none"
         return health in values
-    if key == "exited":
-        return status.status == "exited" and str(status.reported_exit_code) in values
+    if key == EXITED_FILTER:
+        return status.status == Status.EXITED and str(status.reported_exit_code) in values
     return True
 
 

@@ -8,6 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cove.containers.state import ContainerState, read_state
 from cove.containers.store import ContainerRecord, ContainerStore
 from cove.content.store import BlobNotFound
 from cove.engine.containers.model import Container
@@ -15,7 +16,6 @@ from cove.engine.containers.monitors import MonitorClient, Monitors
 from cove.engine.store import Store
 from cove.errors import CoveError, FailedPrecondition, ImageNotFound
 from cove.host.locks import FileLock
-from cove.monitor.status import read_status
 from cove.runtime import caps as capabilities
 from cove.runtime.oci import OciRuntime, RuntimeInfo
 from cove.volumes.store import VolumeStore
@@ -85,15 +85,16 @@ class ContainerLayout:
 
     # -- looking up ----------------------------------------------------------------------
 
+    def state(self, cid: str) -> ContainerState:
+        """The container's state as it really is (the one reader, containers.state)."""
+        return read_state(self.dir(cid), self.store.host)
+
     def get(self, ref: str) -> Container:
         record = self.records.resolve(ref)
-        return Container(record, read_status(self.dir(record.id)))
-
-    def status_of(self, cid: str) -> str:
-        return read_status(self.dir(cid)).status
+        return Container(record, self.state(record.id))
 
     def all(self) -> list[Container]:
-        return [Container(r, read_status(self.dir(r.id))) for r in self.records.all()]
+        return [Container(r, self.state(r.id)) for r in self.records.all()]
 
     def image_config(self, record: ContainerRecord) -> dict[str, Any] | None:
         """The settings (Cmd, Env, ...) of the image the container was made from: kept in its

@@ -8,13 +8,13 @@ import signal
 from collections.abc import Callable
 
 from cove.containers import spec as container_spec
+from cove.containers.state import ContainerState, Status
 from cove.containers.store import ContainerRecord
 from cove.engine.containers.layout import ContainerLayout
 from cove.engine.containers.model import Container
 from cove.errors import Conflict, CoveError, ExitStatusUnknown, Unavailable
 from cove.host.locks import FileLock
-from cove.monitor.state import EXITED, now_rfc3339, read_state, write_state
-from cove.monitor.status import MONITOR_LOST, PAUSED, Status, read_status
+from cove.monitor import protocol as requests
 from cove.runtime.oci import RuntimeFailure
 from cove.units import parse_signal
 
@@ -39,7 +39,7 @@ class Lifecycle:
 
     def stop(self, ref: str, *, timeout: int | None = None, signal_name: str | None = None) -> Container:
         record = self.records.resolve(ref)
-        status = read_status(self.layout.dir(record.id))
+        status = self.layout.state(record.id)
         if not status.running:
             return Container(record, status)
         wait = self._stop_timeout(record, timeout)
@@ -49,30 +49,27 @@ class Lifecycle:
             # (the image's settings unknown: its StopSignal is too, and Docker's default is used)
             else container_spec.stop_signal(record.config, self.layout.image_config(record) or {})
         )
-        if status.status == PAUSED:
-            with contextlib.suppress(RuntimeFailure):
-                self.unpause(record.id)
-        if status.supervised:
+        if status.supervised:  # (the monitor thaws a paused container first)
             with contextlib.suppress(CoveError):  # the monitor may be gone already: then it is stopped
                 self.layout.monitors.request(
-                    self.layout.socket(record.id), "stop", timeout=None, signal=sig, grace=wait
+                    self.layout.socket(record.id), requests.Stop(signal=sig, grace=wait), timeout=None
                 )
             self.wait_monitor(record.id)
         else:
             self.stop_unsupervised(record, status, sig, wait)
         return self.layout.get(record.id)
 
-    def settle(self, cid: str, status: Status | None = None) -> None:
+    def settle(self, cid: str, status: ContainerState | None = None) -> None:
         """For a container that is not running: wait until its monitor, if it is still finishing
         (runtime state, rootfs mount), has let go of it."""
-        status = status or read_status(self.layout.dir(cid))
+        status = status or self.layout.state(cid)
         if status.supervised and not status.running:
             self.wait_monitor(cid)
 
     def wait_monitor(self, cid: str, timeout: float = 60.0) -> None:
         """Until the container's monitor has finished and exited."""
-        state = read_state(self.layout.dir(cid) / "state.json")
-        pid = int(state.get("monitor_pid") or state.get("last_monitor_pid") or 0)
+        state = self.layout.state(cid)
+        pid = state.monitor_pid or state.last_monitor_pid
         if not pid:
             return
         if FileLock(self.layout.dir(cid) / "monitor.lock").try_free():
@@ -81,31 +78,33 @@ class Lifecycle:
             timeout = min(timeout, 1.0)
         self.host.wait_exit(pid, timeout)
 
-    def stop_unsupervised(self, record: ContainerRecord, status: Status, sig: int, wait: float) -> None:
-        """Stop a container whose monitor died: signal its init directly, then clean up."""
+    def stop_unsupervised(
+        self, record: ContainerRecord, status: ContainerState, sig: int, wait: float
+    ) -> None:
+        """Stop a container whose monitor died: signal its init directly, then clean up. Its
+        record stays as the dead monitor left it: the reader tells (as it did for the init that
+        ended on its own) that it exited, with a status nobody saw; the next monitor writes it."""
         pid = status.pid
+        if status.status == Status.PAUSED:
+            with contextlib.suppress(RuntimeFailure):
+                self.layout.runtime_of(record).resume(record.id)
         if pid and self.host.kill(pid, sig) and not self.host.wait_exit(pid, wait):
             self.host.kill(pid, signal.SIGKILL)
             self.host.wait_exit(pid, 10.0)
-        self.reset(record)
         # Not our child: whoever reaped it (PID 1, a subreaper) has its status, and whether it
         # died of the signal or exited after trapping it is not for us to guess.
-        state = read_state(self.layout.dir(record.id) / "state.json")
-        state.update(
-            status=EXITED, pid=0, finished_at=now_rfc3339(), exit_code=None, error=MONITOR_LOST, monitor_pid=0
-        )
-        write_state(self.layout.dir(record.id) / "state.json", state)
+        self.reset(record)
 
     def kill(self, ref: str, signal_name: str = "SIGKILL") -> Container:
         record = self.records.resolve(ref)
-        status = read_status(self.layout.dir(record.id))
+        status = self.layout.state(record.id)
         if not status.running:
             raise Conflict(f"cannot kill container: {ref}: container {record.id[:12]} is not running")
         sig = parse_signal(signal_name)
         if status.supervised:
-            reply = self.layout.monitors.request(self.layout.socket(record.id), "kill", signal=sig)
-            if not reply.get("ok"):
-                raise Conflict(f"cannot kill container: {ref}: {reply.get('error')}")
+            reply = self.layout.monitors.request(self.layout.socket(record.id), requests.Kill(signal=sig))
+            if not reply.ok:
+                raise Conflict(f"cannot kill container: {ref}: {reply.error}")
         elif status.pid:
             self.host.kill(status.pid, sig)
         return Container(record, status)
@@ -121,18 +120,19 @@ class Lifecycle:
         record = self.records.resolve(ref)
         asked = False
         while True:
-            status = read_status(self.layout.dir(record.id))
+            status = self.layout.state(record.id)
             if status.supervised and status.running and not asked:
                 asked = True
                 try:
-                    reply = self.layout.monitors.request(self.layout.socket(record.id), "wait", timeout=None)
+                    reply = self.layout.monitors.request(
+                        self.layout.socket(record.id), requests.Wait(), timeout=None
+                    )
                 except CoveError:  # the monitor finished as we asked, or died (look again)
                     self.wait_monitor(record.id)
                     continue
-                code = reply.get("exit_code")
-                if isinstance(code, int) and not isinstance(code, bool):
-                    return code
-                status = read_status(self.layout.dir(record.id))  # the monitor had none: its record
+                if reply.exit_code is not None:
+                    return reply.exit_code
+                status = self.layout.state(record.id)  # the monitor had none: its record
             elif status.running and not status.supervised:
                 if not unsupervised:
                     raise ExitStatusUnknown(record.name, running=True)
@@ -150,21 +150,23 @@ class Lifecycle:
 
     def pause(self, ref: str) -> None:
         record = self.records.resolve(ref)
-        status = read_status(self.layout.dir(record.id))
-        if status.status == PAUSED:
-            raise Conflict(f"container {record.id[:12]} is already paused")
-        if not status.running:
-            raise Conflict(f"container {record.id[:12]} is not running")
-        self.layout.runtime_of(record).pause(record.id)
-        (self.layout.dir(record.id) / PAUSED).touch()
+        self.layout.state(record.id).check_pause(record.id[:12])
+        self._ask(record, requests.Pause())
 
     def unpause(self, ref: str) -> None:
         record = self.records.resolve(ref)
-        status = read_status(self.layout.dir(record.id))
-        if status.status != PAUSED:
-            raise Conflict(f"container {record.id[:12]} is not paused")
-        self.layout.runtime_of(record).resume(record.id)
-        (self.layout.dir(record.id) / PAUSED).unlink(missing_ok=True)
+        self.layout.state(record.id).check_unpause(record.id[:12])
+        self._ask(record, requests.Unpause())
+
+    def _ask(self, record: ContainerRecord, message: requests.Request) -> None:
+        """A change of the container's state: its monitor makes it (and records it)."""
+        if not self.layout.state(record.id).supervised:
+            raise Conflict(
+                f"container {record.id[:12]} has no monitor (it died): stop or restart the container first"
+            )
+        reply = self.layout.monitors.request(self.layout.socket(record.id), message)
+        if not reply.ok:
+            raise Conflict(reply.error or f"container {record.id[:12]}: {message.op.value} failed")
 
     def reset(self, record: ContainerRecord) -> None:
         """Clear what a killed monitor may have left: runtime state and the rootfs mount."""
@@ -175,4 +177,3 @@ class Lifecycle:
         rootfs = self.layout.rootfs(record.id)
         if self.host.is_mountpoint(rootfs):
             self.host.unmount(rootfs, lazy=True)
-        (self.layout.dir(record.id) / PAUSED).unlink(missing_ok=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cove.containers.state import ContainerState
 from cove.containers.store import ContainerRecord
 from cove.errors import CoveError, Kind
-from cove.monitor.status import Status
 
 
 class ContainerStartError(CoveError):
@@ -23,4 +23,4 @@ class ContainerStartError(CoveError):
 @dataclass(frozen=True)
 class Container:
     record: ContainerRecord
-    status: Status
+    status: ContainerState

@@ -8,16 +8,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cove.monitor import client
+from cove.monitor import protocol as p
+from cove.monitor.config import MonitorConfig
 
 
 class Monitors(Protocol):
-    def start(self, config: dict[str, Any], config_path: Path, log_path: Path) -> dict[str, Any]:
+    def start(self, config: MonitorConfig, config_path: Path, log_path: Path) -> dict[str, Any]:
         """Launch the container's monitor; its first report (``ok``, else ``error``)."""
         ...
 
-    def request(
-        self, socket_path: Path, op: str, timeout: float | None = 30.0, **fields: Any
-    ) -> dict[str, Any]:
+    def request(self, socket_path: Path, message: p.Request, timeout: float | None = 30.0) -> p.Reply:
         """One request to a running monitor, and its reply (raises CoveError when it is gone)."""
         ...
 
@@ -25,10 +25,8 @@ class Monitors(Protocol):
 class MonitorClient:
     """The real monitors: forked from this process, reached on their unix sockets."""
 
-    def start(self, config: dict[str, Any], config_path: Path, log_path: Path) -> dict[str, Any]:
+    def start(self, config: MonitorConfig, config_path: Path, log_path: Path) -> dict[str, Any]:
         return client.start_monitor(config, config_path, log_path)
 
-    def request(
-        self, socket_path: Path, op: str, timeout: float | None = 30.0, **fields: Any
-    ) -> dict[str, Any]:
-        return client.request(socket_path, op, timeout=timeout, **fields)
+    def request(self, socket_path: Path, message: p.Request, timeout: float | None = 30.0) -> p.Reply:
+        return client.request(socket_path, message, timeout=timeout)

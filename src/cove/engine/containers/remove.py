@@ -11,7 +11,6 @@ from cove.engine.containers.lifecycle import Lifecycle
 from cove.engine.types import PruneReport
 from cove.errors import Conflict, CoveError
 from cove.host.trees import remove_quietly
-from cove.monitor.status import read_status
 
 
 class Remover:
@@ -25,7 +24,7 @@ class Remover:
     def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> str:
         record = self.records.resolve(ref)
         cid = record.id
-        status = read_status(self.layout.dir(cid))
+        status = self.layout.state(cid)
         if status.running:
             if not force:
                 raise Conflict(

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cove.containers.model import ContainerConfig, PullPolicy
+from cove.containers.state import ContainerState
 from cove.containers.store import ContainerRecord
 from cove.engine.attach import AttachStream
 from cove.engine.container_types import ContainerDetails, ContainerSize
@@ -23,7 +24,6 @@ from cove.engine.containers.rename import Renamer
 from cove.engine.containers.start import Starter
 from cove.engine.store import Store
 from cove.engine.types import PruneReport
-from cove.monitor.status import Status
 from cove.runtime.oci import OciRuntime
 from cove.volumes.store import VolumeStore
 
@@ -77,8 +77,8 @@ class ContainerService:
     def get(self, ref: str) -> Container:
         return self.layout.get(ref)
 
-    def status_of(self, cid: str) -> str:
-        return self.layout.status_of(cid)
+    def state(self, cid: str) -> ContainerState:
+        return self.layout.state(cid)
 
     def all(self) -> list[Container]:
         return self.layout.all()
@@ -133,7 +133,7 @@ class ContainerService:
     def stop(self, ref: str, *, timeout: int | None = None, signal_name: str | None = None) -> Container:
         return self.lifecycle.stop(ref, timeout=timeout, signal_name=signal_name)
 
-    def settle(self, cid: str, status: Status | None = None) -> None:
+    def settle(self, cid: str, status: ContainerState | None = None) -> None:
         self.lifecycle.settle(cid, status)
 
     def kill(self, ref: str, signal_name: str = "SIGKILL") -> Container:

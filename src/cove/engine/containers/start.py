@@ -26,8 +26,8 @@ from cove.errors import Conflict, CoveError, FailedPrecondition
 from cove.host.elf import is_static
 from cove.host.inroot import DIRECTORY_FLAGS, Root, opened
 from cove.monitor import client as monitor
-from cove.monitor.state import read_state, write_state
-from cove.monitor.status import read_status
+from cove.monitor import protocol as requests
+from cove.monitor.config import LogConfig, MonitorConfig, ProbeConfig
 
 # Logs rotate by default, like Docker's "local" driver: 5 files of 20 MiB.
 DEFAULT_LOG_MAX_SIZE = 20 * 1024 * 1024
@@ -55,7 +55,7 @@ class Starter:
         record = self.records.resolve(ref)
         try:
             with self.layout.ops_lock(record.id).exclusive():
-                status = read_status(self.layout.dir(record.id))
+                status = self.layout.state(record.id)
                 if status.supervised and status.running:
                     return Container(record, status)
                 if status.running:
@@ -200,53 +200,55 @@ class Starter:
             health = effective_health(config, image)
             socket_path = self.layout.socket(cid)
             socket_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            monitor_config = {
-                "id": cid,
-                "container_dir": str(self.layout.dir(cid)),
-                "bundle": str(self.layout.dir(cid) / "bundle"),
-                "rootfs": str(rootfs),
-                "runtime": info._asdict(),
-                "runtime_root": str(self.layout.run_dir / "runtime" / info.name),
-                "tty": config.tty,
-                "stdin": config.open_stdin,
-                "stdin_once": config.stdin_once,
-                "restart": config.restart.to_json(),
-                "stop_signal": container_spec.stop_signal(config, image),
-                "stop_timeout": config.stop_timeout
-                if config.stop_timeout is not None
-                else DEFAULT_STOP_TIMEOUT,
-                "cgroups_path": f"/cove/{cid}",
-                "health": dataclasses.asdict(health) if health else None,
-                "log": {
-                    "path": str(self.layout.log_path(cid)),
-                    "max_size": config.log_max_size or DEFAULT_LOG_MAX_SIZE,
-                    "max_files": config.log_max_files or DEFAULT_LOG_MAX_FILES,
-                },
-                "socket": str(socket_path),
-                "hold_output": hold_output,
-                "tty_size": list(tty_size) if tty_size else None,
-                "auto_remove_argv": [sys.executable, "-m", "cove", "rm", "--force", "--volumes", cid]
+            monitor_config = MonitorConfig(
+                id=cid,
+                container_dir=str(self.layout.dir(cid)),
+                bundle=str(self.layout.dir(cid) / "bundle"),
+                rootfs=str(rootfs),
+                runtime=info,
+                runtime_root=str(self.layout.run_dir / "runtime" / info.name),
+                socket=str(socket_path),
+                log=LogConfig(
+                    str(self.layout.log_path(cid)),
+                    config.log_max_size or DEFAULT_LOG_MAX_SIZE,
+                    config.log_max_files or DEFAULT_LOG_MAX_FILES,
+                ),
+                tty=config.tty,
+                stdin=config.open_stdin,
+                stdin_once=config.stdin_once,
+                restart=config.restart,
+                stop_signal=container_spec.stop_signal(config, image),
+                stop_timeout=config.stop_timeout if config.stop_timeout is not None else DEFAULT_STOP_TIMEOUT,
+                cgroups_path=f"/cove/{cid}",
+                health=ProbeConfig(**dataclasses.asdict(health)) if health else None,
+                hold_output=hold_output,
+                tty_size=requests.TtySize(*tty_size) if tty_size else None,
+                auto_remove_argv=[sys.executable, "-m", "cove", "rm", "--force", "--volumes", cid]
                 if config.auto_remove
                 else None,
                 # ... for this very store, whatever environment the monitor ends up with.
-                "auto_remove_env": self.layout.store_env(),
+                auto_remove_env=self.layout.store_env(),
                 # Forked from this command, the monitor turns into a lean process of its own once the
                 # container runs: at once when nobody waits on it, else after a short grace.
-                "shed_after": SHED_AFTER_ATTACHED if hold_output else 0.0,
-            }
+                shed_after=SHED_AFTER_ATTACHED if hold_output else 0.0,
+            )
             ready = self.layout.monitors.start(
                 monitor_config, self.layout.dir(cid) / "monitor.json", self.layout.dir(cid) / "monitor.log"
             )
             if not ready.get("ok"):
-                from cove.containers.diagnose import explain
+                from cove.containers.diagnose import StartFailure, explain
 
-                with contextlib.closing(mapped_files(self.volumes, record, rootfs)) as files:
-                    failure = explain(str(ready.get("error", "")), files, args, path_env)
-                state = read_state(self.layout.dir(cid) / "state.json")
-                state.update(status="created", exit_code=failure.exit_code, error=failure.message, pid=0)
-                write_state(self.layout.dir(cid) / "state.json", state)
+                error = str(ready.get("error", ""))
+                failure = StartFailure(125, error)
+                try:
+                    with contextlib.closing(mapped_files(self.volumes, record, rootfs)) as files:
+                        failure = explain(error, files, args, path_env)
+                finally:
+                    # The monitor records it (it is the record's one writer), then leaves.
+                    with contextlib.suppress(CoveError):
+                        told = requests.StartFailed(failure.message, failure.exit_code)
+                        self.layout.monitors.request(socket_path, told)
                 raise ContainerStartError(failure.message, failure.exit_code)
-            self.records.set_state(cid, "running")
         except BaseException:
             # The monitor unmounts what it runs; a start that failed leaves it to us.
             with contextlib.suppress(OSError, CoveError):
@@ -265,7 +267,7 @@ class Starter:
         remove: bool = False,
     ) -> monitor.Attachment:
         record = self.records.resolve(ref)
-        status = read_status(self.layout.dir(record.id))
+        status = self.layout.state(record.id)
         if not status.supervised:
             raise Conflict(
                 f"you cannot attach to a stopped container, start it first ({record.name})",
@@ -287,15 +289,15 @@ class Starter:
             return None
         if mode.kind is NetworkKind.CONTAINER:
             other = self.records.resolve(mode.name)
-            from cove.host.netlink import netns_path
-
-            path = netns_path(self.layout.networks.netns_name(other.id))
-            status = read_status(self.layout.dir(other.id))
+            name = self.layout.networks.netns_name(other.id)
+            status = self.layout.state(other.id)
             if not status.running:
                 raise FailedPrecondition(
                     f"cannot join network namespace of a non running container: {other.name}"
                 )
-            return str(path) if path.exists() else str(self.host.proc_path(f"{status.pid}/ns/net"))
+            if self.host.netns_exists(name):
+                return str(self.host.netns_path(name))
+            return str(self.host.proc_path(f"{status.pid}/ns/net"))
         from cove.engine.networks import PortSpec
         from cove.network.ports import parse_expose
 
