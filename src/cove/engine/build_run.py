@@ -72,6 +72,7 @@ def run_in_sandbox(
             cpus_available=host.cpu_count(),
             init_binary=None,
             known_caps=capabilities.host_caps(*host.capability_sets()),
+            hard_limit=host.hard_rlimit,
         )
         spec["process"]["cwd"] = request.workdir
         bundle = directory / "bundle"
