@@ -55,6 +55,13 @@ class RecordingHost:
     dns_listening: bool = True
     sysctls: dict[str, str] = field(default_factory=dict)
     locks_held: set[str] = field(default_factory=set)
+    # What a foreground command run_streaming runs answers: argv prefix -> (exit code, output).
+    streamed: dict[tuple[str, ...], tuple[int, bytes]] = field(default_factory=dict)
+    # The filesystem each path lies on (the longest prefix wins), else ``filesystem``.
+    filesystems: dict[Path, str] = field(default_factory=dict)
+    filesystem: str = "ext4"
+    kernel: str = "6.1.0-fake"
+    distribution: str = "Fake Linux 1"
 
     def spawn(
         self,
@@ -76,6 +83,17 @@ class RecordingHost:
         self, argv: Sequence[str], *, pass_fds: Sequence[int] = (), stderr_path: str | None = None
     ) -> None:
         self.calls.append(("spawn_detached", tuple(argv)))
+
+    def run_streaming(self, argv: Sequence[str], on_output: Callable[[bytes], None]) -> int:
+        command = tuple(argv)
+        self.calls.append(("run_streaming", command))
+        code, output = 0, b""
+        for prefix, answer in self.streamed.items():
+            if command[: len(prefix)] == prefix:
+                code, output = answer
+        if output:
+            on_output(output)
+        return code
 
     def wait(self, pid: int) -> int:
         self.calls.append(("wait", pid))
@@ -119,6 +137,10 @@ class RecordingHost:
         self.calls.append(("mount_all", tuple(mounts), target))
         self.mounted.setdefault(target, []).extend(mounts)
 
+    def bind_fd(self, fd: int, target: Path) -> None:
+        self.calls.append(("bind_fd", fd, target))
+        self.mounted.setdefault(target, []).append(Mount("bind", f"/proc/self/fd/{fd}", ("rbind",)))
+
     def unmount(self, target: Path, *, lazy: bool = False) -> None:
         self.calls.append(("unmount", target))
         stack = self.mounted.get(target)
@@ -127,8 +149,24 @@ class RecordingHost:
             if not stack:
                 del self.mounted[target]
 
+    def unmount_all_under(self, path: Path) -> None:
+        self.calls.append(("unmount_all_under", path))
+        for target in sorted(self.mounted, key=lambda p: len(p.parts), reverse=True):
+            if target == path or path in target.parents:
+                del self.mounted[target]
+
     def is_mountpoint(self, path: Path) -> bool:
         return path in self.mounted
+
+    def filesystem_type(self, path: Path) -> str:
+        holders = [p for p in self.filesystems if p == path or p in path.parents]
+        return self.filesystems[max(holders, key=lambda p: len(p.parts))] if holders else self.filesystem
+
+    def kernel_version(self) -> str:
+        return self.kernel
+
+    def operating_system(self) -> str:
+        return self.distribution
 
     def total_memory(self) -> int:
         return self.memory

@@ -38,7 +38,6 @@ from cove.engine.types import PruneReport
 from cove.errors import CoveError, InvalidArgument
 from cove.host.guard import Guard
 from cove.host.inroot import Root
-from cove.host.mounts import unmount_all_under
 from cove.host.trees import OnFailure, remove_quietly, remove_tree
 from cove.images.importer import store_unpacked
 from cove.oci.image import ImageConfig
@@ -96,7 +95,7 @@ class BuildService:
         # killed (kill -9 leaves no time for its own cleanup; the store's tidy-up would
         # otherwise wait for the next cove command).
         self.guard = Guard()
-        self.work = WorkArea(self.work_dir, self.guard)
+        self.work = WorkArea(self.work_dir, self.guard, store.host)
 
     def close(self) -> None:
         self.guard.close()
@@ -272,7 +271,7 @@ def clean_leftovers(store: Store, failed: OnFailure) -> None:
         for entry in os.scandir(work):
             names.add(entry.name)
             try:  # its rootfs, and the binds a RUN stages there (a user's context among them)
-                unmount_all_under(Path(entry.path))
+                store.host.unmount_all_under(Path(entry.path))
                 remove_tree(entry.path)  # (which never enters a mount point left there)
             except (OSError, CoveError) as exc:
                 failed(Path(entry.path), exc)

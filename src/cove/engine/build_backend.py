@@ -29,7 +29,7 @@ from cove.engine.store import Store
 from cove.errors import CoveError, ImageNotFound, InvalidArgument, Unavailable
 from cove.host.guard import Action, Guard, Remove, RunProgram, Unmount
 from cove.host.inroot import Root
-from cove.host.mounts import mount_all, unmount, unmount_all_under
+from cove.host.seam import Host
 from cove.host.trees import remove_quietly
 from cove.images import diff as snapshot_diff
 from cove.images.unpack import whiteout_mode
@@ -51,9 +51,10 @@ class WorkArea:
     """Directories under ``build/work`` and the mounts made in them, each armed on the guard
     for as long as it exists: undone by the guard should this process be killed."""
 
-    def __init__(self, root: Path, guard: Guard) -> None:
+    def __init__(self, root: Path, guard: Guard, host: Host) -> None:
         self.root = root
         self.guard = guard
+        self.host = host
 
     @contextlib.contextmanager
     def directory(self, prefix: str = BUILD_PREFIX) -> Iterator[tuple[str, Path]]:
@@ -67,7 +68,7 @@ class WorkArea:
             # What cannot go now, the store's cleanup retries and reports; never while anything
             # is still mounted under it (a removal must not reach into a mount).
             with contextlib.suppress(OSError, CoveError):
-                unmount_all_under(directory)
+                self.host.unmount_all_under(directory)
                 remove_quietly(directory)
             self.guard.disarm(token)
 
@@ -77,11 +78,11 @@ class WorkArea:
         there: undone by the guard, should this process die before the block ends."""
         token = self.guard.arm([*undo, Unmount(str(target))])
         try:
-            mount_all(mounts, target)
+            self.host.mount_all(mounts, target)
             yield
         finally:
             try:
-                unmount(target, lazy=True)
+                self.host.unmount(target, lazy=True)
             finally:
                 self.guard.disarm(token)
 
@@ -208,7 +209,7 @@ class LocalBuildBackend:
                     mounts, rootfs, RunProgram(tuple(runtime.argv("delete", "--force", name)))
                 ):
                     code = run_in_sandbox(
-                        runtime, name, directory, rootfs, request, output, self._cache_mounts
+                        self.store.host, runtime, name, directory, rootfs, request, output, self._cache_mounts
                     )
                 if code != 0:
                     raise RunFailed(f"the command exited with code {code}", code)

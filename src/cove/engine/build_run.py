@@ -17,11 +17,9 @@ from cove.containers import spec as container_spec
 from cove.containers.model import ContainerConfig, NetworkKind, NetworkMode
 from cove.containers.users import resolve_user
 from cove.errors import CoveError
-from cove.host import cgroups, sysinfo
 from cove.host.inroot import Root, opened
 from cove.host.locks import FileLock
-from cove.host.mounts import bind_fd, unmount
-from cove.host.process import run_streaming
+from cove.host.seam import Host
 from cove.runtime import caps as capabilities
 from cove.runtime.oci import OciRuntime, error_from_log
 
@@ -30,6 +28,7 @@ MOUNT_POINTS = frozenset({"etc/hosts", "etc/hostname", "etc/resolv.conf", "proc"
 
 
 def run_in_sandbox(
+    host: Host,
     runtime: OciRuntime,
     name: str,
     directory: Path,
@@ -67,12 +66,13 @@ def run_in_sandbox(
             rootfs=rootfs,
             hostname=name,
             user=user,
-            mounts=_host_mounts(request, cache_mounts, locks, directory),
+            mounts=_host_mounts(host, request, cache_mounts, locks, directory),
             etc_dir=etc,
-            cgroup_version=cgroups.version(),
-            cpus_available=sysinfo.cpu_count(),
+            cgroup_version=host.cgroup_version(),
+            cpus_available=host.cpu_count(),
             init_binary=None,
-            known_caps=capabilities.host_caps(),
+            known_caps=capabilities.host_caps(*host.capability_sets()),
+            hard_limit=host.hard_rlimit,
         )
         spec["process"]["cwd"] = request.workdir
         bundle = directory / "bundle"
@@ -80,7 +80,7 @@ def run_in_sandbox(
         (bundle / "config.json").write_text(json.dumps(spec))
         argv = runtime.argv("run", "--bundle", str(bundle), name, log=directory / "runtime.log")
         try:
-            code = run_streaming(argv, output)
+            code = host.run_streaming(argv, output)
         finally:
             # `run` in the foreground deletes its container when the command ends; one that
             # was interrupted may still be there.
@@ -98,7 +98,7 @@ def run_in_sandbox(
 
 
 def _host_mounts(
-    request: RunRequest, cache_mounts: Path, locks: contextlib.ExitStack, directory: Path
+    host: Host, request: RunRequest, cache_mounts: Path, locks: contextlib.ExitStack, directory: Path
 ) -> list[container_spec.HostMount]:
     out = []
     for m in request.mounts:
@@ -111,14 +111,14 @@ def _host_mounts(
                 _cache_dir(m.source, dict(o.split("=", 1) for o in m.options), cache_mounts, locks, directory)
             )
         elif m.root:
-            source = str(_stage_bind(Path(m.root), m.source, directory / f"bind-{len(out)}", locks))
+            source = str(_stage_bind(host, Path(m.root), m.source, directory / f"bind-{len(out)}", locks))
         out.append(
             container_spec.HostMount("bind", source, m.target, container_spec.bind_options(m.readonly))
         )
     return out
 
 
-def _stage_bind(root: Path, source: str, staging: Path, mounts: contextlib.ExitStack) -> Path:
+def _stage_bind(host: Host, root: Path, source: str, staging: Path, mounts: contextlib.ExitStack) -> Path:
     """What ``source`` leads to inside ``root``, bound at ``staging`` (a path of cove's own, for
     the runtime to bind again): resolved and pinned by a descriptor, then mounted through it,
     so that no link in the context, and no change made to it meanwhile, leads the runtime
@@ -133,8 +133,8 @@ def _stage_bind(root: Path, source: str, staging: Path, mounts: contextlib.ExitS
             staging.mkdir()
         else:
             staging.touch()
-        bind_fd(pinned, staging)
-    mounts.callback(unmount, staging, lazy=True)
+        host.bind_fd(pinned, staging)
+    mounts.callback(host.unmount, staging, lazy=True)
     return staging
 
 

@@ -13,7 +13,6 @@ from cove.engine.runtimes import choose_runtime, rejected_runtimes
 from cove.engine.store import Store
 from cove.engine.types import DiskUsage, DiskUsageRow, ImageUsage, Info, PruneReport, VolumeUsage
 from cove.errors import CoveError
-from cove.host import cgroups, mounts, sysinfo
 from cove.oci.digest import chain_ids
 from cove.oci.platform import host_platform
 from cove.runtime.oci import RuntimeInfo
@@ -59,6 +58,7 @@ class SystemService:
         running = sum(1 for s in statuses if s in (Status.RUNNING, Status.RESTARTING))
         images = self.store.images.count()
         runtime_error = ""
+        host = self.store.host
         try:
             runtime: RuntimeInfo | None = choose_runtime(self.store)
         except CoveError as exc:
@@ -71,15 +71,15 @@ class SystemService:
             images=images,
             driver=self.store.snapshotter.driver,
             driver_reason=self.store.driver_reason,
-            backing_filesystem=mounts.filesystem_type(self.store.root),
+            backing_filesystem=host.filesystem_type(self.store.root),
             root=str(self.store.root),
             runtime_dir=str(self.store.config.runtime_dir),
-            kernel_version=sysinfo.kernel_version(),
-            operating_system=sysinfo.operating_system(),
+            kernel_version=host.kernel_version(),
+            operating_system=host.operating_system(),
             architecture=str(host_platform().architecture),
-            cpus=sysinfo.cpu_count(),
-            memory=sysinfo.total_memory(),
-            name=sysinfo.hostname(),
+            cpus=host.cpu_count(),
+            memory=host.total_memory(),
+            name=host.hostname(),
             server_version=__version__,
             config_file=str(self.store.config.config_file) if self.store.config.config_file else None,
             runtime=runtime.name if runtime else "",
@@ -87,7 +87,7 @@ class SystemService:
             runtime_path=runtime.path if runtime else "",
             runtimes_rejected=rejected_runtimes(self.store),
             runtime_error=runtime_error,
-            cgroup_version=cgroups.version(),
+            cgroup_version=host.cgroup_version(),
             insecure_registries=("127.0.0.0/8", "::1/128", *self.store.config.insecure_registries),
             registry_mirrors=self.store.config.registry_mirrors,
         )

@@ -13,7 +13,7 @@ import contextlib
 import os
 import shutil
 import signal
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
@@ -41,6 +41,11 @@ class Host(Protocol):
     def spawn_detached(
         self, argv: Sequence[str], *, pass_fds: Sequence[int] = (), stderr_path: str | None = None
     ) -> None: ...
+
+    def run_streaming(self, argv: Sequence[str], on_output: Callable[[bytes], None]) -> int:
+        """Run ``argv`` in the foreground, stdin empty, stdout and stderr merged into
+        ``on_output`` as they come; its exit code. The child dies with this process."""
+        ...
 
     def wait(self, pid: int) -> int:
         """Wait for our child ``pid``; its exit code as a shell reports it (128+N for signal N)."""
@@ -71,11 +76,29 @@ class Host(Protocol):
     # -- mounts --
     def mount_all(self, mounts: Sequence[Mount], target: Path) -> None: ...
 
+    def bind_fd(self, fd: int, target: Path) -> None:
+        """Bind what the descriptor ``fd`` pins (an ``O_PATH`` one will do) on ``target``."""
+        ...
+
     def unmount(self, target: Path, *, lazy: bool = False) -> None: ...
+
+    def unmount_all_under(self, path: Path) -> None:
+        """Detach everything mounted at or below ``path`` (before a tree there is removed)."""
+        ...
 
     def is_mountpoint(self, path: Path) -> bool: ...
 
+    def filesystem_type(self, path: Path) -> str:
+        """The type of the filesystem that holds ``path`` (ext4, xfs, tmpfs, overlay...)."""
+        ...
+
     # -- system facts --
+    def kernel_version(self) -> str: ...
+
+    def operating_system(self) -> str:
+        """The distribution's name (os-release's PRETTY_NAME), else the kernel's."""
+        ...
+
     def total_memory(self) -> int: ...
 
     def cpu_count(self) -> int:
@@ -177,6 +200,9 @@ class LinuxHost:
     ) -> None:
         process.spawn_detached(argv, pass_fds=pass_fds, stderr_path=stderr_path)
 
+    def run_streaming(self, argv: Sequence[str], on_output: Callable[[bytes], None]) -> int:
+        return process.run_streaming(argv, on_output)
+
     def wait(self, pid: int) -> int:
         _, status = os.waitpid(pid, 0)
         return process.exit_code(status)
@@ -207,11 +233,26 @@ class LinuxHost:
     def mount_all(self, mounts_: Sequence[Mount], target: Path) -> None:
         mounts.mount_all(mounts_, target)
 
+    def bind_fd(self, fd: int, target: Path) -> None:
+        mounts.bind_fd(fd, target)
+
     def unmount(self, target: Path, *, lazy: bool = False) -> None:
         mounts.unmount(target, lazy=lazy)
 
+    def unmount_all_under(self, path: Path) -> None:
+        mounts.unmount_all_under(path)
+
     def is_mountpoint(self, path: Path) -> bool:
         return mounts.is_mountpoint(path)
+
+    def filesystem_type(self, path: Path) -> str:
+        return mounts.filesystem_type(path)
+
+    def kernel_version(self) -> str:
+        return sysinfo.kernel_version()
+
+    def operating_system(self) -> str:
+        return sysinfo.operating_system()
 
     def total_memory(self) -> int:
         return sysinfo.total_memory()

@@ -11,7 +11,7 @@ from cove.engine.networks.addresses import Addresses, mac_for, prefix_of
 from cove.engine.networks.hostnames import HostNames, veth_name
 from cove.engine.networks.model import INTERNAL_ONLY_MODES, Attachment, StoreLock
 from cove.errors import Conflict, FailedPrecondition
-from cove.host.netlink import NetHost, Veth, netns_path
+from cove.host.netlink import NetHost, Veth
 from cove.host.seam import Host
 from cove.network.store import Endpoint, NetworkRecord, NetworkStore
 
@@ -80,7 +80,7 @@ class Wiring:
             self.sync_rules()
             if named:
                 self.publish_names()
-        return netns_path(name)
+        return self.host.netns_path(name)
 
     def _veth(self, network: NetworkRecord, endpoint: Endpoint) -> Veth:
         return Veth(
