@@ -12,7 +12,6 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -430,12 +429,19 @@ def test_follow_closes_its_file(log_path: Path, writer: JsonFileWriter) -> None:
 class Follower:
     """Runs jsonfile.follow in a thread and hands over what it yields."""
 
-    def __init__(self, path: Path, start: int, still_running: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        start: int,
+        still_running: Callable[[], bool] | None = None,
+        stat: jsonfile.Stat = os.stat,
+    ) -> None:
         self.stopped = threading.Event()
         self.calls = 0
         self.entries: queue.Queue[LogEntry] = queue.Queue()
         self.error: BaseException | None = None
         self.custom = still_running
+        self.stat = stat
         self.thread = threading.Thread(target=self._run, args=(path, start), daemon=True)
         self.thread.start()
 
@@ -447,7 +453,7 @@ class Follower:
 
     def _run(self, path: Path, start: int) -> None:
         try:
-            for entry in jsonfile.follow(path, self.still_running, start=start):
+            for entry in jsonfile.follow(path, self.still_running, start=start, stat=self.stat):
                 self.entries.put(entry)
         except BaseException as exc:
             self.error = exc
@@ -552,25 +558,20 @@ def test_follow_waits_without_busy_polling(log_path: Path, writer: JsonFileWrite
 
 
 class _RaceAtStat:
-    """Stands in for ``os`` in jsonfile: runs ``hook`` just before the first ``os.stat``,
+    """The follower's ``stat``: runs ``hook`` just before the first look at a file name,
     i.e. right after the follower found the end of its file."""
 
     def __init__(self, hook: Callable[[], None]) -> None:
         self.hook: Callable[[], None] | None = hook
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(os, name)
-
-    def stat(self, *args: Any, **kw: Any) -> os.stat_result:
+    def __call__(self, path: Path) -> os.stat_result:
         hook, self.hook = self.hook, None
         if hook is not None:
             hook()
-        return os.stat(*args, **kw)
+        return os.stat(path)
 
 
-def test_follow_finishes_the_old_file_when_it_rotates(
-    log_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_follow_finishes_the_old_file_when_it_rotates(log_path: Path) -> None:
     # The writer adds a line to the file and rotates between the follower's last read of it
     # and its look at whether the file was rotated: that line must not be lost.
     w = JsonFileWriter(log_path, max_size=LINE_SIZE * 2, max_files=3)
@@ -579,13 +580,14 @@ def test_follow_finishes_the_old_file_when_it_rotates(
     def writer_runs_ahead() -> None:
         write_lines(w, range(1, 3))  # line 1 fills the old file, line 2 starts a new one
 
-    monkeypatch.setattr(jsonfile, "os", _RaceAtStat(writer_runs_ahead))
-    follower = Follower(log_path, jsonfile.end_of(log_path))
+    race = _RaceAtStat(writer_runs_ahead)
+    follower = Follower(log_path, jsonfile.end_of(log_path), stat=race)
     try:
         got = follower.take(2, timeout=2)
     finally:
         w.close()
     got += follower.finish()
+    assert race.hook is None  # the race did happen
     assert got == [line_of(1).decode(), line_of(2).decode()]
 
 
@@ -642,9 +644,7 @@ def test_follow_a_single_file_that_starts_over(log_path: Path) -> None:
     assert follower.finish() == []
 
 
-def test_follow_reads_every_file_after_several_rotations(
-    log_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_follow_reads_every_file_after_several_rotations(log_path: Path) -> None:
     # The writer rotates three times between two looks of the follower: each file in turn.
     w = JsonFileWriter(log_path, max_size=LINE_SIZE, max_files=5)
     write_lines(w, range(1))
@@ -652,17 +652,16 @@ def test_follow_reads_every_file_after_several_rotations(
     def writer_runs_ahead() -> None:
         write_lines(w, range(1, 4))  # one line a file
 
-    monkeypatch.setattr(jsonfile, "os", _RaceAtStat(writer_runs_ahead))
+    race = _RaceAtStat(writer_runs_ahead)
     try:
-        got = texts(list(jsonfile.follow(log_path, lambda: False, start=0)))
+        got = texts(list(jsonfile.follow(log_path, lambda: False, start=0, stat=race)))
     finally:
         w.close()
+    assert race.hook is None  # the race did happen
     assert got == [line_of(n).decode() for n in range(4)]
 
 
-def test_follow_goes_on_when_its_file_was_rotated_away(
-    log_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_follow_goes_on_when_its_file_was_rotated_away(log_path: Path) -> None:
     # The follower fell so far behind that its file was deleted: it goes on with the oldest
     # file left (what was in the files between is gone).
     w = JsonFileWriter(log_path, max_size=LINE_SIZE, max_files=2)
@@ -671,11 +670,12 @@ def test_follow_goes_on_when_its_file_was_rotated_away(
     def writer_runs_ahead() -> None:
         write_lines(w, range(1, 4))
 
-    monkeypatch.setattr(jsonfile, "os", _RaceAtStat(writer_runs_ahead))
+    race = _RaceAtStat(writer_runs_ahead)
     try:
-        got = texts(list(jsonfile.follow(log_path, lambda: False, start=0)))
+        got = texts(list(jsonfile.follow(log_path, lambda: False, start=0, stat=race)))
     finally:
         w.close()
+    assert race.hook is None  # the race did happen
     assert got == [line_of(n).decode() for n in (0, 2, 3)]
 
 

@@ -222,9 +222,13 @@ def end_of(path: Path) -> Offset:
     return Offset(st.st_size, st.st_ino)
 
 
-def _inode(path: Path) -> int | None:
+Stat = Callable[[Path], os.stat_result]
+"""How a follower looks at a log file's name (a seam: tests run the writer at that moment)."""
+
+
+def _inode(path: Path, stat: Stat = os.stat) -> int | None:
     try:
-        return os.stat(path).st_ino
+        return stat(path).st_ino
     except FileNotFoundError:
         return None
 
@@ -389,21 +393,21 @@ def _open_start(path: Path, start: int) -> _Tail | None:
     return tail
 
 
-def _open_next(path: Path, current: _Tail) -> _Tail | None:
+def _open_next(path: Path, current: _Tail, stat: Stat) -> _Tail | None:
     """The file the writer went on to after ``current``, opened; None while ``current`` is the
     live file. One rotation or several: the follower must read every file in turn.
     """
     for _ in range(_SCANS):
-        if _inode(path) == current.inode:  # the usual case, one stat
+        if _inode(path, stat) == current.inode:  # the usual case, one stat
             return None
         names = [path, *reversed(_rotated_files(path))]  # newest first
-        inodes = [_inode(name) for name in names]
+        inodes = [_inode(name, stat) for name in names]
         if current.inode in inodes[1:]:
             at = inodes.index(current.inode)
             newer = _open(names[at - 1])
             # Still where it was after the newer file was opened: no rotation came between,
             # so ``newer`` is the very next file.
-            if newer is not None and _inode(names[at]) == current.inode:
+            if newer is not None and _inode(names[at], stat) == current.inode:
                 return newer
             if newer is not None:
                 newer.close()
@@ -414,11 +418,14 @@ def _open_next(path: Path, current: _Tail) -> _Tail | None:
     return _open(path)
 
 
-def follow(path: Path, still_running: Callable[[], bool], *, start: int) -> Generator[LogEntry, None, None]:
+def follow(
+    path: Path, still_running: Callable[[], bool], *, start: int, stat: Stat = os.stat
+) -> Generator[LogEntry, None, None]:
     """Entries written after offset ``start`` of the live file (see :func:`end_of`), across
     rotations, until the writer is gone and everything is read. Waits with inotify, never by
     polling in a loop; waits for a log that does not exist yet while the writer runs.
-    Closing the generator early (``logs --until``) closes its file.
+    Closing the generator early (``logs --until``) closes its file. ``stat`` is how it
+    looks for rotations (between its reads and the writer's renames).
     """
     watcher = Watcher()
     current: _Tail | None = None
@@ -433,7 +440,7 @@ def follow(path: Path, still_running: Callable[[], bool], *, start: int) -> Gene
                 current = _open_start(path, start)
             if current is not None:
                 yield from current.entries()
-                newer = _open_next(path, current)
+                newer = _open_next(path, current, stat)
                 if newer is not None:
                     # The writer never writes to a rotated file again: what it added before
                     # the rotation is all that is left of it.
