@@ -152,34 +152,31 @@ def test_a_spare_is_reserved_beside_the_record(tmp_path: Path) -> None:
     assert state_file.reserve_spare(record)  # already there
 
 
-def test_a_vital_record_uses_the_spare_when_the_disk_is_full(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_vital_record_uses_the_spare_when_the_disk_is_full(tmp_path: Path) -> None:
     record = tmp_path / "state.json"
     state_file.reserve_spare(record)
-    real = state_file._replace
     calls: list[bool] = []
 
     def full_until_the_spare_goes(path: Path, data: bytes) -> None:
         calls.append((tmp_path / "state.json.spare").exists())
         if calls[-1]:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        real(path, data)
+        state_file.replace_file(path, data)
 
-    monkeypatch.setattr(state_file, "_replace", full_until_the_spare_goes)
-    with pytest.raises(OSError, match="No space"):
-        state_file.write_record(record, {"status": "exited"})  # not vital: the spare stays
+    with pytest.raises(OSError, match="No space"):  # not vital: the spare stays
+        state_file.write_record(record, {"status": "exited"}, replace=full_until_the_spare_goes)
     assert calls == [True]
-    state_file.write_record(record, {"status": "exited", "exit_code": 7}, spare=True)
+    state_file.write_record(
+        record, {"status": "exited", "exit_code": 7}, spare=True, replace=full_until_the_spare_goes
+    )
     assert calls == [True, True, False]
     assert state_file.read_record(record) == {"status": "exited", "exit_code": 7}
 
     def always_full(path: Path, data: bytes) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(state_file, "_replace", always_full)
     with pytest.raises(OSError, match="No space"):  # no spare left to give: the caller keeps it
-        state_file.write_record(record, {"status": "exited"}, spare=True)
+        state_file.write_record(record, {"status": "exited"}, spare=True, replace=always_full)
 
 
 def test_a_failed_write_leaves_no_temporary_file(tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -401,18 +400,12 @@ def test_now_rfc3339_is_utc_and_now() -> None:
     assert text[:19] in (whole, whole_after)
 
 
-def _fake_clock(ns: int) -> SimpleNamespace:
-    return SimpleNamespace(time_ns=lambda: ns, strftime=time.strftime, gmtime=time.gmtime)
+def test_now_rfc3339_keeps_nanoseconds() -> None:
+    assert state.now_rfc3339(lambda: 1_714_557_600_123_456_789) == "2024-05-01T10:00:00.123456789Z"
 
 
-def test_now_rfc3339_keeps_nanoseconds(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(state, "time", _fake_clock(1_714_557_600_123_456_789))
-    assert state.now_rfc3339() == "2024-05-01T10:00:00.123456789Z"
-
-
-def test_now_rfc3339_pads_small_fractions(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(state, "time", _fake_clock(1_714_557_600_000_000_001))
-    assert state.now_rfc3339() == "2024-05-01T10:00:00.000000001Z"
+def test_now_rfc3339_pads_small_fractions() -> None:
+    assert state.now_rfc3339(lambda: 1_714_557_600_000_000_001) == "2024-05-01T10:00:00.000000001Z"
 
 
 @pytest.mark.parametrize(
@@ -424,11 +417,8 @@ def test_now_rfc3339_pads_small_fractions(monkeypatch: pytest.MonkeyPatch) -> No
         (1_714_557_600_000_000_000, "2024-05-01T10:00:00Z"),
     ],
 )
-def test_now_rfc3339_trims_trailing_zeros_like_rfc3339nano(
-    monkeypatch: pytest.MonkeyPatch, ns: int, text: str
-) -> None:
-    monkeypatch.setattr(state, "time", _fake_clock(ns))
-    assert state.now_rfc3339() == text
+def test_now_rfc3339_trims_trailing_zeros_like_rfc3339nano(ns: int, text: str) -> None:
+    assert state.now_rfc3339(lambda: ns) == text
 
 
 @pytest.mark.parametrize(
@@ -440,10 +430,9 @@ def test_now_rfc3339_trims_trailing_zeros_like_rfc3339nano(
         1_714_557_600_999_999_999,
     ],
 )
-def test_now_rfc3339_is_read_back_by_the_timestamp_parser(monkeypatch: pytest.MonkeyPatch, ns: int) -> None:
+def test_now_rfc3339_is_read_back_by_the_timestamp_parser(ns: int) -> None:
     # The readers of StartedAt / FinishedAt / health log times (ps, inspect, filters) parse
     # with cove.oci.timestamps, which must take the trimmed forms too.
-    monkeypatch.setattr(state, "time", _fake_clock(ns))
-    text = state.now_rfc3339()
+    text = state.now_rfc3339(lambda: ns)
     assert RFC3339.match(text), text
     assert timestamp(text) == pytest.approx(ns / 1e9, abs=1e-6)

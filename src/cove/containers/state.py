@@ -26,7 +26,7 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -418,10 +418,11 @@ def read_state(container_dir: Path, host: Liveness | None = None) -> ContainerSt
 # -- the writer's file operations (the monitor's) ---------------------------------------------
 
 
-def now_rfc3339() -> str:
-    """The time now as Go's RFC3339Nano writes it (Docker's StartedAt, FinishedAt and health
-    log times): UTC, nanoseconds with trailing zeros trimmed, no fraction on a whole second."""
-    seconds, frac = divmod(time.time_ns(), 1_000_000_000)
+def now_rfc3339(clock: Callable[[], int] = time.time_ns) -> str:
+    """The time now (``clock``: nanoseconds since the epoch) as Go's RFC3339Nano writes it
+    (Docker's StartedAt, FinishedAt and health log times): UTC, nanoseconds with trailing
+    zeros trimmed, no fraction on a whole second."""
+    seconds, frac = divmod(clock(), 1_000_000_000)
     base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
     fraction = f"{frac:09d}".rstrip("0")
     return f"{base}.{fraction}Z" if fraction else f"{base}Z"
@@ -431,17 +432,37 @@ def write_state(path: Path, state: ContainerState, *, spare: bool = False) -> No
     write_record(path, state.to_json(), spare=spare)
 
 
-def write_record(path: Path, record: Mapping[str, Any], *, spare: bool = False) -> None:
+def replace_file(path: Path, data: bytes) -> None:
+    """Put ``data`` at ``path`` by renaming a new file over it."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)  # what a failed try took is free again
+        raise
+
+
+def write_record(
+    path: Path,
+    record: Mapping[str, Any],
+    *,
+    spare: bool = False,
+    replace: Callable[[Path, bytes], None] = replace_file,
+) -> None:
     """Replace the record at ``path`` atomically (a new file renamed over it). ``spare``: when
     the file system is out of space, release the spare kept beside it (see reserve_spare) and
-    try once more, so that a record that must not be lost, an exit, still goes in."""
+    try once more, so that a record that must not be lost, an exit, still goes in.
+    ``replace`` writes the bytes."""
     data = json.dumps(record).encode()
     try:
-        _replace(path, data)
+        replace(path, data)
     except OSError as exc:
         if not (spare and exc.errno in NO_ROOM and release_spare(path)):
             raise
-        _replace(path, data)
+        replace(path, data)
 
 
 def read_record(path: Path) -> dict[str, Any]:
@@ -490,15 +511,3 @@ def release_spare(path: Path) -> bool:
     except FileNotFoundError:
         return False
     return True
-
-
-def _replace(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)  # what a failed try took is free again
-        raise
