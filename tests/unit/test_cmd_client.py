@@ -23,7 +23,7 @@ from cove.cli import cmd_wire as wire
 LOST = b"Error: the cove command server went away while running this command\n"
 
 Peer = Callable[[socket.socket], None]
-Serve = Callable[[Peer], int | None]
+Serve = Callable[..., int | None]
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def serve(monkeypatch: pytest.MonkeyPatch) -> Iterator[Serve]:
     listener.listen(1)
     threads: list[threading.Thread] = []
 
-    def run(peer: Peer) -> int | None:
+    def run(peer: Peer, start_server: Callable[[wire.Paths], None] = cmd_client.start_server) -> int | None:
         def accept() -> None:
             conn, _ = listener.accept()
             with conn:
@@ -47,7 +47,7 @@ def serve(monkeypatch: pytest.MonkeyPatch) -> Iterator[Serve]:
         thread = threading.Thread(target=accept, daemon=True)
         thread.start()
         threads.append(thread)
-        return cmd_client.run(["ps"])
+        return cmd_client.run(["ps"], start_server)
 
     try:
         yield run
@@ -123,12 +123,9 @@ def test_the_commands_exit_code(serve: Serve, capfd: pytest.CaptureFixture[str])
     assert capfd.readouterr().err == ""
 
 
-def test_a_stale_server_lets_the_client_run_the_command(
-    serve: Serve, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_stale_server_lets_the_client_run_the_command(serve: Serve) -> None:
     started: list[wire.Paths] = []
-    monkeypatch.setattr(cmd_client, "start_server", started.append)
-    assert serve(replies(b"stale\n")) is None
+    assert serve(replies(b"stale\n"), started.append) is None
     assert len(started) == 1
 
 
@@ -136,6 +133,5 @@ def test_no_server_lets_the_client_run_the_command(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("COVE_RUNTIME_DIR", str(tmp_path))
     monkeypatch.setenv("COVE_COMMAND_SERVER", "1")
     started: list[wire.Paths] = []
-    monkeypatch.setattr(cmd_client, "start_server", started.append)
-    assert cmd_client.run(["ps"]) is None
+    assert cmd_client.run(["ps"], started.append) is None
     assert len(started) == 1

@@ -18,6 +18,10 @@ import sys
 
 from cove.cli import cmd_wire as wire
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: milliseconds
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 # The signals a user sends to a command (Ctrl-C, kill, a closed terminal, a resized one).
 FORWARDED = (
     _signal.SIGINT,
@@ -32,8 +36,35 @@ FORWARDED = (
 SERVER_LOST = 125
 
 
-def run(argv: list[str]) -> int | None:
-    """The command's exit code when a server ran it; None when the caller must run it."""
+def start_server(paths: wire.Paths) -> None:
+    """Start a server in the background (a new session, stdio on /dev/null, errors to its log);
+    when another one wins the race to its lock, it just exits."""
+    directory = os.path.dirname(paths.socket)
+    null = log = -1
+    try:
+        os.makedirs(directory, 0o700, exist_ok=True)
+        if not os.access(directory, os.W_OK):
+            return
+        null = os.open(os.devnull, os.O_RDWR)
+        log = os.open(paths.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        actions = [
+            (os.POSIX_SPAWN_DUP2, null, 0),
+            (os.POSIX_SPAWN_DUP2, null, 1),
+            (os.POSIX_SPAWN_DUP2, log, 2),
+        ]
+        argv = [sys.executable, "-m", "cove.cli.cmd_server"]
+        os.posix_spawn(sys.executable, argv, os.environ, file_actions=actions, setsid=True)
+    except OSError:
+        pass  # no server then: every command runs in its own process, as with COVE_COMMAND_SERVER=0
+    finally:
+        for fd in (null, log):
+            if fd >= 0:
+                os.close(fd)
+
+
+def run(argv: list[str], start_server: Callable[[wire.Paths], None] = start_server) -> int | None:
+    """The command's exit code when a server ran it; None when the caller must run it (and
+    ``start_server`` was asked to start one for the next command, when there was none)."""
     env = os.environ
     if not wire.enabled(env):
         return None
@@ -51,7 +82,7 @@ def run(argv: list[str]) -> int | None:
             return None
         if not _send_request(sock, argv, cwd):
             return None
-        return _await_exit(sock, paths)
+        return _await_exit(sock, paths, start_server)
     finally:
         sock.close()
 
@@ -89,7 +120,9 @@ def _send_request(sock: _socket.socket, argv: list[str], cwd: bytes) -> bool:
     return True
 
 
-def _await_exit(sock: _socket.socket, paths: wire.Paths) -> int | None:
+def _await_exit(
+    sock: _socket.socket, paths: wire.Paths, start_server: Callable[[wire.Paths], None]
+) -> int | None:
     def forward(signum: int, _frame: object) -> None:
         try:  # noqa: SIM105 - contextlib would cost this lean module milliseconds
             sock.send(b"kill %d\n" % signum)
@@ -158,29 +191,3 @@ def _die_by(signum: int) -> int:
     except (OSError, ValueError):
         pass
     return 128 + signum  # the signal does not kill (SIGCHLD, say): report it as a shell would
-
-
-def start_server(paths: wire.Paths) -> None:
-    """Start a server in the background (a new session, stdio on /dev/null, errors to its log);
-    when another one wins the race to its lock, it just exits."""
-    directory = os.path.dirname(paths.socket)
-    null = log = -1
-    try:
-        os.makedirs(directory, 0o700, exist_ok=True)
-        if not os.access(directory, os.W_OK):
-            return
-        null = os.open(os.devnull, os.O_RDWR)
-        log = os.open(paths.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        actions = [
-            (os.POSIX_SPAWN_DUP2, null, 0),
-            (os.POSIX_SPAWN_DUP2, null, 1),
-            (os.POSIX_SPAWN_DUP2, log, 2),
-        ]
-        argv = [sys.executable, "-m", "cove.cli.cmd_server"]
-        os.posix_spawn(sys.executable, argv, os.environ, file_actions=actions, setsid=True)
-    except OSError:
-        pass  # no server then: every command runs in its own process, as with COVE_COMMAND_SERVER=0
-    finally:
-        for fd in (null, log):
-            if fd >= 0:
-                os.close(fd)
