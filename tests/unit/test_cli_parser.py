@@ -4,16 +4,18 @@ the subparsers stand-in of cove.cli.main that builds only the commands (and alia
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable, Sequence
 
 import pytest
 
 from cove.cli.main import _Only, _SkippedParser, build_parser
-from cove.cli.parser import CoveArgumentParser, GoBool, UsageError, go_bool, parse_filters
+from cove.cli.parser import CoveArgumentParser, GoBool, UsageError, command_line, go_bool, parse_filters
 
 
-def run_like_parser() -> CoveArgumentParser:
+def run_like_parser(command_line: Callable[[], Sequence[str]] = command_line) -> CoveArgumentParser:
     """A small parser shaped like ``cove run``: options, a GoBool, IMAGE and a command."""
-    p = CoveArgumentParser(prog="cove run")
+    p = CoveArgumentParser(prog="cove run", command_line=command_line)
     p.add_argument("--sig-proxy", action=GoBool, default=True)
     p.add_argument("--rm", action="store_true")
     p.add_argument("-e", "--env", action="append", default=[])
@@ -146,13 +148,17 @@ def test_gobool_ignores_nargs_const_and_type_passed_by_the_caller() -> None:
     assert p.parse_args(["--flag=false"]).flag is False
 
 
-def test_parse_args_none_reads_sys_argv(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``parse_args()`` without a list reads sys.argv; a bare GoBool there must not eat the
-    next word either (the top-level parser is called this way when no list is given)."""
-    monkeypatch.setattr("sys.argv", ["cove", "--sig-proxy", "busybox"])
-    args = run_like_parser().parse_args()
+def test_parse_args_none_reads_the_command_line() -> None:
+    """``parse_args()`` without a list reads the command line; a bare GoBool there must not
+    eat the next word either (the top-level parser is called this way when no list is given)."""
+    args = run_like_parser(lambda: ["--sig-proxy", "busybox"]).parse_args()
     assert args.sig_proxy is True
     assert args.image == "busybox"
+
+
+def test_the_command_line_is_sys_argv_after_the_program_name() -> None:
+    assert CoveArgumentParser().command_line is command_line
+    assert command_line() == sys.argv[1:]
 
 
 def test_parser_without_gobool_passes_args_unchanged() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 
@@ -28,11 +29,19 @@ class GoBool(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
+def command_line() -> Sequence[str]:
+    """The words after the program's name: what ``parse_args()`` reads when given none."""
+    return sys.argv[1:]
+
+
 class CoveArgumentParser(argparse.ArgumentParser):
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(
+        self, *args: object, command_line: Callable[[], Sequence[str]] = command_line, **kwargs: object
+    ) -> None:
         kwargs.setdefault("allow_abbrev", False)
         kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.command_line = command_line
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message, self.prog)
@@ -44,7 +53,7 @@ class CoveArgumentParser(argparse.ArgumentParser):
         """Turn a bare ``--flag`` of a GoBool into ``--flag=true`` up to the first positional,
         so it does not take the image name (``run --sig-proxy busybox``) as its value."""
         if args is None:
-            args = sys.argv[1:]  # what argparse would read: rewrite it too
+            args = self.command_line()  # what argparse would read: rewrite it too
         bools = {o for a in self._actions if isinstance(a, GoBool) for o in a.option_strings}
         if not bools:
             return args
