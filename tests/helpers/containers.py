@@ -49,3 +49,20 @@ def assert_no_traces(root: Path, cid: str) -> None:
     assert cgroup_dirs(cid) == [], cgroup_dirs(cid)
     assert processes_mentioning(cid) == [], processes_mentioning(cid)
     assert not (root / "containers" / cid).exists()
+
+
+def command_servers_of(root: Path) -> list[int]:
+    """The PIDs of cove command servers serving the store at ``root`` (found by environment)."""
+    wanted = f"COVE_ROOT={root}".encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if b"cove.cli.cmd_server" not in (proc / "cmdline").read_bytes():
+                continue
+            if wanted in (proc / "environ").read_bytes().split(b"\0"):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found

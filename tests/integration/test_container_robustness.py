@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.conftest import CoveRunner
-from tests.helpers.containers import assert_no_traces, processes_mentioning, wait_until
+from tests.helpers.containers import assert_no_traces, command_servers_of, processes_mentioning, wait_until
 
 
 def inspect(cove: CoveRunner, ref: str, field: str) -> str:
@@ -234,3 +234,5 @@ def test_detached_rm_removes_itself(cove_busybox: CoveRunner) -> None:
     wait_until(lambda: cove("ps", "-aq").out == "", timeout=30)
     wait_until(lambda: not processes_mentioning(cid))  # the monitor, become `cove rm`, finishing
     assert_no_traces(cove.root, cid)
+    # A one-shot removal starts no command server (one would stay 15 minutes for nobody).
+    assert command_servers_of(cove.root) == []

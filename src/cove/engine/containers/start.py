@@ -226,8 +226,9 @@ class Starter:
                 auto_remove_argv=[sys.executable, "-m", "cove", "rm", "--force", "--volumes", cid]
                 if config.auto_remove
                 else None,
-                # ... for this very store, whatever environment the monitor ends up with.
-                auto_remove_env=self.layout.store_env(),
+                # ... for this very store, whatever environment the monitor ends up with; a
+                # one-shot removal starts no command server (it would idle 15 minutes for nobody).
+                auto_remove_env={**self.layout.store_env(), "COVE_COMMAND_SERVER": "0"},
                 # Forked from this command, the monitor turns into a lean process of its own once the
                 # container runs: at once when nobody waits on it, else after a short grace.
                 shed_after=SHED_AFTER_ATTACHED if hold_output else 0.0,
