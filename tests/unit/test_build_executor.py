@@ -301,3 +301,26 @@ def test_copy_chown_with_names(backend: RecordingBackend, context: Context) -> N
     assert backend.owners == [{"b.txt": (1000, 1000)}, {"c": (1000, 50)}]  # a user alone: its uid as gid
     steps = [h["created_by"] for h in built.config["history"][1:]]
     assert steps == ["COPY --chown=app b.txt /", "COPY --chown=app:staff b.txt /c"]
+
+
+def test_a_stage_copies_from_a_later_one(backend: RecordingBackend, context: Context) -> None:
+    """A forward --from builds the later stage first (it raised KeyError before)."""
+    (backend.tmp / "etc").mkdir(exist_ok=True)
+    (backend.tmp / "etc" / "os-release").write_text("ID=test\n")
+    built = build(
+        backend,
+        context,
+        "FROM base AS a\nCOPY --from=b /etc/os-release /\nFROM base AS b\nRUN touch /made\n",
+        target="a",
+    )
+    assert backend.copies == [{"os-release"}]
+    assert len(built.layers) == 2  # base's, then the copy
+
+
+def test_a_stage_copying_from_itself_is_refused_without_waiting(
+    backend: RecordingBackend, context: Context
+) -> None:
+    """It could only wait on itself (build() never returned): the plan refuses it up front."""
+    with pytest.raises(DockerfileError, match="circular dependency detected on stage: a"):
+        build(backend, context, "FROM base AS a\nCOPY --from=a /x /x\n")
+    assert backend.copies == []

@@ -77,3 +77,38 @@ def test_errors(text: str, args: dict[str, str], target: str | None, error: str)
 def test_a_later_stage_name_is_an_image() -> None:
     p = make("FROM later AS first\nFROM busybox AS later\n")
     assert p.stages[0].base == "later" and p.stages[0].depends_on == set()
+
+
+def test_a_copy_from_may_name_a_later_stage() -> None:
+    """As BuildKit resolves --from once every stage is known: `a` needs `b`, built first."""
+    text = "FROM scratch AS a\nCOPY --from=b /x /x\nFROM scratch AS b\n"
+    p = make(text, target="a")
+    assert p.stages[0].depends_on == {1} and p.needed == [1, 0]
+    mounted = make("FROM scratch AS a\nRUN --mount=from=b,target=/m true\nFROM scratch AS b\n", target="a")
+    assert mounted.stages[0].depends_on == {1}
+
+
+@pytest.mark.parametrize(
+    ("text", "stage", "loop"),
+    [
+        ("FROM busybox AS stage0\nCOPY --from=stage0 f1 /sub/\n", "stage0", "stage0 -> stage0"),
+        (
+            "FROM busybox AS stage0\nCOPY --from=stage2 f1 /sub/\nFROM busybox AS stage1\n"
+            "COPY --from=stage0 f2 /sub/\nFROM busybox AS stage2\nCOPY --from=stage1 f2 /sub/\n",
+            "stage0",
+            "stage0 -> stage2 -> stage1 -> stage0",
+        ),
+        ("FROM scratch AS a\nRUN --mount=from=a,target=/m true\n", "a", "a -> a"),
+        # (a loop among stages the target does not need is refused too, as BuildKit does)
+        (
+            "FROM scratch AS x\nCOPY --from=y / /\nFROM scratch AS y\nCOPY --from=x / /\nFROM scratch\n",
+            "x",
+            "x -> y -> x",
+        ),
+    ],
+)
+def test_stages_that_need_each_other_are_refused(text: str, stage: str, loop: str) -> None:
+    with pytest.raises(DockerfileError) as caught:
+        make(text)
+    assert caught.value.message == f"line 1: circular dependency detected on stage: {stage}"
+    assert caught.value.hint == f"the stages need each other: {loop}"

@@ -7,7 +7,9 @@
   (HTTP_PROXY ...) may be given without being declared.
 - A stage's base is ``scratch``, an earlier stage (by name or index) or an image. Its
   dependencies are that stage and every stage that ``COPY --from`` or ``RUN
-  --mount=from=`` names; ``--target`` builds the target and, transitively, what it needs.
+  --mount=from=`` names (by name any stage of the file, a later one too, as BuildKit; by
+  index an earlier one); ``--target`` builds the target and, transitively, what it needs.
+  Stages that need each other are refused before anything runs: a build never waits on itself.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ def plan(
     declared: set[str] = set()
     stages: list[Stage] = []
     by_name: dict[str, int] = {}
+    refs: list[tuple[Stage, str, Instruction]] = []
     for instruction in dockerfile.instructions:
         if instruction.keyword == "ARG" and not stages:
             name, default = _arg(instruction)
@@ -98,8 +101,12 @@ def plan(
         stage.instructions.append(instruction)
         if instruction.keyword == "ARG":
             declared.add(_arg(instruction)[0])
-        for ref in _stage_refs(instruction):
-            stage.depends_on.add(_resolve_ref(ref, by_name, len(stages), instruction))
+        refs += [(stage, ref, instruction) for ref in _stage_refs(instruction)]
+    # A --from names any stage of the file, a later one too (as BuildKit resolves it, once every
+    # stage is known); a FROM only an earlier one (a later stage's name there is an image).
+    for stage, ref, instruction in refs:
+        stage.depends_on.add(_resolve_ref(ref, by_name, stage.index, instruction))
+    _refuse_cycles(stages)
     if target is None:
         target_index = len(stages) - 1
     elif target.lower() in by_name:
@@ -168,16 +175,58 @@ def _stage_refs(instruction: Instruction) -> list[str]:
     return refs
 
 
-def _resolve_ref(ref: str, by_name: Mapping[str, int], count: int, instruction: Instruction) -> int:
-    """A --from: a stage name, an earlier stage's index, or an image (-1)."""
+def _resolve_ref(ref: str, by_name: Mapping[str, int], current: int, instruction: Instruction) -> int:
+    """A --from in stage ``current``: any stage's name, an earlier stage's index, or an image (-1)."""
     if ref.lower() in by_name:
         return by_name[ref.lower()]
     if ref.isdigit():
         index = int(ref)
-        if index >= count - 1:
+        if index >= current:
             raise DockerfileError(instruction.line, f"--from={ref} names a stage that does not come before")
         return index
     return -1  # an image, pulled like a base
+
+
+def _refuse_cycles(stages: list[Stage]) -> None:
+    """A stage that needs itself, directly or through others, could only wait on itself: refuse
+    it, naming the first such stage in the file and the loop (BuildKit's "circular dependency
+    detected on stage")."""
+    for stage in stages:
+        loop = _path_back(stages, stage.index)
+        if loop is not None:
+            shown = " -> ".join(_label(stages[i]) for i in [stage.index, *loop])
+            raise DockerfileError(
+                stage.line,
+                f"circular dependency detected on stage: {_label(stage)}",
+                hint=f"the stages need each other: {shown}",
+            )
+
+
+def _path_back(stages: list[Stage], start: int) -> list[int] | None:
+    """The stages from ``start`` back to itself along what each needs, or None (breadth first,
+    iterative: a file may have many stages)."""
+    came_from: dict[int, int] = {}
+    frontier = [start]
+    while frontier:
+        following = []
+        for index in frontier:
+            for dep in sorted(stages[index].depends_on):
+                if dep < 0:
+                    continue
+                if dep == start:  # back: the way here, after start, then start again
+                    way = [index]
+                    while way[-1] != start:
+                        way.append(came_from[way[-1]])
+                    return [*way[::-1][1:], start]
+                if dep not in came_from:
+                    came_from[dep] = index
+                    following.append(dep)
+        frontier = following
+    return None
+
+
+def _label(stage: Stage) -> str:
+    return stage.name or str(stage.index)
 
 
 def _needed(stages: list[Stage], target: int) -> list[int]:
