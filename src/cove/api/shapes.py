@@ -9,13 +9,13 @@ from __future__ import annotations
 import platform
 from typing import TYPE_CHECKING, Any
 
-from cove.engine.container_types import ContainerDetails, Status
 from cove.engine.types import ImageDetails, ImageSummary, Info
 from cove.oci.platform import host_platform
 from cove.oci.timestamps import format_rfc3339, timestamp
 from cove.version import API_VERSION, MIN_API_VERSION, __version__
 
 if TYPE_CHECKING:
+    from cove.engine.container_types import ContainerDetails
     from cove.engine.networks import Endpoint, NetworkRecord
 
 # Docker fills every container-config key, null or empty when unset.
@@ -158,6 +158,8 @@ ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
 def container_inspect(d: ContainerDetails) -> dict[str, Any]:
+    from cove.engine.container_types import Status  # noqa: PLC0415 - the state module: not for `cove version`
+
     record, status, config = d.record, d.status, d.record.config
     image = d.image_config
     health = status.health.to_json() if status.health else None

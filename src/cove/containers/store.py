@@ -7,11 +7,14 @@ import re
 import sqlite3
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from cove.containers.model import ContainerConfig
 from cove.containers.names import random_name
 from cove.db.database import Database
 from cove.errors import Conflict, InvalidArgument, NotFound
+
+if TYPE_CHECKING:
+    from cove.containers.model import ContainerConfig
 
 _HEX = re.compile(r"^[a-f0-9]{1,64}$")
 
@@ -41,7 +44,7 @@ def _record(row: sqlite3.Row) -> ContainerRecord:
         image_ref=row["image_ref"],
         snapshot_key=row["snapshot_key"],
         created=row["created"],
-        config=ContainerConfig.from_json(json.loads(row["config"])),
+        config=_config(row["config"]),
         runtime=row["runtime"],
     )
 
@@ -134,3 +137,11 @@ class ContainerStore:
         # Durable: the container's files are removed next, and must not outlive their record.
         with self.db.transaction(durable=True) as tx:
             tx.execute("DELETE FROM containers WHERE id = ?", (container_id,))
+
+
+def _config(text: str) -> ContainerConfig:
+    # The options' model (many dataclasses) loads when a record is read: counting an image's
+    # containers, as `cove images` does, needs none of it.
+    from cove.containers.model import ContainerConfig  # noqa: PLC0415
+
+    return ContainerConfig.from_json(json.loads(text))

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cove.containers.model import HealthConfig
 from cove.containers.state import ContainerState, Health, HealthStatus, Status
-from cove.containers.store import ContainerRecord
-from cove.network.ports import Binding
-from cove.network.store import Endpoint
+
+if TYPE_CHECKING:  # (annotations only: the records' modules bring SQLite, which `cove version` needs not)
+    from cove.containers.model import HealthConfig
+    from cove.containers.store import ContainerRecord
+    from cove.network.ports import Binding
+    from cove.network.store import Endpoint
 
 __all__ = [
     "ContainerDetails",

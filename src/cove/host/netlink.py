@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
-import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -211,6 +210,8 @@ def write_sysctl(path: str, value: str) -> None:
 
 def port_free(protocol: str, host_ip: str, port: int) -> bool:
     """Can something bind ``host_ip:port`` right now? (Bound and released at once.)"""
+    import socket  # noqa: PLC0415 - only when a port is published (every command opens the host seam)
+
     kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
     with socket.socket(socket.AF_INET, kind) as sock:
         if kind == socket.SOCK_STREAM:
@@ -229,6 +230,8 @@ def udp_listening(gateways: Iterable[str]) -> bool:
     except OSError:
         return True
     bound = {line.split()[1] for line in lines}
+    import socket  # noqa: PLC0415 - as above
+
     return all(f"{socket.inet_aton(g)[::-1].hex().upper()}:0035" in bound for g in gateways)
 
 

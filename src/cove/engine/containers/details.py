@@ -6,7 +6,6 @@ import contextlib
 import json
 from typing import Any
 
-from cove.containers import spec as container_spec
 from cove.containers.model import VOLUME
 from cove.containers.store import ContainerRecord
 from cove.engine.container_types import ContainerDetails, ContainerSize, MountPoint, NetworkAttachment
@@ -45,7 +44,7 @@ class Inspector:
         """What the container runs: its entrypoint and command over the image's (``ps``'s
         COMMAND); InvalidArgument when they make no command."""
         image = self.layout.image_config(record) if image_config is None else image_config
-        return container_spec.command(record.config, image or {})
+        return _command(record, image or {})
 
     def details(self, ref: str) -> ContainerDetails:
         container = self.layout.get(ref)
@@ -53,7 +52,7 @@ class Inspector:
         image = self.layout.image_config(record)
         known = image or {}  # (unknown settings: what the container's own config says)
         try:
-            cmd = container_spec.command(record.config, known)
+            cmd = _command(record, known)
         except CoveError:
             cmd = []  # neither the container nor its image names a command: inspect shows none
         env: dict[str, str] = {}
@@ -116,3 +115,11 @@ class Inspector:
             if running and self.layout.host.netns_exists(name)
             else "",
         }
+
+
+def _command(record: ContainerRecord, image: dict[str, Any]) -> list[str]:
+    # The spec module brings the runtime's tables (seccomp, capabilities): only when a
+    # container is shown, not for every command that opens the service.
+    from cove.containers import spec as container_spec
+
+    return container_spec.command(record.config, image)

@@ -16,12 +16,11 @@ from cove.engine.containers.monitors import MonitorClient, Monitors
 from cove.engine.store import Store
 from cove.errors import CoveError, FailedPrecondition, ImageNotFound
 from cove.host.locks import FileLock
-from cove.runtime import caps as capabilities
-from cove.runtime.oci import OciRuntime, RuntimeInfo
 from cove.volumes.store import VolumeStore
 
 if TYPE_CHECKING:
     from cove.engine.networks import NetworkService
+    from cove.runtime.oci import OciRuntime
 
 SOCKET_PATH_MAX = 107
 
@@ -63,6 +62,8 @@ class ContainerLayout:
         return self.dir(cid) / f"{cid}-json.log"
 
     def runtime_of(self, record: ContainerRecord) -> OciRuntime:
+        from cove.runtime.oci import OciRuntime, RuntimeInfo  # (when a runtime is called)
+
         info = RuntimeInfo(**json.loads(record.runtime))
         return OciRuntime(info, self.run_dir / "runtime" / info.name, self.store.runner)
 
@@ -78,6 +79,8 @@ class ContainerLayout:
 
     def known_caps(self) -> tuple[str, ...]:
         """The capabilities a container may be given here (the kernel's, within cove's own)."""
+        from cove.runtime import caps as capabilities  # (when a container is made)
+
         return capabilities.host_caps(*self.host.capability_sets())
 
     def ops_lock(self, cid: str) -> FileLock:

@@ -5,11 +5,11 @@ monitor process (which the integration suite runs for real)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from cove.monitor import client
-from cove.monitor import protocol as p
-from cove.monitor.config import MonitorConfig
+if TYPE_CHECKING:
+    from cove.monitor import protocol as p
+    from cove.monitor.config import MonitorConfig
 
 
 class Monitors(Protocol):
@@ -25,8 +25,15 @@ class Monitors(Protocol):
 class MonitorClient:
     """The real monitors: forked from this process, reached on their unix sockets."""
 
+    # The client (sockets, the protocol's typed messages) is imported when a monitor is first
+    # asked something: listing containers reads their records and never talks to one.
+
     def start(self, config: MonitorConfig, config_path: Path, log_path: Path) -> dict[str, Any]:
+        from cove.monitor import client
+
         return client.start_monitor(config, config_path, log_path)
 
     def request(self, socket_path: Path, message: p.Request, timeout: float | None = 30.0) -> p.Reply:
+        from cove.monitor import client
+
         return client.request(socket_path, message, timeout=timeout)

@@ -4,31 +4,32 @@ wires them together and hands each call on."""
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cove.containers.model import ContainerConfig, PullPolicy
-from cove.containers.state import ContainerState
-from cove.containers.store import ContainerRecord
-from cove.engine.attach import AttachStream
-from cove.engine.container_types import ContainerDetails, ContainerSize
-from cove.engine.containers.connect import Connector
-from cove.engine.containers.create import Creator
-from cove.engine.containers.details import Inspector
 from cove.engine.containers.layout import ContainerLayout
-from cove.engine.containers.lifecycle import Lifecycle
-from cove.engine.containers.model import Container
-from cove.engine.containers.monitors import Monitors
-from cove.engine.containers.remove import Remover
-from cove.engine.containers.rename import Renamer
-from cove.engine.containers.start import Starter
-from cove.engine.store import Store
-from cove.engine.types import PruneReport
-from cove.runtime.oci import OciRuntime
-from cove.volumes.store import VolumeStore
 
 if TYPE_CHECKING:
+    from cove.containers.state import ContainerState
+    from cove.containers.store import ContainerRecord
+    from cove.engine.attach import AttachStream
+    from cove.engine.container_types import ContainerDetails, ContainerSize
+    from cove.engine.containers.connect import Connector
+    from cove.engine.containers.create import Creator
+    from cove.engine.containers.details import Inspector
+    from cove.engine.containers.lifecycle import Lifecycle
+    from cove.engine.containers.model import Container
+    from cove.engine.containers.monitors import Monitors
+    from cove.engine.containers.remove import Remover
+    from cove.engine.containers.rename import Renamer
+    from cove.engine.containers.start import Starter
     from cove.engine.networks import Binding, NetworkService
+    from cove.engine.store import Store
+    from cove.engine.types import PruneReport
+    from cove.runtime.oci import OciRuntime
+    from cove.volumes.store import VolumeStore
 
 
 class ContainerService:
@@ -39,17 +40,53 @@ class ContainerService:
         self.volumes = volumes
         self.containers_dir = self.layout.containers_dir
         self.run_dir = self.layout.run_dir
-        self.inspector = Inspector(self.layout)
-        self.creator = Creator(self.layout)
-        self.lifecycle = Lifecycle(self.layout, start=self.start)
-        self.remover = Remover(self.layout, self.lifecycle)
-        self.starter = Starter(
-            self.layout,
-            self.lifecycle,
-            remove=lambda cid: self.remove(cid, force=True, volumes=True),
+
+    # Each verb's object (and its module's imports: the runtime, the monitor's protocol, spec
+    # building) is made on first use: `cove ps` should not load what `cove run` needs.
+
+    @cached_property
+    def inspector(self) -> Inspector:
+        from cove.engine.containers.details import Inspector
+
+        return Inspector(self.layout)
+
+    @cached_property
+    def creator(self) -> Creator:
+        from cove.engine.containers.create import Creator
+
+        return Creator(self.layout)
+
+    @cached_property
+    def lifecycle(self) -> Lifecycle:
+        from cove.engine.containers.lifecycle import Lifecycle
+
+        return Lifecycle(self.layout, start=self.start)
+
+    @cached_property
+    def remover(self) -> Remover:
+        from cove.engine.containers.remove import Remover
+
+        return Remover(self.layout, self.lifecycle)
+
+    @cached_property
+    def starter(self) -> Starter:
+        from cove.engine.containers.start import Starter
+
+        return Starter(
+            self.layout, self.lifecycle, remove=lambda cid: self.remove(cid, force=True, volumes=True)
         )
-        self.connector = Connector(self.layout)
-        self.renamer = Renamer(self.layout)
+
+    @cached_property
+    def connector(self) -> Connector:
+        from cove.engine.containers.connect import Connector
+
+        return Connector(self.layout)
+
+    @cached_property
+    def renamer(self) -> Renamer:
+        from cove.engine.containers.rename import Renamer
+
+        return Renamer(self.layout)
 
     @property
     def networks(self) -> NetworkService:
@@ -122,6 +159,8 @@ class ContainerService:
         tty_size: tuple[int, int] | None = None,
         remove: bool = False,
     ) -> AttachStream:
+        from cove.engine.attach import AttachStream
+
         return AttachStream(
             self.starter.attach(
                 ref, stdin=stdin, stdout=stdout, stderr=stderr, tty_size=tty_size, remove=remove
