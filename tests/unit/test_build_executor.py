@@ -19,8 +19,9 @@ import pytest
 from cove.build.backend import BaseImage, Layer, LayerWriter, RunFailed, RunRequest
 from cove.build.cachestore import BuildCache
 from cove.build.context import Context
-from cove.build.dockerfile import DockerfileError, parse
+from cove.build.dockerfile import DockerfileError, parse_syntax
 from cove.build.executor import BuildEvent, BuildOptions, BuiltImage, Executor
+from cove.build.instructions import parse_instructions
 from cove.build.stages import plan
 from cove.db.database import Database
 from cove.oci import mediatypes as mt
@@ -113,11 +114,11 @@ def build(
     events: list[BuildEvent] | None = None,
     **options: object,
 ) -> BuiltImage:
-    parsed = parse(dockerfile)
+    parsed = parse_syntax(dockerfile)
     build_args = dict(options.pop("build_args", {}))  # type: ignore[call-overload]
     target = options.pop("target", None)
     p = plan(
-        parsed,
+        parse_instructions(parsed),
         build_args,
         target=target,  # type: ignore[arg-type]
         target_platform=parse_platform(PLATFORM),
@@ -224,7 +225,7 @@ def test_run_heredocs_and_mounts(backend: RecordingBackend, context: Context, tm
     assert backend.runs[1].argv == ["/bin/sh", "-c", "python3 <<PY\nprint(1)\nPY\n"]
     mounts = {m.kind: m for m in backend.runs[2].mounts}
     assert mounts["cache"].source == "pip" and mounts["cache"].target == "/root/.cache"
-    assert mounts["tmpfs"].options == ("size=1m",)
+    assert mounts["tmpfs"].options == ("size=1048576",)  # in bytes, as BuildKit reads it
     assert mounts["secret"].target == "/run/secrets/tok" and mounts["secret"].readonly
     bind = mounts["bind"]  # resolved inside the context by the engine
     assert (bind.source, bind.root, bind.readonly) == ("src", str(context.root), True)
@@ -251,7 +252,7 @@ def test_a_failing_run_names_its_line_and_keeps_the_output(
         ("COPY --from=base --chmod=9 b.txt /", "invalid --chmod"),
         ("ADD --checksum=sha256:00 b.txt /", "--checksum is only for URL sources"),
         ("ADD git@github.com:x/y.git /src", "Git repository"),
-        ("COPY --bogus=1 b.txt /", "unknown flag for COPY: --bogus"),
+        ("COPY --bogus=1 b.txt /", "unknown flag: --bogus"),
         ("COPY --from=other:1 /missing /", "COPY source '/missing' not found in other:1"),
     ],
 )

@@ -19,8 +19,7 @@ from cove.build.context import Context
 from cove.build.dockerfile import DockerfileError
 from cove.build.dockerignore import Matcher
 from cove.build.dockerignore import parse as parse_ignore
-from cove.build.expand import ExpansionError, expand
-from cove.build.expand import expand as expand_heredoc  # (the lexer's expand_heredoc, once there)
+from cove.build.expand import ExpansionError, expand, expand_heredoc
 from cove.build.instructions import Add, Copy
 from cove.build.instructions.flags import written_by_name
 from cove.build.steps import PreparedStep, StageWork, StepHost, copy_source, digest_of
@@ -28,9 +27,7 @@ from cove.errors import CoveError
 from cove.host.inroot import Root
 
 
-def prepare_copy(
-    host: StepHost, work: StageWork, x: Copy | Add, cleanup: ExitStack
-) -> PreparedStep:
+def prepare_copy(host: StepHost, work: StageWork, x: Copy | Add, cleanup: ExitStack) -> PreparedStep:
     scope = work.meta.scope()
 
     def word(text: str) -> str:
@@ -60,13 +57,14 @@ def prepare_copy(
         context = Context(root, Matcher([]))
     if x.heredocs:
         identity = digest_of([h.content for h in x.heredocs])
-    urls = [source for source in raw_sources if isinstance(x, Add) and _is_url(source)]
+    urls = [source for source in raw_sources if _is_url(source)] if isinstance(x, Add) else []
     inputs: list[str] = [identity]
     heredoc_names: list[str] = []
     if urls:
         if len(urls) != len(raw_sources) or x.heredocs:
             raise refuse("ADD takes either URLs or local files, not both in one instruction")
-        if isinstance(x, Add) and x.unpack:
+        assert isinstance(x, Add)
+        if x.unpack:
             raise refuse("ADD --unpack of a URL is not supported by cove")
         downloads = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="cove-add-")))
         names = []
@@ -97,7 +95,7 @@ def prepare_copy(
         elif sources:
             inputs.append(context.digest(sources))
         if x.heredocs:
-            context, heredoc_names = _heredoc_context(x, context, sources, scope, host.escape, cleanup)
+            context, heredoc_names = _heredoc_context(x, context, sources, scope, cleanup)
     archives: list[tuple[str, str]] = []
     if isinstance(x, Add) and not urls and x.unpack is not False:
         target = dest if dest.startswith("/") else posixpath.join(workdir, dest)
@@ -143,7 +141,6 @@ def _heredoc_context(
     files: Context,
     sources: list[str],
     scope: Mapping[str, str],
-    escape: str,
     cleanup: ExitStack,
 ) -> tuple[Context, list[str]]:
     """COPY <<EOF [file...] /dest: each heredoc becomes a file named after it (its content
@@ -159,7 +156,8 @@ def _heredoc_context(
                 end_line=x.end_line,
             )
         try:
-            text = expand_heredoc(doc.content, scope, escape) if doc.expand else doc.content
+            # BuildKit expands heredocs with the default escape, whatever the directive says
+            text = expand_heredoc(doc.content, scope) if doc.expand else doc.content
         except ExpansionError as exc:
             raise DockerfileError(x.line, exc.message, end_line=x.end_line) from None
         _write(root / doc.name, text.encode())

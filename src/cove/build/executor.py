@@ -39,7 +39,6 @@ from cove.oci.timestamps import format_rfc3339
 __all__ = ["BuildEvent", "BuildOptions", "BuiltImage", "Executor", "Report"]
 
 
-
 @dataclass(frozen=True)
 class BuildEvent:
     step: int  # the step's number in the progress output (#N)

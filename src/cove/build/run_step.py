@@ -129,7 +129,9 @@ def _mount(
     if kind == "secret":
         secret_id = m.id or m.source or posixpath.basename(target)
         if not secret_id:
-            raise DockerfileError(x.line, "RUN --mount=type=secret needs an id= or a target=", end_line=x.end_line)
+            raise DockerfileError(
+                x.line, "RUN --mount=type=secret needs an id= or a target=", end_line=x.end_line
+            )
         path = host.options.secrets.get(secret_id)
         if path is None:
             if m.required:
@@ -147,7 +149,10 @@ def _mount(
         return mount, f"secret {secret_id}" + (f" env {m.env}" if m.env else ""), env
     if kind == "ssh":
         raise DockerfileError(
-            x.line, "RUN --mount=type=ssh is not supported by cove", hint="use a secret mount", end_line=x.end_line
+            x.line,
+            "RUN --mount=type=ssh is not supported by cove",
+            hint="use a secret mount",
+            end_line=x.end_line,
         )
     if not target:
         raise DockerfileError(x.line, f"RUN --mount=type={kind} needs a target=", end_line=x.end_line)

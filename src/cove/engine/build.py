@@ -26,8 +26,8 @@ from cove.build.context import IGNORE_FILE, Context
 from cove.build.digestmemo import DigestMemo
 from cove.build.digestmemo import forget_all as forget_digests
 from cove.build.dockerfile import DockerfileError, parse_syntax
-from cove.build.excerpt import excerpt_of
 from cove.build.dockerignore import Matcher
+from cove.build.excerpt import excerpt_of
 from cove.build.executor import BuildEvent, BuildOptions, BuiltImage, Executor
 from cove.build.instructions import parse_instructions
 from cove.build.stages import plan
@@ -142,9 +142,7 @@ class BuildService:
         )
         backend = self.backend(request.docker_config)
         with self.store.writing():
-            executor = Executor(
-                backend, build_plan, context, options, escape=syntax.escape, report=report
-            )
+            executor = Executor(backend, build_plan, context, options, escape=syntax.escape, report=report)
             try:
                 built = executor.build()
             finally:

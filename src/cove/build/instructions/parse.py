@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from cove.build.dockerfile import DockerfileError
+from cove.build.dockerfile import DockerfileError, heredoc_from_word
 from cove.build.instructions import commands as c
 from cove.build.instructions.flags import FlagError, FlagKind, ParsedFlags, parse_flags
 from cove.build.instructions.mounts import parse_mount
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 _T = TypeVar("_T", bound=c.BaseInstruction)
 B, S, M = FlagKind.BOOL, FlagKind.STRING, FlagKind.STRINGS
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9-_.]*$")
-_HEREDOC_WORD = re.compile(r"^(\d*)<<(-?)\s*([^<]*)$")
 _ONBUILD_PREFIX = re.compile(r"^\s*ONBUILD\s*", re.IGNORECASE)
 _MINIMUM_INTERVAL = 1_000_000  # 1ms in ns: a health check duration is 0 (unset) or at least this
 
@@ -127,10 +126,8 @@ def _heredoc_files(node: Node) -> tuple[c.HeredocFile, ...]:
 
 
 def _shell_dependent(node: Node) -> dict[str, Any]:
-    if node.json:
-        command = tuple(node.args)
-    else:
-        command = (" ".join(node.args),) if node.args else ()
+    shell_text = (" ".join(node.args),) if node.args else ()
+    command = tuple(node.args) if node.json else shell_text
     return {"command": command, "shell": not node.json, "heredocs": _heredoc_files(node)}
 
 
@@ -165,14 +162,13 @@ def _entrypoint(node: Node) -> c.Entrypoint:
     return _make(c.Entrypoint, node, **_shell_dependent(node))
 
 
-def heredoc_marker(word: str) -> tuple[str, bool] | None:
-    """``<<EOF``, ``<<-'EOF'``, ``3<<EOF``: (the name, whether it was quoted), else None."""
-    match = _HEREDOC_WORD.match(word)
-    if match is None or not match.group(3):
+def heredoc_marker(word: str) -> str | None:
+    """The heredoc a word names (``<<EOF``, ``<<-'EOF'``, ``3<<EOF``), else None."""
+    try:
+        doc = heredoc_from_word(word)
+    except DockerfileError:
         return None
-    rest = match.group(3)
-    name = rest.replace("'", "").replace('"', "")
-    return (name, name != rest) if name and not any(ch.isspace() for ch in name) else None
+    return doc.name if doc is not None else None
 
 
 def _sources_and_dest(node: Node, keyword: str) -> dict[str, Any]:
@@ -189,7 +185,7 @@ def _sources_and_dest(node: Node, keyword: str) -> dict[str, Any]:
     files: list[c.HeredocFile] = []
     for source in sources:
         marker = heredoc_marker(source) if heredocs else None
-        doc = heredocs.get(marker[0]) if marker is not None else None
+        doc = heredocs.get(marker) if marker is not None else None
         if doc is None:
             paths.append(source)
         else:
@@ -252,7 +248,7 @@ def _pairs(node: Node) -> tuple[tuple[c.KeyValue, ...], tuple[str, ...]]:
         if not key:
             raise _Refused(f"{keyword} names can not be blank")
         pairs.append(c.KeyValue(key, value, legacy=delimiter == ""))
-    warnings = ()
+    warnings: tuple[str, ...] = ()
     if any(p.legacy for p in pairs):
         warnings = (
             f'"{keyword} key=value" should be used instead of legacy "{keyword} key value" format '
