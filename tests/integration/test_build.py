@@ -397,7 +397,9 @@ def test_failing_run_shows_output_and_code_and_leaves_nothing(
         "ERROR: line 3: RUN echo to-stderr >&2; echo out; exit 7: the command exited with code 7"
         in result.err
     )
-    assert " >>>   3 | RUN echo to-stderr" in result.err
+    # BuildKit's excerpt: the file and line, the lines around, the failing one marked
+    assert "Dockerfile:3\n--------------------\n   1 |     FROM busybox\n" in result.err
+    assert "   3 | >>> RUN echo to-stderr" in result.err
     assert cove("images", "-aq").out == images_before
     assert leftovers(cove) == NOTHING_LEFT
     # The steps before the failure are cached for the next try.

@@ -9,6 +9,7 @@ and a FROM before anything but ARG.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -387,9 +388,10 @@ def _onbuild(node: Node) -> c.OnBuild:
     if inner in ("MAINTAINER", "FROM"):
         raise _Refused(f"{inner} isn't allowed as an ONBUILD trigger")
     expression = _ONBUILD_PREFIX.sub("", node.original, count=1)
-    for doc in node.heredocs or trigger.heredocs:
+    for doc in node.heredocs:
         expression += "\n" + doc.content + doc.name
-    typed = from_node(trigger)
+    # The parser keeps a trigger's heredocs on the ONBUILD node, as BuildKit does.
+    typed = from_node(dataclasses.replace(trigger, heredocs=trigger.heredocs or node.heredocs))
     return _make(c.OnBuild, node, expression=expression, trigger=typed)
 
 
