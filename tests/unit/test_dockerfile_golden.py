@@ -39,9 +39,13 @@ def outcome(text: bytes) -> dict[str, Any]:
     try:
         syntax = parse_syntax(text)
         instructions = parse_instructions(syntax)
-        built = plan(instructions, {}, target_platform=PLATFORM, build_platform=PLATFORM, escape=syntax.escape)
+        built = plan(
+            instructions, {}, target_platform=PLATFORM, build_platform=PLATFORM, escape=syntax.escape
+        )
     except DockerfileError as exc:
-        return {"error": {"message": exc.reason, "hint": exc.hint, "line": exc.line, "end_line": exc.end_line}}
+        return {
+            "error": {"message": exc.reason, "hint": exc.hint, "line": exc.line, "end_line": exc.end_line}
+        }
     return {
         "instructions": [instruction_json(x) for x in instructions],
         "warnings": [f"line {w.line}: {w.message}" for w in syntax.warnings]

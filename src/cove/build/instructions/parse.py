@@ -47,7 +47,8 @@ def parse_instructions(syntax: Syntax) -> list[c.Instruction]:
 def from_node(node: Node) -> c.Instruction:
     parse = _PARSERS.get(node.keyword.upper())
     if parse is None:
-        raise _error(node, f"unknown instruction: {node.keyword}")
+        written = node.original.split()
+        raise _error(node, f"unknown instruction: {written[0] if written else node.keyword}")
     try:
         return parse(node)
     except (_Refused, FlagError) as exc:
