@@ -517,6 +517,25 @@ def test_heredoc_contents_as_buildkit_writes_them(cove_busybox: CoveRunner, tmp_
     }
 
 
+def test_run_heredoc_with_a_shebang_runs_its_interpreter(cove_busybox: CoveRunner, tmp_path: Path) -> None:
+    """BuildKit's testRunShebangHeredoc (awk where this busybox has it): the document is a
+    program of its own, read by the interpreter its #! line names, with <<- too."""
+    awk = 'BEGIN {\n\tprint "hello" >> "./out1"\n\tprint "world" >> "./out1"\n}\n'
+    write(
+        tmp_path / "ctx",
+        {
+            "Dockerfile": "FROM busybox AS build\nWORKDIR /dest\n"
+            f"RUN <<EOF\n#!/usr/bin/awk -f\n{awk}EOF\n"
+            "RUN <<-EOF\n\t#!/usr/bin/awk -f\n"
+            + "".join(f"\t{line}\n" for line in awk.replace("out1", "out2").splitlines())
+            + "EOF\nFROM scratch\nCOPY --from=build /dest /\n",
+        },
+    )
+    out = tmp_path / "out"
+    cove_busybox("build", "-q", "--output", f"type=local,dest={out}", str(tmp_path / "ctx"))
+    assert (out / "out1").read_text() == (out / "out2").read_text() == "hello\nworld\n"
+
+
 def test_a_bad_dockerfile_is_shown_with_an_excerpt(cove_busybox: CoveRunner, tmp_path: Path) -> None:
     write(
         tmp_path,

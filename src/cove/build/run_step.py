@@ -4,6 +4,7 @@ the backend runs it only on a cache miss."""
 from __future__ import annotations
 
 import json
+import os
 import posixpath
 import tempfile
 from collections.abc import Callable
@@ -39,9 +40,23 @@ def prepare_run(host: StepHost, work: StageWork, x: Run, cleanup: ExitStack) -> 
             f"RUN --security={x.security} is not allowed: cove does not grant security.insecure",
             end_line=x.end_line,
         )
+    mounts: list[RunMount] = []
+    mount_inputs: list[str] = []
+    script = _shebang_script(x)
     if not x.shell:
         argv = list(x.command)
         shown = json.dumps(argv)
+    elif script is not None:
+        # RUN <<EOF with a #! line: the document runs as a program of its own (BuildKit puts
+        # it at /dev/pipes/NAME), so that its interpreter, not the shell, reads it.
+        name, content = script
+        holder = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="cove-heredoc-")))
+        (holder / name).write_text(content)
+        os.chmod(holder / name, 0o755)
+        mounts.append(RunMount("bind", f"/dev/pipes/{name}", name, True, root=str(holder)))
+        mount_inputs.append(f"heredoc {name} {digest_of(content)}")
+        argv = work.meta.shell_form(f"/dev/pipes/{name}")
+        shown = " ".join(argv)
     else:
         argv = work.meta.shell_form(run_script(x))
         shown = " ".join(argv)
@@ -62,8 +77,6 @@ def prepare_run(host: StepHost, work: StageWork, x: Run, cleanup: ExitStack) -> 
         except ExpansionError as exc:
             raise DockerfileError(x.line, exc.message, end_line=x.end_line) from None
 
-    mounts: list[RunMount] = []
-    mount_inputs: list[str] = []
     for written in x.mounts:
         try:
             spec = written.expanded(word) if written.deferred else written
@@ -105,6 +118,16 @@ def prepare_run(host: StepHost, work: StageWork, x: Run, cleanup: ExitStack) -> 
         history=history,
         make=make,
     )
+
+
+def _shebang_script(x: Run) -> tuple[str, str] | None:
+    """(name, content) of a RUN's one heredoc when it is the whole command and starts with #!."""
+    if not x.shell or len(x.heredocs) != 1 or heredoc_marker(" ".join(x.command).strip()) is None:
+        return None
+    doc = x.heredocs[0]
+    if not doc.content.startswith("#!") or "/" in doc.name or doc.name in (".", ".."):
+        return None
+    return doc.name, doc.content
 
 
 def run_script(x: Run) -> str:
