@@ -48,7 +48,7 @@ def prepare_copy(host: StepHost, work: StageWork, x: Copy | Add, cleanup: ExitSt
     flags = {k: [word(v) for v in vs] for k, vs in written_by_name(x.flags).items()}
     options = _copy_options(host, work, word(x.chown), word(x.chmod))
     workdir = str(work.meta.config.get("WorkingDir") or "/")
-    origin = word(x.from_) if isinstance(x, Copy) else ""
+    origin = x.from_ if isinstance(x, Copy) else ""  # (never a variable: refused when parsed)
     checksum = word(x.checksum) if isinstance(x, Add) else ""
     context = host.context
     identity = ""
@@ -149,7 +149,7 @@ def _heredoc_context(
     root = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="cove-heredoc-")))
     names = []
     for doc in x.heredocs:
-        if doc.name in sources or posixpath.normpath(doc.name).startswith(("/", "..")):
+        if doc.name in sources or "\0" in doc.name or posixpath.normpath(doc.name).startswith(("/", "..")):
             raise DockerfileError(
                 x.line,
                 f"{x.keyword}: the heredoc {doc.name} has the name of a file it copies, or one outside",

@@ -125,7 +125,7 @@ def _shebang_script(x: Run) -> tuple[str, str] | None:
     if not x.shell or len(x.heredocs) != 1 or heredoc_marker(" ".join(x.command).strip()) is None:
         return None
     doc = x.heredocs[0]
-    if not doc.content.startswith("#!") or "/" in doc.name or doc.name in (".", ".."):
+    if not doc.content.startswith("#!") or "/" in doc.name or "\0" in doc.name or doc.name in (".", ".."):
         return None
     return doc.name, doc.content
 

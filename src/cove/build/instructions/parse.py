@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cove.build.dockerfile import DockerfileError, heredoc_from_word
+from cove.build.expand import ExpansionError, expand
 from cove.build.instructions import commands as c
 from cove.build.instructions.flags import FlagError, FlagKind, ParsedFlags, parse_flags
 from cove.build.instructions.mounts import parse_mount
@@ -202,17 +203,30 @@ def _copy(node: Node) -> c.Copy:
         node,
         {"chown": S, "from": S, "chmod": S, "link": B, "exclude": M, "parents": B},
     )
+    origin = flags.string("from")
+    if origin and _expanded_without_env(origin) != origin:
+        raise _Refused(
+            "variable expansion is not supported for --from, define a new stage with FROM using "
+            "ARG from global scope as a workaround"
+        )
     return _make(
         c.Copy,
         node,
         **_sources_and_dest(node, "COPY"),
-        from_=flags.string("from"),
+        from_=origin,
         chown=flags.string("chown"),
         chmod=flags.string("chmod"),
         link=flags.boolean("link"),
         parents=flags.boolean("parents"),
         exclude=flags.strings("exclude"),
     )
+
+
+def _expanded_without_env(word: str) -> str | None:
+    try:
+        return expand(word, {})
+    except ExpansionError:
+        return None
 
 
 def _add(node: Node) -> c.Add:
