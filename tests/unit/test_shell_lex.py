@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import re
 import time
 
 import pytest
@@ -210,3 +212,28 @@ def test_heredoc_content_keeps_quotes_and_expands_dollars() -> None:
     assert expand_heredoc(content, ENV) == '{"key": "value"}\nit\'s 1 x $A <<EOF\n'
     with pytest.raises(ExpansionError, match="U: is not allowed to be unset"):
         expand_heredoc("${U?}\n", ENV)
+
+
+def _python_regex(toks: list[tuple[str, str]], greedy: bool) -> str:
+    """The regex BuildKit builds, in Python's syntax (a backtracking engine: the reference)."""
+    star = "[^\n]*" if greedy else "[^\n]*?"
+    parts = {"*": star, "?": "[^\n]"}
+    return "".join(parts.get(kind) or re.escape(char) for kind, char in toks)
+
+
+def test_matching_agrees_with_a_backtracking_engine() -> None:
+    """Leftmost-first answers, as Go's regexp (and Python's re) give them, on many small cases."""
+    rng = random.Random(13)
+    for _ in range(3000):
+        pattern = "".join(rng.choice("ab*?\n") for _ in range(rng.randint(0, 6)))
+        value = "".join(rng.choice("abb\n") for _ in range(rng.randint(0, 9)))
+        toks = shell_pattern.tokens(pattern)
+        greedy = rng.random() < 0.5
+        budget = shell_pattern.Budget()
+        anchored = re.match(_python_regex(toks, greedy), value)
+        found = shell_pattern.find(toks, value, 0, greedy=greedy, anchored=True, budget=budget)
+        assert found == (anchored.span() if anchored else None), (pattern, value, greedy)
+        start = rng.randint(0, len(value))
+        search = re.compile(_python_regex(toks, True)).search(value, start)
+        found = shell_pattern.find(toks, value, start, greedy=True, anchored=False, budget=budget)
+        assert found == (search.span() if search else None), (pattern, value, start)

@@ -18,6 +18,11 @@
 
 Word splitting (:meth:`ShellLex.process_words`) happens after expansion, on whitespace that
 came from the text or from an unquoted variable; quoted and escaped characters never split.
+
+Errors are :class:`ExpansionError`, one line: a ``${NAME:?message}`` gives the Dockerfile's own
+``NAME: message``; anything else the reason and the word. A Dockerfile is untrusted, so the
+work is bounded: substitutions nest at most :data:`MAX_NESTING` deep, and pattern matching is
+linear with a step budget (see :mod:`cove.build.shell_pattern`).
 """
 
 from __future__ import annotations
