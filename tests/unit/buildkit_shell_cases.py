@@ -236,3 +236,17 @@ def go_literal(text: str) -> str:
             out.append(char)
     out.append('"')
     return "".join(out)
+
+
+# Expected file contents of unquoted COPY heredocs (<<EOF), from moby/buildkit
+# frontend/dockerfile/dockerfile_heredoc_test.go (Apache-2.0), commit 73ed682:
+# (test, content as written, the ARGs in scope, the file BuildKit writes)
+HEREDOC_CONTENTS = [
+    ("testCopyHeredocSpecialSymbols quotefile", '"quotes in file"\n', {}, '"quotes in file"\n'),
+    ("testCopyHeredocSpecialSymbols slashfile1", "\\\n", {}, "\n"),
+    ("testCopyHeredocSpecialSymbols slashfile2", "\\\\\n", {}, "\\\n"),
+    ("testCopyHeredocSpecialSymbols slashfile3", "\\$\n", {}, "$\n"),
+    ("testHeredocVarSubstitution c1", "Hello ${name}!\n", {"name": "world"}, "Hello world!\n"),
+    ("testHeredocVarSubstitution q1", "Hello '${name}'!\n", {"name": "world"}, "Hello 'world'!\n"),
+    ("testHeredocVarSubstitution q2", 'Hello "${name}"!\n', {"name": "world"}, 'Hello "world"!\n'),
+]

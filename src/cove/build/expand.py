@@ -18,6 +18,11 @@
 
 Word splitting (:meth:`ShellLex.process_words`) happens after expansion, on whitespace that
 came from the text or from an unquoted variable; quoted and escaped characters never split.
+
+Errors are :class:`ExpansionError`, one line: a ``${NAME:?message}`` gives the Dockerfile's own
+``NAME: message``; anything else the reason and the word. A Dockerfile is untrusted, so the
+work is bounded: substitutions nest at most :data:`MAX_NESTING` deep, and pattern matching is
+linear with a step budget (see :mod:`cove.build.shell_pattern`).
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ _SPACE = frozenset("\t\n\v\f\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000") | 
 _SPECIAL_PARAMS = frozenset("@*#?-$!0")
 _HEREDOC_SPACE = frozenset("\t\r ")
 _END = ""  # what _Scan.peek gives at the end
+# ${...} inside ${...}: deeper than any Dockerfile needs, well short of Python's stack
+MAX_NESTING = 64
 
 
 class ExpansionError(InvalidArgument):
@@ -141,6 +148,7 @@ class _Scan:
         self.unmatched: set[str] = set()
         self.buffer: list[str] = []
         self.budget: shell_pattern.Budget | None = None
+        self.depth = 0
 
     def run(self) -> tuple[str, list[str]]:
         try:
@@ -148,7 +156,7 @@ class _Scan:
         except _Required as failure:
             raise ExpansionError(str(failure)) from None
         except _Failure as failure:
-            raise ExpansionError(f"{failure} in {json.dumps(self.source, ensure_ascii=False)}") from None
+            raise ExpansionError(f"{failure} in {_shown(self.source)}") from None
 
     def peek(self) -> str:
         return self.text[self.pos] if self.pos < len(self.text) else _END
@@ -331,12 +339,17 @@ class _Scan:
         raise _Failure(f"unsupported modifier ({shown}) in substitution")
 
     def nested(self, stop: str, *, raw_escapes: bool, missing: str) -> str:
+        if self.depth >= MAX_NESTING:
+            raise _Failure(f"substitutions nested more than {MAX_NESTING} deep")
+        self.depth += 1
         try:
             text, _ = self.until(stop, raw_escapes=raw_escapes)
         except _Failure:
             if not self.peek():
                 raise _Failure(missing) from None
             raise
+        finally:
+            self.depth -= 1
         return text
 
     def trim(self, operator: str, word: str, value: str) -> str:
@@ -369,6 +382,13 @@ class _Scan:
         if self.budget is None:
             self.budget = shell_pattern.Budget()
         return self.budget
+
+
+def _shown(word: str, limit: int = 120) -> str:
+    """The word for an error message: quoted, on one line, and not too long."""
+    if len(word) > limit:
+        word = word[: limit - 3] + "..."
+    return json.dumps(word, ensure_ascii=False)
 
 
 # -- the build's entry points -----------------------------------------------------------------

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Work allowed for the pattern operations of one word: value length x live states, summed.
-STEP_BUDGET = 2_000_000
+STEP_BUDGET = 500_000
 MAX_PATTERN = 4096
 
 _ANY = "?"  # token kinds; a literal is ("", char)
@@ -160,6 +160,11 @@ def replace(pattern: str, value: str, replacement: str, *, every: bool, budget: 
     Go's ReplaceAllString reads the replacement as a template (``$0`` is the match, ``$$`` a
     dollar, another ``$name`` nothing); the single replacement is taken as it is."""
     toks = tokens(pattern)
+    literal = _literal(toks)
+    if literal:
+        return value.replace(
+            literal, _template(replacement, literal) if every else replacement, -1 if every else 1
+        )
     if not every:
         match = find(toks, value, 0, greedy=True, anchored=False, budget=budget)
         if match is None:
