@@ -56,12 +56,13 @@ def test_words() -> None:
     ("text", "error"),
     [
         ("${UNSET:?must be set}", "UNSET: must be set"),
-        ("${EMPTY:?}", "EMPTY: is not set"),
-        ("${}", "needs a variable name"),
-        ("${SET%x}", "unsupported modifier"),
+        ("${EMPTY:?}", "EMPTY: is not allowed to be empty"),  # BuildKit's words
+        ("${UNSET?}", "UNSET: is not allowed to be unset"),
+        ("${}", "bad substitution"),
+        ("${SET:%x}", "unsupported modifier"),  # "%" is supported, ":%" is not
         ("${SET", "missing"),
-        ("'open", "unmatched '"),
-        ('"open', 'unmatched "'),
+        ("'open", "matching single-quote"),
+        ('"open', "matching double-quote"),
     ],
 )
 def test_expansion_errors(text: str, error: str) -> None:
