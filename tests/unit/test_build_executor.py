@@ -325,3 +325,29 @@ def test_a_stage_copying_from_itself_is_refused_without_waiting(
     with pytest.raises(DockerfileError, match="circular dependency detected on stage: a"):
         build(backend, context, "FROM base AS a\nCOPY --from=a /x /x\n")
     assert backend.copies == []
+
+
+def test_copy_parents_keeps_the_source_paths(backend: RecordingBackend, context: Context) -> None:
+    (context.root / "src" / "deep").mkdir()
+    (context.root / "src" / "deep" / "c.txt").write_text("c\n")
+    build(
+        backend,
+        context,
+        "FROM base\nCOPY --parents src/a.txt b.txt /dest/\nCOPY --parents ./src/./deep/c.txt /p/\n",
+    )
+    assert backend.copies[0] == {"dest", "dest/src", "dest/src/a.txt", "dest/b.txt"}
+    assert backend.copies[1] == {"p", "p/deep", "p/deep/c.txt"}  # below the "/./" pivot
+
+
+def test_add_unpack_false_copies_an_archive_as_a_file(backend: RecordingBackend, context: Context) -> None:
+    with tarfile.open(context.root / "a.tar", "w") as tar:
+        tar.add(context.root / "b.txt", arcname="inside.txt")
+    build(backend, context, "FROM base\nADD --unpack=false a.tar /x/\nADD a.tar /y/\n")
+    assert backend.copies[0] == {"x", "x/a.tar"}
+    assert "y/inside.txt" in backend.copies[1]
+
+
+def test_run_security_insecure_is_refused(backend: RecordingBackend, context: Context) -> None:
+    with pytest.raises(DockerfileError, match="line 2: RUN --security=insecure is not allowed"):
+        build(backend, context, "FROM base\nRUN --security=insecure true\n")
+    assert backend.runs == []

@@ -78,11 +78,15 @@ def prepare_copy(host: StepHost, work: StageWork, x: Copy | Add, cleanup: ExitSt
         if checksum:
             raise refuse("ADD --checksum is only for URL sources")
         sources = []
+        kept_paths: dict[str, str] = {}  # COPY --parents: source -> its path under the destination
         for pattern in raw_sources:
             if _is_git(pattern):
                 raise refuse(f"ADD of a Git repository ({pattern}) is not supported by cove")
             try:
-                sources.extend(context.sources(pattern))
+                found = context.sources(pattern)
+                sources.extend(found)
+                if isinstance(x, Copy) and x.parents:
+                    kept_paths.update((source, _under_pivot(pattern, source)) for source in found)
             except CoveError as exc:
                 message = exc.message.replace("COPY", x.keyword)
                 if origin:  # not the context's files: another stage's or image's
@@ -104,7 +108,17 @@ def prepare_copy(host: StepHost, work: StageWork, x: Copy | Add, cleanup: ExitSt
                 archives.append((source, posixpath.normpath(target)))
                 sources.remove(source)
     sources = [*heredoc_names, *sources]
-    placements = copying.destinations(context, sources, dest, workdir) if sources else []
+    if kept_paths:
+        # COPY --parents: each source keeps its path (below a "/./" in the pattern, if any)
+        target = dest if dest.startswith("/") else posixpath.join(workdir, dest)
+        placements = copying.destinations(context, heredoc_names, dest, workdir) if heredoc_names else []
+        placements += [
+            (source, posixpath.normpath(posixpath.join(target, kept_paths[source])))
+            for source in sources
+            if source in kept_paths
+        ]
+    else:
+        placements = copying.destinations(context, sources, dest, workdir) if sources else []
     layers = list(work.layers)
 
     def make(output: Callable[[str], None]) -> Layer | None:
@@ -165,6 +179,16 @@ def _heredoc_context(
     for source in sources:  # (rare: only with files beside the heredocs)
         copy_source(files, source, root / source, root)
     return Context(root, Matcher([])), names
+
+
+def _under_pivot(pattern: str, source: str) -> str:
+    """Where COPY --parents puts ``source`` (matched by ``pattern``) under the destination: its
+    whole path in the context, or what follows the pattern's last "/./" (BuildKit's pivot)."""
+    head, pivot, _ = pattern.rpartition("/./")
+    if not pivot:
+        return source
+    base = posixpath.normpath(head).lstrip("/")
+    return posixpath.relpath(source, base) if base not in ("", ".") else source
 
 
 def _fetch(host: StepHost, x: Add, url: str, directory: Path, checksum: str) -> tuple[str, str]:
