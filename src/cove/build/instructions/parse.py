@@ -361,8 +361,7 @@ def _healthcheck(node: Node) -> c.Healthcheck:
     if kind == "NONE":
         if rest:
             raise _Refused("HEALTHCHECK NONE takes no arguments")
-        _flags(node)
-        return _make(c.Healthcheck, node, test=("NONE",))
+        return _make(c.Healthcheck, node, test=("NONE",))  # (its flags not looked at, as in BuildKit)
     flags = _flags(
         node,
         {"interval": S, "timeout": S, "start-period": S, "start-interval": S, "retries": S},
