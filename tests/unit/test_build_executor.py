@@ -351,3 +351,15 @@ def test_run_security_insecure_is_refused(backend: RecordingBackend, context: Co
     with pytest.raises(DockerfileError, match="line 2: RUN --security=insecure is not allowed"):
         build(backend, context, "FROM base\nRUN --security=insecure true\n")
     assert backend.runs == []
+
+
+def test_add_of_a_url_with_parents_unset(backend: RecordingBackend, context: Context, tmp_path: Path) -> None:
+    """ADD of a URL goes by the URL branch (no --parents bookkeeping there)."""
+
+    def download(url: str, dest: Path) -> tuple[str, float | None]:
+        dest.write_text("web\n")
+        return "remote.txt", None
+
+    backend.download = download  # type: ignore[method-assign]
+    build(backend, context, "FROM base\nADD https://example.com/remote.txt /web/\n")
+    assert backend.copies == [{"web", "web/remote.txt"}]

@@ -60,6 +60,7 @@ def prepare_copy(host: StepHost, work: StageWork, x: Copy | Add, cleanup: ExitSt
     urls = [source for source in raw_sources if _is_url(source)] if isinstance(x, Add) else []
     inputs: list[str] = [identity]
     heredoc_names: list[str] = []
+    kept_paths: dict[str, str] = {}  # COPY --parents: source -> its path under the destination
     if urls:
         if len(urls) != len(raw_sources) or x.heredocs:
             raise refuse("ADD takes either URLs or local files, not both in one instruction")
@@ -78,7 +79,6 @@ def prepare_copy(host: StepHost, work: StageWork, x: Copy | Add, cleanup: ExitSt
         if checksum:
             raise refuse("ADD --checksum is only for URL sources")
         sources = []
-        kept_paths: dict[str, str] = {}  # COPY --parents: source -> its path under the destination
         for pattern in raw_sources:
             if _is_git(pattern):
                 raise refuse(f"ADD of a Git repository ({pattern}) is not supported by cove")
