@@ -86,3 +86,9 @@ def test_errors_name_the_line(text: str, error: str) -> None:
     with pytest.raises(DockerfileError) as caught:
         build(text)
     assert caught.value.message.startswith(error), caught.value.message
+
+
+def test_history_text_of_quoted_flags() -> None:
+    state = StageState.from_base({})
+    [_, x] = parse_instructions(parse_syntax('FROM scratch\nHEALTHCHECK --interval="5s" CMD true\n'))
+    assert apply(state, x) == "HEALTHCHECK --interval=5s CMD true"  # (the flag once, its quotes gone)

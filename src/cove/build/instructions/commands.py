@@ -8,12 +8,10 @@ joined; ``flags`` are its flags as written, in order (for the cache key and hist
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from cove.build.dockerfile import split_command
 from cove.build.instructions.mounts import RunMount
-
-_KEYWORD = re.compile(r"^\s*\S+\s*")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,14 +27,7 @@ class BaseInstruction:
     def written_arguments(self) -> str:
         """What follows the keyword and the flags, as written (continuations joined): the
         text of the instruction's history entry and cache key."""
-        text = _KEYWORD.sub("", self.original, count=1)
-        for flag in self.flags:
-            if not text.startswith(flag):
-                break
-            text = text[len(flag) :].lstrip()
-        if text.startswith("--") and (len(text) == 2 or text[2].isspace()):
-            text = text[2:].lstrip()  # the end of the flags
-        return text.strip()
+        return split_command(self.original, "\\")[2]
 
 
 @dataclass(frozen=True)
