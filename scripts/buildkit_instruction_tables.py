@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import ast
 import functools
+import operator
 import re
 import sys
 import tempfile
@@ -99,6 +100,20 @@ def error_of(text: str) -> str:
     return ""
 
 
+def error_is(text: str, message: str) -> bool:
+    return error_of(text) == message
+
+
+def error_contains(text: str, part: str) -> bool:
+    return part in error_of(text)
+
+
+def parses_or_refuses(text: str) -> bool:
+    """Either way is fine; anything but a DockerfileError is the failure (``Table.check``)."""
+    error_of(text)
+    return True
+
+
 def hand_node(body: str, keyword: str) -> Node:
     values = [go_string(v) for v in re.findall(r"Value:\s*(" + GO_STRING + ")", body)]
     return Node(keyword, tuple(values), (), False, (), keyword, 1, 1)
@@ -115,13 +130,13 @@ def parse_test(source: str) -> Table:
         ("TestCommandsAtLeastOneArgument", "{} requires at least one argument"),
     ):
         for keyword in go_strings(funcs[name].split("for _, cmd")[0]):
-            table.check(f"{name} {keyword}", lambda k=keyword, m=message: error_of(k) == m.format(k))
+            table.check(f"{name} {keyword}", functools.partial(error_is, keyword, message.format(keyword)))
     for keyword in go_strings(funcs["TestCommandsNoDestinationArgument"].split("for _, cmd")[0]):
-        expected = (
+        message = (
             f"{keyword} requires at least two arguments, but only one was provided. "
             "Destination could not be determined"
         )
-        table.check(f"NoDestination {keyword}", lambda k=keyword, e=expected: error_of(k + " arg1") == e)
+        table.check(f"NoDestination {keyword}", functools.partial(error_is, keyword + " arg1", message))
     for name, message in (
         ("TestCommandsTooManyArguments", "Bad input to {}, too many arguments"),
         ("TestCommandsBlankNames", "{} names can not be blank"),
@@ -138,11 +153,11 @@ def parse_test(source: str) -> Table:
 
             table.check(f"{name} {keyword}", hand)
     body = funcs["TestHealthCheckCmd"]
-    expected = go_strings(body.split("expected :=")[1].split("\n")[0])
+    test = go_strings(body.split("expected :=")[1].split("\n")[0])
 
     def health() -> bool:
         x = from_node(hand_node(body.split("Value: command.Healthcheck")[1], "HEALTHCHECK"))
-        return isinstance(x, Healthcheck) and list(x.test) == expected
+        return isinstance(x, Healthcheck) and list(x.test) == test
 
     table.check("TestHealthCheckCmd", health)
     body = funcs["TestParseOptInterval"]
@@ -161,14 +176,14 @@ def parse_test(source: str) -> Table:
     for keyword in keywords:
         for form in forms:
             text = f"FROM busybox\n{keyword}{form}"
-            table.check(f"TestNilLinter {keyword}{form}", lambda t=text: error_of(t) is not None)
+            table.check(f"TestNilLinter {keyword}{form}", functools.partial(parses_or_refuses, text))
     table.differs.append(
         "TestCommentsDetection: cove keeps comment lines on the nodes and derives no doc comments "
         "(nothing in cove reads them)"
     )
     for case in re.findall(ERROR_CASE, funcs["TestErrorCases"]):
-        text, expected = go_string(case[0]), go_string(case[1])
-        table.check(f"TestErrorCases {text!r}", lambda t=text, e=expected: e in error_of(t))
+        text, part = go_string(case[0]), go_string(case[1])
+        table.check(f"TestErrorCases {text!r}", functools.partial(error_contains, text, part))
     body = funcs["TestRunCmdFlagsUsed"]
     text = go_strings(body)[0]
     used = go_strings(body.split("[]string{")[1])
@@ -192,8 +207,8 @@ def heredoc_test(source: str) -> Table:
     table = Table("instructions/parse_heredoc_test.go")
     funcs = functions(source)
     for case in re.findall(ERROR_CASE, funcs["TestErrorCasesHeredoc"]):
-        text, expected = go_string(case[0]), go_string(case[1])
-        table.check(f"TestErrorCasesHeredoc {text!r}", lambda t=text, e=expected: e in error_of(t))
+        text, part = go_string(case[0]), go_string(case[1])
+        table.check(f"TestErrorCasesHeredoc {text!r}", functools.partial(error_contains, text, part))
     for block in re.split(r"\n\t\t\{\n\t\t\tdockerfile:", funcs["TestCopyHeredoc"])[1:]:
         text = go_string(re.match(r"\s*(" + GO_STRING + ")", block).group(1))  # type: ignore[union-attr]
         dest = go_string(re.search(r"DestPath:\s*(" + GO_STRING + ")", block).group(1))  # type: ignore[union-attr]
@@ -302,7 +317,7 @@ def heredoc_contents(source: str) -> Table:
             db = Database(root / "cove.db")
             backend = Backend(db, root / "image")
             try:
-                build(backend, Context(root / "ctx"), text, target=stage.group(1) if stage else None)  # type: ignore[arg-type]
+                build(backend, Context(root / "ctx"), text, target=stage.group(1) if stage else None)
             except Exception as exc:
                 failure = f"{type(exc).__name__}: {exc}"
             finally:
@@ -315,7 +330,7 @@ def heredoc_contents(source: str) -> Table:
                 table.differs.append(f"{label}: written by a RUN (needs a shell: see the integration tests)")
                 continue
             label += f" [{failure}]" if failure else ""
-            table.check(label, lambda f=found, c=content: f[0].decode() == c)
+            table.check(label, functools.partial(operator.eq, found[0].decode(), content))
     return table
 
 

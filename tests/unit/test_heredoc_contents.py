@@ -123,7 +123,7 @@ def test_heredoc_contents(tmp_path: Path, name: str, dockerfile: str, expected: 
     (tmp_path / "ctx" / "b.txt").write_text("b\n")
     try:
         backend = CapturingBackend(db, tmp_path / "image")
-        build(backend, Context(tmp_path / "ctx"), "FROM base\n" + dockerfile)  # type: ignore[arg-type]
+        build(backend, Context(tmp_path / "ctx"), "FROM base\n" + dockerfile)
     finally:
         db.close()
     assert {path: data.decode() for path, data in backend.files.items()} == expected
