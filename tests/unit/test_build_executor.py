@@ -363,3 +363,20 @@ def test_add_of_a_url_with_parents_unset(backend: RecordingBackend, context: Con
     backend.download = download  # type: ignore[method-assign]
     build(backend, context, "FROM base\nADD https://example.com/remote.txt /web/\n")
     assert backend.copies == [{"web", "web/remote.txt"}]
+
+
+def test_secret_mount_as_an_environment_variable(
+    backend: RecordingBackend, context: Context, tmp_path: Path
+) -> None:
+    secret = tmp_path / "s"
+    secret.write_text("hush")
+    build(
+        backend,
+        context,
+        "FROM base\nRUN --mount=type=secret,id=tok,env=TOKEN true\n"
+        "RUN --mount=type=secret,id=tok,env=TOKEN,target=/t true\n",
+        secrets={"tok": secret},
+    )
+    only_env, both = backend.runs
+    assert "TOKEN=hush" in only_env.env and only_env.mounts == []  # env= alone: no file
+    assert "TOKEN=hush" in both.env and [m.target for m in both.mounts] == ["/t"]
