@@ -67,14 +67,8 @@ def prepare_copy(host: StepHost, work: StageWork, x: Copy | Add, cleanup: ExitSt
         assert isinstance(x, Add)
         if x.unpack:
             raise refuse("ADD --unpack of a URL is not supported by cove")
-        downloads = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="cove-add-")))
-        names = []
-        for url in urls:
-            name, digest = _fetch(host, x, url, downloads, checksum)
-            names.append(name)
-            inputs.append(f"{url} {digest}")
-        context = Context(downloads, Matcher([]))
-        sources = names
+        context, sources, digests = _downloaded(host, x, urls, checksum, cleanup)
+        inputs += digests
     else:
         if checksum:
             raise refuse("ADD --checksum is only for URL sources")
@@ -107,18 +101,7 @@ def prepare_copy(host: StepHost, work: StageWork, x: Copy | Add, cleanup: ExitSt
             if copying.is_archive_in(context, source):
                 archives.append((source, posixpath.normpath(target)))
                 sources.remove(source)
-    sources = [*heredoc_names, *sources]
-    if kept_paths:
-        # COPY --parents: each source keeps its path (below a "/./" in the pattern, if any)
-        target = dest if dest.startswith("/") else posixpath.join(workdir, dest)
-        placements = copying.destinations(context, heredoc_names, dest, workdir) if heredoc_names else []
-        placements += [
-            (source, posixpath.normpath(posixpath.join(target, kept_paths[source])))
-            for source in sources
-            if source in kept_paths
-        ]
-    else:
-        placements = copying.destinations(context, sources, dest, workdir) if sources else []
+    placements = _placements(context, heredoc_names, sources, kept_paths, dest, workdir)
     layers = list(work.layers)
 
     def make(output: Callable[[str], None]) -> Layer | None:
@@ -148,6 +131,42 @@ def prepare_copy(host: StepHost, work: StageWork, x: Copy | Add, cleanup: ExitSt
         history=f"{x.keyword} {shown_flags + ' ' if shown_flags else ''}{' '.join(words)}",
         make=make,
     )
+
+
+def _downloaded(
+    host: StepHost, x: Add, urls: list[str], checksum: str, cleanup: ExitStack
+) -> tuple[Context, list[str], list[str]]:
+    """ADD of URLs: the downloads as a context of their own, their names, and what of them
+    enters the cache key (each URL with its content's digest)."""
+    downloads = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="cove-add-")))
+    names, inputs = [], []
+    for url in urls:
+        name, digest = _fetch(host, x, url, downloads, checksum)
+        names.append(name)
+        inputs.append(f"{url} {digest}")
+    return Context(downloads, Matcher([])), names, inputs
+
+
+def _placements(
+    context: Context,
+    heredoc_names: list[str],
+    sources: list[str],
+    kept_paths: Mapping[str, str],
+    dest: str,
+    workdir: str,
+) -> list[tuple[str, str]]:
+    """(source, path in the image) of everything the COPY writes: Docker's destination rules,
+    or with --parents (``kept_paths``) each source at its own path under the destination."""
+    if not kept_paths:
+        every = [*heredoc_names, *sources]
+        return copying.destinations(context, every, dest, workdir) if every else []
+    target = dest if dest.startswith("/") else posixpath.join(workdir, dest)
+    placed = copying.destinations(context, heredoc_names, dest, workdir) if heredoc_names else []
+    return placed + [
+        (source, posixpath.normpath(posixpath.join(target, kept_paths[source])))
+        for source in sources
+        if source in kept_paths
+    ]
 
 
 def _heredoc_context(
