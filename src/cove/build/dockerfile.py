@@ -176,7 +176,10 @@ class _Parser:
         while (raw := self.next_line()) is not None:
             if _is_comment(raw):
                 comment = _go_strip(raw[1:])
-                comments = [*comments, comment] if comment else []
+                if comment:
+                    comments.append(comment)
+                else:
+                    comments = []
             token = _trim_newline(raw).lstrip(_SPACE)
             if self._directive(token):
                 comments.pop()
