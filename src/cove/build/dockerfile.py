@@ -30,6 +30,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from cove.build.expand import ExpansionError, ShellLex
 from cove.errors import InvalidArgument
 
 # Bounds on untrusted input: BuildKit refuses lines over 64 KiB too (its line scanner's limit).
@@ -175,7 +176,10 @@ class _Parser:
         while (raw := self.next_line()) is not None:
             if _is_comment(raw):
                 comment = _go_strip(raw[1:])
-                comments = [*comments, comment] if comment else []
+                if comment:
+                    comments.append(comment)
+                else:
+                    comments = []
             token = _trim_newline(raw).lstrip(_SPACE)
             if self._directive(token):
                 comments.pop()
@@ -643,70 +647,13 @@ def _quotes(text: str) -> int:
 
 
 def _shell_words(text: str, *, raw_quotes: bool, raw_escapes: bool) -> list[str]:
-    """Words of ``text`` split as the shell lexer splits them, with no variables set and unset
-    ones left as written; ``<<`` keeps the blanks after it in its word."""
-    words: list[str] = []
-    word: list[str] = []
-    in_word = False
-    pos, size = 0, len(text)
-
-    def end_word() -> None:
-        nonlocal word, in_word
-        if word:
-            words.append("".join(word))
-        word, in_word = [], False
-
-    while pos < size:
-        ch = text[pos]
-        if ch in "'\"":
-            close = text.find(ch, pos + 1) if ch == "'" else _double_quote_end(text, pos + 1)
-            if close < 0:
-                kind = "single" if ch == "'" else "double"
-                raise DockerfileError(
-                    0, f"unexpected end of statement while looking for matching {kind}-quote"
-                )
-            body = text[pos + 1 : close]
-            if ch == '"' and not raw_escapes:
-                body = re.sub(r'\\([\\"$])', r"\1", body)
-            word.append(f"{ch}{body}{ch}" if raw_quotes else body)
-            in_word = True
-            pos = close + 1
-        elif ch == "<" and text.startswith("<<", pos):
-            pos += 2
-            blanks = pos
-            while pos < size and text[pos] in "\t\r ":
-                pos += 1
-            word.append("<<" + text[blanks:pos])
-            in_word = True
-        elif ch == "\\":
-            if raw_escapes:
-                word.append(ch)
-            pos += 1
-            if pos < size:
-                word.append(text[pos])
-                pos += 1
-            in_word = True
-        elif ch in _SPACE:
-            if in_word:
-                end_word()
-            pos += 1
-        else:
-            word.append(ch)
-            in_word = True
-            pos += 1
-    end_word()
-    return words
-
-
-def _double_quote_end(text: str, pos: int) -> int:
-    while pos < len(text):
-        if text[pos] == "\\":
-            pos += 2
-            continue
-        if text[pos] == '"':
-            return pos
-        pos += 1
-    return -1
+    """The words of ``text`` as the shell lexer splits them, no variable set and the unset
+    ones left as written (``<<`` keeps the blanks after it in its word)."""
+    lex = ShellLex("\\", raw_quotes=raw_quotes, raw_escapes=raw_escapes, skip_unset_env=True)
+    try:
+        return lex.process_words(text, {})
+    except ExpansionError as exc:
+        raise DockerfileError(0, exc.message) from None
 
 
 # -- BuildKit's dump -------------------------------------------------------------------------
