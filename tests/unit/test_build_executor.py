@@ -380,3 +380,9 @@ def test_secret_mount_as_an_environment_variable(
     only_env, both = backend.runs
     assert "TOKEN=hush" in only_env.env and only_env.mounts == []  # env= alone: no file
     assert "TOKEN=hush" in both.env and [m.target for m in both.mounts] == ["/t"]
+
+
+def test_heredoc_beside_a_directory_keeps_its_excludes(backend: RecordingBackend, context: Context) -> None:
+    (context.root / "src" / "skip.log").write_text("log\n")
+    build(backend, context, "FROM base\nCOPY --exclude=*.log <<EOF src /out/\ninline\nEOF\n")
+    assert backend.copies == [{"out", "out/EOF", "out/a.txt"}]

@@ -197,7 +197,9 @@ def _heredoc_context(
         names.append(doc.name)
     for source in sources:  # (rare: only with files beside the heredocs)
         copy_source(files, source, root / source, root)
-    return Context(root, Matcher([])), names
+    # The copies keep their paths, so .dockerignore and --exclude still leave out what they
+    # name under them (a top-level source, a heredoc's file too, is never left out).
+    return Context(root, files.matcher), names
 
 
 def _under_pivot(pattern: str, source: str) -> str:
