@@ -320,3 +320,8 @@ def test_work_grows_with_the_file_not_its_square() -> None:
     (node,) = parse_syntax("# c\n" * 200_000 + "FROM a\n").nodes
     assert len(node.comments) == 200_000
     assert time.monotonic() - started < 5
+
+
+def test_an_integer_beyond_float64_is_no_json_either() -> None:
+    # Go decodes JSON numbers as float64: a 400-digit integer does not fit, so it is no JSON there.
+    assert dumps('CMD ["a", 1' + "0" * 400 + "]\n") == ['(cmd "[\\"a\\", 1' + "0" * 400 + ']")']

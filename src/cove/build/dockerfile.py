@@ -504,7 +504,7 @@ def json_strings(rest: str) -> list[str] | None:
     if not text.startswith("["):
         return None
     try:
-        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite, parse_int=_finite)
     except (ValueError, _NotJson):
         return None
     except RecursionError:  # nested deeper than Python's decoder goes: certainly not strings
