@@ -320,3 +320,14 @@ def test_work_grows_with_the_file_not_its_square() -> None:
     (node,) = parse_syntax("# c\n" * 200_000 + "FROM a\n").nodes
     assert len(node.comments) == 200_000
     assert time.monotonic() - started < 5
+
+
+def test_an_integer_beyond_float64_is_no_json_either() -> None:
+    # Go decodes JSON numbers as float64: a 400-digit integer does not fit, so it is no JSON there.
+    assert dumps('CMD ["a", 1' + "0" * 400 + "]\n") == ['(cmd "[\\"a\\", 1' + "0" * 400 + ']")']
+
+
+def test_flags_are_split_on_characters() -> None:
+    # Deliberately not BuildKit's: it tests each byte for a blank, so the 0xA0 byte of "à"
+    # (C3 A0 in UTF-8) ends its flag mid-character. cove keeps the character whole.
+    assert dumps("RUN --mount=à true\n") == ['(run ["--mount=à"] "true")']

@@ -20,6 +20,11 @@ The rules are BuildKit's parser's, so that a Dockerfile means in cove what it me
 Meaning (what an instruction does, whether its flags exist, variable expansion) is left to the
 layers above: the typed instructions of ``build.instructions``.
 
+Where cove is stricter, on purpose: a file over 16 MiB, a line over 64 KiB (BuildKit's bound too),
+text that is not UTF-8 and ONBUILD triggers nested more than 8 deep are refused; flags and the
+HEALTHCHECK type are split on characters, where BuildKit looks at bytes (so a byte of a UTF-8
+character, such as the 0xA0 in "à", never counts as a blank).
+
 Every error names its line: ``line 7: COPY needs at least two arguments``.
 """
 
@@ -28,7 +33,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cove.build.expand import ExpansionError, ShellLex
 from cove.errors import InvalidArgument
@@ -209,13 +214,9 @@ class _Parser:
                 raise exc.at(start, self.at) from None
             heredocs = self._heredocs(node, line, start)
             nodes.append(
-                Node(
-                    keyword=node.keyword,
-                    args=node.args,
-                    flags=node.flags,
-                    json=node.json,
+                replace(
+                    node,
                     heredocs=heredocs,
-                    original=node.original,
                     line=start,
                     end_line=self.at,
                     trigger=_place(node.trigger, start, self.at),
@@ -286,17 +287,7 @@ def _place(node: Node | None, line: int, end_line: int) -> Node | None:
     """An ONBUILD trigger spans its instruction's lines."""
     if node is None:
         return None
-    return Node(
-        keyword=node.keyword,
-        args=node.args,
-        flags=node.flags,
-        json=node.json,
-        heredocs=node.heredocs,
-        original=node.original,
-        line=line,
-        end_line=end_line,
-        trigger=_place(node.trigger, line, end_line),
-    )
+    return replace(node, line=line, end_line=end_line, trigger=_place(node.trigger, line, end_line))
 
 
 def _trim_newline(line: str) -> str:
@@ -504,7 +495,7 @@ def json_strings(rest: str) -> list[str] | None:
     if not text.startswith("["):
         return None
     try:
-        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite, parse_int=_finite)
     except (ValueError, _NotJson):
         return None
     except RecursionError:  # nested deeper than Python's decoder goes: certainly not strings
