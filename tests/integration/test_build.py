@@ -397,7 +397,9 @@ def test_failing_run_shows_output_and_code_and_leaves_nothing(
         "ERROR: line 3: RUN echo to-stderr >&2; echo out; exit 7: the command exited with code 7"
         in result.err
     )
-    assert " >>>   3 | RUN echo to-stderr" in result.err
+    # BuildKit's excerpt: the file and line, the lines around, the failing one marked
+    assert "Dockerfile:3\n--------------------\n   1 |     FROM busybox\n" in result.err
+    assert "   3 | >>> RUN echo to-stderr" in result.err
     assert cove("images", "-aq").out == images_before
     assert leftovers(cove) == NOTHING_LEFT
     # The steps before the failure are cached for the next try.
@@ -416,11 +418,11 @@ def test_failing_run_shows_output_and_code_and_leaves_nothing(
             'FROM busybox\nRUN ["/no/such/program"]\n',
             'line 2: RUN ["/no/such/program"]: the command could not start',
         ),
-        ("FROM busybox\nCOPY a\n", "line 2: COPY needs at least two arguments"),
+        ("FROM busybox\nCOPY a\n", "line 2: COPY requires at least two arguments"),
         ("FROM nosuchimage:1\n", "line 1: base image nosuchimage:1"),
         (
             "FROM busybox\nRUN --network=wifi true\n",
-            "line 2: RUN --network=wifi is not one of default, none, host",
+            "line 2: invalid network mode 'wifi'",
         ),
     ],
 )
@@ -480,6 +482,94 @@ def test_heredocs_and_shell(cove_busybox: CoveRunner, tmp_path: Path) -> None:
     assert run_out(cove_busybox, "here:1", "cat", "/one", "/two", "/hello.txt", "/raw.txt", "/shell") == (
         "one\ntwo\nhello world\nhello $NAME\nshell ok\n"
     )
+
+
+def test_heredoc_contents_as_buildkit_writes_them(cove_busybox: CoveRunner, tmp_path: Path) -> None:
+    """Cases of BuildKit's dockerfile_heredoc_test.go (testCopyHeredocSpecialSymbols,
+    testHeredocVarSubstitution, testHeredocIndent): quotes stay, ``$`` expands, and RUN heredocs
+    go to the shell as written; a heredoc and a file in one COPY."""
+    write(
+        tmp_path / "ctx",
+        {
+            "file.txt": "from the context\n",
+            "Dockerfile": "FROM busybox AS build\nARG name=world\n"
+            'COPY <<EOF /dest/config.json\n{"key": "value", "name": "${name}"}\nEOF\n'
+            "COPY <<EOF /dest/q1\nHello '${name}'!\nEOF\n"
+            "COPY <<'EOF' /dest/qsingle1\nit's '${name}'\nEOF\n"
+            "COPY <<EOF /dest/slash\n\\$\nEOF\n"
+            "COPY <<EOF file.txt /dest/both/\ninline\nEOF\n"
+            'RUN <<EOF\nname="new world"\necho "Hello ${name}!" > /dest/r2\nEOF\n'
+            'RUN <<-EOF sh > /dest/bar3-run\necho "\n\tbar"\nEOF\n'
+            "FROM scratch\nCOPY --from=build /dest /\n",
+        },
+    )
+    out = tmp_path / "out"
+    cove_busybox("build", "-q", "--output", f"type=local,dest={out}", str(tmp_path / "ctx"))
+    assert {p.relative_to(out).as_posix(): p.read_text() for p in out.rglob("*") if p.is_file()} == {
+        "config.json": '{"key": "value", "name": "world"}\n',
+        "q1": "Hello 'world'!\n",
+        "qsingle1": "it's '${name}'\n",
+        "slash": "$\n",
+        "both/EOF": "inline\n",
+        "both/file.txt": "from the context\n",
+        "r2": "Hello new world!\n",
+        "bar3-run": "\nbar\n",
+    }
+
+
+def test_run_heredoc_with_a_shebang_runs_its_interpreter(cove_busybox: CoveRunner, tmp_path: Path) -> None:
+    """BuildKit's testRunShebangHeredoc (awk where this busybox has it): the document is a
+    program of its own, read by the interpreter its #! line names, with <<- too."""
+    awk = 'BEGIN {\n\tprint "hello" >> "./out1"\n\tprint "world" >> "./out1"\n}\n'
+    write(
+        tmp_path / "ctx",
+        {
+            "Dockerfile": "FROM busybox AS build\nWORKDIR /dest\n"
+            f"RUN <<EOF\n#!/usr/bin/awk -f\n{awk}EOF\n"
+            "RUN <<-EOF\n\t#!/usr/bin/awk -f\n"
+            + "".join(f"\t{line}\n" for line in awk.replace("out1", "out2").splitlines())
+            + "EOF\nFROM scratch\nCOPY --from=build /dest /\n",
+        },
+    )
+    out = tmp_path / "out"
+    cove_busybox("build", "-q", "--output", f"type=local,dest={out}", str(tmp_path / "ctx"))
+    assert (out / "out1").read_text() == (out / "out2").read_text() == "hello\nworld\n"
+
+
+def test_a_bad_dockerfile_is_shown_with_an_excerpt(cove_busybox: CoveRunner, tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "Dockerfile": "FROM busybox\nWORKDIR /app\nCOPY --form=build \\\n    /out /out\n"
+            "RUN true\nRUN true\n"
+        },
+    )
+    result = cove_busybox("build", "-q", str(tmp_path), check=False)
+    assert result.rc == 1
+    assert "Traceback" not in result.err
+    assert result.err.endswith(
+        "Dockerfile:3\n"
+        "--------------------\n"
+        "   2 |     WORKDIR /app\n"
+        "   3 | >>> COPY --form=build \\\n"
+        "   4 | >>>     /out /out\n"
+        "   5 |     RUN true\n"
+        "--------------------\n"
+        "ERROR: line 3: unknown flag: --form\n"
+        "hint: did you mean --from?\n"
+    )
+
+
+def test_old_forms_buildkit_accepts(cove_busybox: CoveRunner, tmp_path: Path) -> None:
+    """LABEL key value (with a warning), ARG with several names and a quoted value."""
+    write(
+        tmp_path,
+        {"Dockerfile": 'FROM busybox\nLABEL key some value\nARG a b=c abc="123 456"\nLABEL b=$b abc=$abc\n'},
+    )
+    result = cove_busybox("build", "--progress", "plain", "-t", "old:1", str(tmp_path))
+    assert "LegacyKeyValueFormat" in result.err
+    labels = json.loads(cove_busybox("inspect", "--format", "{{json .Config.Labels}}", "old:1").out)
+    assert labels == {"key": "some value", "b": "c", "abc": "123 456"}
 
 
 @pytest.fixture

@@ -19,8 +19,9 @@ import pytest
 from cove.build.backend import BaseImage, Layer, LayerWriter, RunFailed, RunRequest
 from cove.build.cachestore import BuildCache
 from cove.build.context import Context
-from cove.build.dockerfile import DockerfileError, parse
+from cove.build.dockerfile import DockerfileError, parse_syntax
 from cove.build.executor import BuildEvent, BuildOptions, BuiltImage, Executor
+from cove.build.instructions import parse_instructions
 from cove.build.stages import plan
 from cove.db.database import Database
 from cove.oci import mediatypes as mt
@@ -113,11 +114,11 @@ def build(
     events: list[BuildEvent] | None = None,
     **options: object,
 ) -> BuiltImage:
-    parsed = parse(dockerfile)
+    parsed = parse_syntax(dockerfile)
     build_args = dict(options.pop("build_args", {}))  # type: ignore[call-overload]
     target = options.pop("target", None)
     p = plan(
-        parsed,
+        parse_instructions(parsed),
         build_args,
         target=target,  # type: ignore[arg-type]
         target_platform=parse_platform(PLATFORM),
@@ -224,7 +225,7 @@ def test_run_heredocs_and_mounts(backend: RecordingBackend, context: Context, tm
     assert backend.runs[1].argv == ["/bin/sh", "-c", "python3 <<PY\nprint(1)\nPY\n"]
     mounts = {m.kind: m for m in backend.runs[2].mounts}
     assert mounts["cache"].source == "pip" and mounts["cache"].target == "/root/.cache"
-    assert mounts["tmpfs"].options == ("size=1m",)
+    assert mounts["tmpfs"].options == ("size=1048576",)  # in bytes, as BuildKit reads it
     assert mounts["secret"].target == "/run/secrets/tok" and mounts["secret"].readonly
     bind = mounts["bind"]  # resolved inside the context by the engine
     assert (bind.source, bind.root, bind.readonly) == ("src", str(context.root), True)
@@ -251,7 +252,7 @@ def test_a_failing_run_names_its_line_and_keeps_the_output(
         ("COPY --from=base --chmod=9 b.txt /", "invalid --chmod"),
         ("ADD --checksum=sha256:00 b.txt /", "--checksum is only for URL sources"),
         ("ADD git@github.com:x/y.git /src", "Git repository"),
-        ("COPY --bogus=1 b.txt /", "unknown flag for COPY: --bogus"),
+        ("COPY --bogus=1 b.txt /", "unknown flag: --bogus"),
         ("COPY --from=other:1 /missing /", "COPY source '/missing' not found in other:1"),
     ],
 )
@@ -324,3 +325,64 @@ def test_a_stage_copying_from_itself_is_refused_without_waiting(
     with pytest.raises(DockerfileError, match="circular dependency detected on stage: a"):
         build(backend, context, "FROM base AS a\nCOPY --from=a /x /x\n")
     assert backend.copies == []
+
+
+def test_copy_parents_keeps_the_source_paths(backend: RecordingBackend, context: Context) -> None:
+    (context.root / "src" / "deep").mkdir()
+    (context.root / "src" / "deep" / "c.txt").write_text("c\n")
+    build(
+        backend,
+        context,
+        "FROM base\nCOPY --parents src/a.txt b.txt /dest/\nCOPY --parents ./src/./deep/c.txt /p/\n",
+    )
+    assert backend.copies[0] == {"dest", "dest/src", "dest/src/a.txt", "dest/b.txt"}
+    assert backend.copies[1] == {"p", "p/deep", "p/deep/c.txt"}  # below the "/./" pivot
+
+
+def test_add_unpack_false_copies_an_archive_as_a_file(backend: RecordingBackend, context: Context) -> None:
+    with tarfile.open(context.root / "a.tar", "w") as tar:
+        tar.add(context.root / "b.txt", arcname="inside.txt")
+    build(backend, context, "FROM base\nADD --unpack=false a.tar /x/\nADD a.tar /y/\n")
+    assert backend.copies[0] == {"x", "x/a.tar"}
+    assert "y/inside.txt" in backend.copies[1]
+
+
+def test_run_security_insecure_is_refused(backend: RecordingBackend, context: Context) -> None:
+    with pytest.raises(DockerfileError, match="line 2: RUN --security=insecure is not allowed"):
+        build(backend, context, "FROM base\nRUN --security=insecure true\n")
+    assert backend.runs == []
+
+
+def test_add_of_a_url_with_parents_unset(backend: RecordingBackend, context: Context, tmp_path: Path) -> None:
+    """ADD of a URL goes by the URL branch (no --parents bookkeeping there)."""
+
+    def download(url: str, dest: Path) -> tuple[str, float | None]:
+        dest.write_text("web\n")
+        return "remote.txt", None
+
+    backend.download = download  # type: ignore[method-assign]
+    build(backend, context, "FROM base\nADD https://example.com/remote.txt /web/\n")
+    assert backend.copies == [{"web", "web/remote.txt"}]
+
+
+def test_secret_mount_as_an_environment_variable(
+    backend: RecordingBackend, context: Context, tmp_path: Path
+) -> None:
+    secret = tmp_path / "s"
+    secret.write_text("hush")
+    build(
+        backend,
+        context,
+        "FROM base\nRUN --mount=type=secret,id=tok,env=TOKEN true\n"
+        "RUN --mount=type=secret,id=tok,env=TOKEN,target=/t true\n",
+        secrets={"tok": secret},
+    )
+    only_env, both = backend.runs
+    assert "TOKEN=hush" in only_env.env and only_env.mounts == []  # env= alone: no file
+    assert "TOKEN=hush" in both.env and [m.target for m in both.mounts] == ["/t"]
+
+
+def test_heredoc_beside_a_directory_keeps_its_excludes(backend: RecordingBackend, context: Context) -> None:
+    (context.root / "src" / "skip.log").write_text("log\n")
+    build(backend, context, "FROM base\nCOPY --exclude=*.log <<EOF src /out/\ninline\nEOF\n")
+    assert backend.copies == [{"out", "out/EOF", "out/a.txt"}]

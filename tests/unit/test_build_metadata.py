@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from cove.build.dockerfile import DockerfileError, parse
+from cove.build.dockerfile import DockerfileError, parse_syntax
+from cove.build.instructions import parse_instructions
 from cove.build.metadata import StageState, apply
 
 
@@ -14,7 +15,7 @@ def build(
     text: str, base: dict[str, Any] | None = None, build_args: dict[str, str] | None = None
 ) -> StageState:
     state = StageState.from_base(base or {})
-    for x in parse("FROM scratch\n" + text).instructions[1:]:
+    for x in parse_instructions(parse_syntax("FROM scratch\n" + text))[1:]:
         apply(state, x, build_args=build_args or {}, global_args={"GLOBAL": "g"})
     return state
 
@@ -49,7 +50,7 @@ def test_cmd_entrypoint_and_shell() -> None:
 def test_workdir_user_expose_volume_stopsignal_labels() -> None:
     state = build(
         "WORKDIR /a\nWORKDIR b\nWORKDIR c\nENV DIR=/srv\nWORKDIR $DIR/app\nUSER 1000:1000\n"
-        'EXPOSE 80 53/udp 8000-8001\nVOLUME /data "/with space"\nVOLUME ["/json"]\nSTOPSIGNAL SIGTERM\n'
+        'EXPOSE 80 53/udp 8000-8001\nVOLUME /data\nVOLUME ["/json", "/with space"]\nSTOPSIGNAL SIGTERM\n'
         'LABEL "com.example.vendor"="ACME" version=1.0 description="multi word"\nMAINTAINER someone\n'
         "ONBUILD RUN echo child\n"
     )
@@ -65,7 +66,9 @@ def test_workdir_user_expose_volume_stopsignal_labels() -> None:
 
 def test_healthcheck_and_history_text() -> None:
     state = StageState.from_base({})
-    [_, x] = parse('FROM scratch\nHEALTHCHECK --interval=5s --retries=3 CMD ["true"]\n').instructions
+    [_, x] = parse_instructions(
+        parse_syntax('FROM scratch\nHEALTHCHECK --interval=5s --retries=3 CMD ["true"]\n')
+    )
     assert apply(state, x) == 'HEALTHCHECK --interval=5s --retries=3 CMD ["true"]'
     assert state.config["Healthcheck"] == {"Test": ["CMD", "true"], "Interval": 5_000_000_000, "Retries": 3}
     assert build("HEALTHCHECK NONE\n").config["Healthcheck"] == {"Test": ["NONE"]}
@@ -83,3 +86,9 @@ def test_errors_name_the_line(text: str, error: str) -> None:
     with pytest.raises(DockerfileError) as caught:
         build(text)
     assert caught.value.message.startswith(error), caught.value.message
+
+
+def test_history_text_of_quoted_flags() -> None:
+    state = StageState.from_base({})
+    [_, x] = parse_instructions(parse_syntax('FROM scratch\nHEALTHCHECK --interval="5s" CMD true\n'))
+    assert apply(state, x) == "HEALTHCHECK --interval=5s CMD true"  # (the flag once, its quotes gone)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cove.build.dockerfile import DockerfileError, parse
+from cove.build.dockerfile import DockerfileError, parse_syntax
+from cove.build.instructions import parse_instructions
 from cove.build.stages import BuildPlan, plan
 from cove.oci.platform import Platform
 
@@ -29,7 +30,13 @@ COPY --from=alpine:3 /etc/os-release /
 
 
 def make(text: str, args: dict[str, str] | None = None, target: str | None = None) -> BuildPlan:
-    return plan(parse(text), args or {}, target=target, target_platform=ARM64, build_platform=AMD64)
+    return plan(
+        parse_instructions(parse_syntax(text)),
+        args or {},
+        target=target,
+        target_platform=ARM64,
+        build_platform=AMD64,
+    )
 
 
 def test_stages_and_what_the_target_needs() -> None:
@@ -57,7 +64,7 @@ def test_unused_build_args_are_reported() -> None:
     [
         (MULTI, {}, "missing", "target stage 'missing' could not be found"),
         ("FROM a AS x\nFROM b AS X\n", {}, None, "line 2: duplicate stage name 'x'"),
-        ("FROM a AS 1x\n", {}, None, "line 1: invalid stage name '1x'"),
+        ("FROM a AS 1x\n", {}, None, "line 1: invalid name for build stage: '1x'"),
         ("ARG IMG\nFROM $IMG\n", {}, None, "line 2: FROM names no image"),
         (
             "FROM a\nCOPY --from=1 /a /b\n",

@@ -1,17 +1,33 @@
-"""Golden cases for the Dockerfile parser: text in, instructions (or one error line) out."""
+"""Golden cases for the Dockerfile front end: text in, the syntax tree and the typed
+instructions (or one error line) out."""
 
 from __future__ import annotations
 
 import pytest
 
-from cove.build.dockerfile import DockerfileError, Heredoc, parse
+from cove.build.dockerfile import DockerfileError, Heredoc, parse_syntax
+from cove.build.instructions import Instruction, parse_instructions, require_stages
+from cove.build.instructions.flags import written_by_name
+
+
+def parse(text: str) -> list[Instruction]:
+    instructions = parse_instructions(parse_syntax(text))
+    require_stages(instructions)
+    return instructions
 
 
 def summary(text: str) -> list[tuple[object, ...]]:
-    """(line, keyword, flags, rest or exec args, heredocs) of each instruction."""
+    """(line, keyword, flags, the arguments as written or the exec form's, heredocs) of each node."""
+    syntax = parse_syntax(text)
     return [
-        (x.line, x.keyword, x.flags, x.json_args if x.json_args is not None else x.rest, x.heredocs)
-        for x in parse(text).instructions
+        (
+            x.line,
+            x.keyword,
+            written_by_name(x.flags),
+            list(node.args) if node.json else x.written_arguments(),
+            list(node.heredocs),
+        )
+        for node, x in zip(syntax.nodes, parse_instructions(syntax), strict=True)
     ]
 
 
@@ -49,7 +65,13 @@ GOLDEN: list[tuple[str, str, list[tuple[object, ...]]]] = [
             (1, "FROM", {"platform": ["linux/amd64"]}, "alpine AS build", []),
             (2, "RUN", {"mount": ["type=cache,target=/root/.cache"], "network": ["none"]}, "make", []),
             (3, "COPY", {"from": ["build"], "chown": ["1:1"], "link": ["true"]}, "/out /out", []),
-            (4, "HEALTHCHECK", {"interval": ["5s"], "retries": ["3"]}, 'CMD ["true"]', []),
+            (
+                4,
+                "HEALTHCHECK",
+                {"interval": ["5s"], "retries": ["3"]},
+                ["CMD", "true"],
+                [],
+            ),  # (its JSON form)
         ],
     ),
     (
@@ -89,32 +111,34 @@ def test_golden(name: str, text: str, expected: list[tuple[object, ...]]) -> Non
 
 
 def test_directives() -> None:
-    parsed = parse("# syntax=docker/dockerfile:1\n# escape=\\\nFROM scratch\n")
-    assert parsed.syntax == "docker/dockerfile:1" and parsed.escape == "\\"
+    parsed = parse_syntax("# syntax=docker/dockerfile:1\n# escape=\\\nFROM scratch\n")
+    assert parsed.directives["syntax"] == "docker/dockerfile:1" and parsed.escape == "\\"
     # After anything else, a directive is a comment.
-    late = parse("FROM scratch\n# escape=`\nRUN echo \\\n  done\n")
-    assert late.escape == "\\" and late.instructions[1].rest == "echo   done"
-    assert parse("FROM scratch\r\nRUN true\r\n").instructions[1].rest == "true"
+    late = parse_syntax("FROM scratch\n# escape=`\nRUN echo \\\n  done\n")
+    assert late.escape == "\\" and summary("FROM scratch\n# escape=`\nRUN echo \\\n  done\n")[1][3] == (
+        "echo   done"
+    )
+    assert summary("FROM scratch\r\nRUN true\r\n")[1][3] == "true"
 
 
 ERRORS = [
     ("FROM scratch\nFOO bar\n", "line 2: unknown instruction: FOO"),
-    ("FROM scratch\n\n\n\n\n\nCOPY onlyone\n", "line 7: COPY needs at least two arguments"),
+    ("FROM scratch\n\n\n\n\n\nCOPY onlyone\n", "line 7: COPY requires at least two arguments"),
     ("FROM scratch\nRUN <<EOF\necho\n", "line 2: unterminated heredoc EOF"),
-    ("FROM scratch\nRUN --mount=type=cache --bogus=1 true\n", "line 2: unknown flag for RUN: --bogus"),
-    ("FROM scratch\nSHELL /bin/bash -c\n", "line 2: SHELL needs the JSON form"),
-    ("RUN true\n", "line 1: the first instruction must be FROM"),
-    ("ARG X\nARG Y\n", "line 2: the first instruction must be FROM"),
+    ("FROM scratch\nRUN --mount=type=cache --bogus=1 true\n", "line 2: unknown flag: --bogus"),
+    ("FROM scratch\nSHELL /bin/bash -c\n", "line 2: SHELL requires the arguments to be in JSON form"),
+    ("RUN true\n", "line 1: no build stage in current context"),
+    ("ARG X\nARG Y\n", "line 2: no build stage in current context"),
     ("# escape=x\nFROM scratch\n", "line 1: invalid escape token"),
     ("# escape=\\\n# escape=`\nFROM scratch\n", "line 2: only one escape parser directive"),
     ("# just a comment\n\n", "file with no instructions"),
-    ("FROM a b\n", "line 1: FROM takes an image"),
-    ("FROM scratch\nUSER a b\n", "line 2: USER takes exactly one argument"),
-    ("FROM scratch\nONBUILD FROM x\n", "line 2: FROM is not allowed as an ONBUILD trigger"),
-    ("FROM scratch\nHEALTHCHECK NONE x\n", "line 2: HEALTHCHECK NONE takes no other arguments"),
+    ("FROM a b\n", "line 1: FROM requires either one or three arguments"),
+    ("FROM scratch\nUSER\n", "line 2: USER requires exactly one argument"),
+    ("FROM scratch\nONBUILD FROM x\n", "line 2: FROM isn't allowed as an ONBUILD trigger"),
+    ("FROM scratch\nHEALTHCHECK NONE x\n", "line 2: HEALTHCHECK NONE takes no arguments"),
     ("FROM scratch\nLABEL justakey\n", "line 2: LABEL must have two arguments"),
     ("FROM scratch\nENV KEY\n", "line 2: ENV must have two arguments"),
-    ("FROM scratch\nWORKDIR\n", "line 2: WORKDIR needs an argument"),
+    ("FROM scratch\nWORKDIR\n", "line 2: WORKDIR requires exactly one argument"),
 ]
 
 

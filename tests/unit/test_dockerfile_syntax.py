@@ -17,9 +17,9 @@ from cove.build.dockerfile import (
     dump,
     dump_all,
     heredocs_in_line,
-    parse,
     parse_syntax,
 )
+from cove.build.instructions import Copy, HeredocFile, parse_instructions
 
 
 def dumps(text: str | bytes) -> list[str]:
@@ -300,18 +300,18 @@ def test_whole_file_dump() -> None:
     assert dump_all(parse_syntax("FROM a\nRUN b\n")) == '(from "a")\n(run "b")'
 
 
-def test_the_flat_view_for_the_build() -> None:
-    dockerfile = parse(
-        "FROM a\nCOPY -- x /y\nCOPY --from=a --chown=1 <<EOF /z\nhi\nEOF\nONBUILD RUN echo \\\n hi\n"
-    )
-    copy, heredoc, onbuild = dockerfile.instructions[1:]
-    assert (copy.rest, copy.flags) == ("x /y", {})
-    assert (heredoc.rest, heredoc.flags, heredoc.heredocs) == (
-        "<<EOF /z",
-        {"from": ["a"], "chown": ["1"]},
-        [Heredoc("EOF", "hi\n", expand=True)],
-    )
-    assert (onbuild.rest, onbuild.line, onbuild.end_line) == ("RUN echo  hi", 6, 7)
+def test_the_typed_view_for_the_build() -> None:
+    """What the build reads of these nodes (the typed instructions; the old flat view is gone)."""
+    copy, heredoc, onbuild = parse_instructions(
+        parse_syntax(
+            "FROM a\nCOPY -- x /y\nCOPY --from=a --chown=1 <<EOF /z\nhi\nEOF\nONBUILD RUN echo \\\n hi\n"
+        )
+    )[1:]
+    assert isinstance(copy, Copy) and isinstance(heredoc, Copy)
+    assert (copy.sources, copy.dest, copy.flags) == (("x",), "/y", ())
+    assert (heredoc.written_arguments(), heredoc.from_, heredoc.chown) == ("<<EOF /z", "a", "1")
+    assert heredoc.heredocs == (HeredocFile("EOF", "hi\n", expand=True),)
+    assert (onbuild.written_arguments(), onbuild.line, onbuild.end_line) == ("RUN echo  hi", 6, 7)
 
 
 def test_work_grows_with_the_file_not_its_square() -> None:

@@ -16,89 +16,92 @@ from pathlib import Path
 from cove.build import copy as copying
 from cove.build.backend import Layer
 from cove.build.context import Context
-from cove.build.dockerfile import DockerfileError, Instruction
+from cove.build.dockerfile import DockerfileError
 from cove.build.dockerignore import Matcher
 from cove.build.dockerignore import parse as parse_ignore
-from cove.build.expand import ExpansionError, expand, split_words
-from cove.build.steps import PreparedStep, StageWork, StepHost, digest_of
+from cove.build.expand import ExpansionError, expand, expand_heredoc
+from cove.build.instructions import Add, Copy
+from cove.build.instructions.flags import written_by_name
+from cove.build.steps import PreparedStep, StageWork, StepHost, copy_source, digest_of
 from cove.errors import CoveError
 from cove.host.inroot import Root
 
 
-def prepare_copy(host: StepHost, work: StageWork, x: Instruction, cleanup: ExitStack) -> PreparedStep:
+def prepare_copy(host: StepHost, work: StageWork, x: Copy | Add, cleanup: ExitStack) -> PreparedStep:
     scope = work.meta.scope()
-    try:
-        if x.json_args is not None:
-            words = [expand(w, scope, host.escape) for w in x.json_args]
-        else:
-            words = split_words(x.rest, scope, host.escape)
-    except ExpansionError as exc:
-        raise DockerfileError(x.line, exc.message) from None
-    if len(words) < 2:
-        raise DockerfileError(x.line, f"{x.keyword} needs at least two arguments: SOURCE... DEST")
-    *raw_sources, dest = words
-    flags = {k: [expand(v, scope, host.escape) for v in vs] for k, vs in x.flags.items()}
-    unknown = set(flags) - {"from", "chown", "chmod", "link", "exclude", "checksum", "parents"}
-    if x.keyword == "COPY":
-        unknown |= set(flags) & {"checksum"}
-    if unknown:
-        raise DockerfileError(x.line, f"{x.keyword} does not take --{sorted(unknown)[0]}")
-    options = _copy_options(host, work, flags)
+
+    def word(text: str) -> str:
+        try:
+            return expand(text, scope, host.escape)
+        except ExpansionError as exc:
+            raise DockerfileError(x.line, exc.message, end_line=x.end_line) from None
+
+    def refuse(message: str, hint: str | None = None) -> DockerfileError:
+        return DockerfileError(x.line, message, hint, end_line=x.end_line)
+
+    raw_sources = [word(source) for source in x.sources]
+    dest = word(x.dest)
+    # The key's arguments: the heredocs' markers, the sources and the destination, expanded
+    # (as cove has always keyed them, so that an unchanged COPY keeps its key).
+    markers = [f"<<{'-' if h.chomp else ''}{h.name}" for h in x.heredocs]
+    words = [*markers, *raw_sources, dest]
+    flags = {k: [word(v) for v in vs] for k, vs in written_by_name(x.flags).items()}
+    options = _copy_options(host, work, word(x.chown), word(x.chmod))
     workdir = str(work.meta.config.get("WorkingDir") or "/")
-    origin = flags.get("from", [""])[-1]
+    origin = x.from_ if isinstance(x, Copy) else ""  # (never a variable: refused when parsed)
+    checksum = word(x.checksum) if isinstance(x, Add) else ""
     context = host.context
     identity = ""
     if origin:
-        if x.keyword == "ADD":
-            raise DockerfileError(x.line, "ADD does not take --from; use COPY --from")
         root, identity = host.files_of(work, x, origin, cleanup)
         context = Context(root, Matcher([]))
     if x.heredocs:
-        context, raw_sources = _heredoc_context(host, x, raw_sources, scope, cleanup)
         identity = digest_of([h.content for h in x.heredocs])
-    urls = [source for source in raw_sources if x.keyword == "ADD" and _is_url(source)]
+    urls = [source for source in raw_sources if _is_url(source)] if isinstance(x, Add) else []
     inputs: list[str] = [identity]
+    heredoc_names: list[str] = []
+    kept_paths: dict[str, str] = {}  # COPY --parents: source -> its path under the destination
     if urls:
-        if len(urls) != len(raw_sources):
-            raise DockerfileError(x.line, "ADD takes either URLs or local files, not both in one instruction")
-        downloads = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="cove-add-")))
-        names = []
-        for url in urls:
-            name, digest = _fetch(host, x, url, downloads, flags.get("checksum", [""])[-1])
-            names.append(name)
-            inputs.append(f"{url} {digest}")
-        context = Context(downloads, Matcher([]))
-        sources = names
+        if len(urls) != len(raw_sources) or x.heredocs:
+            raise refuse("ADD takes either URLs or local files, not both in one instruction")
+        assert isinstance(x, Add)
+        if x.unpack:
+            raise refuse("ADD --unpack of a URL is not supported by cove")
+        context, sources, digests = _downloaded(host, x, urls, checksum, cleanup)
+        inputs += digests
     else:
-        if flags.get("checksum"):
-            raise DockerfileError(x.line, "ADD --checksum is only for URL sources")
+        if checksum:
+            raise refuse("ADD --checksum is only for URL sources")
         sources = []
         for pattern in raw_sources:
             if _is_git(pattern):
-                raise DockerfileError(x.line, f"ADD of a Git repository ({pattern}) is not supported by cove")
+                raise refuse(f"ADD of a Git repository ({pattern}) is not supported by cove")
             try:
-                sources.extend(context.sources(pattern))
+                found = context.sources(pattern)
+                sources.extend(found)
+                if isinstance(x, Copy) and x.parents:
+                    kept_paths.update((source, _under_pivot(pattern, source)) for source in found)
             except CoveError as exc:
                 message = exc.message.replace("COPY", x.keyword)
                 if origin:  # not the context's files: another stage's or image's
-                    message = message.replace("the build context", origin)
-                    raise DockerfileError(x.line, message) from None
-                raise DockerfileError(x.line, message, hint=exc.hint) from None
-        excludes = flags.get("exclude", [])
-        if excludes:
-            context, sources = _excluding(context, sources, excludes)
+                    raise refuse(message.replace("the build context", origin)) from None
+                raise refuse(message, exc.hint) from None
+        if x.exclude:
+            context, sources = _excluding(context, sources, [word(p) for p in x.exclude])
         if origin:
             inputs.append(digest_of(sources))
-        elif not x.heredocs:
+        elif sources:
             inputs.append(context.digest(sources))
+        if x.heredocs:
+            context, heredoc_names = _heredoc_context(x, context, sources, scope, cleanup)
     archives: list[tuple[str, str]] = []
-    if x.keyword == "ADD" and not urls:
+    if isinstance(x, Add) and not urls and x.unpack is not False:
         target = dest if dest.startswith("/") else posixpath.join(workdir, dest)
         for source in list(sources):
             if copying.is_archive_in(context, source):
                 archives.append((source, posixpath.normpath(target)))
                 sources.remove(source)
-    placements = copying.destinations(context, sources, dest, workdir) if sources else []
+    placements = _placements(context, heredoc_names, sources, kept_paths, dest, workdir)
     layers = list(work.layers)
 
     def make(output: Callable[[str], None]) -> Layer | None:
@@ -130,25 +133,86 @@ def prepare_copy(host: StepHost, work: StageWork, x: Instruction, cleanup: ExitS
     )
 
 
+def _downloaded(
+    host: StepHost, x: Add, urls: list[str], checksum: str, cleanup: ExitStack
+) -> tuple[Context, list[str], list[str]]:
+    """ADD of URLs: the downloads as a context of their own, their names, and what of them
+    enters the cache key (each URL with its content's digest)."""
+    downloads = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="cove-add-")))
+    names, inputs = [], []
+    for url in urls:
+        name, digest = _fetch(host, x, url, downloads, checksum)
+        names.append(name)
+        inputs.append(f"{url} {digest}")
+    return Context(downloads, Matcher([])), names, inputs
+
+
+def _placements(
+    context: Context,
+    heredoc_names: list[str],
+    sources: list[str],
+    kept_paths: Mapping[str, str],
+    dest: str,
+    workdir: str,
+) -> list[tuple[str, str]]:
+    """(source, path in the image) of everything the COPY writes: Docker's destination rules,
+    or with --parents (``kept_paths``) each source at its own path under the destination."""
+    if not kept_paths:
+        every = [*heredoc_names, *sources]
+        return copying.destinations(context, every, dest, workdir) if every else []
+    target = dest if dest.startswith("/") else posixpath.join(workdir, dest)
+    placed = copying.destinations(context, heredoc_names, dest, workdir) if heredoc_names else []
+    return placed + [
+        (source, posixpath.normpath(posixpath.join(target, kept_paths[source])))
+        for source in sources
+        if source in kept_paths
+    ]
+
+
 def _heredoc_context(
-    host: StepHost, x: Instruction, raw_sources: list[str], scope: Mapping[str, str], cleanup: ExitStack
+    x: Copy | Add,
+    files: Context,
+    sources: list[str],
+    scope: Mapping[str, str],
+    cleanup: ExitStack,
 ) -> tuple[Context, list[str]]:
-    """COPY <<EOF /file: each heredoc becomes a file named after it, in a context of its own."""
-    by_name = {h.name: h for h in x.heredocs}
-    names = [s.lstrip("<-").strip("'\"") for s in raw_sources]
-    if any(name not in by_name for name in names):
-        raise DockerfileError(
-            x.line, f"{x.keyword} takes either heredocs or files, not both in one instruction"
-        )
+    """COPY <<EOF [file...] /dest: each heredoc becomes a file named after it (its content
+    expanded unless the name was quoted, quotes and escapes left as written) in a context of
+    its own, beside copies of the instruction's other sources (``COPY <<EOF file.txt /dest``)."""
     root = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="cove-heredoc-")))
-    for name in names:
-        doc = by_name[name]
-        text = expand(doc.content, scope, host.escape) if doc.expand else doc.content
-        _write(root / name, text.encode())
-    return Context(root, Matcher([])), names
+    names = []
+    for doc in x.heredocs:
+        if doc.name in sources or "\0" in doc.name or posixpath.normpath(doc.name).startswith(("/", "..")):
+            raise DockerfileError(
+                x.line,
+                f"{x.keyword}: the heredoc {doc.name} has the name of a file it copies, or one outside",
+                end_line=x.end_line,
+            )
+        try:
+            # BuildKit expands heredocs with the default escape, whatever the directive says
+            text = expand_heredoc(doc.content, scope) if doc.expand else doc.content
+        except ExpansionError as exc:
+            raise DockerfileError(x.line, exc.message, end_line=x.end_line) from None
+        _write(root / doc.name, text.encode())
+        names.append(doc.name)
+    for source in sources:  # (rare: only with files beside the heredocs)
+        copy_source(files, source, root / source, root)
+    # The copies keep their paths, so .dockerignore and --exclude still leave out what they
+    # name under them (a top-level source, a heredoc's file too, is never left out).
+    return Context(root, files.matcher), names
 
 
-def _fetch(host: StepHost, x: Instruction, url: str, directory: Path, checksum: str) -> tuple[str, str]:
+def _under_pivot(pattern: str, source: str) -> str:
+    """Where COPY --parents puts ``source`` (matched by ``pattern``) under the destination: its
+    whole path in the context, or what follows the pattern's last "/./" (BuildKit's pivot)."""
+    head, pivot, _ = pattern.rpartition("/./")
+    if not pivot:
+        return source
+    base = posixpath.normpath(head).lstrip("/")
+    return posixpath.relpath(source, base) if base not in ("", ".") else source
+
+
+def _fetch(host: StepHost, x: Add, url: str, directory: Path, checksum: str) -> tuple[str, str]:
     """Download ``url`` into ``directory``; (the file's name, its content digest)."""
     part = directory / ".download"
     name, mtime = host.backend.download(url, part)
@@ -156,7 +220,9 @@ def _fetch(host: StepHost, x: Instruction, url: str, directory: Path, checksum: 
     if checksum and digest != (checksum if ":" in checksum else "sha256:" + checksum):
         part.unlink()
         raise DockerfileError(
-            x.line, f"ADD {url}: the content's digest is {digest}, not {checksum} (--checksum)"
+            x.line,
+            f"ADD {url}: the content's digest is {digest}, not {checksum} (--checksum)",
+            end_line=x.end_line,
         )
     final = directory / name
     part.rename(final)
@@ -166,13 +232,11 @@ def _fetch(host: StepHost, x: Instruction, url: str, directory: Path, checksum: 
     return name, digest
 
 
-def _copy_options(host: StepHost, work: StageWork, flags: Mapping[str, list[str]]) -> copying.CopyOptions:
-    mode = None
-    if flags.get("chmod"):
-        mode = copying.parse_chmod(flags["chmod"][-1])
+def _copy_options(host: StepHost, work: StageWork, chown: str, chmod: str) -> copying.CopyOptions:
+    mode = copying.parse_chmod(chmod) if chmod else None
     uid = gid = 0
-    if flags.get("chown"):
-        text = flags["chown"][-1]
+    if chown:
+        text = chown
         numeric = copying.parse_numeric_chown(text)
         if numeric is not None:
             uid, gid = numeric

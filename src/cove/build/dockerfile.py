@@ -18,7 +18,7 @@ The rules are BuildKit's parser's, so that a Dockerfile means in cove what it me
   ``NAME``, in order.
 
 Meaning (what an instruction does, whether its flags exist, variable expansion) is left to the
-layers above. ``parse()`` and ``Instruction`` are the older flat view the build still consumes.
+layers above: the typed instructions of ``build.instructions``.
 
 Where cove is stricter, on purpose: a file over 16 MiB, a line over 64 KiB (BuildKit's bound too),
 text that is not UTF-8 and ONBUILD triggers nested more than 8 deep are refused; flags and the
@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from cove.build.expand import ExpansionError, ShellLex
 from cove.errors import InvalidArgument
@@ -690,113 +690,3 @@ def _go_quote(text: str) -> str:
             out.append(f"\\U{ord(ch):08x}")
     out.append('"')
     return "".join(out)
-
-
-# -- the older flat view the build consumes -----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Instruction:
-    keyword: str  # upper case: RUN
-    rest: str  # the arguments as written after the flags, continuation lines joined
-    line: int  # where it starts (1-based)
-    end_line: int
-    flags: dict[str, list[str]] = field(default_factory=dict)  # --name=value, by name, in order
-    json_args: list[str] | None = None  # the exec form's strings
-    heredocs: list[Heredoc] = field(default_factory=list)
-    original: str = ""  # the instruction as written (continuations joined)
-
-    @property
-    def exec_form(self) -> bool:
-        return self.json_args is not None
-
-
-@dataclass(frozen=True)
-class Dockerfile:
-    instructions: list[Instruction]
-    escape: str = "\\"
-    syntax: str | None = None
-    warnings: list[str] = field(default_factory=list)
-
-
-def parse(text: str) -> Dockerfile:
-    syntax = parse_syntax(text)
-    instructions = [_instruction(node, syntax.escape) for node in syntax.nodes]
-    first_real = next((x for x in instructions if x.keyword != "ARG"), None)
-    if first_real is None or first_real.keyword != "FROM":
-        where = first_real.line if first_real else instructions[-1].line
-        raise DockerfileError(where, "the first instruction must be FROM (only ARG may come before it)")
-    return Dockerfile(
-        instructions,
-        syntax.escape,
-        syntax.directives.get("syntax"),
-        [f"line {w.line}: {w.message}" for w in syntax.warnings],
-    )
-
-
-def _instruction(node: Node, escape: str) -> Instruction:
-    keyword, n = node.keyword, node.line
-    if keyword not in INSTRUCTIONS:
-        raise DockerfileError(n, f"unknown instruction: {split_command(node.original, escape)[0]}")
-    flags: dict[str, list[str]] = {}
-    allowed = FLAGS.get(keyword, frozenset())
-    for flag in node.flags:
-        name, eq, value = flag[2:].partition("=")
-        if name not in allowed:
-            known = ", ".join(f"--{f}" for f in sorted(allowed)) or "none"
-            raise DockerfileError(
-                n, f"unknown flag for {keyword}: --{name}", hint=f"{keyword} takes: {known}"
-            )
-        flags.setdefault(name, []).append(value if eq else "true")
-    x = Instruction(
-        keyword=keyword,
-        rest=split_command(node.original, escape)[2],
-        line=n,
-        end_line=node.end_line,
-        flags=flags,
-        json_args=list(node.args) if node.json and keyword in JSON_FORMS else None,
-        heredocs=list(node.heredocs),
-        original=node.original,
-    )
-    _check(x, node)
-    return x
-
-
-def _check(x: Instruction, node: Node) -> None:
-    """The argument counts and forms the build's steps still rely on."""
-    words = x.rest.split()
-    k, n = x.keyword, x.line
-    if k in ("COPY", "ADD"):
-        if len(node.args) < 2:
-            raise DockerfileError(n, f"{k} needs at least two arguments: sources and a destination")
-        return
-    if not words and not x.heredocs and k not in ("CMD", "ENTRYPOINT"):
-        raise DockerfileError(n, f"{k} needs an argument")
-    if k == "FROM":
-        if len(words) not in (1, 3) or (len(words) == 3 and words[1].lower() != "as"):
-            raise DockerfileError(
-                n, "FROM takes an image and optionally a stage name: FROM image[:tag] [AS name]"
-            )
-    elif k in ("USER", "STOPSIGNAL", "ARG") and len(words) != 1:
-        what = "NAME or NAME=default" if k == "ARG" else "exactly one argument"
-        raise DockerfileError(n, f"{k} takes {what}")
-    elif k == "SHELL" and x.json_args is None:
-        raise DockerfileError(n, 'SHELL needs the JSON form: SHELL ["executable", "parameters"]')
-    elif k == "ONBUILD":
-        inner = words[0].upper()
-        if inner in ("ONBUILD", "FROM", "MAINTAINER"):
-            raise DockerfileError(n, f"{inner} is not allowed as an ONBUILD trigger")
-        if inner not in INSTRUCTIONS:
-            raise DockerfileError(n, f"unknown instruction in ONBUILD: {words[0]}")
-    elif k == "HEALTHCHECK":
-        kind = words[0].upper()
-        if kind not in ("NONE", "CMD"):
-            raise DockerfileError(n, "HEALTHCHECK takes CMD COMMAND or NONE")
-        if kind == "NONE" and len(words) > 1:
-            raise DockerfileError(n, "HEALTHCHECK NONE takes no other arguments")
-        if kind == "CMD" and len(words) == 1:
-            raise DockerfileError(n, "HEALTHCHECK CMD needs a command")
-    elif k == "LABEL" and "=" not in words[0]:
-        raise DockerfileError(n, "LABEL needs KEY=VALUE")
-    elif k == "ENV" and "=" not in words[0] and len(words) < 2:
-        raise DockerfileError(n, "ENV needs KEY=VALUE (or KEY VALUE)")

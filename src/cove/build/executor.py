@@ -11,6 +11,7 @@ and records them.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -25,7 +26,8 @@ from cove.build.cache import step_key
 from cove.build.cachestore import CachedStep
 from cove.build.context import Context
 from cove.build.copy_step import prepare_copy
-from cove.build.dockerfile import DockerfileError, Instruction, parse
+from cove.build.dockerfile import DockerfileError, parse_syntax
+from cove.build.instructions import LAYER_INSTRUCTIONS, Add, Copy, Instruction, Run, parse_instructions
 from cove.build.metadata import StageState, apply
 from cove.build.run_step import prepare_run
 from cove.build.stages import BuildPlan, Stage
@@ -35,8 +37,6 @@ from cove.oci.digest import chain_ids
 from cove.oci.timestamps import format_rfc3339
 
 __all__ = ["BuildEvent", "BuildOptions", "BuiltImage", "Executor", "Report"]
-
-LAYER_STEPS = ("RUN", "COPY", "ADD")
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ class Executor:
             self._numbers[(index, -1)] = number
             number += 1
             for i, x in enumerate(stage.instructions):
-                if x.keyword in LAYER_STEPS:
+                if isinstance(x, LAYER_INSTRUCTIONS):
                     self._numbers[(index, i)] = number
                     number += 1
         self.next_step = number  # for what the caller reports after the build
@@ -154,7 +154,7 @@ class Executor:
                     raise _Stopped() from None
         platform = stage.platform or self.options.platform
         label = stage.name or f"stage-{index}"
-        layer_steps = 1 + sum(1 for x in stage.instructions if x.keyword in LAYER_STEPS)
+        layer_steps = 1 + sum(1 for x in stage.instructions if isinstance(x, LAYER_INSTRUCTIONS))
         number = self._numbers[(index, -1)]
         name = f"[{label} 1/{layer_steps}] FROM {self._from_text(stage)}"
         started = time.monotonic()
@@ -163,7 +163,7 @@ class Executor:
             base, key = self._base(stage, platform)
         except CoveError as exc:
             self.report(BuildEvent(number, name, "error", exc.message))
-            raise DockerfileError(stage.line, exc.message, hint=exc.hint) from None
+            raise DockerfileError(stage.line, exc.message, hint=exc.hint, end_line=stage.end_line) from None
         self.report(BuildEvent(number, name, "done", elapsed=time.monotonic() - started))
         config = copy.deepcopy(base.config)
         config.setdefault("config", {})
@@ -178,17 +178,17 @@ class Executor:
             platform=platform,
         )
         triggers = [t for t in work.meta.config.pop("OnBuild", None) or []]
-        instructions = [*self._triggers(triggers, stage.line), *stage.instructions]
+        instructions = [*self._triggers(triggers, stage), *stage.instructions]
         position = 1
         for i, x in enumerate(instructions):
             if self.failed.is_set():
                 raise _Stopped()
             own = i - len(triggers)
-            if x.keyword in LAYER_STEPS and own >= 0:
+            if isinstance(x, LAYER_INSTRUCTIONS) and own >= 0:
                 position += 1
                 step_name = f"[{label} {position}/{layer_steps}] {self._shown(x)}"
                 self._layer_step(work, x, self._numbers[(index, own)], step_name)
-            elif x.keyword in LAYER_STEPS:
+            elif isinstance(x, LAYER_INSTRUCTIONS):
                 self._layer_step(
                     work, x, self._numbers[(index, -1)], f"[{label} 1/{layer_steps}] ONBUILD {x.original}"
                 )
@@ -212,20 +212,30 @@ class Executor:
 
     @staticmethod
     def _shown(x: Instruction) -> str:
-        text = x.original or f"{x.keyword} {x.rest}"
-        text = " ".join(text.split())
+        text = " ".join(x.original.split())
         return text if len(text) <= 200 else text[:197] + "..."
 
-    def _triggers(self, triggers: list[str], line: int) -> list[Instruction]:
+    def _triggers(self, triggers: list[str], stage: Stage) -> list[Instruction]:
+        """The base image's ONBUILD triggers, as instructions of this stage (at its FROM line)."""
         if not triggers:
             return []
         try:
-            # The parser wants a FROM first: the triggers follow a stand-in one.
-            return parse("FROM scratch\n" + "\n".join(triggers) + "\n").instructions[1:]
+            found = parse_instructions(parse_syntax("\n".join(triggers) + "\n"))
         except DockerfileError as exc:
             raise DockerfileError(
-                line, f"the base image's ONBUILD trigger is invalid: {exc.message}"
+                stage.line,
+                f"the base image's ONBUILD trigger is invalid: {exc.message}",
+                end_line=stage.end_line,
             ) from None
+        for x in found:
+            if x.keyword in ("ONBUILD", "FROM", "MAINTAINER"):
+                raise DockerfileError(
+                    stage.line,
+                    f"the base image's ONBUILD trigger is invalid: {x.keyword} isn't allowed as an "
+                    "ONBUILD trigger",
+                    end_line=stage.end_line,
+                )
+        return [dataclasses.replace(x, line=stage.line, end_line=stage.end_line) for x in found]
 
     def _base(self, stage: Stage, platform: str) -> tuple[BaseImage, str]:
         if stage.base == "scratch":
@@ -263,14 +273,14 @@ class Executor:
 
     # -- RUN, COPY, ADD --------------------------------------------------------------------
 
-    def _layer_step(self, work: StageWork, x: Instruction, number: int, name: str) -> None:
+    def _layer_step(self, work: StageWork, x: Run | Copy | Add, number: int, name: str) -> None:
         started = time.monotonic()
         with self._lock:
             self.steps += 1
         self.report(BuildEvent(number, name, "start"))
         try:
             with ExitStack() as cleanup:
-                if x.keyword == "RUN":
+                if isinstance(x, Run):
                     prepared = prepare_run(self, work, x, cleanup)
                 else:
                     prepared = prepare_copy(self, work, x, cleanup)
@@ -308,13 +318,13 @@ class Executor:
             work.key = key
         except RunFailed as exc:
             self.report(BuildEvent(number, name, "error", exc.message, time.monotonic() - started))
-            raise DockerfileError(x.line, f"{self._shown(x)}: {exc.message}") from None
+            raise DockerfileError(x.line, f"{self._shown(x)}: {exc.message}", end_line=x.end_line) from None
         except DockerfileError as exc:
             self.report(BuildEvent(number, name, "error", exc.message, time.monotonic() - started))
             raise
         except CoveError as exc:
             self.report(BuildEvent(number, name, "error", exc.message, time.monotonic() - started))
-            raise DockerfileError(x.line, exc.message, hint=exc.hint) from None
+            raise DockerfileError(x.line, exc.message, hint=exc.hint, end_line=x.end_line) from None
         self.report(BuildEvent(number, name, "done", elapsed=time.monotonic() - started))
 
     def _lookup(self, work: StageWork, key: str, step_id: str, keyword: str) -> tuple[CachedStep | None, str]:

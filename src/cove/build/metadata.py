@@ -20,16 +20,30 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cove.build.changes import apply_changes, healthcheck
-from cove.build.dockerfile import DockerfileError, Instruction
-from cove.build.expand import ExpansionError, expand, key_values, split_words
+from cove.build.changes import apply_changes
+from cove.build.dockerfile import DockerfileError
+from cove.build.expand import ExpansionError, expand
+from cove.build.instructions import (
+    Arg,
+    Cmd,
+    Entrypoint,
+    Env,
+    Expose,
+    Healthcheck,
+    Instruction,
+    Label,
+    Maintainer,
+    OnBuild,
+    Shell,
+    StopSignal,
+    User,
+    Volume,
+    Workdir,
+)
+from cove.build.instructions.flags import written_by_name
 from cove.errors import InvalidArgument
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
-METADATA = frozenset(
-    "ENV LABEL ARG CMD ENTRYPOINT WORKDIR USER EXPOSE VOLUME STOPSIGNAL HEALTHCHECK SHELL ONBUILD "
-    "MAINTAINER".split()
-)
 
 
 @dataclass
@@ -65,13 +79,13 @@ def apply(
     try:
         _apply(state, x, escape, build_args or {}, global_args or {})
     except ExpansionError as exc:
-        raise DockerfileError(x.line, exc.message) from None
+        raise DockerfileError(x.line, exc.message, end_line=x.end_line) from None
     except DockerfileError:
         raise
     except InvalidArgument as exc:  # from the --change helpers, worded for --change
-        raise DockerfileError(x.line, exc.message.replace("--change ", "")) from None
-    flags = " ".join(f"--{k}={v}" for k, values in x.flags.items() for v in values)
-    return f"{x.keyword} {flags + ' ' if flags else ''}{x.rest}".rstrip()
+        raise DockerfileError(x.line, exc.message.replace("--change ", ""), end_line=x.end_line) from None
+    flags = " ".join(f"--{k}={v}" for k, values in written_by_name(x.flags).items() for v in values)
+    return f"{x.keyword} {flags + ' ' if flags else ''}{x.written_arguments()}".rstrip()
 
 
 def _apply(
@@ -81,64 +95,81 @@ def _apply(
     build_args: Mapping[str, str],
     global_args: Mapping[str, str],
 ) -> None:
-    k, cfg = x.keyword, state.config
+    cfg = state.config
     scope = state.scope()
 
-    def words() -> list[str]:
-        return split_words(x.rest, scope, escape)
+    def word(text: str) -> str:
+        return expand(text, scope, escape)
 
-    if k == "ENV":
+    if isinstance(x, Env):
         env = list(cfg.get("Env") or [])
         # Every pair is expanded against the environment before this ENV (Docker's rule).
-        for key, value in key_values(x.rest, scope, escape, legacy=True):
+        for pair in x.pairs:
+            key, value = word(pair.key), word(pair.value)
             env = [e for e in env if e.split("=", 1)[0] != key] + [f"{key}={value}"]
         cfg["Env"] = env
-    elif k == "LABEL":
+    elif isinstance(x, Label):
         labels = dict(cfg.get("Labels") or {})
-        labels.update(key_values(x.rest, scope, escape, legacy=False))
+        labels.update((word(pair.key), word(pair.value)) for pair in x.pairs)
         cfg["Labels"] = labels
-    elif k == "ARG":
-        name, eq, default = x.rest.partition("=")
-        if name in build_args:
-            state.args[name] = build_args[name]
-        elif name in global_args and not eq:
-            state.args[name] = global_args[name]
-        elif eq:
-            state.args[name] = expand(default, scope, escape)
-    elif k in ("CMD", "ENTRYPOINT"):
-        command = x.json_args if x.json_args is not None else state.shell_form(x.rest)
-        if k == "CMD":
+    elif isinstance(x, Arg):
+        for arg in x.args:  # each sees the ones before it
+            if arg.name in build_args:
+                state.args[arg.name] = build_args[arg.name]
+            elif arg.name in global_args and arg.default is None:
+                state.args[arg.name] = global_args[arg.name]
+            elif arg.default is not None:
+                state.args[arg.name] = expand(arg.default, state.scope(), escape)
+    elif isinstance(x, (Cmd, Entrypoint)):
+        command = state.shell_form(" ".join(x.command)) if x.shell else list(x.command)
+        if isinstance(x, Cmd):
             cfg["Cmd"] = command
             state.cmd_set = True
         else:
-            cfg["Entrypoint"] = command if command else None
+            cfg["Entrypoint"] = command if x.command or x.shell else None
             if not state.cmd_set:
                 cfg["Cmd"] = None  # an inherited CMD does not outlive a new ENTRYPOINT
-    elif k == "WORKDIR":
-        path = expand(x.rest, scope, escape)
+    elif isinstance(x, Workdir):
+        path = word(x.path)
         cfg["WorkingDir"] = posixpath.normpath(posixpath.join(cfg.get("WorkingDir") or "/", path))
-    elif k in ("USER", "STOPSIGNAL"):
-        cfg["User" if k == "USER" else "StopSignal"] = expand(x.rest, scope, escape)
-    elif k == "EXPOSE":
-        state.config = apply_changes(cfg, ["EXPOSE " + " ".join(words())])
-    elif k == "VOLUME":
-        paths = x.json_args if x.json_args is not None else words()
-        if not paths or any(not p for p in paths):
-            raise DockerfileError(x.line, "VOLUME needs at least one path")
+    elif isinstance(x, User):
+        cfg["User"] = word(x.user)
+    elif isinstance(x, StopSignal):
+        cfg["StopSignal"] = word(x.signal)
+    elif isinstance(x, Expose):
+        state.config = apply_changes(cfg, ["EXPOSE " + " ".join(word(port) for port in x.ports)])
+    elif isinstance(x, Volume):
+        paths = [word(path) for path in x.paths]
+        if any(not p for p in paths):
+            raise DockerfileError(x.line, "VOLUME specified can not be an empty string", end_line=x.end_line)
         volumes = dict(cfg.get("Volumes") or {})
         volumes.update({p: {} for p in paths})
         cfg["Volumes"] = volumes
-    elif k == "HEALTHCHECK":
-        flags = " ".join(f"--{name}={values[-1]}" for name, values in x.flags.items())
-        cfg["Healthcheck"] = healthcheck(f"{flags} {x.rest}".strip(), "HEALTHCHECK")
-    elif k == "SHELL":
-        assert x.json_args is not None  # the parser insists on the JSON form
-        if not x.json_args:
-            raise DockerfileError(x.line, "SHELL needs at least the shell's program")
-        state.shell = list(x.json_args)
-    elif k == "ONBUILD":
-        cfg["OnBuild"] = [*(cfg.get("OnBuild") or []), x.rest]
-    elif k == "MAINTAINER":
-        state.author = x.rest
+    elif isinstance(x, Healthcheck):
+        cfg["Healthcheck"] = health_config(x)
+    elif isinstance(x, Shell):
+        state.shell = list(x.shell)
+    elif isinstance(x, OnBuild):
+        cfg["OnBuild"] = [*(cfg.get("OnBuild") or []), x.expression]
+    elif isinstance(x, Maintainer):
+        state.author = x.maintainer
     else:
-        raise DockerfileError(x.line, f"{k} is not a metadata instruction")
+        raise DockerfileError(x.line, f"{x.keyword} is not a metadata instruction", end_line=x.end_line)
+
+
+def health_config(x: Healthcheck) -> dict[str, Any]:
+    """The image config's Healthcheck (durations in ns; those not set left out, as Docker's
+    JSON omits zeros)."""
+    out: dict[str, Any] = {"Test": list(x.test)}
+    if x.test == ("NONE",):
+        return out
+    for key, value in (
+        ("Interval", x.interval),
+        ("Timeout", x.timeout),
+        ("StartPeriod", x.start_period),
+        ("StartInterval", x.start_interval),
+        ("Retries", x.retries),
+    ):
+        if value:
+            out[key] = value
+    return out

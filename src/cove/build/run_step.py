@@ -6,25 +6,25 @@ from __future__ import annotations
 import json
 import os
 import posixpath
-import shutil
-import stat
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-from cove.archive.treetar import copy_tree
 from cove.build.backend import Layer, RunMount, RunRequest
 from cove.build.context import Context
-from cove.build.dockerfile import DockerfileError, Instruction
+from cove.build.dockerfile import DockerfileError
 from cove.build.dockerignore import Matcher
-from cove.build.expand import expand
+from cove.build.expand import ExpansionError, expand
+from cove.build.instructions import Run
+from cove.build.instructions import RunMount as InstructionMount
+from cove.build.instructions.flags import FlagError, written_by_name
+from cove.build.instructions.parse import heredoc_marker
 from cove.build.stages import PROXY_ARGS
-from cove.build.steps import PreparedStep, StageWork, StepHost, digest_of
-from cove.host.inroot import DIRECTORY_FLAGS, Root, opened
+from cove.build.steps import PreparedStep, StageWork, StepHost, copy_source, digest_of
 
 
-def prepare_run(host: StepHost, work: StageWork, x: Instruction, cleanup: ExitStack) -> PreparedStep:
+def prepare_run(host: StepHost, work: StageWork, x: Run, cleanup: ExitStack) -> PreparedStep:
     build, _, _ = host.options.build_platform.partition("/")
     if _arch(work.platform) != _arch(host.options.build_platform) or not work.platform.startswith(build):
         raise DockerfileError(
@@ -32,10 +32,31 @@ def prepare_run(host: StepHost, work: StageWork, x: Instruction, cleanup: ExitSt
             f"RUN needs {work.platform} binaries to run on this {host.options.build_platform} host, "
             "and cove does not emulate other platforms",
             hint="build for the host's platform, or keep RUN out of stages for other platforms",
+            end_line=x.end_line,
         )
-    if x.json_args is not None:
-        argv = list(x.json_args)
+    if x.security != "sandbox":
+        raise DockerfileError(
+            x.line,
+            f"RUN --security={x.security} is not allowed: cove does not grant security.insecure",
+            end_line=x.end_line,
+        )
+    mounts: list[RunMount] = []
+    mount_inputs: list[str] = []
+    script = _shebang_script(x)
+    if not x.shell:
+        argv = list(x.command)
         shown = json.dumps(argv)
+    elif script is not None:
+        # RUN <<EOF with a #! line: the document runs as a program of its own (BuildKit puts
+        # it at /dev/pipes/NAME), so that its interpreter, not the shell, reads it.
+        name, content = script
+        holder = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="cove-heredoc-")))
+        (holder / name).write_text(content)
+        os.chmod(holder / name, 0o755)
+        mounts.append(RunMount("bind", f"/dev/pipes/{name}", name, True, root=str(holder)))
+        mount_inputs.append(f"heredoc {name} {digest_of(content)}")
+        argv = work.meta.shell_form(f"/dev/pipes/{name}")
+        shown = " ".join(argv)
     else:
         argv = work.meta.shell_form(run_script(x))
         shown = " ".join(argv)
@@ -48,17 +69,25 @@ def prepare_run(host: StepHost, work: StageWork, x: Instruction, cleanup: ExitSt
     env = list(work.meta.config.get("Env") or []) + [
         f"{k}={v}" for k, v in extra.items() if k not in env_names
     ]
-    network = _flag(x, "network", scope) or host.options.network
-    if network not in ("default", "none", "host"):
-        raise DockerfileError(x.line, f"RUN --network={network} is not one of default, none, host")
-    mounts: list[RunMount] = []
-    mount_inputs: list[str] = []
-    for spec in x.flags.get("mount", []):
-        mount, inputs = _mount(host, work, x, expand(spec, scope, host.escape), cleanup)
+    network = host.options.network if x.network == "default" else x.network
+
+    def word(text: str) -> str:
+        try:
+            return expand(text, scope, host.escape)
+        except ExpansionError as exc:
+            raise DockerfileError(x.line, exc.message, end_line=x.end_line) from None
+
+    for written in x.mounts:
+        try:
+            spec = written.expanded(word) if written.deferred else written
+        except FlagError as exc:
+            raise DockerfileError(x.line, exc.message, exc.hint, end_line=x.end_line) from None
+        mount, inputs, secret_env = _mount(host, work, x, spec, cleanup)
         if mount is not None:
             mounts.append(mount)
+        env += secret_env
         mount_inputs.append(inputs)
-    flags = {k: [expand(v, scope, host.escape) for v in vs] for k, vs in x.flags.items()}
+    flags = {k: [word(v) for v in vs] for k, vs in written_by_name(x.flags).items()}
     request = RunRequest(
         argv=argv,
         env=env,
@@ -91,88 +120,97 @@ def prepare_run(host: StepHost, work: StageWork, x: Instruction, cleanup: ExitSt
     )
 
 
-def run_script(x: Instruction) -> str:
+def _shebang_script(x: Run) -> tuple[str, str] | None:
+    """(name, content) of a RUN's one heredoc when it is the whole command and starts with #!."""
+    if not x.shell or len(x.heredocs) != 1 or heredoc_marker(" ".join(x.command).strip()) is None:
+        return None
+    doc = x.heredocs[0]
+    if not doc.content.startswith("#!") or "/" in doc.name or "\0" in doc.name or doc.name in (".", ".."):
+        return None
+    return doc.name, doc.content
+
+
+def run_script(x: Run) -> str:
+    """The shell form's script: its text, with heredocs as BuildKit hands them to the shell
+    (not expanded: the shell does that)."""
+    text = " ".join(x.command)
     if not x.heredocs:
-        return x.rest
-    rest = x.rest.strip()
-    if len(x.heredocs) == 1 and rest.lstrip("<-").strip("'\"") == x.heredocs[0].name:
+        return text
+    if len(x.heredocs) == 1 and heredoc_marker(text.strip()) is not None:
         return x.heredocs[0].content  # RUN <<EOF: the heredoc is the script
-    # RUN python3 <<EOF ...: the shell reads the heredocs itself
-    return rest + "\n" + "".join(f"{h.content}{h.name}\n" for h in x.heredocs)
-
-
-def _flag(x: Instruction, name: str, scope: Mapping[str, str]) -> str:
-    values = x.flags.get(name)
-    return expand(values[-1], scope) if values else ""
+    # RUN python3 <<EOF ...: the shell reads the heredocs itself (each terminator line ends
+    # with a newline, as cove has always written it: the same script keeps its cache key)
+    return text.strip() + "\n" + "".join(f"{h.content}{h.name}\n" for h in x.heredocs)
 
 
 def _mount(
-    host: StepHost, work: StageWork, x: Instruction, spec: str, cleanup: ExitStack
-) -> tuple[RunMount | None, str]:
-    options: dict[str, str] = {}
-    for part in spec.split(","):
-        key, eq, value = part.partition("=")
-        options[key.strip().lower()] = value.strip() if eq else "true"
-    kind = options.pop("type", "bind")
-    target = options.pop("target", options.pop("dst", options.pop("destination", "")))
-    readonly = options.pop("readonly", options.pop("ro", "false")).lower() in ("true", "1", "")
+    host: StepHost, work: StageWork, x: Run, m: InstructionMount, cleanup: ExitStack
+) -> tuple[RunMount | None, str, list[str]]:
+    """The backend's mount for one --mount (None when there is nothing to mount), what of it
+    enters the cache key, and the environment it adds (a secret's env=)."""
+    kind, target = m.type, m.target
     if kind == "secret":
-        secret_id = options.get("id") or posixpath.basename(target)
+        secret_id = m.id or m.source or posixpath.basename(target)
         if not secret_id:
-            raise DockerfileError(x.line, "RUN --mount=type=secret needs an id= or a target=")
+            raise DockerfileError(
+                x.line, "RUN --mount=type=secret needs an id= or a target=", end_line=x.end_line
+            )
         path = host.options.secrets.get(secret_id)
         if path is None:
-            if options.get("required", "false").lower() in ("true", "1"):
+            if m.required:
                 raise DockerfileError(
                     x.line,
                     f"secret {secret_id} is required but was not given",
                     hint=f"--secret id={secret_id},src=FILE",
+                    end_line=x.end_line,
                 )
-            return None, f"secret {secret_id} absent"
-        return RunMount(
-            "secret", target or f"/run/secrets/{secret_id}", str(path), True
-        ), f"secret {secret_id}"
+            return None, f"secret {secret_id} absent", []
+        env = [f"{m.env}={Path(path).read_text(errors='replace')}"] if m.env else []
+        if m.env and not target:
+            return None, f"secret {secret_id} env {m.env}", env  # only in the environment
+        mount = RunMount("secret", target or f"/run/secrets/{secret_id}", str(path), True)
+        return mount, f"secret {secret_id}" + (f" env {m.env}" if m.env else ""), env
     if kind == "ssh":
         raise DockerfileError(
-            x.line, "RUN --mount=type=ssh is not supported by cove", hint="use a secret mount"
+            x.line,
+            "RUN --mount=type=ssh is not supported by cove",
+            hint="use a secret mount",
+            end_line=x.end_line,
         )
     if not target:
-        raise DockerfileError(x.line, f"RUN --mount=type={kind} needs a target=")
+        raise DockerfileError(x.line, f"RUN --mount=type={kind} needs a target=", end_line=x.end_line)
     if not target.startswith("/"):
         target = posixpath.join(str(work.meta.config.get("WorkingDir") or "/"), target)
     if kind == "tmpfs":
-        size = options.get("size")
-        return RunMount("tmpfs", target, options=(f"size={size}",) if size else ()), f"tmpfs {target}"
+        options = (f"size={m.size}",) if m.size else ()
+        return RunMount("tmpfs", target, options=options), f"tmpfs {target}", []
     if kind == "cache":
-        cache_id = options.get("id") or target
-        sharing = options.get("sharing", "shared")
-        if sharing not in ("shared", "private", "locked"):
-            raise DockerfileError(x.line, f"cache mount sharing={sharing} is not shared, private or locked")
-        return RunMount("cache", target, cache_id, readonly, (f"sharing={sharing}",)), f"cache {target}"
-    if kind == "bind":
-        source = options.get("source", options.get("src", ""))
-        rw = options.get("rw", options.get("readwrite", "false")).lower() in ("true", "1")
-        origin = options.get("from")
-        if origin:
-            root, inputs = host.files_of(work, x, origin, cleanup)
-            files = Context(root, Matcher([]))
-        else:
-            files = host.context
-            inputs = files.digest(files.sources(source or "."))
-        found = files.kind(source)
-        if found is None:
-            raise DockerfileError(
-                x.line, f"RUN --mount=type=bind: {source or '.'} not found in {origin or 'the build context'}"
-            )
-        if rw:
-            # Writes to a rw bind are thrown away after the step (BuildKit's rule): give a copy.
-            scratch = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="cove-bind-")))
-            copy_target = scratch / "src"
-            _copy_source(files, source, copy_target, scratch)
-            return RunMount("bind", target, str(copy_target), False), f"bind {target} {inputs}"
-        # Resolved inside its root by the engine, which mounts exactly what the path leads to there.
-        return RunMount("bind", target, source or ".", True, root=str(files.root)), f"bind {target} {inputs}"
-    raise DockerfileError(x.line, f"unknown mount type {kind!r}: use bind, cache, tmpfs or secret")
+        cache_id = m.id or target
+        sharing = m.sharing or "shared"
+        return RunMount("cache", target, cache_id, m.readonly, (f"sharing={sharing}",)), f"cache {target}", []
+    # bind
+    source, origin = m.source, m.from_
+    if origin:
+        root, inputs = host.files_of(work, x, origin, cleanup)
+        files = Context(root, Matcher([]))
+    else:
+        files = host.context
+        inputs = files.digest(files.sources(source or "."))
+    found = files.kind(source)
+    if found is None:
+        raise DockerfileError(
+            x.line,
+            f"RUN --mount=type=bind: {source or '.'} not found in {origin or 'the build context'}",
+            end_line=x.end_line,
+        )
+    if not m.readonly:
+        # Writes to a rw bind are thrown away after the step (BuildKit's rule): give a copy.
+        scratch = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="cove-bind-")))
+        copy_target = scratch / "src"
+        copy_source(files, source, copy_target, scratch)
+        return RunMount("bind", target, str(copy_target), False), f"bind {target} {inputs}", []
+    # Resolved inside its root by the engine, which mounts exactly what the path leads to there.
+    return RunMount("bind", target, source or ".", True, root=str(files.root)), f"bind {target} {inputs}", []
 
 
 class LineSplitter:
@@ -197,21 +235,3 @@ class LineSplitter:
 def _arch(platform: str) -> str:
     parts = platform.split("/")
     return parts[1] if len(parts) > 1 else ""
-
-
-def _copy_source(files: Context, source: str, target: Path, spool: Path) -> None:
-    """A copy of what ``source`` leads to in ``files`` at ``target`` (read inside their root)."""
-    found = files.kind(source)
-    if found is not None and stat.S_ISDIR(found.st_mode):
-        target.mkdir()
-        with (
-            Root(files.root) as root,
-            opened(root.open_dir(source)) as src,
-            opened(os.open(target, DIRECTORY_FLAGS)) as dst,
-        ):
-            copy_tree(src, dst, spool)
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with os.fdopen(files.open_file(source), "rb") as src, open(target, "xb") as dst:
-        shutil.copyfileobj(src, dst)
-        os.fchmod(dst.fileno(), stat.S_IMODE(os.fstat(src.fileno()).st_mode))

@@ -14,12 +14,12 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from cove.build.dockerfile import Dockerfile, DockerfileError, Instruction
+from cove.build.dockerfile import DockerfileError
 from cove.build.expand import ExpansionError, expand
+from cove.build.instructions import Arg, Copy, From, Instruction, Run, require_stages
 from cove.oci.platform import Platform
 
 PROXY_ARGS = frozenset(
@@ -27,7 +27,6 @@ PROXY_ARGS = frozenset(
     for base in ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY")
     for name in (base, base.lower())
 )
-_STAGE_NAME = re.compile(r"^[a-z][a-z0-9-_.]*$")
 
 
 @dataclass
@@ -37,6 +36,7 @@ class Stage:
     base: str  # "scratch", an image reference, or "stage:N" for an earlier stage
     platform: str | None  # --platform, expanded
     line: int
+    end_line: int
     instructions: list[Instruction] = field(default_factory=list)
     depends_on: set[int] = field(default_factory=set)
 
@@ -62,20 +62,16 @@ def platform_args(target: Platform, build: Platform) -> dict[str, str]:
     return {**parts("TARGET", target), **parts("BUILD", build)}
 
 
-def _arg(instruction: Instruction) -> tuple[str, str | None]:
-    name, eq, default = instruction.rest.partition("=")
-    return name.strip(), (default if eq else None)
-
-
 def plan(
-    dockerfile: Dockerfile,
+    instructions: Sequence[Instruction],
     build_args: Mapping[str, str],
     *,
     target: str | None = None,
     target_platform: Platform,
     build_platform: Platform,
+    escape: str = "\\",
 ) -> BuildPlan:
-    escape = dockerfile.escape
+    require_stages(instructions)
     predefined = platform_args(target_platform, build_platform)
     scope: dict[str, str] = dict(predefined)
     global_args: dict[str, str] = {}
@@ -83,24 +79,25 @@ def plan(
     stages: list[Stage] = []
     by_name: dict[str, int] = {}
     refs: list[tuple[Stage, str, Instruction]] = []
-    for instruction in dockerfile.instructions:
-        if instruction.keyword == "ARG" and not stages:
-            name, default = _arg(instruction)
-            declared.add(name)
-            value = build_args.get(
-                name, _expand(default, scope, escape, instruction) if default is not None else None
-            )
-            if value is not None:
-                scope[name] = value
-                global_args[name] = value
+    for instruction in instructions:
+        if isinstance(instruction, Arg) and not stages:
+            for arg in instruction.args:
+                declared.add(arg.name)
+                default = arg.default
+                value = build_args.get(
+                    arg.name, _expand(default, scope, escape, instruction) if default is not None else None
+                )
+                if value is not None:
+                    scope[arg.name] = value
+                    global_args[arg.name] = value
             continue
-        if instruction.keyword == "FROM":
+        if isinstance(instruction, From):
             stages.append(_stage(instruction, len(stages), scope, escape, by_name))
             continue
         stage = stages[-1]
         stage.instructions.append(instruction)
-        if instruction.keyword == "ARG":
-            declared.add(_arg(instruction)[0])
+        if isinstance(instruction, Arg):
+            declared.update(arg.name for arg in instruction.args)
         refs += [(stage, ref, instruction) for ref in _stage_refs(instruction)]
     # A --from names any stage of the file, a later one too (as BuildKit resolves it, once every
     # stage is known); a FROM only an earlier one (a later stage's name there is an image).
@@ -125,36 +122,36 @@ def _expand(text: str, scope: Mapping[str, str], escape: str, instruction: Instr
     try:
         return expand(text, scope, escape)
     except ExpansionError as exc:
-        raise DockerfileError(instruction.line, exc.message) from None
+        raise DockerfileError(instruction.line, exc.message, end_line=instruction.end_line) from None
 
 
 def _stage(
-    instruction: Instruction, index: int, scope: Mapping[str, str], escape: str, by_name: dict[str, int]
+    instruction: From, index: int, scope: Mapping[str, str], escape: str, by_name: dict[str, int]
 ) -> Stage:
-    words = instruction.rest.split()
-    base = _expand(words[0], scope, escape, instruction)
+    base = _expand(instruction.image, scope, escape, instruction)
     if not base:
-        raise DockerfileError(instruction.line, f"FROM names no image: {words[0]!r} expands to nothing")
-    name = None
-    if len(words) == 3:
-        name = _expand(words[2], scope, escape, instruction).lower()
-        if not _STAGE_NAME.match(name):
-            raise DockerfileError(
-                instruction.line, f"invalid stage name {name!r}: use letters, digits, -, _ and ."
-            )
-        if name in by_name:
-            raise DockerfileError(instruction.line, f"duplicate stage name {name!r}")
+        raise DockerfileError(
+            instruction.line,
+            f"FROM names no image: {instruction.image!r} expands to nothing",
+            end_line=instruction.end_line,
+        )
+    name = instruction.name  # checked as written, as BuildKit does: no variables in it
+    if name is not None and name in by_name:
+        raise DockerfileError(
+            instruction.line, f"duplicate stage name {name!r}", end_line=instruction.end_line
+        )
     depends: set[int] = set()
     if base.lower() in by_name:  # an earlier stage; a later one's name would be an image
         depends.add(by_name[base.lower()])
         base = f"stage:{by_name[base.lower()]}"
-    platform = instruction.flags.get("platform", [None])[-1]
+    platform = instruction.platform
     stage = Stage(
         index=index,
         name=name,
         base=base,
         platform=_expand(platform, scope, escape, instruction) if platform else None,
         line=instruction.line,
+        end_line=instruction.end_line,
         depends_on=depends,
     )
     if name:
@@ -163,16 +160,11 @@ def _stage(
 
 
 def _stage_refs(instruction: Instruction) -> list[str]:
-    refs = []
-    if instruction.keyword in ("COPY", "ADD"):
-        refs += instruction.flags.get("from", [])
-    if instruction.keyword == "RUN":
-        for mount in instruction.flags.get("mount", []):
-            for option in mount.split(","):
-                key, _, value = option.partition("=")
-                if key == "from":
-                    refs.append(value)
-    return refs
+    if isinstance(instruction, Copy):
+        return [instruction.from_] if instruction.from_ else []
+    if isinstance(instruction, Run):
+        return [mount.from_ for mount in instruction.mounts if mount.from_]
+    return []
 
 
 def _resolve_ref(ref: str, by_name: Mapping[str, int], current: int, instruction: Instruction) -> int:
@@ -182,7 +174,11 @@ def _resolve_ref(ref: str, by_name: Mapping[str, int], current: int, instruction
     if ref.isdigit():
         index = int(ref)
         if index >= current:
-            raise DockerfileError(instruction.line, f"--from={ref} names a stage that does not come before")
+            raise DockerfileError(
+                instruction.line,
+                f"--from={ref} names a stage that does not come before",
+                end_line=instruction.end_line,
+            )
         return index
     return -1  # an image, pulled like a base
 
@@ -199,6 +195,7 @@ def _refuse_cycles(stages: list[Stage]) -> None:
                 stage.line,
                 f"circular dependency detected on stage: {_label(stage)}",
                 hint=f"the stages need each other: {shown}",
+                end_line=stage.end_line,
             )
 
 

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import stat
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from cove.archive.treetar import copy_tree
 from cove.build.backend import BuildBackend, Layer
 from cove.build.context import Context
-from cove.build.dockerfile import Instruction
+from cove.build.instructions import Instruction
 from cove.build.metadata import StageState
 from cove.build.stages import Stage
+from cove.host.inroot import DIRECTORY_FLAGS, Root, opened
 
 
 @dataclass(frozen=True)
@@ -78,3 +83,21 @@ class StepHost(Protocol):
 def digest_of(value: object) -> str:
     """A SHA-256 of a JSON-able value (keys sorted)."""
     return "sha256:" + hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+def copy_source(files: Context, source: str, target: Path, spool: Path) -> None:
+    """A copy of what ``source`` leads to in ``files`` at ``target`` (read inside their root)."""
+    found = files.kind(source)
+    if found is not None and stat.S_ISDIR(found.st_mode):
+        target.mkdir(parents=True)
+        with (
+            Root(files.root) as root,
+            opened(root.open_dir(source)) as src,
+            opened(os.open(target, DIRECTORY_FLAGS)) as dst,
+        ):
+            copy_tree(src, dst, spool)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with os.fdopen(files.open_file(source), "rb") as src, open(target, "xb") as dst:
+        shutil.copyfileobj(src, dst)
+        os.fchmod(dst.fileno(), stat.S_IMODE(os.fstat(src.fileno()).st_mode))

@@ -25,9 +25,11 @@ from cove.build.cachestore import BuildCache
 from cove.build.context import IGNORE_FILE, Context
 from cove.build.digestmemo import DigestMemo
 from cove.build.digestmemo import forget_all as forget_digests
-from cove.build.dockerfile import DockerfileError, parse
+from cove.build.dockerfile import DockerfileError, parse_syntax
 from cove.build.dockerignore import Matcher
+from cove.build.excerpt import excerpt_of
 from cove.build.executor import BuildEvent, BuildOptions, BuiltImage, Executor
+from cove.build.instructions import parse_instructions
 from cove.build.stages import plan
 from cove.engine.build_backend import BUILD_PREFIX, LocalBuildBackend, WorkArea
 from cove.engine.build_context import DOCKERFILE_MAX
@@ -77,7 +79,7 @@ class BuildResult:
     warnings: list[str]
 
 
-__all__ = ["BuildEvent", "BuildRequest", "BuildResult", "BuildService", "DockerfileError"]
+__all__ = ["BuildEvent", "BuildRequest", "BuildResult", "BuildService", "DockerfileError", "excerpt_of"]
 
 Puller = Callable[[str, str, Path | None], None]
 
@@ -103,17 +105,20 @@ class BuildService:
     # -- the front door --------------------------------------------------------------------
 
     def build(self, request: BuildRequest, report: Callable[[BuildEvent], None]) -> BuildResult:
-        dockerfile = parse(request.dockerfile)
+        syntax = parse_syntax(request.dockerfile)
+        instructions = parse_instructions(syntax)
         host = host_platform()
         target_platform = parse_platform(request.platform) if request.platform else host
         build_plan = plan(
-            dockerfile,
+            instructions,
             request.build_args,
             target=request.target,
             target_platform=target_platform,
             build_platform=host,
+            escape=syntax.escape,
         )
-        warnings = list(dockerfile.warnings)
+        warnings = [f"line {w.line}: {w.message}" for w in syntax.warnings]
+        warnings += [f"line {x.line}: {text}" for x in instructions for text in x.warnings]
         if build_plan.unused_build_args:
             names = ", ".join(build_plan.unused_build_args)
             warnings.append(f"build args were given but not used by any stage: {names}")
@@ -137,9 +142,7 @@ class BuildService:
         )
         backend = self.backend(request.docker_config)
         with self.store.writing():
-            executor = Executor(
-                backend, build_plan, context, options, escape=dockerfile.escape, report=report
-            )
+            executor = Executor(backend, build_plan, context, options, escape=syntax.escape, report=report)
             try:
                 built = executor.build()
             finally:

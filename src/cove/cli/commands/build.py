@@ -109,7 +109,7 @@ def _stdin(cli: Cli) -> BinaryIO:
 
 
 def cmd_build(cli: Cli, args: argparse.Namespace) -> int:
-    from cove.engine.build import BuildRequest, DockerfileError, find_ignore_file
+    from cove.engine.build import BuildRequest, DockerfileError, excerpt_of, find_ignore_file
 
     mode = "quiet" if args.quiet else args.progress
     if mode == "auto":
@@ -120,6 +120,7 @@ def cmd_build(cli: Cli, args: argparse.Namespace) -> int:
     env = dict(cli.env)
     started = time.monotonic()
     dockerfile_text = ""
+    dockerfile_name = "Dockerfile"
     try:
         with (
             tempfile.TemporaryDirectory(prefix="cove-secrets-") as holder,
@@ -129,6 +130,8 @@ def cmd_build(cli: Cli, args: argparse.Namespace) -> int:
                 dockerfile_path,
             ),
         ):
+            if dockerfile_path is not None:
+                dockerfile_name = dockerfile_path.name
             request = BuildRequest(
                 dockerfile=dockerfile_text,
                 context=root,
@@ -153,7 +156,7 @@ def cmd_build(cli: Cli, args: argparse.Namespace) -> int:
     except DockerfileError as exc:
         progress.close()
         cli.err.write(progress.failure_report())
-        cli.err.write(_excerpt(dockerfile_text, exc.line))
+        cli.err.write(excerpt_of(dockerfile_text, exc.line, exc.end_line, name=dockerfile_name))
         cli.err.write(f"ERROR: {exc.message}\n" + (f"hint: {exc.hint}\n" if exc.hint else ""))
         return exitcodes.FAILED
     except CoveError as exc:
@@ -177,18 +180,6 @@ def cmd_build(cli: Cli, args: argparse.Namespace) -> int:
             cli.err.write(f"Tagged {tag}\n")
     cli.err.flush()
     return exitcodes.OK
-
-
-def _excerpt(text: str, line: int) -> str:
-    """The Dockerfile lines around ``line``, the failing one marked (as BuildKit shows them)."""
-    lines = text.splitlines()
-    if not line or line > len(lines):
-        return ""
-    first, last = max(1, line - 2), min(len(lines), line + 2)
-    body = "".join(
-        f"{' >>>' if n == line else '    '} {n:3d} | {lines[n - 1]}\n" for n in range(first, last + 1)
-    )
-    return f"Dockerfile:{line}\n--------------------\n{body}--------------------\n"
 
 
 def _add_build(sub: Subparsers, name: str) -> None:
