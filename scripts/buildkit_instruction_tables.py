@@ -10,7 +10,8 @@ table's count is printed; with -v, every failing case too.
 
 This is a developer's tool: the suite has its own copies of the cases
 (tests/unit/test_instruction_tables.py, tests/unit/test_heredoc_contents.py) and never reads
-BuildKit's files. Run it from the repository root: .venv/bin/python scripts/buildkit_instruction_tables.py
+BuildKit's files. Run it from the repository root:
+.venv/bin/python scripts/buildkit_instruction_tables.py --buildkit /var/tmp/buildkit
 """
 
 from __future__ import annotations
@@ -336,7 +337,7 @@ def heredoc_contents(source: str) -> Table:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("buildkit", nargs="?", default="/var/tmp/buildkit", help="a moby/buildkit checkout")
+    parser.add_argument("--buildkit", default="/var/tmp/buildkit", help="a moby/buildkit checkout")
     parser.add_argument("-v", "--verbose", action="store_true", help="list failing cases")
     args = parser.parse_args(argv)
     base = Path(args.buildkit) / "frontend" / "dockerfile"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cove.build.expand import ExpansionError, expand, key_values, split_words
+from cove.build.expand import ExpansionError, expand
 
 ENV = {"SET": "value", "EMPTY": "", "SPACED": "a b", "HOME": "/root"}
 
@@ -47,11 +47,6 @@ def test_the_backtick_escape() -> None:
     assert expand('"`"x`""', ENV, "`") == '"x"'
 
 
-def test_words() -> None:
-    assert split_words('a "b c" d\\ e $SPACED', ENV) == ["a", "b c", "d e", "a b"]
-    assert split_words("  ", ENV) == []
-
-
 @pytest.mark.parametrize(
     ("text", "error"),
     [
@@ -69,13 +64,3 @@ def test_expansion_errors(text: str, error: str) -> None:
     with pytest.raises(ExpansionError, match=error):
         expand(text, ENV)
     assert expand("${EMPTY?x}", ENV) == ""  # set, though empty: fine without the colon
-
-
-def test_key_values() -> None:
-    assert key_values('A=1 B="two words" C=$SET D=\'$SET\'', ENV) == [
-        ("A", "1"), ("B", "two words"), ("C", "value"), ("D", "$SET"),
-    ]  # fmt: skip
-    assert key_values("LEGACY value with  spaces", ENV) == [("LEGACY", "value with  spaces")]
-    assert key_values('"my.label"="a b"', ENV, legacy=False) == [("my.label", "a b")]
-    with pytest.raises(ExpansionError, match="is not KEY=VALUE"):
-        key_values("A=1 broken", ENV)

@@ -399,15 +399,6 @@ def expand(text: str, env: Mapping[str, str], escape: str = "\\") -> str:
     return ShellLex(escape).process_word(text, env).value
 
 
-def split_words(text: str, env: Mapping[str, str], escape: str = "\\") -> list[str]:
-    """The words as written (split on unquoted whitespace), each then expanded as one word.
-
-    That is how BuildKit reads COPY's sources and VOLUME's paths: a variable's value is never
-    split. (:meth:`ShellLex.process_words` splits after expansion, as EXPOSE needs.)"""
-    lex = ShellLex(escape)
-    return [lex.process_word(word, env).value for word in _raw_words(text, escape)]
-
-
 def expand_heredoc(content: str, env: Mapping[str, str], escape: str = "\\") -> str:
     """The content of an unquoted ``COPY``/``ADD`` heredoc (``<<EOF``), as BuildKit writes it.
 
@@ -417,54 +408,3 @@ def expand_heredoc(content: str, env: Mapping[str, str], escape: str = "\\") -> 
     heredoc (``<<'EOF'``) and any ``RUN`` heredoc are not expanded by the builder at all: the
     content goes to the file or the shell as written."""
     return ShellLex(escape, skip_process_quotes=True).process_word(content, env).value
-
-
-def key_values(
-    text: str, env: Mapping[str, str], escape: str = "\\", *, legacy: bool = True
-) -> list[tuple[str, str]]:
-    """``KEY=VALUE ...`` pairs (ENV, LABEL); ``legacy`` allows ENV's old ``KEY VALUE WORDS``."""
-    first_space = next((i for i, c in enumerate(text.strip()) if c.isspace()), -1)
-    head = text.strip()[: first_space if first_space >= 0 else None]
-    if legacy and "=" not in head:
-        key = head
-        rest = text.strip()[len(head) :].strip()
-        return [(key, expand(rest, env, escape))]
-    pairs = []
-    for word in _raw_words(text, escape):
-        key, eq, value = word.partition("=")
-        if not eq or not key:
-            raise ExpansionError(f"{word!r} is not KEY=VALUE")
-        pairs.append((expand(key, env, escape), expand(value, env, escape)))
-    return pairs
-
-
-def _raw_words(text: str, escape: str) -> list[str]:
-    """Words as written (quotes kept), split on whitespace outside quotes."""
-    words: list[str] = []
-    current: list[str] = []
-    quote = ""
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char == escape and i + 1 < len(text) and quote != "'":
-            current.append(char + text[i + 1])
-            i += 2
-            continue
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "'\"":
-            quote = char
-        elif char.isspace():
-            if current:
-                words.append("".join(current))
-                current = []
-            i += 1
-            continue
-        current.append(char)
-        i += 1
-    if quote:
-        raise ExpansionError(f"unexpected end of input: unmatched {quote} in {text!r}")
-    if current:
-        words.append("".join(current))
-    return words
