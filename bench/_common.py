@@ -41,6 +41,31 @@ def settle() -> None:
         DROP_CACHES.write_text("3\n")
 
 
+def _cpu_times() -> tuple[int, int]:
+    """(idle, total) jiffies of all CPUs, from /proc/stat's first line: user, nice, system,
+    idle, iowait, irq, softirq, steal (guest time is already in user)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return fields[3], sum(fields)
+
+
+def quiesce(idle: float = 0.9, window: float = 0.2, limit: float = 10.0) -> float:
+    """Wait until the previous run's after-work is over; returns the seconds waited.
+
+    Engines finish some work after their command returns (dockerd removes a build's
+    containers, cove's guard and cleanup remove work directories, the kernel writes back
+    dirty pages), and whoever runs next would pay for it. So: sync, then wait for a window
+    in which the CPUs are at least ``idle`` idle (iowait counts as busy here: writeback)."""
+    start = time.perf_counter()
+    os.sync()
+    while time.perf_counter() - start < limit:
+        idle0, total0 = _cpu_times()
+        time.sleep(window)
+        idle1, total1 = _cpu_times()
+        if total1 > total0 and (idle1 - idle0) / (total1 - total0) >= idle:
+            break
+    return time.perf_counter() - start
+
+
 @dataclass
 class Timings:
     samples: dict[tuple[str, str], list[float]] = field(default_factory=dict)

@@ -11,8 +11,9 @@ a COPY of a 2,000-file context, three RUN steps, a COPY --from. Cases, medians o
 Tools, each with private state: cove (through its command server, the default), cove-cold
 (COVE_COMMAND_SERVER=0: an interpreter start per command), `podman build --layers`,
 `DOCKER_BUILDKIT=0 docker build` (the legacy builder) and `DOCKER_BUILDKIT=1 docker build`
-(dockerd's embedded BuildKit), Debian's docker.io. Each build starts after a sync (no
-writeback of the one before to pay for), with --network none (the
+(dockerd's embedded BuildKit), Debian's docker.io. Each build starts once the machine is
+quiet again (a sync, then CPUs idle: no writeback or cleanup of the build before to pay for),
+each run with the next tool first, with --network none (the
 steps need no network; dockerd runs without its bridge here, which BuildKit's RUN needs).
 
     .venv/bin/python bench/build.py [--runs 5] [--debian .cache/debian-bookworm-minbase-amd64.tar]
@@ -36,6 +37,7 @@ from _common import (
     Timings,
     fresh_cove_env,
     inputs_dir,
+    quiesce,
     run,
     stop_command_servers,
     workdir,
@@ -69,7 +71,7 @@ class Builder:
         self.env = env
 
     def build(self, context: Path, *extra: str) -> float:
-        os.sync()  # no writeback left over from the previous build to slow this one
+        quiesce()  # the previous build's after-work (writeback, cleanup) is not this one's to pay
         start = time.perf_counter()
         # --network none for all: dockerd runs here without its bridge (its firewall rules would
         # outlive it), and BuildKit's RUN needs one otherwise; the Dockerfile needs no network.
@@ -139,12 +141,14 @@ def main() -> None:
             builder.build(context, "--no-cache")
         changing = context / "src" / "pkg00" / "file0000.txt"
         for i in range(args.runs):
-            for builder in builders:
+            # Each run starts with the next builder, so that none always follows the same one.
+            order = builders[i % len(builders) :] + builders[: i % len(builders)]
+            for builder in order:
                 timings.add("cold build", builder.name, builder.build(context, "--no-cache"))
-            for builder in builders:
+            for builder in order:
                 builder.build(context)  # the cache now holds this exact context
                 timings.add("no-change build", builder.name, builder.build(context))
-            for builder in builders:
+            for builder in order:
                 changing.write_text(f"changed {i} for {builder.name}\n")
                 timings.add("one file changed", builder.name, builder.build(context))
         # The goal compares cove with BuildKit: show that ratio too.
