@@ -386,3 +386,36 @@ def test_heredoc_beside_a_directory_keeps_its_excludes(backend: RecordingBackend
     (context.root / "src" / "skip.log").write_text("log\n")
     build(backend, context, "FROM base\nCOPY --exclude=*.log <<EOF src /out/\ninline\nEOF\n")
     assert backend.copies == [{"out", "out/EOF", "out/a.txt"}]
+
+
+def test_a_cached_copy_from_another_stage_mounts_nothing(backend: RecordingBackend, context: Context) -> None:
+    """Its key is what identifies the other stage's files (that stage's last key) and the
+    sources as written: a cached multi-stage rebuild reads no stage's files (it mounted the
+    stage, and started a guard process for the mount, on every rebuild)."""
+    mounted: list[int] = []
+    original = backend.rootfs
+
+    def counting(layers: Sequence[Layer]) -> contextlib.AbstractContextManager[Path]:
+        mounted.append(len(layers))
+        return original(layers)
+
+    backend.rootfs = counting  # type: ignore[method-assign]
+    (backend.tmp / "app").mkdir()
+    (backend.tmp / "app" / "bin").write_text("built\n")
+    dockerfile = "FROM base AS build\nRUN make\nFROM base\nCOPY --from=build /app/bin /usr/bin/app\n"
+    first = build(backend, context, dockerfile)
+    assert mounted and backend.copies == [{"usr", "usr/bin", "usr/bin/app"}]
+    mounted.clear()
+    again = build(backend, context, dockerfile)
+    assert mounted == [] and again.cached_steps == again.steps
+    assert again.config == first.config
+    # Another stage result (its RUN changed) is another COPY, however alike its files look.
+    changed = build(backend, context, dockerfile.replace("RUN make", "RUN make all"))
+    assert changed.cached_steps == 0 and mounted
+
+
+def test_a_missing_source_in_another_stage_is_still_an_error(
+    backend: RecordingBackend, context: Context
+) -> None:
+    with pytest.raises(DockerfileError, match=r"^line 4: COPY source '/nowhere' not found in build"):
+        build(backend, context, "FROM base AS build\nRUN make\nFROM base\nCOPY --from=build /nowhere /x\n")

@@ -11,6 +11,7 @@ import stat
 import tempfile
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 from cove.build import copy as copying
@@ -50,61 +51,60 @@ def prepare_copy(host: StepHost, work: StageWork, x: Copy | Add, cleanup: ExitSt
     workdir = str(work.meta.config.get("WorkingDir") or "/")
     origin = x.from_ if isinstance(x, Copy) else ""  # (never a variable: refused when parsed)
     checksum = word(x.checksum) if isinstance(x, Add) else ""
-    context = host.context
-    identity = ""
-    if origin:
-        root, identity = host.files_of(work, x, origin, cleanup)
-        context = Context(root, Matcher([]))
-    if x.heredocs:
-        identity = digest_of([h.content for h in x.heredocs])
+    heredocs = digest_of([h.content for h in x.heredocs]) if x.heredocs else ""
     urls = [source for source in raw_sources if _is_url(source)] if isinstance(x, Add) else []
-    inputs: list[str] = [identity]
-    heredoc_names: list[str] = []
-    kept_paths: dict[str, str] = {}  # COPY --parents: source -> its path under the destination
+    downloaded: tuple[Context, list[str]] | None = None
+    digests: list[str] = []
     if urls:
         if len(urls) != len(raw_sources) or x.heredocs:
             raise refuse("ADD takes either URLs or local files, not both in one instruction")
         assert isinstance(x, Add)
         if x.unpack:
             raise refuse("ADD --unpack of a URL is not supported by cove")
-        context, sources, digests = _downloaded(host, x, urls, checksum, cleanup)
-        inputs += digests
-    else:
-        if checksum:
-            raise refuse("ADD --checksum is only for URL sources")
-        sources = []
-        for pattern in raw_sources:
-            if _is_git(pattern):
-                raise refuse(f"ADD of a Git repository ({pattern}) is not supported by cove")
-            try:
-                found = context.sources(pattern)
-                sources.extend(found)
-                if isinstance(x, Copy) and x.parents:
-                    kept_paths.update((source, _under_pivot(pattern, source)) for source in found)
-            except CoveError as exc:
-                message = exc.message.replace("COPY", x.keyword)
-                if origin:  # not the context's files: another stage's or image's
-                    raise refuse(message.replace("the build context", origin)) from None
-                raise refuse(message, exc.hint) from None
+        context, names, digests = _downloaded(host, x, urls, checksum, cleanup)
+        downloaded = context, names
+    elif checksum:
+        raise refuse("ADD --checksum is only for URL sources")
+
+    def resolve(context: Context) -> _Resolved:
+        """The sources matched in ``context`` and where each goes."""
+        kept_paths: dict[str, str] = {}  # COPY --parents: source -> its path under the destination
+        if downloaded is not None:
+            context, sources = downloaded[0], list(downloaded[1])
+        else:
+            sources = []
+            for pattern in raw_sources:
+                if _is_git(pattern):
+                    raise refuse(f"ADD of a Git repository ({pattern}) is not supported by cove")
+                try:
+                    found = context.sources(pattern)
+                    sources.extend(found)
+                    if isinstance(x, Copy) and x.parents:
+                        kept_paths.update((source, _under_pivot(pattern, source)) for source in found)
+                except CoveError as exc:
+                    message = exc.message.replace("COPY", x.keyword)
+                    if origin:  # not the context's files: another stage's or image's
+                        raise refuse(message.replace("the build context", origin)) from None
+                    raise refuse(message, exc.hint) from None
         if x.exclude:
             context, sources = _excluding(context, sources, [word(p) for p in x.exclude])
-        if origin:
-            inputs.append(digest_of(sources))
-        elif sources:
-            inputs.append(context.digest(sources))
+        digest = context.digest(sources) if sources and not origin else ""
+        heredoc_names: list[str] = []
         if x.heredocs:
             context, heredoc_names = _heredoc_context(x, context, sources, scope, cleanup)
-    archives: list[tuple[str, str]] = []
-    if isinstance(x, Add) and not urls and x.unpack is not False:
-        target = dest if dest.startswith("/") else posixpath.join(workdir, dest)
-        for source in list(sources):
-            if copying.is_archive_in(context, source):
-                archives.append((source, posixpath.normpath(target)))
-                sources.remove(source)
-    placements = _placements(context, heredoc_names, sources, kept_paths, dest, workdir)
+        archives: list[tuple[str, str]] = []
+        if isinstance(x, Add) and not urls and x.unpack is not False:
+            target = dest if dest.startswith("/") else posixpath.join(workdir, dest)
+            for source in list(sources):
+                if copying.is_archive_in(context, source):
+                    archives.append((source, posixpath.normpath(target)))
+                    sources.remove(source)
+        placements = _placements(context, heredoc_names, sources, kept_paths, dest, workdir)
+        return _Resolved(context, placements, archives, digest)
+
     layers = list(work.layers)
 
-    def make(output: Callable[[str], None]) -> Layer | None:
+    def write(resolved: _Resolved) -> Layer | None:
         # Directories the image has already keep their owner and mode: only missing
         # parents are made.
         with host.backend.rootfs(layers) as base, Root(base) as image:
@@ -116,10 +116,34 @@ def prepare_copy(host: StepHost, work: StageWork, x: Copy | Add, cleanup: ExitSt
             return host.backend.add_layer(
                 layers,
                 lambda out, into: copying.write_layer(
-                    context, placements, options, out, archives, existing=exists, mirror=into
+                    resolved.context,
+                    resolved.placements,
+                    options,
+                    out,
+                    resolved.archives,
+                    existing=exists,
+                    mirror=into,
                 ),
-                mirror=not archives,
+                mirror=not resolved.archives,
             )
+
+    if origin:
+        # Another stage's or an image's files: what identifies them (the stage's last cache
+        # key, the image's ID) fixes them, and the sources are in the arguments, so the key
+        # needs no look at the files. They are mounted only to make the layer, on a miss: a
+        # cached multi-stage rebuild mounts nothing.
+        inputs = [host.origin_identity(work, origin), heredocs]
+
+        def make(output: Callable[[str], None]) -> Layer | None:
+            root, _ = host.files_of(work, x, origin, cleanup)
+            return write(resolve(Context(root, Matcher([]))))
+
+    else:
+        resolved = resolve(host.context)
+        inputs = [heredocs, *digests, *([resolved.digest] if resolved.digest else [])]
+
+        def make(output: Callable[[str], None]) -> Layer | None:
+            return write(resolved)
 
     shown_flags = " ".join(f"--{k}={v}" for k, vs in flags.items() for v in vs)
     return PreparedStep(
@@ -131,6 +155,16 @@ def prepare_copy(host: StepHost, work: StageWork, x: Copy | Add, cleanup: ExitSt
         history=f"{x.keyword} {shown_flags + ' ' if shown_flags else ''}{' '.join(words)}",
         make=make,
     )
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """A COPY's or ADD's sources, resolved: what it writes and what of it enters the key."""
+
+    context: Context  # where the sources are read (heredoc files beside them)
+    placements: list[tuple[str, str]]  # (source, path in the image)
+    archives: list[tuple[str, str]]  # ADD: (archive, directory to unpack it in)
+    digest: str  # the digest of the context's sources ("" for none, or another stage's)
 
 
 def _downloaded(

@@ -393,15 +393,21 @@ class Executor:
 
     def files_of(self, work: StageWork, x: Instruction, origin: str, cleanup: ExitStack) -> tuple[Path, str]:
         """The files of a stage (by name or index) or an image, and what identifies them."""
+        layers, identity = self._origin(work, origin)
+        root = cleanup.enter_context(self.backend.rootfs(layers))
+        return root, identity
+
+    def origin_identity(self, work: StageWork, origin: str) -> str:
+        """What identifies a stage's or an image's files, without mounting them."""
+        return self._origin(work, origin)[1]
+
+    def _origin(self, work: StageWork, origin: str) -> tuple[tuple[Layer, ...], str]:
         index = self._stage_index(origin)
         if index is not None:
             result = self._stage_result(index)
-            layers, identity = result.image.layers, result.key
-        else:
-            image = self.backend.base_image(origin, work.platform, self.options.pull)
-            layers, identity = image.layers, image.id
-        root = cleanup.enter_context(self.backend.rootfs(layers))
-        return root, identity
+            return result.image.layers, result.key
+        image = self.backend.base_image(origin, work.platform, self.options.pull)
+        return image.layers, image.id
 
     def _stage_index(self, origin: str) -> int | None:
         for stage in self.plan.stages:

@@ -79,6 +79,10 @@ class StepHost(Protocol):
         """The files of a stage or image named by ``--from``/``from=``, and what identifies them."""
         ...
 
+    def origin_identity(self, work: StageWork, origin: str) -> str:
+        """What identifies the files of a stage or image named by ``--from``, unmounted."""
+        ...
+
 
 def digest_of(value: object) -> str:
     """A SHA-256 of a JSON-able value (keys sorted)."""
