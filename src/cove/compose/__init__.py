@@ -1,0 +1,1 @@
+"""Compose: the compose file loader and model, and the `cove compose` commands."""

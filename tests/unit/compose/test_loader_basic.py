@@ -1,0 +1,209 @@
+"""The loader: discovery, names, merge, extends, include, profiles, anchors, errors and bounds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cove.compose.errors import ComposeError
+from cove.compose.loader import load_tree
+from cove.compose.options import ProjectOptions, normalize_project_name
+from cove.compose.render import to_yaml
+from cove.compose.yamlfile import load_yaml
+
+PROJECTS = Path(__file__).parent / "projects"
+
+
+def load(tmp_path: Path, contents: dict[str, str], **kw: object) -> dict:
+    for name, text in contents.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    kw.setdefault("environ", {})
+    return load_tree(ProjectOptions(working_dir=str(tmp_path), **kw))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in PROJECTS.iterdir() if p.is_dir()))
+def test_golden_projects_match_docker_compose_config(case: str) -> None:
+    # expected.yaml is Docker Compose v5.6.1's `docker compose --profile debug config`, lines sorted
+    # when compared: key order within a service is compose-go's struct order in cove, see render.py.
+    directory = PROJECTS / case
+    tree = load_tree(ProjectOptions(working_dir=str(directory), profiles=("debug",), environ={}))
+    expected = (directory / "expected.yaml").read_text().replace("@DIR@", str(directory))
+    assert sorted(to_yaml(tree).splitlines()) == sorted(expected.splitlines())
+
+
+@pytest.mark.parametrize(
+    ("name", "normalised"),
+    [("My App", "myapp"), ("_x.y-z", "xy-z"), ("Web_1", "web_1")],
+)
+def test_project_name_normalised_from_directory(name: str, normalised: str) -> None:
+    assert normalize_project_name(name) == normalised
+
+
+def test_discovery_walks_up_and_takes_the_override(tmp_path: Path) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: a\n")
+    (tmp_path / "compose.override.yaml").write_text("services:\n  web:\n    image: b\n")
+    tree = load_tree(ProjectOptions(working_dir=str(tmp_path / "a" / "b"), environ={}))
+    assert tree["services"]["web"]["image"] == "b"
+    assert tree["name"] == normalize_project_name(tmp_path.name)
+
+
+def test_project_name_precedence(tmp_path: Path) -> None:
+    files = {"compose.yaml": "name: fromfile\nservices:\n  web:\n    image: a\n"}
+    assert load(tmp_path, files)["name"] == "fromfile"
+    assert load(tmp_path, files, environ={"COMPOSE_PROJECT_NAME": "fromenv"})["name"] == "fromenv"
+    assert load(tmp_path, files, project_name="flag", environ={"COMPOSE_PROJECT_NAME": "x"})["name"] == "flag"
+
+
+def test_merge_rules(tmp_path: Path) -> None:
+    tree = load(
+        tmp_path,
+        {
+            "a.yaml": "services:\n  web:\n    image: a\n    command: [x, y]\n"
+            "    ports: ['80:80']\n"
+            "    environment: [A=1, B=2]\n    volumes: ['d:/data']\n    dns: [1.1.1.1]\n"
+            "volumes: {d: {}, e: {}}\n",
+            "b.yaml": "services:\n  web:\n    command: z\n    ports: ['80:80', '81:81']\n"
+            "    environment: {B: 3}\n    volumes: ['e:/data']\n    dns: [1.1.1.1, 8.8.8.8]\n"
+            "    labels: !reset {}\n",
+        },
+        files=("a.yaml", "b.yaml"),
+    )
+    web = tree["services"]["web"]
+    assert web["command"] == ["z"]
+    assert [p["target"] for p in web["ports"]] == [80, 81]
+    assert web["environment"] == {"A": "1", "B": "3"}
+    assert [(v["source"], v["target"]) for v in web["volumes"]] == [("e", "/data")]
+    assert web["dns"] == ["1.1.1.1", "8.8.8.8"]
+
+
+def test_override_tag_replaces(tmp_path: Path) -> None:
+    tree = load(
+        tmp_path,
+        {
+            "a.yaml": "services:\n  web:\n    image: a\n    ports: ['80:80']\n",
+            "b.yaml": "services:\n  web:\n    ports: !override ['81:81']\n",
+        },
+        files=("a.yaml", "b.yaml"),
+    )
+    assert [p["target"] for p in tree["services"]["web"]["ports"]] == [81]
+
+
+def test_extends_same_file_and_other_file(tmp_path: Path) -> None:
+    tree = load(
+        tmp_path,
+        {
+            "compose.yaml": "services:\n  base:\n    image: a\n    environment: {A: '1'}\n"
+            "  web:\n    extends: base\n    environment: {B: '2'}\n"
+            "  other:\n    extends: {file: common.yaml, service: c}\n",
+            "common.yaml": "services:\n  c:\n    image: c\n",
+        },
+    )
+    assert tree["services"]["web"]["image"] == "a"
+    assert tree["services"]["web"]["environment"] == {"A": "1", "B": "2"}
+    assert tree["services"]["other"]["image"] == "c"
+
+
+def test_extends_cycle_is_named(tmp_path: Path) -> None:
+    files = {"compose.yaml": "services:\n  a:\n    extends: b\n  b:\n    extends: a\n"}
+    with pytest.raises(
+        ComposeError, match=r"extends cycle: compose.yaml:a -> compose.yaml:b -> compose.yaml:a"
+    ):
+        load(tmp_path, files)
+
+
+def test_include(tmp_path: Path) -> None:
+    tree = load(
+        tmp_path,
+        {
+            "compose.yaml": "include: [sub/compose.yaml]\n"
+            "services:\n  web:\n    image: a\n    depends_on: [db]\n",
+            "sub/compose.yaml": "services:\n  db:\n    image: db\n    volumes: ['./data:/data']\n",
+        },
+    )
+    assert tree["services"]["db"]["volumes"][0]["source"] == str(tmp_path / "sub" / "data")
+
+
+def test_include_cycle_is_refused(tmp_path: Path) -> None:
+    files = {"compose.yaml": "include: [b.yaml]\n", "b.yaml": "include: [compose.yaml]\n"}
+    with pytest.raises(ComposeError, match="include cycle"):
+        load(tmp_path, files)
+
+
+def test_profiles_and_named_services(tmp_path: Path) -> None:
+    files = {
+        "compose.yaml": "services:\n  web:\n    image: a\n  dbg:\n    image: b\n    profiles: [debug]\n"
+        "  tool:\n    image: c\n    profiles: [tools]\n    depends_on: [helper]\n"
+        "  helper:\n    image: d\n    profiles: [tools]\n"
+    }
+    assert list(load(tmp_path, files)["services"]) == ["web"]
+    assert list(load(tmp_path, files, profiles=("debug",))["services"]) == ["dbg", "web"]
+    assert list(load(tmp_path, files, environ={"COMPOSE_PROFILES": "debug,tools"})["services"]) == [
+        "dbg", "helper", "tool", "web",
+    ]  # fmt: skip
+    assert list(load(tmp_path, files, services=("tool",))["services"]) == ["helper", "tool", "web"]
+
+
+def test_anchors_and_merge_keys(tmp_path: Path) -> None:
+    files = {
+        "compose.yaml": "x-base: &b\n  image: a\n  restart: always\n"
+        "services:\n  web:\n    <<: *b\n    image: z\n"
+    }
+    web = load(tmp_path, files)["services"]["web"]
+    assert (web["image"], web["restart"]) == ("z", "always")
+
+
+def test_dotenv_feeds_interpolation_and_environment_wins(tmp_path: Path) -> None:
+    files = {"compose.yaml": "services:\n  web:\n    image: ${IMG}:${TAG}\n", ".env": "IMG=a\nTAG=1\n"}
+    assert load(tmp_path, files, environ={"TAG": "2"})["services"]["web"]["image"] == "a:2"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("services:\n  web:\n    image: a\n    ports: ['80', '80:80:80']\n",
+         'compose.yaml: services.web.ports[1]: invalid port "80:80:80"'),
+        ("services:\n  web:\n    image: a\n    depends_on: [db]\n",
+         'compose.yaml: services.web.depends_on: undefined service "db"'),
+        ("services:\n  web:\n    image: a\n    volumes: ['data:/d']\n",
+         'compose.yaml: services.web.volumes[0]: undefined volume "data"'),
+        ("services:\n  web:\n    image: a\n    networks: [back]\n",
+         'compose.yaml: services.web.networks: undefined network "back"'),
+        ("services:\n  a:\n    image: a\n    depends_on: [b]\n  b:\n    image: b\n    depends_on: [a]\n",
+         "compose.yaml: dependency cycle: a -> b -> a"),
+        ("services:\n  web:\n    image: a\n    bogus: 1\n",
+         "compose.yaml: services.web: additional properties 'bogus' not allowed"),
+        ("services:\n  web:\n    image: [a]\n", "compose.yaml: services.web.image: must be a string"),
+        ("services: [a\n",
+         "compose.yaml: invalid YAML at line 2, column 1: did not find expected ',' or ']'"),
+        ("a: 1\na: 2\n", "compose.yaml: invalid YAML at line 2, column 1: mapping key 'a' already defined"),
+        ("a: !!python/object/apply:os.system [x]\n",
+         "compose.yaml: invalid YAML at line 1, column 4: the tag "
+         "'tag:yaml.org,2002:python/object/apply:os.system' is not allowed"),
+    ],
+)  # fmt: skip
+def test_errors_are_one_line(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ComposeError) as info:
+        load(tmp_path, {"compose.yaml": text})
+    assert str(info.value) == message
+
+
+def test_billion_laughs_is_refused() -> None:
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        lines.append(f"{chr(97 + i)}: &{chr(97 + i)} [{', '.join(['*' + chr(96 + i)] * 10)}]")
+    with pytest.raises(ComposeError, match="expand to more than"):
+        load_yaml("\n".join(lines), "compose.yaml")
+
+
+def test_recursive_alias_is_refused() -> None:
+    with pytest.raises(ComposeError, match="refers to the node that contains it"):
+        load_yaml("a: &a [*a]", "compose.yaml")
+
+
+def test_yaml_1_2_scalars() -> None:
+    assert load_yaml("a: yes\np: 8080:80\nm: 0440\nd: 2024-01-01\n", "f") == {
+        "a": "yes", "p": "8080:80", "m": 0o440, "d": "2024-01-01",
+    }  # fmt: skip
