@@ -1,1 +1,1 @@
-"""Compose: the compose file loader and model, and the `cove compose` commands."""
+"""Compose: load compose files into a project model (and, later, run it)."""

@@ -19,7 +19,7 @@ from cove.compose import normalize
 from cove.compose.checks import check_references
 from cove.compose.dotenv import read_dotenv
 from cove.compose.errors import ComposeError
-from cove.compose.interpolation import interpolate
+from cove.compose.interpolation import InterpolationError, interpolate
 from cove.compose.options import (
     STDIN,
     ProjectOptions,
@@ -29,7 +29,7 @@ from cove.compose.options import (
     project_directory,
 )
 from cove.compose.schema import validate
-from cove.compose.yamlfile import MAX_FILE_BYTES, load_yaml
+from cove.compose.yamlfile import MAX_FILE_BYTES, Override, load_yaml
 
 MAX_DEPTH = 16
 KINDS = ("networks", "volumes", "secrets", "configs")
@@ -52,6 +52,24 @@ def _read(path: str, stdin: str | None) -> tuple[str, str]:
     if len(text) > MAX_FILE_BYTES:
         raise ComposeError(f"{name}: the file is larger than {MAX_FILE_BYTES >> 20} MiB")
     return name, text
+
+
+def _interpolated(tree: Any, env: dict[str, str], source: str) -> Any:
+    """The file's tree interpolated (inside ``!override`` values too); errors name the file."""
+
+    def overrides(value: Any, path: tuple[str | int, ...]) -> Any:
+        if isinstance(value, Override):
+            return Override(interpolate(value.value, env.get, path=path))
+        if isinstance(value, dict):
+            return {k: overrides(v, (*path, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [overrides(v, (*path, i)) for i, v in enumerate(value)]
+        return value
+
+    try:
+        return overrides(interpolate(tree, env.get), ())
+    except InterpolationError as exc:
+        raise InterpolationError(f"{source}: {exc}") from None
 
 
 class _Loader:
@@ -81,7 +99,7 @@ class _Loader:
             raise ComposeError(f"{name}: the top level must be a mapping")
         tree: dict[str, Any] = loaded or {}
         if self.options.interpolate:
-            tree = cast("dict[str, Any]", interpolate(tree, env.get))
+            tree = cast("dict[str, Any]", _interpolated(tree, env, name))
         validate(merging.strip(tree), name)
         services = tree.get("services") or {}
         for svc_name in list(services):
@@ -106,7 +124,7 @@ class _Loader:
             name, text = _read(base_path, None)
             base_tree = load_yaml(text, name) or {}
             if self.options.interpolate:
-                base_tree = interpolate(base_tree, env.get)  # type: ignore[assignment]
+                base_tree = _interpolated(base_tree, env, name)
         base_name = spec["service"]
         link = f"{Path(base_path).name}:{base_name}"
         if link in chain:

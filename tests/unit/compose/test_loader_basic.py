@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from cove.compose.errors import ComposeError
+from cove.compose.interpolation import InterpolationError
 from cove.compose.loader import load_tree
 from cove.compose.options import ProjectOptions, normalize_project_name
 from cove.compose.render import to_yaml
@@ -207,3 +208,26 @@ def test_yaml_1_2_scalars() -> None:
     assert load_yaml("a: yes\np: 8080:80\nm: 0440\nd: 2024-01-01\n", "f") == {
         "a": "yes", "p": "8080:80", "m": 0o440, "d": "2024-01-01",
     }  # fmt: skip
+
+
+def test_a_missing_required_variable_names_the_file_and_key(tmp_path: Path) -> None:
+    files = {"compose.yaml": "services:\n  web:\n    image: ${TAG:?set TAG}\n"}
+    with pytest.raises(InterpolationError) as info:
+        load(tmp_path, files)
+    assert (
+        str(info.value)
+        == "compose.yaml: services.web.image: required variable TAG is missing a value: set TAG"
+    )
+
+
+def test_override_values_are_interpolated(tmp_path: Path) -> None:
+    tree = load(
+        tmp_path,
+        {
+            "a.yaml": "services:\n  web:\n    image: a\n    ports: ['80:80']\n",
+            "b.yaml": "services:\n  web:\n    ports: !override ['${P}:81']\n",
+        },
+        files=("a.yaml", "b.yaml"),
+        environ={"P": "9"},
+    )
+    assert tree["services"]["web"]["ports"][0]["published"] == "9"
