@@ -50,12 +50,24 @@ def check_references(tree: dict[str, Any], source: str, *, disabled: set[str] = 
     _check_cycles(services, source)
 
 
+def implicit_dependencies(svc: dict[str, Any]) -> list[str]:
+    """The services this one needs first: depends_on, network_mode service:, volumes_from."""
+    deps = list(svc.get("depends_on") or {})
+    mode = str(svc.get("network_mode") or "")
+    if mode.startswith("service:"):
+        deps.append(mode.removeprefix("service:"))
+    for ref in svc.get("volumes_from") or []:
+        if not str(ref).startswith("container:"):
+            deps.append(str(ref).partition(":")[0])
+    return deps
+
+
 def _check_cycles(services: dict[str, Any], source: str) -> None:
     state: dict[str, int] = {}  # 1: on the path, 2: done
 
     def visit(name: str, path: list[str]) -> None:
         state[name] = 1
-        for dep in services[name].get("depends_on") or {}:
+        for dep in implicit_dependencies(services[name]):
             if dep not in services:
                 continue
             if state.get(dep) == 1:

@@ -243,8 +243,12 @@ def load_tree(options: ProjectOptions) -> dict[str, Any]:
         tree = merging.merge(tree, loader.read_file(path, env, directory, ()))
     tree = merging.enforce_unicity(merging.strip(tree))
 
-    name = options.project_name or env.get("COMPOSE_PROJECT_NAME") or tree.get("name")
-    name = check_project_name(name) if name else normalize_project_name(directory.name)
+    # -p and COMPOSE_PROJECT_NAME must be valid as given; the file's name: and the directory's are
+    # normalised (Docker Compose's rule).
+    given = options.project_name or env.get("COMPOSE_PROJECT_NAME")
+    name = check_project_name(given) if given else normalize_project_name(tree.get("name") or directory.name)
+    if not name:
+        raise ComposeError(f"project name could not be derived from {directory}: set one with -p or name:")
     services: dict[str, Any] = tree.get("services") or {}
     profiles_text = ",".join(options.profiles) if options.profiles else env.get("COMPOSE_PROFILES", "")
     profiles = {p for p in profiles_text.split(",") if p}

@@ -170,13 +170,32 @@ def _octal(mode: Any) -> str:
     return f"0{int(mode):o}" if isinstance(mode, int) else str(mode)
 
 
-def _mounts(value: list[Any], default_dir: str) -> list[dict[str, Any]]:
+_OMITTED_WHEN_FALSE = ("privileged", "read_only", "stdin_open", "tty", "oom_kill_disable")
+
+
+def _device(value: Any, where: str) -> dict[str, Any]:
+    """``source[:target[:permissions]]`` (or the long form) as the long form."""
+    if isinstance(value, dict):
+        entry = dict(value)
+    else:
+        parts = str(value).split(":")
+        if len(parts) > 3 or not parts[0]:
+            raise ComposeError(f"{where}: invalid device {value!r}")
+        entry = {"source": parts[0], "target": parts[1] if len(parts) > 1 else parts[0]}
+        if len(parts) == 3:
+            entry["permissions"] = parts[2]
+    entry.setdefault("target", entry.get("source"))
+    entry.setdefault("permissions", "rwm")
+    return {k: entry[k] for k in ("source", "target", "permissions") if k in entry}
+
+
+def _mounts(value: list[Any], default_dir: str | None) -> list[dict[str, Any]]:
+    """Secret and config references; a secret's target defaults to /run/secrets/<source>."""
     out = []
     for item in value:
         entry = {"source": item} if isinstance(item, str) else dict(item)
-        entry.setdefault(
-            "target", f"{default_dir}/{entry['source']}" if default_dir else f"/{entry['source']}"
-        )
+        if default_dir is not None:
+            entry.setdefault("target", f"{default_dir}/{entry['source']}")
         if "mode" in entry:
             entry["mode"] = _octal(entry["mode"])
         for key in ("uid", "gid"):
@@ -242,6 +261,8 @@ def service(name: str, svc: dict[str, Any], ctx: ServiceContext) -> dict[str, An
             entry = parse_volume(item, f"{where}.volumes[{i}]") if isinstance(item, str) else dict(item)
             if entry.get("type") == "bind" and "source" in entry:
                 entry["source"] = _abs(str(entry["source"]), ctx.directory)
+            if isinstance(entry.get("bind"), dict) and entry["bind"].get("create_host_path") is True:
+                entry["bind"] = {k: v for k, v in entry["bind"].items() if k != "create_host_path"}
             order = (
                 "type",
                 "source",
@@ -275,9 +296,17 @@ def service(name: str, svc: dict[str, Any], ctx: ServiceContext) -> dict[str, An
             check["test"] = ["CMD-SHELL", check["test"]]
         checks = ("test", "timeout", "interval", "retries", "start_period", "start_interval", "disable")
         out["healthcheck"] = {k: check[k] for k in checks if k in check}
-    for key, default_dir in (("secrets", "/run/secrets"), ("configs", "")):
+    for key, default_dir in (("secrets", "/run/secrets"), ("configs", None)):
         if key in out:
             out[key] = _mounts(out[key], default_dir)
+    for key in ("dns", "dns_search", "tmpfs"):
+        if isinstance(out.get(key), str):
+            out[key] = [out[key]]
+    if "devices" in out:
+        out["devices"] = [_device(d, f"{where}.devices[{i}]") for i, d in enumerate(out["devices"])]
+    for key in _OMITTED_WHEN_FALSE:
+        if out.get(key) is False:
+            del out[key]
     if "deploy" in out and isinstance(out["deploy"].get("resources"), dict):
         deploy = dict(out["deploy"])
         resources = {}

@@ -40,8 +40,8 @@ def normalize_project_name(name: str) -> str:
 def check_project_name(name: str) -> str:
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
         raise ComposeError(
-            f"{name!r} is not a valid project name: it must contain only lowercase letters, "
-            "digits, dashes and underscores, and start with a letter or a digit"
+            f'invalid project name "{name}": must consist only of lowercase alphanumeric characters, '
+            "hyphens, and underscores as well as start with a letter or number"
         )
     return name
 

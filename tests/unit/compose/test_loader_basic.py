@@ -231,3 +231,19 @@ def test_override_values_are_interpolated(tmp_path: Path) -> None:
         environ={"P": "9"},
     )
     assert tree["services"]["web"]["ports"][0]["published"] == "9"
+
+
+def test_project_name_given_must_be_valid_but_the_files_is_normalised(tmp_path: Path) -> None:
+    files = {"compose.yaml": "name: My_App\nservices:\n  web:\n    image: a\n"}
+    assert load(tmp_path, files)["name"] == "my_app"
+    with pytest.raises(ComposeError, match=r'^invalid project name "My_App": must consist only of'):
+        load(tmp_path, files, project_name="My_App")
+
+
+def test_network_mode_service_counts_in_a_cycle(tmp_path: Path) -> None:
+    files = {
+        "compose.yaml": "services:\n  a:\n    image: a\n    network_mode: service:b\n"
+        "  b:\n    image: b\n    depends_on: [a]\n"
+    }
+    with pytest.raises(ComposeError, match="dependency cycle: a -> b -> a"):
+        load(tmp_path, files)
