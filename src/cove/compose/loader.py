@@ -20,6 +20,7 @@ from cove.compose.checks import check_references
 from cove.compose.dotenv import read_dotenv
 from cove.compose.errors import ComposeError
 from cove.compose.interpolation import InterpolationError, interpolate
+from cove.compose.model import Project, project_of
 from cove.compose.options import (
     STDIN,
     ProjectOptions,
@@ -231,8 +232,18 @@ def enabled_services(services: dict[str, Any], profiles: set[str], named: tuple[
     return on
 
 
+def load_project(options: ProjectOptions) -> Project:
+    """The project, typed (cove.compose.model)."""
+    tree, directory, files = _load(options)
+    return project_of(tree, directory, tuple(files))
+
+
 def load_tree(options: ProjectOptions) -> dict[str, Any]:
     """The canonical project tree (what `config` prints)."""
+    return _load(options)[0]
+
+
+def _load(options: ProjectOptions) -> tuple[dict[str, Any], Path, list[str]]:
     files = find_files(options)
     directory = project_directory(options, files)
     loader = _Loader(options)
@@ -270,7 +281,7 @@ def load_tree(options: ProjectOptions) -> dict[str, Any]:
             out[kind] = normalize.resources(kind, entries, name, directory)
     out.update({k: v for k, v in tree.items() if k.startswith("x-")})
     check_references(out, first, disabled=set(services) - on)
-    return out
+    return out, directory, files
 
 
 def _env_reader(env: dict[str, str]) -> Callable[[Path, bool], dict[str, str]]:

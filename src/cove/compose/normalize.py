@@ -16,18 +16,28 @@ from pathlib import Path
 from typing import Any
 
 from cove.compose.errors import ComposeError
+from cove.errors import InvalidArgument
+from cove.units import parse_bytes, parse_duration
 
-_UNITS = {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 _SIZE_KEYS = ("mem_limit", "mem_reservation", "memswap_limit", "shm_size")
 
 
 def parse_size(value: Any, where: str) -> int:
+    """Bytes from ``512m`` / ``1.5g`` / a number (Docker's binary units)."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)b?\s*", str(value).lower())
-    if not m:
-        raise ComposeError(f"{where}: invalid size {str(value)!r}")
-    return int(float(m.group(1)) * _UNITS[m.group(2) or "b"])
+    try:
+        return parse_bytes(str(value).lower().removesuffix("b") or "x")
+    except InvalidArgument:
+        raise ComposeError(f'{where}: invalid size "{value}"') from None
+
+
+def parse_seconds(value: Any, where: str) -> float:
+    """Seconds from a Go duration (``1m30s``, ``500ms``)."""
+    try:
+        return parse_duration(str(value))
+    except InvalidArgument:
+        raise ComposeError(f'{where}: invalid duration "{value}"') from None
 
 
 def as_mapping(value: Any, *, separator: str = "=") -> dict[str, Any]:
@@ -242,6 +252,8 @@ def service(name: str, svc: dict[str, Any], ctx: ServiceContext) -> dict[str, An
             out[key] = {k: scalar_text(v) for k, v in as_mapping(out[key]).items()}
     if "extra_hosts" in out:
         out["extra_hosts"] = [f"{k}={v}" for k, v in out["extra_hosts"].items()]
+    if "stop_grace_period" in out:
+        parse_seconds(out["stop_grace_period"], f"{where}.stop_grace_period")
     for key in _SIZE_KEYS:
         if key in out:
             out[key] = str(parse_size(out[key], f"{where}.{key}"))
@@ -295,6 +307,9 @@ def service(name: str, svc: dict[str, Any], ctx: ServiceContext) -> dict[str, An
         if isinstance(check.get("test"), str):
             check["test"] = ["CMD-SHELL", check["test"]]
         checks = ("test", "timeout", "interval", "retries", "start_period", "start_interval", "disable")
+        for key in checks[1:3] + checks[4:6]:
+            if key in check:
+                parse_seconds(check[key], f"{where}.healthcheck.{key}")
         out["healthcheck"] = {k: check[k] for k in checks if k in check}
     for key, default_dir in (("secrets", "/run/secrets"), ("configs", None)):
         if key in out:
