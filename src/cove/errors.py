@@ -33,6 +33,7 @@ here, under the kind it has)::
     |   |-- TemplateError                       cli/template.py
     |   |   `-- TemplateParseError              cli/template.py
     |   |-- InterpolationError                  compose/interpolation.py
+    |   |-- DotenvError                         compose/dotenv.py
     |   `-- BadRequest                          registry/errors.py (also a RegistryError)
     |-- Conflict                                CONFLICT             409
     |   `-- InvalidTransition                   containers/state.py (pause a paused container...)
