@@ -127,6 +127,9 @@ LINES = [
     Line("parser.go", r'A="\c\q\0\012\0777"', "A", r"\c\q\0\012\0777"),
     Line("parser.go", r'A="\0101\0102"', "A", "AB"),
     Line("parser.go", "A=$$x", "A", "$x"),
+    # escapes are read in double quotes only: unquoted, "\$" is a backslash and a variable
+    Line("parser.go", r"A=\$bar", "A", "\\"),
+    Line("parser.go", r'A="\$bar"', "A", "$bar"),
     Line("parser.go", "A=1\nB=${A:-no}${C:-yes}", "B", "1yes"),
     Line("parser.go", "KEY\n", "KEY", "from lookup"),
     Line("parser.go", "KEY  \r\n", "KEY", "from lookup"),
