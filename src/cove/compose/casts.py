@@ -122,9 +122,9 @@ def _cast_for(path: list[str | int]) -> _Cast | None:
     return next((cast for pattern, cast in CASTS if _matches(path, pattern)), None)
 
 
-def cast_typed(document: object, *, warn: Warn | None = None) -> object:
-    """``document`` with the strings at typed keys made integers, numbers and booleans."""
-    return _walk(document, [], warn)
+def cast_typed(document: object, *, path: tuple[str | int, ...] = (), warn: Warn | None = None) -> object:
+    """``document`` (found at ``path``) with the strings at typed keys made integers, numbers, booleans."""
+    return _walk(document, list(path), warn)
 
 
 def _walk(value: object, path: list[str | int], warn: Warn | None) -> object:

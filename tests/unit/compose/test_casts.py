@@ -129,6 +129,13 @@ def test_patterns_match_whole_paths() -> None:
     )
 
 
+def test_a_part_of_the_document_at_its_path() -> None:
+    assert cast_typed({"replicas": "2"}, path=("services", "web", "deploy")) == {"replicas": 2}
+    assert cast_typed("true", path=("services", "web", "init")) is True
+    with pytest.raises(InterpolationError, match=r"^services\.web\.ports\[3\]\.target: invalid integer"):
+        cast_typed({"target": "x"}, path=("services", "web", "ports", 3))
+
+
 def test_deep_documents_are_not_walked_below_the_deepest_key() -> None:
     deep: object = "x"
     for _ in range(5000):
