@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from cove.compose import merge as merging
 from cove.compose import normalize
+from cove.compose.casts import cast_typed
 from cove.compose.checks import check_references
 from cove.compose.dotenv import read_dotenv
 from cove.compose.errors import ComposeError
@@ -56,11 +57,12 @@ def _read(path: str, stdin: str | None) -> tuple[str, str]:
 
 
 def _interpolated(tree: Any, env: dict[str, str], source: str) -> Any:
-    """The file's tree interpolated (inside ``!override`` values too); errors name the file."""
+    """The file's tree interpolated, the strings at typed keys cast (inside ``!override`` values
+    too, which both walks leave as they are); errors name the file."""
 
     def overrides(value: Any, path: tuple[str | int, ...]) -> Any:
         if isinstance(value, Override):
-            return Override(interpolate(value.value, env.get, path=path))
+            return Override(cast_typed(interpolate(value.value, env.get, path=path), path=path))
         if isinstance(value, dict):
             return {k: overrides(v, (*path, k)) for k, v in value.items()}
         if isinstance(value, list):
@@ -68,7 +70,7 @@ def _interpolated(tree: Any, env: dict[str, str], source: str) -> Any:
         return value
 
     try:
-        return overrides(interpolate(tree, env.get), ())
+        return overrides(cast_typed(interpolate(tree, env.get)), ())
     except InterpolationError as exc:
         raise InterpolationError(f"{source}: {exc}") from None
 

@@ -247,3 +247,11 @@ def test_network_mode_service_counts_in_a_cycle(tmp_path: Path) -> None:
     }
     with pytest.raises(ComposeError, match="dependency cycle: a -> b -> a"):
         load(tmp_path, files)
+
+
+def test_interpolated_strings_at_typed_keys_are_cast_before_the_schema(tmp_path: Path) -> None:
+    files = {
+        "compose.yaml": "services:\n  web:\n    image: a\n    deploy:\n      replicas: ${N}\n    init: ${I}\n"
+    }
+    web = load(tmp_path, files, environ={"N": "3", "I": "true"})["services"]["web"]
+    assert (web["deploy"]["replicas"], web["init"]) == (3, True)
