@@ -62,6 +62,19 @@ def implicit_dependencies(svc: dict[str, Any]) -> list[str]:
     return deps
 
 
+def with_dependencies(services: dict[str, Any], names: list[str] | tuple[str, ...]) -> set[str]:
+    """The named services and every service they need, transitively."""
+    out: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name in out or name not in services:
+            continue
+        out.add(name)
+        todo.extend(implicit_dependencies(services[name]))
+    return out
+
+
 def _check_cycles(services: dict[str, Any], source: str) -> None:
     state: dict[str, int] = {}  # 1: on the path, 2: done
 

@@ -31,28 +31,28 @@ from cove.compose.options import (
     project_directory,
 )
 from cove.compose.schema import validate
-from cove.compose.yamlfile import MAX_FILE_BYTES, Override, load_yaml
+from cove.compose.yamlfile import Override, load_yaml
 
 MAX_DEPTH = 16
 KINDS = ("networks", "volumes", "secrets", "configs")
 Lookup = Callable[[str], str | None]
 
 
-def _read(path: str, stdin: str | None) -> tuple[str, str]:
+def _read(path: str, stdin: str | None, limit: int) -> tuple[str, str]:
     """(display name, text) of one file, bounded in size."""
     if path == STDIN:
-        text = stdin if stdin is not None else sys.stdin.read(MAX_FILE_BYTES + 1)
+        text = stdin if stdin is not None else sys.stdin.read(limit + 1)
         name = "-"
     else:
         name = Path(path).name
         try:
             with open(path, "rb") as f:
-                data = f.read(MAX_FILE_BYTES + 1)
+                data = f.read(limit + 1)
         except OSError as exc:
             raise ComposeError(f"open {path}: {exc.strerror}") from None
         text = data.decode("utf-8", errors="replace")
-    if len(text) > MAX_FILE_BYTES:
-        raise ComposeError(f"{name}: the file is larger than {MAX_FILE_BYTES >> 20} MiB")
+    if len(text) > limit:
+        raise ComposeError(f"{name}: the file is larger than {limit} bytes")
     return name, text
 
 
@@ -96,7 +96,7 @@ class _Loader:
         """One file's tree: parsed, interpolated, checked, its extends and includes resolved."""
         if len(chain) > MAX_DEPTH:
             raise ComposeError(f"include nested deeper than {MAX_DEPTH}: {' -> '.join(chain)}")
-        name, text = _read(path, self.options.stdin)
+        name, text = _read(path, self.options.stdin, self.options.max_file_bytes)
         loaded = load_yaml(text, name)
         if loaded is not None and not isinstance(loaded, dict):
             raise ComposeError(f"{name}: the top level must be a mapping")
@@ -124,7 +124,7 @@ class _Loader:
         base_path, base_tree = path, tree
         if spec.get("file"):
             base_path = str(Path(path).parent / spec["file"]) if path != STDIN else spec["file"]
-            name, text = _read(base_path, None)
+            name, text = _read(base_path, None, self.options.max_file_bytes)
             base_tree = load_yaml(text, name) or {}
             if self.options.interpolate:
                 base_tree = _interpolated(base_tree, env, name)
@@ -136,9 +136,14 @@ class _Loader:
             raise ComposeError(
                 f"{chain[0]}: extends: cannot find service {base_name!r} in {Path(base_path).name}"
             )
-        base = self.extended(base_path, base_tree, base_name, env, (*chain, link))
+        base = merging.strip(self.extended(base_path, base_tree, base_name, env, (*chain, link)))
+        if base_path not in (path, STDIN):
+            # The base's relative paths are its own file's, as for an included file.
+            holder = {"services": {base_name: base}}
+            _rebase(holder, Path(base_path).parent)
+            base = holder["services"][base_name]
         own = {k: v for k, v in svc.items() if k != "extends"}
-        return merging.merge(merging.strip(base), own, ("services", svc_name))
+        return merging.merge(base, own, ("services", svc_name))
 
     def include(
         self,

@@ -13,6 +13,7 @@ DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-c
 OVERRIDE_FILES = ("compose.override.yaml", "compose.override.yml",
                   "docker-compose.override.yaml", "docker-compose.override.yml")  # fmt: skip
 STDIN = "-"
+MAX_FILE_BYTES = 8 << 20  # one compose file, stdin included
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class ProjectOptions:
     working_dir: str = "."
     environ: Mapping[str, str] = field(default_factory=dict)
     stdin: str | None = None  # the text of `-f -`
+    max_file_bytes: int = MAX_FILE_BYTES
 
 
 def normalize_project_name(name: str) -> str:

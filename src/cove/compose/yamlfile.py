@@ -16,7 +16,6 @@ from typing import Any
 
 from cove.compose.errors import ComposeError
 
-MAX_FILE_BYTES = 8 << 20
 MAX_NODES = 200_000
 
 

@@ -55,3 +55,18 @@ def test_bad_file_exits_non_zero_with_one_line(tmp_path: Path) -> None:
     assert err.strip().splitlines() == [
         'Error: compose.yaml: services.web.depends_on: undefined service "db"'
     ]
+
+
+def test_named_services_are_printed_with_what_they_need(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  a:\n    image: a\n    depends_on: [b]\n  b:\n    image: b\n    profiles: [p]\n"
+        "  c:\n    image: c\n"
+    )
+    assert run(tmp_path, "config", "--services", "a") == (0, "a\nb\n", "")
+
+
+def test_file_from_stdin(tmp_path: Path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    cli = Cli(stdout=out, stderr=err, stdin=io.StringIO("services:\n  s:\n    image: x\n"), env={})
+    code = main(["compose", "-f", "-", "--project-directory", str(tmp_path), "config", "--images"], cli=cli)
+    assert (code, out.getvalue(), err.getvalue()) == (0, "x\n", "")

@@ -255,3 +255,57 @@ def test_interpolated_strings_at_typed_keys_are_cast_before_the_schema(tmp_path:
     }
     web = load(tmp_path, files, environ={"N": "3", "I": "true"})["services"]["web"]
     assert (web["deploy"]["replicas"], web["init"]) == (3, True)
+
+
+def test_extends_from_another_directory_rebases_its_paths(tmp_path: Path) -> None:
+    tree = load(
+        tmp_path,
+        {
+            "compose.yaml": "services:\n  web:\n    extends: {file: lib/base.yaml, service: b}\n",
+            "lib/base.yaml": "services:\n  b:\n    build: ./ctx\n    volumes: ['./conf:/conf']\n",
+        },
+    )
+    web = tree["services"]["web"]
+    assert web["build"]["context"] == str(tmp_path / "lib" / "ctx")
+    assert web["volumes"][0]["source"] == str(tmp_path / "lib" / "conf")
+
+
+def test_stdin_and_compose_file_with_separator(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("services:\n  web:\n    image: a\n")
+    (tmp_path / "b.yaml").write_text("services:\n  web:\n    image: b\n")
+    stdin = "services:\n  web:\n    image: c\n"
+    assert load(tmp_path, {}, files=("a.yaml", "-"), stdin=stdin)["services"]["web"]["image"] == "c"
+    env = {"COMPOSE_FILE": "a.yaml;b.yaml", "COMPOSE_PATH_SEPARATOR": ";"}
+    assert load(tmp_path, {}, environ=env)["services"]["web"]["image"] == "b"
+    with pytest.raises(ComposeError, match=r"^open .*missing.yaml: no such file or directory$"):
+        load(tmp_path, {}, files=("missing.yaml",))
+
+
+def test_env_files_replace_dotenv_and_project_directory_moves_it(tmp_path: Path) -> None:
+    files = {
+        "compose.yaml": "services:\n  web:\n    image: ${IMG:-none}\n",
+        ".env": "IMG=dot\n",
+        "other.env": "IMG=other\n",
+        "elsewhere/.env": "IMG=elsewhere\n",
+    }
+    assert load(tmp_path, files)["services"]["web"]["image"] == "dot"
+    assert load(tmp_path, files, env_files=("other.env",))["services"]["web"]["image"] == "other"
+    tree = load(tmp_path, files, project_directory="elsewhere")
+    assert (tree["name"], tree["services"]["web"]["image"]) == ("elsewhere", "elsewhere")
+
+
+def test_no_configuration_file() -> None:
+    with pytest.raises(ComposeError, match=r"^no configuration file provided: not found$"):
+        load_tree(ProjectOptions(working_dir="/", environ={}))
+
+
+def test_a_file_past_the_size_bound_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ComposeError, match=r"^compose.yaml: the file is larger than 1000 bytes$"):
+        load(tmp_path, {"compose.yaml": "services: {}\n" + "#" * 2000}, max_file_bytes=1000)
+
+
+def test_include_depth_is_bounded(tmp_path: Path) -> None:
+    files = {f"f{i}.yaml": f"include: [f{i + 1}.yaml]\n" for i in range(40)}
+    files["f40.yaml"] = "services:\n  a:\n    image: a\n"
+    with pytest.raises(ComposeError, match="include nested deeper than 16"):
+        load(tmp_path, files, files=("f0.yaml",))

@@ -37,10 +37,13 @@ def options_of(
 ) -> Any:
     import os
 
-    from cove.compose.options import ProjectOptions
+    from cove.compose.options import MAX_FILE_BYTES, STDIN, ProjectOptions
 
+    files = tuple(getattr(args, "compose_files", ()))
+    stdin = cli.stdin.read(MAX_FILE_BYTES + 1) if STDIN in files else None
     return ProjectOptions(
-        files=tuple(getattr(args, "compose_files", ())),
+        stdin=stdin,
+        files=files,
         project_name=getattr(args, "compose_project_name", None),
         project_directory=getattr(args, "compose_project_directory", None),
         env_files=tuple(getattr(args, "compose_env_files", ())),
@@ -57,6 +60,11 @@ def cmd_config(cli: Cli, args: argparse.Namespace) -> int:
     from cove.compose.render import to_json, to_yaml
 
     tree = load_tree(options_of(cli, args, tuple(args.services), not args.no_interpolate))
+    if args.services:
+        from cove.compose.checks import with_dependencies
+
+        keep = with_dependencies(tree["services"], args.services)
+        tree["services"] = {k: v for k, v in tree["services"].items() if k in keep}
     if args.quiet:
         return exitcodes.OK
     services: dict[str, Any] = tree["services"]
