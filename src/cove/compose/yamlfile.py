@@ -3,9 +3,10 @@
 Only mappings, sequences and plain scalars are built (never an object of a named type). Scalars
 resolve as YAML 1.2's core schema, as Compose's Go YAML library does: ``yes``/``on`` stay
 strings and ``8080:80`` is not a base-60 integer. ``!reset`` and ``!override`` become markers
-for the merge. A document whose anchors and aliases would expand past ``MAX_NODES`` nodes (the
-"billion laughs") or refer to themselves is refused before anything walks it, and the result is
-a tree: every alias is copied, so that a later change in one place cannot show up in another.
+for the merge (a leading 0 is octal, ``0440``, as there). A document whose anchors and aliases
+would expand past ``MAX_NODES`` nodes (the "billion laughs"), refer to themselves, or nest past
+``MAX_DEPTH`` is refused before anything walks it, and the result is a tree: every alias is
+copied, so that a later change in one place cannot show up in another.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from cove.compose.errors import ComposeError
 
 MAX_NODES = 200_000
+MAX_DEPTH = 100  # nested mappings and sequences (a compose file needs fewer than ten)
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ def load_yaml(text: str, source: str) -> Any:
         if node is None:
             return None
         _check_expansion(node, source)
-        return loader.construct_document(node)
+        return _tree(loader.construct_document(node))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -51,15 +53,26 @@ def load_yaml(text: str, source: str) -> Any:
         loader.dispose()
 
 
+def _tree(value: Any) -> Any:
+    """A copy in which no two places share an object (aliases construct one shared object)."""
+    if isinstance(value, dict):
+        return {k: _tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_tree(v) for v in value]
+    if isinstance(value, Override):
+        return Override(_tree(value.value))
+    return value
+
+
 def _check_expansion(root: Any, source: str) -> None:
     import yaml  # noqa: PLC0415 - only the compose commands read YAML
 
     sizes: dict[int, int] = {}
     open_nodes: set[int] = set()
     # Iterative post-order walk; each distinct node is sized once, its size counting every alias.
-    stack: list[tuple[Any, bool]] = [(root, False)]
+    stack: list[tuple[Any, bool, int]] = [(root, False, 0)]
     while stack:
-        node, done = stack.pop()
+        node, done, depth = stack.pop()
         key = id(node)
         if done:
             open_nodes.discard(key)
@@ -81,15 +94,17 @@ def _check_expansion(root: Any, source: str) -> None:
             continue
         if key in open_nodes:
             raise ComposeError(f"{source}: an alias refers to the node that contains it")
+        if depth >= MAX_DEPTH:
+            raise ComposeError(f"{source}: the document nests deeper than {MAX_DEPTH} levels")
         open_nodes.add(key)
-        stack.append((node, True))
+        stack.append((node, True, depth))
         children = (
             [c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode) else node.value
         )
         for child in children:
             if id(child) in open_nodes:
                 raise ComposeError(f"{source}: an alias refers to the node that contains it")
-            stack.append((child, False))
+            stack.append((child, False, depth + 1))
 
 
 _LOADER: Any = None

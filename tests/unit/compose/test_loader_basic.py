@@ -324,3 +324,14 @@ def test_include_depth_is_bounded(tmp_path: Path) -> None:
     files["f40.yaml"] = "services:\n  a:\n    image: a\n"
     with pytest.raises(ComposeError, match="include nested deeper than 16"):
         load(tmp_path, files, files=("f0.yaml",))
+
+
+def test_aliases_are_copies() -> None:
+    tree = load_yaml("a: &x {b: [1]}\nc: *x\n", "f")
+    tree["c"]["b"].append(2)
+    assert tree["a"] == {"b": [1]}
+
+
+def test_deep_nesting_is_refused() -> None:
+    with pytest.raises(ComposeError, match="nests deeper than 100 levels"):
+        load_yaml("a: " + "[" * 500 + "]" * 500, "compose.yaml")
