@@ -107,7 +107,10 @@ def _mount_key(default_dir: str) -> Callable[[Any], str]:
 def _volume_key(entry: Any) -> str:
     if isinstance(entry, dict):
         return str(entry.get("target"))
-    return str(parse_volume(str(entry)).get("target"))
+    try:
+        return str(parse_volume(str(entry)).get("target"))
+    except ComposeError:  # said with the file and key path when the volume is normalised
+        return str(entry)
 
 
 def _port_key(entry: Any) -> str:

@@ -143,14 +143,14 @@ def parse_volume(spec: str, where: str = "volume") -> dict[str, Any]:
     """``[source:]target[:mode,...]`` as a long-syntax entry (source unresolved)."""
     parts = spec.split(":")
     if len(parts) > 3 or not spec:
-        raise ComposeError(f"{where}: invalid volume {spec!r}")
+        raise ComposeError(f'{where}: invalid volume "{spec}"')
     if len(parts) == 1:
         return {"type": "volume", "target": parts[0], "volume": {}}
     source, target = parts[0], parts[1]
     modes = parts[2].split(",") if len(parts) == 3 else []
     for mode in modes:
         if mode not in _VOLUME_MODES:
-            raise ComposeError(f"{where}: invalid volume {spec!r}: unknown mode {mode!r}")
+            raise ComposeError(f'{where}: invalid volume "{spec}": unknown mode "{mode}"')
     is_path = source.startswith((".", "/", "~")) or "/" in source
     entry: dict[str, Any] = {"type": "bind" if is_path else "volume", "source": source, "target": target}
     if "ro" in modes:
@@ -190,7 +190,7 @@ def _device(value: Any, where: str) -> dict[str, Any]:
     else:
         parts = str(value).split(":")
         if len(parts) > 3 or not parts[0]:
-            raise ComposeError(f"{where}: invalid device {value!r}")
+            raise ComposeError(f'{where}: invalid device "{value}"')
         entry = {"source": parts[0], "target": parts[1] if len(parts) > 1 else parts[0]}
         if len(parts) == 3:
             entry["permissions"] = parts[2]

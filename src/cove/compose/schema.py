@@ -19,14 +19,21 @@ def _validator() -> Any:
 
 
 def validate(tree: dict[str, Any], source: str) -> None:
-    errors = sorted(
-        _validator().iter_errors(tree), key=lambda e: (list(map(str, e.absolute_path)), e.message)
-    )
+    errors = list(_validator().iter_errors(tree))
     if not errors:
         return
-    best = min(errors, key=lambda e: -len(e.absolute_path))
-    path = tuple(best.absolute_path)
-    raise ComposeError(f"{where(source, path)}: {_say(best)}")
+    best = _deepest(min(errors, key=lambda e: (-len(e.absolute_path), [str(p) for p in e.absolute_path])))
+    raise ComposeError(f"{where(source, tuple(best.absolute_path))}: {_say(best)}")
+
+
+def _deepest(error: Any) -> Any:
+    """Inside a oneOf/anyOf, the alternative that got furthest says best what is wrong."""
+    while error.validator in ("oneOf", "anyOf") and error.context:
+        deepest = max(error.context, key=lambda e: len(e.absolute_path))
+        if len(deepest.absolute_path) <= len(error.absolute_path):
+            break
+        error = deepest
+    return error
 
 
 def _say(error: Any) -> str:
@@ -34,17 +41,26 @@ def _say(error: Any) -> str:
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         return f"additional properties {', '.join(repr(e) for e in extra)} not allowed"
     if error.validator == "type":
-        want = error.validator_value
-        want = " or ".join(want) if isinstance(want, list) else want
-        return f"must be a {want}"
+        return f"must be {_types(error.validator_value)}"
     if error.validator in ("oneOf", "anyOf") and error.context:
-        deepest = max(error.context, key=lambda e: len(e.absolute_path))
-        if len(deepest.absolute_path) > len(error.absolute_path):
-            inner = ".".join(map(str, list(deepest.absolute_path)[len(error.absolute_path) :]))
-            return f"{inner}: {_say(deepest)}"
+        kinds = [e.validator_value for e in error.context if e.validator == "type"]
+        if len(kinds) == len(error.context):
+            flat = [k for kind in kinds for k in (kind if isinstance(kind, list) else [kind])]
+            return f"must be {_types(list(dict.fromkeys(flat)))}"
         return f"invalid value {json.dumps(error.instance)}"
+    if error.validator == "enum":
+        return "value must be one of " + ", ".join(repr(v) for v in error.validator_value)
     if error.validator == "required":
         return str(error.message).replace("'", '"')
     if error.validator == "pattern":
         return f"{json.dumps(error.instance)} does not match {error.validator_value}"
     return str(error.message)
+
+
+_NAMES = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
+          "number": "a number", "boolean": "a boolean", "null": "null"}  # fmt: skip
+
+
+def _types(kinds: Any) -> str:
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    return " or ".join(_NAMES.get(k, k) for k in kinds)
