@@ -38,7 +38,7 @@ def test_lists(project: Path) -> None:
     assert run(project, "config", "--services")[1] == "web\n"
     assert run(project, "--profile", "debug", "config", "--services")[1] == "dbg\nweb\n"
     assert run(project, "config", "--volumes")[1] == "d\n"
-    assert run(project, "config", "--profiles")[1] == ""
+    assert run(project, "config", "--profiles")[1] == "debug\n"
     assert run(project, "--profile", "debug", "config", "--images")[1] == "busybox\nnginx\n"
 
 

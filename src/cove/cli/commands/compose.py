@@ -56,10 +56,13 @@ def options_of(
 
 
 def cmd_config(cli: Cli, args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from cove.compose.loader import load_tree
     from cove.compose.render import to_json, to_yaml
 
-    tree = load_tree(options_of(cli, args, tuple(args.services), not args.no_interpolate))
+    options = options_of(cli, args, tuple(args.services), not args.no_interpolate)
+    tree = load_tree(options)
     if args.services:
         from cove.compose.checks import with_dependencies
 
@@ -72,8 +75,9 @@ def cmd_config(cli: Cli, args: argparse.Namespace) -> int:
         text = "\n".join(services)
     elif args.list_volumes:
         text = "\n".join(tree.get("volumes") or {})
-    elif args.list_profiles:
-        text = "\n".join(sorted({p for s in services.values() for p in s.get("profiles") or ()}))
+    elif args.list_profiles:  # every profile the files name, whichever are on
+        every = load_tree(replace(options, profiles=("*",)))["services"]
+        text = "\n".join(sorted({p for s in every.values() for p in s.get("profiles") or ()}))
     elif args.list_images:
         text = "\n".join(s.get("image") or f"{tree['name']}-{n}" for n, s in services.items())
     else:
