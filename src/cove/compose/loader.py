@@ -56,21 +56,33 @@ def _read(path: str, stdin: str | None, limit: int) -> tuple[str, str]:
     return name, text
 
 
-def _interpolated(tree: Any, env: dict[str, str], source: str) -> Any:
+def _interpolated(tree: Any, env: dict[str, str], source: str, warn: Callable[[str], None] | None) -> Any:
     """The file's tree interpolated, the strings at typed keys cast (inside ``!override`` values
     too, which both walks leave as they are); errors name the file."""
 
     def overrides(value: Any, path: tuple[str | int, ...]) -> Any:
         if isinstance(value, Override):
-            return Override(cast_typed(interpolate(value.value, env.get, path=path), path=path))
+            inner = interpolate(value.value, env.get, path=path, warn=unset)
+            return Override(cast_typed(inner, path=path, warn=cast_warning))
         if isinstance(value, dict):
             return {k: overrides(v, (*path, k)) for k, v in value.items()}
         if isinstance(value, list):
             return [overrides(v, (*path, i)) for i, v in enumerate(value)]
         return value
 
+    said: set[str] = set()
+
+    def unset(name: str) -> None:
+        if warn is not None and name not in said:
+            said.add(name)
+            warn(f'The "{name}" variable is not set. Defaulting to a blank string.')
+
+    def cast_warning(message: str) -> None:
+        if warn is not None:
+            warn(f"{source}: {message}")
+
     try:
-        return overrides(cast_typed(interpolate(tree, env.get)), ())
+        return overrides(cast_typed(interpolate(tree, env.get, warn=unset), warn=cast_warning), ())
     except InterpolationError as exc:
         raise InterpolationError(f"{source}: {exc}") from None
 
@@ -102,7 +114,12 @@ class _Loader:
             raise ComposeError(f"{name}: the top level must be a mapping")
         tree: dict[str, Any] = loaded or {}
         if self.options.interpolate:
-            tree = cast("dict[str, Any]", _interpolated(tree, env, name))
+            tree = cast("dict[str, Any]", _interpolated(tree, env, name, self.options.warn))
+        if "version" in tree and self.options.warn is not None:
+            self.options.warn(
+                f"{name}: the attribute `version` is obsolete, it will be ignored, "
+                "please remove it to avoid potential confusion"
+            )
         validate(merging.strip(tree), name)
         services = tree.get("services") or {}
         for svc_name in list(services):
@@ -127,7 +144,7 @@ class _Loader:
             name, text = _read(base_path, None, self.options.max_file_bytes)
             base_tree = load_yaml(text, name) or {}
             if self.options.interpolate:
-                base_tree = _interpolated(base_tree, env, name)
+                base_tree = _interpolated(base_tree, env, name, self.options.warn)
         base_name = spec["service"]
         link = f"{Path(base_path).name}:{base_name}"
         if link in chain:

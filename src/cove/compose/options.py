@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +31,7 @@ class ProjectOptions:
     environ: Mapping[str, str] = field(default_factory=dict)
     stdin: str | None = None  # the text of `-f -`
     max_file_bytes: int = MAX_FILE_BYTES
+    warn: Callable[[str], None] | None = None  # told each warning, one line
 
 
 def normalize_project_name(name: str) -> str:

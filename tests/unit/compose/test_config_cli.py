@@ -70,3 +70,16 @@ def test_file_from_stdin(tmp_path: Path) -> None:
     cli = Cli(stdout=out, stderr=err, stdin=io.StringIO("services:\n  s:\n    image: x\n"), env={})
     code = main(["compose", "-f", "-", "--project-directory", str(tmp_path), "config", "--images"], cli=cli)
     assert (code, out.getvalue(), err.getvalue()) == (0, "x\n", "")
+
+
+def test_warnings_for_unset_variables_and_version(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        'version: "3"\nservices:\n  a:\n    image: x$NOPE\n    user: $NOPE\n'
+    )
+    code, out, err = run(tmp_path, "config", "--images")
+    assert (code, out) == (0, "x\n")
+    assert err.splitlines() == [
+        'WARN[0000] The "NOPE" variable is not set. Defaulting to a blank string.',
+        "WARN[0000] compose.yaml: the attribute `version` is obsolete, it will be ignored, "
+        "please remove it to avoid potential confusion",
+    ]

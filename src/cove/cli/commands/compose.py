@@ -52,6 +52,7 @@ def options_of(
         interpolate=interpolate,
         working_dir=os.getcwd(),
         environ=dict(cli.env),
+        warn=lambda message: print(f"WARN[0000] {message}", file=cli.err),
     )
 
 
