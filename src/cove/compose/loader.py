@@ -151,7 +151,8 @@ class _Loader:
             raise ComposeError(f"extends cycle: {' -> '.join((*chain, link))}")
         if base_name not in (base_tree.get("services") or {}):
             raise ComposeError(
-                f"{chain[0]}: extends: cannot find service {base_name!r} in {Path(base_path).name}"
+                f"{Path(path).name}: services.{svc_name}.extends: "
+                f'cannot find service "{base_name}" in {Path(base_path).name}'
             )
         base = merging.strip(self.extended(base_path, base_tree, base_name, env, (*chain, link)))
         if base_path not in (path, STDIN):

@@ -36,6 +36,16 @@ _AS_MAPPING = (
 )
 
 
+# A single string is a one-entry sequence at these keys; both sides are appended.
+_AS_SEQUENCE = {
+    ("services", "*", k) for k in ("env_file", "label_file", "dns", "dns_opt", "dns_search", "tmpfs")
+}
+
+
+def _sequence(value: Any) -> list[Any]:
+    return [value] if isinstance(value, (str, dict)) else list(value or [])
+
+
 def _match(path: Path, pattern: Path) -> bool:
     return len(path) == len(pattern) and all(p in ("*", q) for p, q in zip(pattern, path, strict=True))
 
@@ -47,6 +57,8 @@ def merge(base: Any, over: Any, path: Path = ()) -> Any:
         return strip(over)
     if any(_match(path, p) for p in _AS_MAPPING) and over is not None:
         return _merge_mappings(as_mapping(base), as_mapping(over), path)
+    if any(_match(path, p) for p in _AS_SEQUENCE) and over is not None:
+        return [*_sequence(base), *strip(_sequence(over))]
     if _match(path, ("services", "*", "build")):
         base = {"context": base} if isinstance(base, str) else base
         over = {"context": over} if isinstance(over, str) else over
@@ -120,7 +132,7 @@ def _port_key(entry: Any) -> str:
     return str(entry)
 
 
-def _env_file_key(entry: Any) -> str:
+def _env_file_key(entry: Any) -> str:  # (a single file given as a string is no sequence)
     return str(entry.get("path")) if isinstance(entry, dict) else str(entry)
 
 

@@ -176,8 +176,14 @@ def _abs(path: str, base: Path) -> str:
     return str(p if p.is_absolute() else (base / p).resolve())
 
 
-def _octal(mode: Any) -> str:
-    return f"0{int(mode):o}" if isinstance(mode, int) else str(mode)
+def _octal(mode: Any, where: str) -> str:
+    """A file mode as Compose prints it (``"0440"``); given as an integer or an octal string."""
+    if isinstance(mode, str):
+        try:
+            mode = int(mode, 8)
+        except ValueError:
+            raise ComposeError(f'{where}: invalid mode "{mode}"') from None
+    return f"0{int(mode):o}"
 
 
 _OMITTED_WHEN_FALSE = ("privileged", "read_only", "stdin_open", "tty", "oom_kill_disable")
@@ -199,15 +205,15 @@ def _device(value: Any, where: str) -> dict[str, Any]:
     return {k: entry[k] for k in ("source", "target", "permissions") if k in entry}
 
 
-def _mounts(value: list[Any], default_dir: str | None) -> list[dict[str, Any]]:
+def _mounts(value: list[Any], default_dir: str | None, where: str) -> list[dict[str, Any]]:
     """Secret and config references; a secret's target defaults to /run/secrets/<source>."""
     out = []
-    for item in value:
+    for i, item in enumerate(value):
         entry = {"source": item} if isinstance(item, str) else dict(item)
         if default_dir is not None:
             entry.setdefault("target", f"{default_dir}/{entry['source']}")
         if "mode" in entry:
-            entry["mode"] = _octal(entry["mode"])
+            entry["mode"] = _octal(entry["mode"], f"{where}[{i}].mode")
         for key in ("uid", "gid"):
             if key in entry:
                 entry[key] = str(entry[key])
@@ -238,7 +244,8 @@ def service(name: str, svc: dict[str, Any], ctx: ServiceContext) -> dict[str, An
         if key in out:
             out[key] = _command(out[key])
     environment: dict[str, str | None] = {}
-    for item in out.get("env_file") or []:
+    env_files = out.get("env_file") or []
+    for item in [env_files] if isinstance(env_files, str) else env_files:
         entry = {"path": item, "required": True} if isinstance(item, str) else dict(item)
         path = Path(_abs(str(entry["path"]), ctx.directory))
         environment.update(ctx.read_env(path, bool(entry.get("required", True))))
@@ -261,6 +268,8 @@ def service(name: str, svc: dict[str, Any], ctx: ServiceContext) -> dict[str, An
         ports: list[dict[str, Any]] = []
         for i, item in enumerate(out["ports"]):
             if isinstance(item, dict):
+                if "target" not in item:
+                    raise ComposeError(f"{where}.ports[{i}]: the port is missing a target")
                 ports.append(_long_port(item))
             else:
                 ports += parse_port(item, f"{where}.ports[{i}]")
@@ -271,6 +280,8 @@ def service(name: str, svc: dict[str, Any], ctx: ServiceContext) -> dict[str, An
         volumes = []
         for i, item in enumerate(out["volumes"]):
             entry = parse_volume(item, f"{where}.volumes[{i}]") if isinstance(item, str) else dict(item)
+            if not entry.get("target"):
+                raise ComposeError(f"{where}.volumes[{i}]: the volume is missing a mount target")
             if entry.get("type") == "bind" and "source" in entry:
                 entry["source"] = _abs(str(entry["source"]), ctx.directory)
             if isinstance(entry.get("bind"), dict) and entry["bind"].get("create_host_path") is True:
@@ -313,7 +324,7 @@ def service(name: str, svc: dict[str, Any], ctx: ServiceContext) -> dict[str, An
         out["healthcheck"] = {k: check[k] for k in checks if k in check}
     for key, default_dir in (("secrets", "/run/secrets"), ("configs", None)):
         if key in out:
-            out[key] = _mounts(out[key], default_dir)
+            out[key] = _mounts(out[key], default_dir, f"{where}.{key}")
     for key in ("dns", "dns_search", "tmpfs"):
         if isinstance(out.get(key), str):
             out[key] = [out[key]]

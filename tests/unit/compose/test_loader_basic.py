@@ -359,3 +359,42 @@ def test_aliases_are_copies() -> None:
 def test_deep_nesting_is_refused() -> None:
     with pytest.raises(ComposeError, match="nests deeper than 100 levels"):
         load_yaml("a: " + "[" * 500 + "]" * 500, "compose.yaml")
+
+
+def test_env_file_as_one_string_and_merged_with_a_list(tmp_path: Path) -> None:
+    tree = load(
+        tmp_path,
+        {
+            "a.yaml": "services:\n  web:\n    image: a\n    env_file: a.env\n",
+            "b.yaml": "services:\n  web:\n    env_file: [b.env]\n    dns: 1.1.1.1\n",
+            "a.env": "A=1\nB=1\n",
+            "b.env": "B=2\n",
+        },
+        files=("a.yaml", "b.yaml"),
+    )
+    assert tree["services"]["web"]["environment"] == {"A": "1", "B": "2"}
+    assert tree["services"]["web"]["dns"] == ["1.1.1.1"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("services:\n  web:\n    image: a\n    ports: [{published: 80}]\n",
+         "compose.yaml: services.web.ports[0]: the port is missing a target"),
+        ("services:\n  web:\n    image: a\n    volumes: [{type: bind, source: /x}]\n",
+         "compose.yaml: services.web.volumes[0]: the volume is missing a mount target"),
+        ("services:\n  web:\n    image: a\n    secrets: [{source: s, mode: abc}]\nsecrets:\n  s: {file: x}\n",
+         'compose.yaml: services.web.secrets[0].mode: invalid mode "abc"'),
+        ("services:\n  web:\n    extends: nope\n",
+         'compose.yaml: services.web.extends: cannot find service "nope" in compose.yaml'),
+    ],
+)  # fmt: skip
+def test_incomplete_entries_are_one_line(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ComposeError) as info:
+        load(tmp_path, {"compose.yaml": text})
+    assert str(info.value) == message
+
+
+def test_a_missing_env_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ComposeError, match=r"^env file .*/nope.env not found"):
+        load(tmp_path, {"compose.yaml": "services:\n  web:\n    image: a\n    env_file: nope.env\n"})
