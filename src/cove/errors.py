@@ -32,6 +32,8 @@ here, under the kind it has)::
     |   |-- ExpansionError                      build/expand.py
     |   |-- TemplateError                       cli/template.py
     |   |   `-- TemplateParseError              cli/template.py
+    |   |-- InterpolationError                  compose/interpolation.py
+    |   |-- DotenvError                         compose/dotenv.py
     |   `-- BadRequest                          registry/errors.py (also a RegistryError)
     |-- Conflict                                CONFLICT             409
     |   `-- InvalidTransition                   containers/state.py (pause a paused container...)

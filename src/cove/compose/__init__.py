@@ -1,0 +1,1 @@
+"""Compose: load compose files into a project model (and, later, run it)."""
