@@ -16,10 +16,6 @@ def check_references(tree: dict[str, Any], source: str, *, disabled: set[str] = 
             raise ComposeError(f'{source}: services.{owner}.{key}: {why} "{other}"')
 
     for name, svc in services.items():
-        for dep, spec in (svc.get("depends_on") or {}).items():
-            if dep not in services and spec.get("required") is False:
-                continue
-            service_ref(name, "depends_on", dep)
         for link in svc.get("links") or []:
             service_ref(name, "links", str(link).partition(":")[0])
         for source_ref in svc.get("volumes_from") or []:
@@ -29,6 +25,9 @@ def check_references(tree: dict[str, Any], source: str, *, disabled: set[str] = 
         mode = str(svc.get("network_mode") or "")
         if mode.startswith("service:"):
             service_ref(name, "network_mode", mode.removeprefix("service:"))
+        # (after the keys that imply a dependency, so that an error names the key written)
+        for dep in svc.get("depends_on") or {}:
+            service_ref(name, "depends_on", dep)
         for net in svc.get("networks") or {}:
             if net not in (tree.get("networks") or {}):
                 raise ComposeError(f'{source}: services.{name}.networks: undefined network "{net}"')

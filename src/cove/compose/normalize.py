@@ -32,6 +32,34 @@ def parse_size(value: Any, where: str) -> int:
         raise ComposeError(f'{where}: invalid size "{value}"') from None
 
 
+def go_duration(seconds: float) -> str:
+    """Seconds as Go's time.Duration prints them (``1m0s``, ``1.5s``, ``500ms``, ``2h0m0s``)."""
+    nanos = round(seconds * 1e9)
+    if nanos == 0:
+        return "0s"
+    sign, nanos = ("-", -nanos) if nanos < 0 else ("", nanos)
+    if nanos < 1_000_000_000:
+        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
+            if nanos >= size:
+                return f"{sign}{_decimal(nanos, size)}{unit}"
+    hours, rest = divmod(nanos, 3_600_000_000_000)
+    minutes, rest = divmod(rest, 60_000_000_000)
+    text = f"{_decimal(rest, 1_000_000_000)}s"
+    if hours or minutes:
+        text = f"{minutes}m{text}"
+    if hours:
+        text = f"{hours}h{text}"
+    return sign + text
+
+
+def _decimal(value: int, unit: int) -> str:
+    whole, frac = divmod(value, unit)
+    if not frac:
+        return str(whole)
+    digits = str(frac).rjust(len(str(unit)) - 1, "0").rstrip("0")
+    return f"{whole}.{digits}"
+
+
 def parse_seconds(value: Any, where: str) -> float:
     """Seconds from a Go duration (``1m30s``, ``500ms``)."""
     try:
@@ -255,12 +283,14 @@ def service(name: str, svc: dict[str, Any], ctx: ServiceContext) -> dict[str, An
     if environment or "environment" in out:
         out["environment"] = environment
     for key in ("labels", "annotations", "sysctls", "extra_hosts"):
-        if key in out:
-            out[key] = {k: scalar_text(v) for k, v in as_mapping(out[key]).items()}
+        if key in out:  # a label given without a value is an empty one
+            out[key] = {k: scalar_text(v) or "" for k, v in as_mapping(out[key]).items()}
     if "extra_hosts" in out:
         out["extra_hosts"] = [f"{k}={v}" for k, v in out["extra_hosts"].items()]
     if "stop_grace_period" in out:
-        parse_seconds(out["stop_grace_period"], f"{where}.stop_grace_period")
+        out["stop_grace_period"] = go_duration(
+            parse_seconds(out["stop_grace_period"], f"{where}.stop_grace_period")
+        )
     for key in _SIZE_KEYS:
         if key in out:
             out[key] = str(parse_size(out[key], f"{where}.{key}"))
@@ -313,6 +343,17 @@ def service(name: str, svc: dict[str, Any], ctx: ServiceContext) -> dict[str, An
             entry["required"] = spec.get("required", True)
             deps[dep] = entry
         out["depends_on"] = deps
+    # links, volumes_from and network_mode service: need their service started first: Compose
+    # writes them as dependencies that restart with it.
+    implied = [str(link).partition(":")[0] for link in out.get("links") or ()]
+    implied += [
+        str(v).partition(":")[0] for v in out.get("volumes_from") or () if not str(v).startswith("container:")
+    ]
+    if str(out.get("network_mode") or "").startswith("service:"):
+        implied.append(str(out["network_mode"]).removeprefix("service:"))
+    for dep in implied:
+        deps = out.setdefault("depends_on", {})
+        deps.setdefault(dep, {"condition": "service_started", "restart": True, "required": True})
     if "healthcheck" in out:
         check = dict(out["healthcheck"])
         if isinstance(check.get("test"), str):
@@ -320,7 +361,7 @@ def service(name: str, svc: dict[str, Any], ctx: ServiceContext) -> dict[str, An
         checks = ("test", "timeout", "interval", "retries", "start_period", "start_interval", "disable")
         for key in checks[1:3] + checks[4:6]:
             if key in check:
-                parse_seconds(check[key], f"{where}.healthcheck.{key}")
+                check[key] = go_duration(parse_seconds(check[key], f"{where}.healthcheck.{key}"))
         out["healthcheck"] = {k: check[k] for k in checks if k in check}
     for key, default_dir in (("secrets", "/run/secrets"), ("configs", None)):
         if key in out:
