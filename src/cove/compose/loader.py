@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -269,9 +270,15 @@ def load_tree(options: ProjectOptions) -> dict[str, Any]:
 
 
 def _load(options: ProjectOptions) -> tuple[dict[str, Any], Path, list[str]]:
-    files = find_files(options)
-    directory = project_directory(options, files)
     loader = _Loader(options)
+    # COMPOSE_FILE (and its separator) may come from the .env of the directory Compose starts in.
+    if not options.files and "COMPOSE_FILE" not in options.environ:
+        start = Path(options.working_dir, options.project_directory or ".")
+        early = loader.env_for(start, [str(Path(options.working_dir, e)) for e in options.env_files] or None)
+        files = find_files(replace(options, environ=early))
+    else:
+        files = find_files(options)
+    directory = project_directory(options, files)
     env = loader.env_for(directory, list(options.env_files) or None)
     first = "-" if files[0] == STDIN else Path(files[0]).name
     tree: dict[str, Any] = {}

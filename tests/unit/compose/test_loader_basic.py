@@ -398,3 +398,13 @@ def test_incomplete_entries_are_one_line(tmp_path: Path, text: str, message: str
 def test_a_missing_env_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ComposeError, match=r"^env file .*/nope.env not found"):
         load(tmp_path, {"compose.yaml": "services:\n  web:\n    image: a\n    env_file: nope.env\n"})
+
+
+def test_compose_file_from_dotenv(tmp_path: Path) -> None:
+    files = {
+        ".env": "COMPOSE_FILE=one.yaml:two.yaml\n",
+        "one.yaml": "services:\n  web:\n    image: a\n",
+        "two.yaml": "services:\n  web:\n    image: b\n",
+    }
+    assert load(tmp_path, files)["services"]["web"]["image"] == "b"
+    assert load(tmp_path, files, environ={"COMPOSE_FILE": "one.yaml"})["services"]["web"]["image"] == "a"
