@@ -32,6 +32,7 @@ here, under the kind it has)::
     |   |-- ExpansionError                      build/expand.py
     |   |-- TemplateError                       cli/template.py
     |   |   `-- TemplateParseError              cli/template.py
+    |   |-- ComposeError                        compose/errors.py
     |   |-- InterpolationError                  compose/interpolation.py
     |   |-- DotenvError                         compose/dotenv.py
     |   `-- BadRequest                          registry/errors.py (also a RegistryError)

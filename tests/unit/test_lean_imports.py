@@ -195,3 +195,16 @@ except SystemExit as exc:
     assert "cove.cli.main" in modules
     bad = sorted(set(offending(modules, HELP_FORBIDDEN, HELP_FORBIDDEN_PACKAGES)) - HELP_ALLOWED)
     assert not bad, f"`cove --help` imports {bad}"
+
+
+def test_only_the_compose_commands_load_compose_yaml_or_jsonschema(tmp_path: Path) -> None:
+    body = """
+import cove.cli.main
+cove.cli.main.build_parser(["ps"])
+cove.cli.main.build_parser(["compose", "config"])
+cove.cli.main.build_parser([])
+"""
+    modules = imported_by(body, tmp_path)
+    assert "cove.cli.commands.compose" in modules
+    bad = offending(modules, ("yaml", "jsonschema"), ("cove.compose",))
+    assert not bad, f"building the parsers imports {bad}"

@@ -71,6 +71,7 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
         {n: "networks" for n in "create ls list inspect rm remove prune connect disconnect".split()},
     ),
     "system": ("Manage cove", {n: "system" for n in ("info", "df", "prune")}),
+    "compose": ("Define and run multi-container applications", {"config": "compose"}),
 }
 
 
@@ -107,7 +108,17 @@ def build_parser(argv: Sequence[str] | None = None) -> CoveArgumentParser:
     words = _command_words(sys.argv[1:] if argv is None else argv)
     top_wanted: set[str] | None = None
     group_wanted: dict[str, set[str] | None] = {g: None for g in GROUPS}
-    modules = {"build", "containers", "container_io", "images", "networks", "registry", "system", "volumes"}
+    modules = {
+        "build",
+        "compose",
+        "containers",
+        "container_io",
+        "images",
+        "networks",
+        "registry",
+        "system",
+        "volumes",
+    }
     if words and words[0] in TOP_COMMANDS:
         top_wanted, modules = {words[0]}, {TOP_COMMANDS[words[0]]}
         group_wanted = {}
@@ -122,6 +133,7 @@ def build_parser(argv: Sequence[str] | None = None) -> CoveArgumentParser:
     parser.add_argument("-v", "--version", action="version", version=f"cove version {__version__}")
     top = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=CoveArgumentParser)
     groups: dict[str, Any] = {}
+    group_parsers: dict[str, Any] = {}
     for name, (help_text, _) in GROUPS.items():
         if name in group_wanted:
             group = top.add_parser(name, help=help_text, description=help_text)
@@ -129,6 +141,7 @@ def build_parser(argv: Sequence[str] | None = None) -> CoveArgumentParser:
                 title="commands", metavar="COMMAND", parser_class=CoveArgumentParser
             )
             group.set_defaults(handler=_help_of(group))
+            group_parsers[name] = group
             groups[name] = _Only(action, group_wanted[name])
         else:
             groups[name] = _Only(top, set())
@@ -166,6 +179,12 @@ def build_parser(argv: Sequence[str] | None = None) -> CoveArgumentParser:
         from cove.cli.commands import system
 
         system.register(top_only, groups["system"])
+    if "compose" in modules:
+        from cove.cli.commands import compose
+
+        if "compose" in group_parsers:
+            compose.register_options(group_parsers["compose"])
+        compose.register(groups["compose"])
     parser.set_defaults(handler=_help_of(parser))
     return parser
 

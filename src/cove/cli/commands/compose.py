@@ -1,0 +1,91 @@
+"""`cove compose`: the compose front end's commands (this slice: config)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from cove.cli import exitcodes
+from cove.cli.app import Cli
+
+
+def register_options(group: Any) -> None:
+    """The options of `cove compose` itself, given before the command as Docker Compose takes them."""
+    group.add_argument("-f", "--file", dest="compose_files", action="append", default=[], metavar="FILE")
+    group.add_argument("-p", "--project-name", dest="compose_project_name", metavar="NAME")
+    group.add_argument("--project-directory", dest="compose_project_directory", metavar="DIR")
+    group.add_argument("--env-file", dest="compose_env_files", action="append", default=[], metavar="FILE")
+    group.add_argument("--profile", dest="compose_profiles", action="append", default=[], metavar="PROFILE")
+
+
+def register(group: Any) -> None:
+    p = group.add_parser("config", help="Parse, resolve and render the compose file in canonical format")
+    p.add_argument("services", nargs="*", metavar="SERVICE")
+    p.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    p.add_argument("-q", "--quiet", action="store_true", help="only validate the configuration")
+    p.add_argument("--services", dest="list_services", action="store_true", help="print the service names")
+    p.add_argument("--volumes", dest="list_volumes", action="store_true", help="print the volume names")
+    p.add_argument("--profiles", dest="list_profiles", action="store_true", help="print the profile names")
+    p.add_argument("--images", dest="list_images", action="store_true", help="print the image names")
+    p.add_argument("--no-interpolate", action="store_true", help="do not interpolate environment variables")
+    p.add_argument("-o", "--output", metavar="PATH", help="save to this file")
+    p.set_defaults(handler=cmd_config)
+
+
+def options_of(
+    cli: Cli, args: argparse.Namespace, services: tuple[str, ...] = (), interpolate: bool = True
+) -> Any:
+    import os
+
+    from cove.compose.options import MAX_FILE_BYTES, STDIN, ProjectOptions
+
+    files = tuple(getattr(args, "compose_files", ()))
+    stdin = cli.stdin.read(MAX_FILE_BYTES + 1) if STDIN in files else None
+    return ProjectOptions(
+        stdin=stdin,
+        files=files,
+        project_name=getattr(args, "compose_project_name", None),
+        project_directory=getattr(args, "compose_project_directory", None),
+        env_files=tuple(getattr(args, "compose_env_files", ())),
+        profiles=tuple(getattr(args, "compose_profiles", ())),
+        services=services,
+        interpolate=interpolate,
+        working_dir=os.getcwd(),
+        environ=dict(cli.env),
+        warn=lambda message: print(f"WARN[0000] {message}", file=cli.err),
+    )
+
+
+def cmd_config(cli: Cli, args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from cove.compose.loader import load_tree
+    from cove.compose.render import to_json, to_yaml
+
+    options = options_of(cli, args, tuple(args.services), not args.no_interpolate)
+    tree = load_tree(options)
+    if args.services:
+        from cove.compose.checks import with_dependencies
+
+        keep = with_dependencies(tree["services"], args.services)
+        tree["services"] = {k: v for k, v in tree["services"].items() if k in keep}
+    if args.quiet:
+        return exitcodes.OK
+    services: dict[str, Any] = tree["services"]
+    if args.list_services:
+        text = "\n".join(services)
+    elif args.list_volumes:
+        text = "\n".join(tree.get("volumes") or {})
+    elif args.list_profiles:  # every profile the files name, whichever are on
+        every = load_tree(replace(options, profiles=("*",)))["services"]
+        text = "\n".join(sorted({p for s in every.values() for p in s.get("profiles") or ()}))
+    elif args.list_images:
+        text = "\n".join(s.get("image") or f"{tree['name']}-{n}" for n, s in services.items())
+    else:
+        text = to_json(tree) if args.format == "json" else to_yaml(tree)
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(text + "\n")
+    elif text:
+        cli.out.write(text + "\n")
+    return exitcodes.OK

@@ -1,0 +1,85 @@
+"""`cove compose config` in-process: listing flags, -q, formats, and a failing file's exit."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from cove.cli.app import Cli
+from cove.cli.main import main
+
+
+def run(tmp_path: Path, *argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    cli = Cli(stdout=out, stderr=err, env={})
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        code = main(["compose", *argv], cli=cli)
+    finally:
+        os.chdir(cwd)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  web:\n    image: nginx\n    volumes: ['d:/d']\n"
+        "  dbg:\n    image: busybox\n    profiles: [debug]\nvolumes:\n  d: {}\n"
+    )
+    return tmp_path
+
+
+def test_lists(project: Path) -> None:
+    assert run(project, "config", "--services")[1] == "web\n"
+    assert run(project, "--profile", "debug", "config", "--services")[1] == "dbg\nweb\n"
+    assert run(project, "config", "--volumes")[1] == "d\n"
+    assert run(project, "config", "--profiles")[1] == "debug\n"
+    assert run(project, "--profile", "debug", "config", "--images")[1] == "busybox\nnginx\n"
+
+
+def test_quiet_and_json(project: Path) -> None:
+    assert run(project, "config", "-q") == (0, "", "")
+    code, out, _ = run(project, "-p", "demo", "config", "--format", "json")
+    assert code == 0 and json.loads(out)["name"] == "demo"
+
+
+def test_bad_file_exits_non_zero_with_one_line(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: a\n    depends_on: [db]\n")
+    code, out, err = run(tmp_path, "config")
+    assert code != 0 and out == ""
+    assert err.strip().splitlines() == [
+        'Error: compose.yaml: services.web.depends_on: undefined service "db"'
+    ]
+
+
+def test_named_services_are_printed_with_what_they_need(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  a:\n    image: a\n    depends_on: [b]\n  b:\n    image: b\n    profiles: [p]\n"
+        "  c:\n    image: c\n"
+    )
+    assert run(tmp_path, "config", "--services", "a") == (0, "a\nb\n", "")
+
+
+def test_file_from_stdin(tmp_path: Path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    cli = Cli(stdout=out, stderr=err, stdin=io.StringIO("services:\n  s:\n    image: x\n"), env={})
+    code = main(["compose", "-f", "-", "--project-directory", str(tmp_path), "config", "--images"], cli=cli)
+    assert (code, out.getvalue(), err.getvalue()) == (0, "x\n", "")
+
+
+def test_warnings_for_unset_variables_and_version(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        'version: "3"\nservices:\n  a:\n    image: x$NOPE\n    user: $NOPE\n'
+    )
+    code, out, err = run(tmp_path, "config", "--images")
+    assert (code, out) == (0, "x\n")
+    assert err.splitlines() == [
+        'WARN[0000] The "NOPE" variable is not set. Defaulting to a blank string.',
+        "WARN[0000] compose.yaml: the attribute `version` is obsolete, it will be ignored, "
+        "please remove it to avoid potential confusion",
+    ]
