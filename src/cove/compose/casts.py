@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 
 from cove.compose.interpolation import InterpolationError, format_path
+from cove.compose.tree import KeyPath, map_strings
 
 Warn = Callable[[str], None]
 
@@ -124,32 +125,15 @@ def _cast_for(path: list[str | int]) -> _Cast | None:
 
 def cast_typed(document: object, *, path: tuple[str | int, ...] = (), warn: Warn | None = None) -> object:
     """``document`` (found at ``path``) with the strings at typed keys made integers, numbers, booleans."""
-    return _walk(document, list(path), warn)
 
-
-def _walk(value: object, path: list[str | int], warn: Warn | None) -> object:
-    if len(path) > _DEEPEST:
-        return value  # no typed key is this deep
-    if isinstance(value, str):
-        cast = _cast_for(path)
+    def leaf(value: str, at: KeyPath) -> object:
+        cast = _cast_for(at)
         if cast is None:
             return value
         try:
             return cast(value, warn)
         except ValueError as err:
-            raise InterpolationError(f"{format_path(tuple(path))}: {err}") from None
-    if isinstance(value, dict):
-        out: dict[object, object] = {}
-        for key, item in value.items():
-            path.append(key if isinstance(key, str) else str(key))
-            out[key] = _walk(item, path, warn)
-            path.pop()
-        return out
-    if isinstance(value, list):
-        items: list[object] = []
-        for index, item in enumerate(value):
-            path.append(index)
-            items.append(_walk(item, path, warn))
-            path.pop()
-        return items
-    return value
+            raise InterpolationError(f"{format_path(tuple(at))}: {err}") from None
+
+    # (no typed key is deeper than the deepest pattern: what is below is kept as it is)
+    return map_strings(document, list(path), leaf, lambda at: len(at) <= _DEEPEST)

@@ -25,6 +25,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cove.compose.tree import KeyPath, map_strings
 from cove.errors import InvalidArgument
 
 Lookup = Callable[[str], "str | None"]
@@ -203,36 +204,26 @@ def interpolate(
     are. On error raise :class:`InterpolationError` whose message starts with the key path,
     e.g. ``services.web.image: required variable TAG is missing a value: set it``.
     """
-    return _walk(value, lookup, list(path), warn, _Budget(MAX_TOTAL))
+    budget = _Budget(MAX_TOTAL)
 
+    def enter(at: KeyPath) -> bool:
+        budget.nodes -= 1
+        if budget.nodes < 0 or len(at) > MAX_STRUCTURE_DEPTH:
+            what = (
+                f"more than {MAX_NODES} values" if budget.nodes < 0 else f"deeper than {MAX_STRUCTURE_DEPTH}"
+            )
+            raise InterpolationError(_at(at, f"document is too large to interpolate ({what})"))
+        return True
 
-def _walk(value: object, lookup: Lookup, path: list[str | int], warn: Warn | None, budget: _Budget) -> object:
-    budget.nodes -= 1
-    if budget.nodes < 0 or len(path) > MAX_STRUCTURE_DEPTH:
-        what = f"more than {MAX_NODES} values" if budget.nodes < 0 else f"deeper than {MAX_STRUCTURE_DEPTH}"
-        raise InterpolationError(_at(path, f"document is too large to interpolate ({what})"))
-    if isinstance(value, str):
+    def leaf(text: str, at: KeyPath) -> str:
         try:
-            result = substitute(value, lookup, warn=warn)
+            result = substitute(text, lookup, warn=warn)
             budget.spend(len(result))
         except InterpolationError as err:
-            raise InterpolationError(_at(path, str(err))) from None
+            raise InterpolationError(_at(at, str(err))) from None
         return result
-    if isinstance(value, dict):
-        out: dict[object, object] = {}
-        for key, item in value.items():
-            path.append(key if isinstance(key, str) else str(key))
-            out[key] = _walk(item, lookup, path, warn, budget)
-            path.pop()
-        return out
-    if isinstance(value, list):
-        items: list[object] = []
-        for index, item in enumerate(value):
-            path.append(index)
-            items.append(_walk(item, lookup, path, warn, budget))
-            path.pop()
-        return items
-    return value
+
+    return map_strings(value, list(path), leaf, enter)
 
 
 def _at(path: list[str | int], message: str) -> str:
