@@ -33,8 +33,8 @@ here, under the kind it has)::
     |   |-- TemplateError                       cli/template.py
     |   |   `-- TemplateParseError              cli/template.py
     |   |-- ComposeError                        compose/errors.py
-    |   |-- InterpolationError                  compose/interpolation.py
-    |   |-- DotenvError                         compose/dotenv.py
+    |   |   |-- InterpolationError              compose/interpolation.py
+    |   |   `-- DotenvError                     compose/dotenv.py
     |   `-- BadRequest                          registry/errors.py (also a RegistryError)
     |-- Conflict                                CONFLICT             409
     |   `-- InvalidTransition                   containers/state.py (pause a paused container...)

@@ -14,7 +14,8 @@ import json
 import re
 from collections.abc import Callable
 
-from cove.compose.interpolation import InterpolationError, format_path
+from cove.compose.errors import format_path
+from cove.compose.interpolation import InterpolationError
 from cove.compose.tree import KeyPath, map_strings
 
 Warn = Callable[[str], None]

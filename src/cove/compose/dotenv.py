@@ -27,8 +27,8 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from cove.compose.errors import ComposeError
 from cove.compose.interpolation import InterpolationError, substitute
-from cove.errors import InvalidArgument
 
 Lookup = Callable[[str], "str | None"]
 
@@ -48,7 +48,7 @@ _SPECIAL = {quote: re.compile(rf"[\\\n{quote}]") for quote in "'\""}
 _ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", '"': '"', "\\": "\\"}
 
 
-class DotenvError(InvalidArgument):
+class DotenvError(ComposeError):
     """An env file that cannot be read: ``FILE:LINE: message`` (or ``FILE: message``)."""
 
 

@@ -9,9 +9,18 @@ class ComposeError(InvalidArgument):
     """A compose file (or the options that find it) is wrong; the message is the whole story."""
 
 
+def format_path(path: tuple[str | int, ...]) -> str:
+    """``("services", "web", "ports", 1)`` -> ``services.web.ports[1]``."""
+    out: list[str] = []
+    for part in path:
+        if isinstance(part, int):
+            out.append(f"[{part}]")
+        else:
+            out.append(f".{part}" if out else str(part))
+    return "".join(out)
+
+
 def where(source: str, path: tuple[str | int, ...] = ()) -> str:
     """``compose.yaml: services.web.ports[1]`` (or just the file when there is no path)."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    text = format_path(path)
     return f"{source}: {text}" if text else source

@@ -25,8 +25,8 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cove.compose.errors import ComposeError, format_path
 from cove.compose.tree import KeyPath, map_strings
-from cove.errors import InvalidArgument
 
 Lookup = Callable[[str], "str | None"]
 Warn = Callable[[str], None]
@@ -43,19 +43,8 @@ _NAME_START = frozenset("_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _NAME_CHARS = _NAME_START | frozenset("0123456789")
 
 
-class InterpolationError(InvalidArgument):
+class InterpolationError(ComposeError):
     """A value that cannot be interpolated: a required variable without a value, a bad template."""
-
-
-def format_path(path: tuple[str | int, ...]) -> str:
-    """``("services", "web", "ports", 1)`` -> ``services.web.ports[1]``."""
-    out: list[str] = []
-    for part in path:
-        if isinstance(part, int):
-            out.append(f"[{part}]")
-        else:
-            out.append(f".{part}" if out else str(part))
-    return "".join(out)
 
 
 def _quote(text: str) -> str:
