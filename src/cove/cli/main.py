@@ -71,7 +71,16 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
         {n: "networks" for n in "create ls list inspect rm remove prune connect disconnect".split()},
     ),
     "system": ("Manage cove", {n: "system" for n in ("info", "df", "prune")}),
-    "compose": ("Define and run multi-container applications", {"config": "compose"}),
+    "compose": (
+        "Define and run multi-container applications",
+        {
+            n: "compose"
+            for n in (
+                "config up down create start stop restart kill rm pause unpause ps logs exec run top "
+                "images port ls events wait cp version build pull push watch"
+            ).split()
+        },
+    ),
 }
 
 

@@ -17,6 +17,8 @@ from cove.errors import Conflict
 from cove.snapshots.usage import disk_usage
 from cove.volumes.store import LOCAL, Volume, VolumeStore
 
+__all__ = ["Volume", "VolumeService"]
+
 
 class VolumeService:
     """The volume verbs every front-end shares, over the volume store (which the container

@@ -1,12 +1,24 @@
-"""`cove compose`: the compose front end's commands (this slice: config)."""
+"""`cove compose`: the compose front end's commands, and what they share (the project's options,
+the loaded project, the engine backend).
+
+Each family of commands has its own module, registered here: ``compose_up`` (up, down, create,
+start, stop, restart, kill, rm, pause, unpause), ``compose_ops`` (ps, logs, exec, run, top,
+images, port, ls, events, wait, cp, version), ``compose_images`` (build, pull, push) and
+``compose_watch`` (watch).
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from cove.cli import exitcodes
 from cove.cli.app import Cli
+
+if TYPE_CHECKING:
+    from cove.compose.backend import EngineBackend
+    from cove.compose.model import Project
 
 
 def register_options(group: Any) -> None:
@@ -19,6 +31,16 @@ def register_options(group: Any) -> None:
 
 
 def register(group: Any) -> None:
+    from cove.cli.commands import compose_images, compose_ops, compose_up, compose_watch
+
+    register_config(group)
+    compose_up.register(group)
+    compose_ops.register(group)
+    compose_images.register(group)
+    compose_watch.register(group)
+
+
+def register_config(group: Any) -> None:
     p = group.add_parser("config", help="Parse, resolve and render the compose file in canonical format")
     p.add_argument("services", nargs="*", metavar="SERVICE")
     p.add_argument("--format", choices=("yaml", "json"), default="yaml")
@@ -54,6 +76,20 @@ def options_of(
         environ=dict(cli.env),
         warn=lambda message: print(f"WARN[0000] {message}", file=cli.err),
     )
+
+
+def load(cli: Cli, args: argparse.Namespace, services: Sequence[str] = ()) -> Project:
+    """The project the command's options name (``services``: enabled whatever their profiles)."""
+    from cove.compose.loader import load_project
+
+    return load_project(options_of(cli, args, tuple(services)))
+
+
+def backend(cli: Cli) -> EngineBackend:
+    """The engine compose runs on: the local one, in this process."""
+    from cove.engine.compose_backend import LocalBackend
+
+    return LocalBackend(cli.engine())
 
 
 def cmd_config(cli: Cli, args: argparse.Namespace) -> int:

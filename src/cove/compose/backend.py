@@ -1,0 +1,111 @@
+"""What compose needs of an engine: the backend protocol (DESIGN.md, data flow 3).
+
+Compose plans and runs projects through this protocol only, never through the engine's
+services directly, so that the local engine (``cove.engine.compose_backend.LocalBackend``)
+and, later, a remote one over the Docker Engine API both satisfy it. Its values are the
+engine's request and result types (``cove.engine.requests``, ``Container``, ``Volume``...),
+which a remote implementation builds from the API's JSON.
+
+Each method is one engine verb; nothing here knows about services or projects, which are
+compose's own (labels, names: ``cove.compose.names``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from cove.engine.containers.model import Container
+    from cove.engine.networks import NetworkRecord
+    from cove.engine.requests import ContainerConfig, PullPolicy
+    from cove.engine.volumes import Volume
+
+Filters = Mapping[str, list[str]]
+
+
+class EngineBackend(Protocol):
+    # -- containers ------------------------------------------------------------------------
+
+    def list_containers(self, filters: Filters, *, all: bool = True) -> list[Container]:
+        """The containers matching Docker's list filters (``label=K=V``...), stopped ones too
+        when ``all``."""
+        ...
+
+    def get_container(self, ref: str) -> Container:
+        """One container by ID or name, with its current state (NotFound when there is none)."""
+        ...
+
+    def create_container(self, config: ContainerConfig, name: str, *, pull: PullPolicy) -> Container:
+        """A new container (the image pulled first as ``pull`` says)."""
+        ...
+
+    def start_container(self, ref: str) -> Container: ...
+
+    def stop_container(self, ref: str, *, timeout: int | None = None) -> Container: ...
+
+    def kill_container(self, ref: str, signal_name: str = "SIGKILL") -> Container: ...
+
+    def remove_container(self, ref: str, *, force: bool = False, volumes: bool = False) -> None: ...
+
+    def connect_container(
+        self, network: str, ref: str, *, aliases: list[str] | None = None, ip: str | None = None
+    ) -> None:
+        """Attach a created container to one more network (its first comes with its config)."""
+        ...
+
+    # -- networks and volumes --------------------------------------------------------------
+
+    def list_networks(self, filters: Filters) -> list[NetworkRecord]: ...
+
+    def get_network(self, ref: str) -> NetworkRecord: ...
+
+    def create_network(
+        self,
+        name: str,
+        *,
+        driver: str = "bridge",
+        internal: bool = False,
+        labels: Mapping[str, str] | None = None,
+        options: Mapping[str, str] | None = None,
+        subnet: str | None = None,
+        gateway: str | None = None,
+        ip_range: str | None = None,
+    ) -> NetworkRecord: ...
+
+    def remove_network(self, ref: str) -> None: ...
+
+    def list_volumes(self, filters: Filters) -> list[Volume]: ...
+
+    def get_volume(self, name: str) -> Volume: ...
+
+    def create_volume(
+        self,
+        name: str,
+        *,
+        driver: str = "local",
+        labels: Mapping[str, str] | None = None,
+        options: Mapping[str, str] | None = None,
+    ) -> Volume: ...
+
+    def remove_volume(self, name: str, *, force: bool = False) -> None: ...
+
+    # -- images ----------------------------------------------------------------------------
+
+    def image_id(self, name: str) -> str | None:
+        """The local image's ID, None when the engine has no image of that name."""
+        ...
+
+    # -- output ----------------------------------------------------------------------------
+
+    def logs(
+        self,
+        ref: str,
+        *,
+        follow: bool = False,
+        tail: int | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> Iterator[tuple[str, float, str]]:
+        """The container's log as (stream name, Unix time, text) triples, following while it runs."""
+        ...
