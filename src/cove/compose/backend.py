@@ -109,3 +109,11 @@ class EngineBackend(Protocol):
     ) -> Iterator[tuple[str, float, str]]:
         """The container's log as (stream name, Unix time, text) triples, following while it runs."""
         ...
+
+    # -- the lifecycle verbs up and down need beyond these (restart, pause, wait...) ---------
+
+    # -- exec, copying files, processes and ports (the commands on running containers) -------
+
+    # -- images: build, pull, push, remove --------------------------------------------------
+
+    # -- secrets and configs: files put into a created container --------------------------------

@@ -121,3 +121,11 @@ class LocalBackend:
 
         for entry in self.engine.container_io.logs(ref, follow=follow, tail=tail, since=since, until=until):
             yield entry.stream, timestamp(entry.time), entry.text
+
+    # -- the lifecycle verbs up and down need beyond these (restart, pause, wait...) ---------
+
+    # -- exec, copying files, processes and ports (the commands on running containers) -------
+
+    # -- images: build, pull, push, remove --------------------------------------------------
+
+    # -- secrets and configs: files put into a created container --------------------------------
