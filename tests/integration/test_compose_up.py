@@ -1,0 +1,237 @@
+"""`cove compose up` and `down` for real, on busybox: order and conditions, convergence
+(noop, recreate, scale, orphans), what down removes and what it leaves, the project lock.
+
+Each test's project is its own (named from tmp_path); containers trap SIGTERM, so that
+stopping them is quick without an init."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import textwrap
+from pathlib import Path
+
+from tests.conftest import CoveRunner, Result
+from tests.helpers.containers import wait_until
+
+# A busybox that ends at once on SIGTERM (as PID 1 it would ignore it).
+LIVES = '["sh", "-c", "trap \'exit 0\' TERM; sleep 600 & wait"]'
+
+
+def write(tmp_path: Path, text: str, name: str = "compose.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def project_name(tmp_path: Path) -> str:
+    return "t" + "".join(c for c in tmp_path.name.lower() if c.isalnum())[-20:]
+
+
+class Compose:
+    def __init__(self, cove: CoveRunner, file: Path, name: str) -> None:
+        self.cove, self.file, self.name = cove, file, name
+
+    def __call__(self, *args: str, check: bool = True) -> Result:
+        return self.cove("compose", "-f", str(self.file), "-p", self.name, *args, check=check)
+
+    def containers(self, *, all: bool = True) -> dict[str, dict[str, str]]:
+        """name -> {ID, State, service, number}, of this project's containers."""
+        label = f"label=com.docker.compose.project={self.name}"
+        out = self.cove(
+            "ps", *(["-a"] if all else []), "--no-trunc", "--filter", label, "--format", "{{json .}}"
+        ).out
+        found = {}
+        for line in out.splitlines():
+            row = json.loads(line)
+            labels = dict(kv.split("=", 1) for kv in row["Labels"].split(",") if "=" in kv)
+            found[row["Names"]] = {
+                "id": row["ID"],
+                "state": row["State"],
+                "service": labels.get("com.docker.compose.service", ""),
+            }
+        return found
+
+
+def compose(cove: CoveRunner, tmp_path: Path, text: str) -> Compose:
+    return Compose(cove, write(tmp_path, text), project_name(tmp_path))
+
+
+def test_up_starts_in_order_and_down_removes_all_it_made(cove_busybox: CoveRunner, tmp_path: Path) -> None:
+    c = compose(
+        cove_busybox,
+        tmp_path,
+        f"""
+        services:
+          web: {{image: busybox, command: {LIVES}, depends_on: [db]}}
+          db: {{image: busybox, command: {LIVES}}}
+          worker: {{image: busybox, command: {LIVES}}}
+        volumes:
+          data: {{}}
+        """,
+    )
+    first = c("up", "-d")
+    names = [f"{c.name}-{s}-1" for s in ("web", "db", "worker")]
+    assert {n: r["state"] for n, r in c.containers().items()} == dict.fromkeys(names, "running")
+    assert f" Network {c.name}_default  Created" in first.err
+    assert f" Container {c.name}-web-1  Started" in first.err
+    lines = first.err.splitlines()
+    assert lines.index(f" Container {c.name}-db-1  Started") < lines.index(
+        f" Container {c.name}-web-1  Creating"
+    )
+    network = json.loads(cove_busybox("network", "inspect", f"{c.name}_default").out)[0]
+    assert network["Labels"]["com.docker.compose.project"] == c.name
+    assert network["Labels"]["com.docker.compose.network"] == "default"
+
+    down = c("down")
+    assert c.containers() == {}
+    assert f" Network {c.name}_default  Removed" in down.err
+    assert cove_busybox("network", "inspect", f"{c.name}_default", check=False).rc == 1
+
+
+def test_up_again_leaves_unchanged_containers_and_recreates_a_changed_one(
+    cove_busybox: CoveRunner, tmp_path: Path
+) -> None:
+    text = f"""
+        services:
+          db: {{image: busybox, command: {LIVES}}}
+          web: {{image: busybox, command: {LIVES}, environment: {{MODE: "one"}}}}
+        """
+    c = compose(cove_busybox, tmp_path, text)
+    c("up", "-d")
+    before = c.containers()
+    again = c("up", "-d")
+    assert c.containers() == before
+    assert f" Container {c.name}-web-1  Running" in again.err
+    write(tmp_path, text.replace('"one"', '"two"'))
+    changed = c("up", "-d")
+    after = c.containers()
+    assert after[f"{c.name}-db-1"]["id"] == before[f"{c.name}-db-1"]["id"]
+    assert after[f"{c.name}-web-1"]["id"] != before[f"{c.name}-web-1"]["id"]
+    assert after[f"{c.name}-web-1"]["state"] == "running"
+    assert f" Container {c.name}-web-1  Recreated" in changed.err
+    forced = c("up", "-d", "--force-recreate", "db")
+    assert c.containers()[f"{c.name}-db-1"]["id"] != before[f"{c.name}-db-1"]["id"]
+    assert f"{c.name}-web-1  Recreate" not in forced.err
+    c("down")
+
+
+def test_scale_up_and_down(cove_busybox: CoveRunner, tmp_path: Path) -> None:
+    c = compose(cove_busybox, tmp_path, f"services: {{web: {{image: busybox, command: {LIVES}}}}}\n")
+    c("up", "-d", "--scale", "web=3")
+    assert sorted(c.containers()) == [f"{c.name}-web-{n}" for n in (1, 2, 3)]
+    kept = c.containers()[f"{c.name}-web-1"]["id"]
+    c("up", "-d", "--scale", "web=1")
+    assert list(c.containers()) == [f"{c.name}-web-1"]
+    assert c.containers()[f"{c.name}-web-1"]["id"] == kept
+    c("down")
+
+
+def test_orphans_are_reported_and_removed_with_remove_orphans(
+    cove_busybox: CoveRunner, tmp_path: Path
+) -> None:
+    two = f"""
+        services:
+          web: {{image: busybox, command: {LIVES}}}
+          old: {{image: busybox, command: {LIVES}}}
+        """
+    c = compose(cove_busybox, tmp_path, two)
+    c("up", "-d")
+    write(tmp_path, f"services: {{web: {{image: busybox, command: {LIVES}}}}}\n")
+    warned = c("up", "-d")
+    assert f"Found orphan containers ([{c.name}-old-1])" in warned.err
+    assert f"{c.name}-old-1" in c.containers()
+    c("up", "-d", "--remove-orphans")
+    assert list(c.containers()) == [f"{c.name}-web-1"]
+    c("down")
+
+
+def test_down_removes_only_this_projects_and_volumes_only_with_v(
+    cove_busybox: CoveRunner, tmp_path: Path
+) -> None:
+    cove_busybox("network", "create", "shared-ext")
+    text = f"""
+        services:
+          web: {{image: busybox, command: {LIVES}, networks: [default, ext], volumes: ["data:/data"]}}
+        networks:
+          ext: {{external: true, name: shared-ext}}
+        volumes:
+          data: {{}}
+        """
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    one = Compose(cove_busybox, write(tmp_path / "a", text), project_name(tmp_path) + "a")
+    other = Compose(cove_busybox, write(tmp_path / "b", text), project_name(tmp_path) + "b")
+    one("up", "-d")
+    other("up", "-d")
+    one("down")
+    assert one.containers() == {}
+    assert list(other.containers()) == [f"{other.name}-web-1"]
+    volumes = cove_busybox("volume", "ls", "-q").out.split()
+    assert f"{one.name}_data" in volumes  # (kept without -v)
+    one("down", "-v")
+    assert f"{one.name}_data" not in cove_busybox("volume", "ls", "-q").out.split()
+    assert f"{other.name}_data" in cove_busybox("volume", "ls", "-q").out.split()
+    other("down", "-v")
+    assert cove_busybox("network", "inspect", "shared-ext", check=False).rc == 0
+    cove_busybox("network", "rm", "shared-ext")
+
+
+def test_an_external_network_that_is_missing_is_one_line(cove_busybox: CoveRunner, tmp_path: Path) -> None:
+    c = compose(
+        cove_busybox,
+        tmp_path,
+        """
+        services:
+          web: {image: busybox, networks: [ext]}
+        networks:
+          ext: {external: true, name: nowhere-net}
+        """,
+    )
+    failed = c("up", "-d", check=False)
+    assert failed.rc == 1
+    assert failed.err.strip().splitlines()[-1] == (
+        "Error: network nowhere-net declared as external, but could not be found"
+    )
+    assert c.containers() == {}
+
+
+def test_two_concurrent_ups_make_no_duplicates(cove_busybox: CoveRunner, tmp_path: Path) -> None:
+    file = write(
+        tmp_path,
+        f"services: {{a: {{image: busybox, command: {LIVES}}}, b: {{image: busybox, command: {LIVES}}}}}\n",
+    )
+    name = project_name(tmp_path)
+    args = ("compose", "-f", str(file), "-p", name, "up", "-d")
+    procs = [cove_busybox.popen(*args, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err.decode()
+    c = Compose(cove_busybox, file, name)
+    assert sorted(c.containers()) == [f"{name}-a-1", f"{name}-b-1"]
+    c("down")
+
+
+def test_wait_returns_once_everything_runs_and_a_lifecycle_round(
+    cove_busybox: CoveRunner, tmp_path: Path
+) -> None:
+    c = compose(cove_busybox, tmp_path, f"services: {{web: {{image: busybox, command: {LIVES}}}}}\n")
+    c("up", "--wait")
+    web = f"{c.name}-web-1"
+    assert c.containers()[web]["state"] == "running"
+    c("stop")
+    assert c.containers()[web]["state"] == "exited"
+    c("start")
+    assert c.containers()[web]["state"] == "running"
+    c("pause")
+    assert c.containers()[web]["state"] == "paused"
+    c("unpause")
+    c("restart")
+    assert c.containers()[web]["state"] == "running"
+    c("kill")
+    wait_until(lambda: c.containers()[web]["state"] == "exited")  # (a kill only signals)
+    c("rm", "-f")
+    assert c.containers() == {}
+    c("create")
+    assert c.containers()[web]["state"] == "created"
+    c("down")
