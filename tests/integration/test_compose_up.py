@@ -77,7 +77,7 @@ def test_up_starts_in_order_and_down_removes_all_it_made(cove_busybox: CoveRunne
     assert f" Container {c.name}-web-1  Started" in first.err
     lines = first.err.splitlines()
     assert lines.index(f" Container {c.name}-db-1  Started") < lines.index(
-        f" Container {c.name}-web-1  Creating"
+        f" Container {c.name}-web-1  Starting"
     )
     network = json.loads(cove_busybox("network", "inspect", f"{c.name}_default").out)[0]
     assert network["Labels"]["com.docker.compose.project"] == c.name

@@ -73,43 +73,45 @@ class _Run:
         self.said: set[tuple[str, str]] = set()  # (container, word): the Waiting events made
         self.tick = threading.Event()  # never set: a sleep
 
-    # -- the workers' part: one action ------------------------------------------------------
+    # -- the workers' part: one action, in two halves ----------------------------------------
 
-    def act(self, action: Action) -> str | None:
-        """Do one action; the container's ID after it (None when it is gone)."""
+    def prepare(self, action: Action) -> str | None:
+        """The first half of an action, which needs no dependency started: create, recreate
+        (stop, remove, create), remove. The container's ID after it (None: gone)."""
         service = self.project.services[action.service]
         old = action.container
-        report, backend, start = self.report, self.backend, self.settings.start
+        report, backend = self.report, self.backend
         if action.verb is Verb.CREATE:
-            return self.create(service, action.number, start)
+            return self.create(service, action.number)
         assert old is not None
+        self.names[old.id] = old.name
         if action.verb is Verb.RECREATE:
             report(Event(Kind.CONTAINER, old.name, "Recreate", Phase.WORKING))
             if old.running:
                 backend.stop_container(old.id, timeout=self.settings.timeout)
             backend.remove_container(old.id, force=True, volumes=self.settings.renew_anon_volumes)
-            cid = self.create(service, action.number, False, quiet=True)
+            cid = self.create(service, action.number, quiet=True)
             report(Event(Kind.CONTAINER, self.names[cid], "Recreated"))
-            if start:
-                self.start(cid)
             return cid
-        if action.verb is Verb.START:
-            self.names[old.id] = old.name
-            self.start(old.id)
-            return old.id
-        if action.verb is Verb.RESTART:
-            report(Event(Kind.CONTAINER, old.name, "Restarting", Phase.WORKING))
-            backend.restart_container(old.id, timeout=self.settings.timeout)
-            report(Event(Kind.CONTAINER, old.name, "Restarted"))
-            return old.id
         if action.verb is Verb.REMOVE:
             remove_one(backend, old, report, timeout=self.settings.timeout, remove=True)
             return None
-        self.names[old.id] = old.name
-        report(Event(Kind.CONTAINER, old.name, "Running" if old.running else "Created"))
+        if action.verb is Verb.NOOP:
+            report(Event(Kind.CONTAINER, old.name, "Running" if old.running else "Created"))
         return old.id
 
-    def create(self, service: Service, number: int, start: bool, *, quiet: bool = False) -> str:
+    def finish(self, action: Action, cid: str) -> str:
+        """The second half, once the dependencies are in their conditions: start, restart."""
+        if action.verb is Verb.RESTART:
+            name = self.names[cid]
+            self.report(Event(Kind.CONTAINER, name, "Restarting", Phase.WORKING))
+            self.backend.restart_container(cid, timeout=self.settings.timeout)
+            self.report(Event(Kind.CONTAINER, name, "Restarted"))
+        elif action.verb in (Verb.CREATE, Verb.RECREATE, Verb.START) and self.settings.start:
+            self.start(cid)
+        return cid
+
+    def create(self, service: Service, number: int, *, quiet: bool = False) -> str:
         made = self.make(service, number)
         if not quiet:
             self.report(Event(Kind.CONTAINER, made.name, "Creating", Phase.WORKING))
@@ -124,8 +126,6 @@ class _Run:
             self.before_start(service, cid)
         if not quiet:
             self.report(Event(Kind.CONTAINER, made.name, "Created"))
-        if start:
-            self.start(cid)
         return cid
 
     def start(self, cid: str) -> None:
@@ -135,6 +135,20 @@ class _Run:
         self.report(Event(Kind.CONTAINER, name, "Started"))
 
     # -- the scheduler's part: is a service ready to go? --------------------------------------
+
+    def may_prepare(self, name: str, done: set[str], made: Collection[str]) -> bool:
+        """Creating needs less than starting: a dependency that shares its namespaces with
+        this one must be started, one it waits on to be healthy or done must be so (what
+        fails is then never created, nor what needs it), one that only needs to be started
+        must be created (and may be starting meanwhile)."""
+        for edge in graph.edges(self.project.services[name]):
+            if edge.dependency not in self.plan.actions:
+                continue
+            if edge.dependency not in done and (edge.shares or edge.dependency not in made):
+                return False
+            if edge.condition is not Condition.STARTED and self.settings.start and not self.ready(name, done):
+                return False
+        return True
 
     def ready(self, name: str, done: set[str]) -> bool:
         """True when every dependency of ``name`` is in its condition, False while one is not
@@ -200,42 +214,71 @@ class _Run:
         return met
 
     def run(self) -> dict[str, list[str]]:
-        pending = list(self.plan.services)
+        new = list(self.plan.services)  # not begun
+        made: list[str] = []  # prepared, waiting to start
         done: set[str] = set()
         outstanding: dict[str, int] = {}
-        futures: dict[Future[str | None], Action] = {}
+        # each job: (the action, its half: True for the second) -> the container's ID
+        futures: dict[Future[str | None], tuple[Action, bool]] = {}
+        prepared: dict[str, list[tuple[Action, str | None]]] = {}
+        prepared_set: set[str] = set()  # the services whose first halves are done
         failure: BaseException | None = None
+
+        def submit(name: str, jobs: Sequence[tuple[Action, bool, str | None]]) -> None:
+            outstanding[name] = len(jobs)
+            for action, second, cid in jobs:
+                job = self.finish if second else self.prepare
+                args = (action, cid) if second else (action,)
+                futures[pool.submit(job, *args)] = (action, second)
+
         with ThreadPoolExecutor(max_workers=max(1, self.settings.workers)) as pool:
             try:
-                while pending or futures:
-                    for name in list(pending):
-                        if not self.ready(name, done):
-                            continue
-                        pending.remove(name)
-                        actions = self.plan.actions.get(name, ())
-                        if not actions:
-                            done.add(name)
-                        outstanding[name] = len(actions)
-                        for action in actions:
-                            futures[pool.submit(self.act, action)] = action
+                while new or made or futures:
+                    for name in list(made):
+                        if self.ready(name, done):
+                            made.remove(name)
+                            starts = [(a, True, cid) for a, cid in prepared[name] if cid is not None]
+                            if starts:
+                                submit(name, starts)
+                            else:
+                                done.add(name)
+                    for name in list(new):
+                        if self.may_prepare(name, done, prepared_set):
+                            new.remove(name)
+                            prepared[name] = []
+                            jobs: list[tuple[Action, bool, str | None]] = [
+                                (a, False, None) for a in self.plan.actions.get(name, ())
+                            ]
+                            if jobs:
+                                submit(name, jobs)
+                            else:
+                                made.append(name)
+                                prepared_set.add(name)
                     if not futures:
-                        if not pending or not any(self._may_progress(n, done) for n in pending):
+                        if not any(self._may_progress(n, done) for n in [*new, *made]):
                             break  # (the latter cannot happen for a plan made of the graph's levels)
                         self.tick.wait(self.settings.poll)  # a dependency's condition, not yet met
                         continue
                     finished, _ = wait(
                         list(futures),
-                        timeout=self.settings.poll if pending else None,
+                        timeout=self.settings.poll if (new or made) else None,
                         return_when=FIRST_COMPLETED,
                     )
                     for future in finished:
-                        action = futures.pop(future)
+                        action, second = futures.pop(future)
                         cid = future.result()  # an engine error ends the run
-                        if cid is not None:
-                            self.ids[action.service].append(cid)
-                        outstanding[action.service] -= 1
-                        if outstanding[action.service] == 0:
-                            done.add(action.service)
+                        name = action.service
+                        if second:
+                            self.ids[name].append(cid)  # type: ignore[arg-type]
+                        else:
+                            prepared[name].append((action, cid))
+                        outstanding[name] -= 1
+                        if outstanding[name] == 0:
+                            if second:
+                                done.add(name)
+                            else:
+                                made.append(name)
+                                prepared_set.add(name)
             except BaseException as exc:
                 failure = exc
                 # Nothing more starts; what is under way finishes (a half-made container is
@@ -249,7 +292,7 @@ class _Run:
                         except BaseException:
                             continue
                         if cid is not None:
-                            self.ids[futures[future].service].append(cid)
+                            self.ids[futures[future][0].service].append(cid)
         if failure is not None:
             raise failure
         return self.ids
@@ -305,14 +348,23 @@ def remove_one(
     timeout: int | None = None,
     remove: bool = True,
     volumes: bool = False,
+    after: Sequence[threading.Event] = (),
+    stopped: threading.Event | None = None,
 ) -> None:
-    """Stop one container (when it runs) and, with ``remove``, remove it."""
+    """Stop one container (when it runs) and, with ``remove``, remove it: its stop once the
+    ``after`` events are set (its dependents stopped), then it sets ``stopped``."""
     name = container.name
     try:
-        if container.running:
-            report(Event(Kind.CONTAINER, name, "Stopping", Phase.WORKING))
-            backend.stop_container(container.id, timeout=timeout)
-            report(Event(Kind.CONTAINER, name, "Stopped"))
+        for event in after:
+            event.wait()
+        try:
+            if container.running:
+                report(Event(Kind.CONTAINER, name, "Stopping", Phase.WORKING))
+                backend.stop_container(container.id, timeout=timeout)
+                report(Event(Kind.CONTAINER, name, "Stopped"))
+        finally:
+            if stopped is not None:
+                stopped.set()
         if remove:
             report(Event(Kind.CONTAINER, name, "Removing", Phase.WORKING))
             backend.remove_container(container.id, force=True, volumes=volumes)
@@ -350,13 +402,36 @@ def stop_containers(
     workers: int = WORKERS,
 ) -> None:
     """Stop (and with ``remove``, remove) ``containers`` by service: the services of no level
-    first (orphans), then ``levels`` from the last (the dependents) to the first, each level's
-    containers in parallel."""
+    first (orphans), then ``levels`` from the last (the dependents) to the first. A level's
+    containers stop in parallel once the level before has stopped (its removal may still be
+    under way: only stopping has an order). The first error is raised once all is done."""
     placed = {s for level in levels for s in level}
     waves = [[s for s in containers if s not in placed], *(list(level) for level in reversed(levels))]
-    for wave in waves:
-        for_each(
-            [c for s in wave for c in containers.get(s, ())],
-            lambda c: remove_one(backend, c, report, timeout=timeout, remove=remove, volumes=volumes),
-            workers=workers,
-        )
+    jobs = [[c for s in wave for c in containers.get(s, ())] for wave in waves]
+    jobs = [wave for wave in jobs if wave]
+    if not jobs:
+        return
+    # (FIFO: a job waits only on jobs submitted before it, which a worker has taken already)
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, sum(len(w) for w in jobs)))) as pool:
+        before: list[threading.Event] = []
+        futures = []
+        for wave in jobs:
+            events = [threading.Event() for _ in wave]
+            futures += [
+                pool.submit(
+                    remove_one,
+                    backend,
+                    c,
+                    report,
+                    timeout=timeout,
+                    remove=remove,
+                    volumes=volumes,
+                    after=before,
+                    stopped=event,
+                )
+                for c, event in zip(wave, events, strict=True)
+            ]
+            before = events
+    errors = [f.exception() for f in futures if f.exception() is not None]
+    if errors:
+        raise errors[0]  # type: ignore[misc]

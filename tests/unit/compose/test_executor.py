@@ -135,16 +135,14 @@ def test_independent_services_run_in_parallel_bounded_by_the_workers() -> None:
     assert len([c for c in backend.calls if c[0] == "start"]) == 8
 
 
-def test_a_dependent_starts_after_its_dependency_started() -> None:
+def test_a_dependent_is_created_once_its_dependency_is_and_started_after_it() -> None:
     p = project(Service("web", image="b", depends_on=(dep("db"),)), Service("db", image="b"))
     backend = FakeBackend()
     run(p, backend)
-    assert backend.calls == [
-        ("create", "app-db-1"),
-        ("start", "app-db-1"),
-        ("create", "app-web-1"),
-        ("start", "app-web-1"),
-    ]
+    calls = backend.calls
+    assert calls[0] == ("create", "app-db-1")
+    assert calls.index(("start", "app-db-1")) < calls.index(("start", "app-web-1"))
+    assert calls.index(("create", "app-web-1")) < calls.index(("start", "app-web-1"))
 
 
 def test_a_healthy_dependency_is_waited_for() -> None:
@@ -232,10 +230,14 @@ def test_recreate_stops_and_removes_the_old_one_then_makes_the_new() -> None:
 
 def test_an_engine_error_ends_the_run_after_the_work_under_way() -> None:
     class Failing(FakeBackend):
-        def start_container(self, ref: str) -> Container:
-            if self.records[ref].name == "app-bad-1":
+        def create_container(self, config: ContainerConfig, name: str, *, pull: PullPolicy) -> Container:
+            if name == "app-bad-1":
+                time.sleep(0.05)  # (slow has begun)
                 raise ComposeError("no such thing")
-            return super().start_container(ref)
+            made = super().create_container(config, name, pull=pull)
+            if name == "app-slow-1":
+                time.sleep(0.2)  # (still under way when bad fails)
+            return made
 
     p = project(
         Service("bad", image="b"),
@@ -245,7 +247,8 @@ def test_an_engine_error_ends_the_run_after_the_work_under_way() -> None:
     backend = Failing()
     with pytest.raises(ComposeError, match="no such thing"):
         run(p, backend)
-    assert ("start", "app-slow-1") in backend.calls  # (was under way: finished)
+    assert ("create", "app-slow-1") in backend.calls  # (was under way: finished)
+    assert ("start", "app-slow-1") not in backend.calls  # (nothing more starts)
     assert not any(name == "app-after-1" for _, name in backend.calls)
 
 
@@ -263,11 +266,7 @@ def test_stop_goes_dependents_first_level_by_level() -> None:
         lambda e: None,
         remove=True,
     )
-    assert backend.calls == [
-        ("stop", "id-orphan"),
-        ("remove", "id-orphan"),
-        ("stop", "id-web"),
-        ("remove", "id-web"),
-        ("stop", "id-db"),
-        ("remove", "id-db"),
-    ]
+    stops = [ref for verb, ref in backend.calls if verb == "stop"]
+    assert stops == ["id-orphan", "id-web", "id-db"]
+    for ref in stops:
+        assert backend.calls.index(("stop", ref)) < backend.calls.index(("remove", ref))
