@@ -32,6 +32,15 @@ class ComposeProgress:
         self.last = 0.0
         self.lock = threading.Lock()
         self.closed = False
+        self.stopped = threading.Event()
+        if self.tty:  # spinners and times move while a container is waited on
+            threading.Thread(target=self._tick, daemon=True, name="compose-progress").start()
+
+    def _tick(self) -> None:
+        while not self.stopped.wait(REDRAW):
+            with self.lock:
+                if self.rows and not self.closed:
+                    self._draw()
 
     def __call__(self, event: Event) -> None:
         with self.lock:
@@ -81,6 +90,7 @@ class ComposeProgress:
         self.drawn = len(lines)
 
     def close(self) -> None:
+        self.stopped.set()
         with self.lock:
             if self.tty and self.rows and not self.closed:
                 self._draw()
