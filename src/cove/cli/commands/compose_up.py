@@ -24,6 +24,9 @@ def register(group: Any) -> None:
     p.add_argument("--wait-timeout", type=int, metavar="SECONDS", help="the longest --wait waits")
     p.add_argument("--no-start", action="store_true", help="don't start the services after creating them")
     p.add_argument("--abort-on-container-exit", action="store_true", help="stop all if any container stops")
+    p.add_argument(
+        "--abort-on-container-failure", action="store_true", help="stop all if any container exits non-zero"
+    )
     p.add_argument("--exit-code-from", metavar="SERVICE", help="exit with this service's exit code")
     p.add_argument("-t", "--timeout", type=int, help="seconds to wait for a container to stop")
     p.add_argument("--attach", action="append", default=[], metavar="SERVICE", help="show these logs only")
@@ -113,6 +116,8 @@ def _up_request(args: argparse.Namespace, *, start: bool) -> Any:
 
     if args.force_recreate and args.no_recreate:
         raise InvalidArgument("--force-recreate and --no-recreate are incompatible")
+    if args.always_recreate_deps and args.no_recreate:
+        raise InvalidArgument("--always-recreate-deps and --no-recreate are incompatible")
     if args.build and args.no_build:
         raise InvalidArgument("--build and --no-build are incompatible")
     recreate = (
@@ -142,14 +147,38 @@ def _up_request(args: argparse.Namespace, *, start: bool) -> Any:
     )
 
 
+def _check_up_flags(args: argparse.Namespace) -> None:
+    """Docker Compose's rules for up's flags (--exit-code-from implies --abort-on-container-exit,
+    --wait implies -d)."""
+    if args.wait_timeout is not None and args.wait_timeout < 0:
+        raise InvalidArgument("--wait-timeout must be a non-negative integer")
+    if args.exit_code_from and not args.abort_on_container_failure:
+        args.abort_on_container_exit = True
+    if args.abort_on_container_exit and args.abort_on_container_failure:
+        raise InvalidArgument(
+            "--abort-on-container-failure cannot be combined with --abort-on-container-exit"
+        )
+    if args.wait:
+        if args.abort_on_container_exit or args.attach:
+            raise InvalidArgument("--wait cannot be combined with --abort-on-container-exit, --attach")
+        args.detach = True
+    attaching = args.abort_on_container_exit or args.abort_on_container_failure or args.attach
+    if args.detach and attaching:
+        raise InvalidArgument(
+            "--detach cannot be combined with --abort-on-container-exit, --abort-on-container-failure"
+            " or --attach"
+        )
+    if args.renew_anon_volumes and args.no_recreate:
+        raise InvalidArgument("--no-recreate and --renew-anon-volumes are incompatible")
+
+
 def cmd_up(cli: Cli, args: argparse.Namespace) -> int:
     from cove.compose import lifecycle
 
-    if args.detach and (args.abort_on_container_exit or args.exit_code_from):
-        raise InvalidArgument("--abort-on-container-exit and --exit-code-from cannot be combined with -d")
-    if args.wait and not args.detach:
-        args.detach = True  # (Docker Compose: --wait implies detached)
+    _check_up_flags(args)
     project = load(cli, args, args.services)
+    if args.exit_code_from and args.exit_code_from not in project.services:
+        raise InvalidArgument(f"no such service: {args.exit_code_from}")
     engine = backend(cli)
     progress = _progress(cli)
     try:
