@@ -235,3 +235,31 @@ def test_wait_returns_once_everything_runs_and_a_lifecycle_round(
     c("create")
     assert c.containers()[web]["state"] == "created"
     c("down")
+
+
+def test_up_killed_halfway_then_up_again_converges(cove_busybox: CoveRunner, tmp_path: Path) -> None:
+    services = "".join(f"  s{i}: {{image: busybox, command: {LIVES}}}\n" for i in range(6))
+    c = compose(cove_busybox, tmp_path, "services:\n" + services)
+    proc = cove_busybox.popen(
+        "compose",
+        "-f",
+        str(c.file),
+        "-p",
+        c.name,
+        "up",
+        "-d",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: bool(c.containers()) or proc.poll() is not None, timeout=30, interval=0.01)
+    finally:
+        proc.kill()
+        proc.wait()
+    c("up", "-d")
+    found = c.containers()
+    assert sorted(found) == sorted(f"{c.name}-s{i}-1" for i in range(6))
+    assert {r["state"] for r in found.values()} == {"running"}
+    c("down")
+    assert c.containers() == {}
+    assert cove_busybox("network", "inspect", f"{c.name}_default", check=False).rc == 1
