@@ -176,13 +176,14 @@ def cmd_up(cli: Cli, args: argparse.Namespace) -> int:
     from cove.compose import lifecycle
 
     _check_up_flags(args)
-    project = load(cli, args, args.services)
+    request = _up_request(args, start=not args.no_start)
+    project = _load_for(cli, args, request)
     if args.exit_code_from and args.exit_code_from not in project.services:
         raise InvalidArgument(f"no such service: {args.exit_code_from}")
     engine = backend(cli)
     progress = _progress(cli)
     try:
-        result = lifecycle.up(engine, project, _up_request(args, start=not args.no_start), progress)
+        result = lifecycle.up(engine, project, request, progress)
     finally:
         progress.close()
     if args.detach or args.no_start:
@@ -192,13 +193,23 @@ def cmd_up(cli: Cli, args: argparse.Namespace) -> int:
     return attached(cli, args, engine, project, result)
 
 
+def _load_for(cli: Cli, args: argparse.Namespace, request: Any) -> Project:
+    """The project, with the request's --scale checked against it (before the engine opens)."""
+    project = load(cli, args, args.services)
+    for name in request.scale:
+        if name not in project.services:
+            raise InvalidArgument(f"no such service: {name}")
+    return project
+
+
 def cmd_create(cli: Cli, args: argparse.Namespace) -> int:
     from cove.compose import lifecycle
 
-    project = load(cli, args, args.services)
+    request = _up_request(args, start=False)
+    project = _load_for(cli, args, request)
     progress = _progress(cli)
     try:
-        lifecycle.up(backend(cli), project, _up_request(args, start=False), progress)
+        lifecycle.up(backend(cli), project, request, progress)
     finally:
         progress.close()
     return exitcodes.OK
