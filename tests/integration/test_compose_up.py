@@ -263,3 +263,17 @@ def test_up_killed_halfway_then_up_again_converges(cove_busybox: CoveRunner, tmp
     c("down")
     assert c.containers() == {}
     assert cove_busybox("network", "inspect", f"{c.name}_default", check=False).rc == 1
+
+
+def test_down_of_named_services_removes_only_theirs(cove_busybox: CoveRunner, tmp_path: Path) -> None:
+    c = compose(
+        cove_busybox,
+        tmp_path,
+        "services:\n" + "".join(f"  {s}: {{image: busybox, command: {LIVES}}}\n" for s in ("web", "db")),
+    )
+    c("up", "-d")
+    c("down", "web")
+    assert list(c.containers()) == [f"{c.name}-db-1"]
+    assert cove_busybox("network", "inspect", f"{c.name}_default", check=False).rc == 0
+    c("down")
+    assert c.containers() == {}

@@ -171,19 +171,30 @@ def down(
     remove_orphans: bool = False,
     volumes: bool = False,
     timeout: int | None = None,
+    services: Collection[str] = (),
     workers: int = executor.WORKERS,
 ) -> None:
     """Remove the project's containers (orphans too with ``remove_orphans``), its networks and,
     with ``volumes``, its volumes (the named ones it made and its containers' anonymous ones).
-    ``project``: the model when there is one (``down -p NAME`` works without files)."""
+    ``project``: the model when there is one (``down -p NAME`` works without files);
+    ``services``: only these services' containers (the networks and volumes stay)."""
     with backend.project_lock(name):
         state = observe(backend, name)
         known = set(project.services) if project is not None else set(state.containers)
-        orphans = state.orphans(known)
-        if orphans and not remove_orphans:
+        if services:
+            unknown = [s for s in services if s not in known]
+            if unknown:
+                raise ComposeError(f"no such service: {unknown[0]}")
+            known = set(services)
+        orphans = state.orphans(set(project.services) if project is not None else known)
+        if orphans and not remove_orphans and not services:
             report(executor.orphan_warning(name, orphans))
-        doomed = {s: list(cs) for s, cs in state.containers.items() if s in known or remove_orphans}
-        if state.oneoffs:
+        doomed = {
+            s: list(cs)
+            for s, cs in state.containers.items()
+            if s in known or (remove_orphans and not services and s not in known)
+        }
+        if state.oneoffs and not services:
             doomed["\0run"] = list(state.oneoffs)  # (one-off containers: of no level, first)
         executor.stop_containers(
             backend,
@@ -195,12 +206,9 @@ def down(
             volumes=volumes,
             workers=workers,
         )
-        try:
-            resources.remove_networks(backend, name, report)
-        except ComposeError:
-            raise
-        except Exception as exc:  # (a network an orphan still uses)
-            report(Event(Kind.SERVICE, name, "Warning", Phase.WARNING, str(exc)))
+        if services:
+            return
+        resources.remove_networks(backend, name, report)
         if volumes:
             resources.remove_volumes(backend, name, report)
 

@@ -12,7 +12,7 @@ from cove.compose import names
 from cove.compose.errors import ComposeError
 from cove.compose.model import Project, Resource
 from cove.compose.progress import Event, Kind, Phase, Report
-from cove.errors import NotFound
+from cove.errors import CoveError, NotFound
 
 if TYPE_CHECKING:
     from cove.compose.backend import EngineBackend
@@ -88,8 +88,14 @@ def remove_networks(backend: EngineBackend, project: str, report: Report) -> Non
     not make (nor label)."""
     for name in sorted(n.name for n in backend.list_networks(names.project_filter(project))):
         report(Event(Kind.NETWORK, name, "Removing", Phase.WORKING))
-        with contextlib.suppress(NotFound):
+        try:
             backend.remove_network(name)
+        except NotFound:
+            pass
+        except CoveError as exc:  # (in use: by an orphan left, or another project's container)
+            report(Event(Kind.NETWORK, name, "Error", Phase.ERROR))
+            report(Event(Kind.SERVICE, project, "Warning", Phase.WARNING, f"network {name}: {exc.message}"))
+            continue
         report(Event(Kind.NETWORK, name, "Removed"))
 
 

@@ -243,6 +243,7 @@ def cmd_down(cli: Cli, args: argparse.Namespace) -> int:
             remove_orphans=args.remove_orphans,
             volumes=args.volumes,
             timeout=args.timeout,
+            services=args.services,
         )
     finally:
         progress.close()
