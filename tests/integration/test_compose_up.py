@@ -277,3 +277,31 @@ def test_down_of_named_services_removes_only_theirs(cove_busybox: CoveRunner, tm
     assert cove_busybox("network", "inspect", f"{c.name}_default", check=False).rc == 0
     c("down")
     assert c.containers() == {}
+
+
+def test_restart_of_a_service_restarts_its_dependents_too(cove_busybox: CoveRunner, tmp_path: Path) -> None:
+    c = compose(
+        cove_busybox,
+        tmp_path,
+        f"""
+        services:
+          web: {{image: busybox, command: {LIVES}, depends_on: [db]}}
+          db: {{image: busybox, command: {LIVES}}}
+          other: {{image: busybox, command: {LIVES}}}
+        """,
+    )
+    c("up", "-d")
+
+    def started() -> dict[str, str]:
+        names = [f"{c.name}-{s}-1" for s in ("web", "db", "other")]
+        return {n: json.loads(cove_busybox("inspect", n).out)[0]["State"]["StartedAt"] for n in names}
+
+    before = started()
+    restarted = c("restart", "db")
+    after = started()
+    assert [n for n in before if before[n] != after[n]] == [f"{c.name}-web-1", f"{c.name}-db-1"]
+    lines = restarted.err.splitlines()
+    assert lines.index(f" Container {c.name}-db-1  Started") < lines.index(
+        f" Container {c.name}-web-1  Restarting"
+    )
+    c("down")

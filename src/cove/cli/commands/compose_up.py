@@ -278,6 +278,12 @@ def _each(cli: Cli, args: argparse.Namespace, verb: str, words: tuple[str, str],
     from cove.compose import lifecycle
 
     project = load(cli, args, args.services)
+    services = list(args.services)
+    if verb == "restart" and services and not args.no_deps:
+        from cove.compose import graph
+
+        # (Docker Compose restarts what depends on a restarted service too, after it)
+        services = sorted(graph.dependents(project, services))
     engine = backend(cli)
     verbs = {
         "restart": lambda c: engine.restart_container(c.id, timeout=getattr(args, "timeout", None)),
@@ -287,7 +293,7 @@ def _each(cli: Cli, args: argparse.Namespace, verb: str, words: tuple[str, str],
     }
     progress = _progress(cli)
     try:
-        lifecycle.each(engine, project, args.services, progress, verbs[verb], words, **kw)
+        lifecycle.each(engine, project, services, progress, verbs[verb], words, **kw)
     finally:
         progress.close()
     return exitcodes.OK
