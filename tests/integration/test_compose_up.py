@@ -305,3 +305,21 @@ def test_restart_of_a_service_restarts_its_dependents_too(cove_busybox: CoveRunn
         f" Container {c.name}-web-1  Restarting"
     )
     c("down")
+
+
+def test_a_disabled_services_containers_are_no_orphans(cove_busybox: CoveRunner, tmp_path: Path) -> None:
+    c = compose(
+        cove_busybox,
+        tmp_path,
+        f"""
+        services:
+          web: {{image: busybox, command: {LIVES}}}
+          debug: {{image: busybox, command: {LIVES}, profiles: [debug]}}
+        """,
+    )
+    c("--profile", "debug", "up", "-d")
+    again = c("up", "-d", "--remove-orphans")
+    assert "orphan" not in again.err
+    assert sorted(c.containers()) == [f"{c.name}-debug-1", f"{c.name}-web-1"]
+    c("--profile", "debug", "down")
+    assert c.containers() == {}

@@ -73,7 +73,16 @@ def _maker(project: Project, images: Mapping[str, str]) -> executor.Make:
     return make
 
 
-def up(backend: EngineBackend, project: Project, request: UpRequest, report: Report) -> UpResult:
+def up(
+    backend: EngineBackend,
+    project: Project,
+    request: UpRequest,
+    report: Report,
+    *,
+    every_service: Callable[[], Collection[str]] | None = None,
+) -> UpResult:
+    """``every_service``: the services the files define, disabled ones included (asked only when
+    the project has containers of services not enabled, to tell orphans from those)."""
     options = Options(
         services=request.services,
         no_deps=request.no_deps,
@@ -88,7 +97,12 @@ def up(backend: EngineBackend, project: Project, request: UpRequest, report: Rep
         hashes = {name: config_hash(s) for name, s in project.services.items()}
         first = make_plan(project, state, options, hashes=hashes)  # (checks the options early)
         images = _ensure_images(backend, project, first.services, report)
-        plan = make_plan(project, state, options, hashes=hashes, images=_image_ids(backend, images))
+        known = None
+        if state.orphans(project.services) and every_service is not None:
+            known = {*every_service(), *project.services}
+        plan = make_plan(
+            project, state, options, hashes=hashes, images=_image_ids(backend, images), known=known
+        )
         resources.ensure_networks(backend, project, plan.services, report)
         resources.ensure_volumes(backend, project, plan.services, report)
         settings = Settings(
@@ -185,7 +199,8 @@ def down(
             unknown = [s for s in services if s not in known]
             if unknown:
                 raise ComposeError(f"no such service: {unknown[0]}")
-            known = set(services)
+            # (and what depends on them, which cannot run without them)
+            known = graph.dependents(project, services) if project is not None else set(services)
         orphans = state.orphans(set(project.services) if project is not None else known)
         if orphans and not remove_orphans and not services:
             report(executor.orphan_warning(name, orphans))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 from cove.cli import exitcodes
 from cove.cli.app import Cli
-from cove.cli.commands.compose import backend, load
+from cove.cli.commands.compose import backend, load, options_of
 from cove.errors import InvalidArgument
 
 if TYPE_CHECKING:
@@ -183,7 +184,7 @@ def cmd_up(cli: Cli, args: argparse.Namespace) -> int:
     engine = backend(cli)
     progress = _progress(cli)
     try:
-        result = lifecycle.up(engine, project, request, progress)
+        result = lifecycle.up(engine, project, request, progress, every_service=_every_service(cli, args))
     finally:
         progress.close()
     if args.detach or args.no_start:
@@ -191,6 +192,24 @@ def cmd_up(cli: Cli, args: argparse.Namespace) -> int:
     from cove.cli.compose_attach import attached
 
     return attached(cli, args, engine, project, result)
+
+
+def _every_service(cli: Cli, args: argparse.Namespace) -> Callable[[], Collection[str]]:
+    """The services of every profile (a disabled service's containers are no orphans)."""
+
+    def every() -> Collection[str]:
+        from dataclasses import replace
+
+        from cove.compose.loader import load_tree
+        from cove.compose.options import STDIN
+
+        if STDIN in args.compose_files:
+            return ()  # (read once already)
+
+        options = replace(options_of(cli, args), profiles=("*",))
+        return set(load_tree(options)["services"])
+
+    return every
 
 
 def _load_for(cli: Cli, args: argparse.Namespace, request: Any) -> Project:
@@ -209,7 +228,7 @@ def cmd_create(cli: Cli, args: argparse.Namespace) -> int:
     project = _load_for(cli, args, request)
     progress = _progress(cli)
     try:
-        lifecycle.up(backend(cli), project, request, progress)
+        lifecycle.up(backend(cli), project, request, progress, every_service=_every_service(cli, args))
     finally:
         progress.close()
     return exitcodes.OK
