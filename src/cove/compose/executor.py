@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from cove.compose import graph
 from cove.compose.errors import ComposeError
@@ -179,6 +179,10 @@ class _Run:
             self.said.add((dep, why))
             _warn(self.report, service, f"{why}: {dep}" if "optional" in why else why)
 
+    def fail(self, name: str, message: str) -> NoReturn:
+        self.report(Event(Kind.CONTAINER, name, "Error", Phase.ERROR, message))
+        raise ComposeError(message)
+
     def condition_met(self, dep: str, condition: Condition) -> bool:
         met = True
         for cid in self.ids[dep]:
@@ -191,12 +195,12 @@ class _Run:
                 if c.health is HealthStatus.HEALTHY:
                     word = "Healthy"
                 elif c.status in (Status.EXITED, Status.DEAD):
-                    raise ComposeError(f"dependency failed to start: container {name} exited ({c.exit_code})")
+                    self.fail(name, f"dependency failed to start: container {name} exited ({c.exit_code})")
                 elif c.health is HealthStatus.UNHEALTHY:
-                    raise ComposeError(f"dependency failed to start: container {name} is unhealthy")
+                    self.fail(name, f"dependency failed to start: container {name} is unhealthy")
                 elif c.health is None and c.running:
-                    raise ComposeError(
-                        f"dependency failed to start: container {name} has no healthcheck configured"
+                    self.fail(
+                        name, f"dependency failed to start: container {name} has no healthcheck configured"
                     )
                 else:
                     met = False
@@ -206,7 +210,7 @@ class _Run:
                     met = False
                     continue
                 if c.exit_code != 0:
-                    raise ComposeError(f'service "{dep}" didn\'t complete successfully: exit {c.exit_code}')
+                    self.fail(name, f'service "{dep}" didn\'t complete successfully: exit {c.exit_code}')
                 word = "Exited"
             if (name, word) not in self.said:
                 self.said.add((name, word))
