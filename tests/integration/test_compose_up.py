@@ -221,7 +221,7 @@ def test_wait_returns_once_everything_runs_and_a_lifecycle_round(
     assert c.containers()[web]["state"] == "running"
     c("stop")
     assert c.containers()[web]["state"] == "exited"
-    c("start")
+    c("start", "--wait")
     assert c.containers()[web]["state"] == "running"
     c("pause")
     assert c.containers()[web]["state"] == "paused"

@@ -239,7 +239,7 @@ def selected(state: ProjectState, project: Project, services: Collection[str]) -
 
 def start(
     backend: EngineBackend, project: Project, services: Collection[str], report: Report, *, workers: int = 4
-) -> None:
+) -> dict[str, list[str]]:
     """Start the services' existing containers, in dependency order with their conditions."""
     state = observe(backend, project.name)
     found = selected(state, project, services)
@@ -252,7 +252,7 @@ def start(
     }
     levels = tuple(tuple(level) for level in graph.levels(project, found))
     plan = Plan(levels, MappingProxyType(actions))
-    executor.run_plan(backend, project, plan, _maker(project, {}), report, Settings(workers=workers))
+    return executor.run_plan(backend, project, plan, _maker(project, {}), report, Settings(workers=workers))
 
 
 def stop(

@@ -274,8 +274,11 @@ def cmd_start(cli: Cli, args: argparse.Namespace) -> int:
 
     project = load(cli, args, args.services)
     progress = _progress(cli)
+    engine = backend(cli)
     try:
-        lifecycle.start(backend(cli), project, args.services, progress)
+        ids = lifecycle.start(engine, project, args.services, progress)
+        if args.wait:
+            lifecycle.wait_ready(engine, project, ids, progress, timeout=args.wait_timeout)
     finally:
         progress.close()
     return exitcodes.OK
