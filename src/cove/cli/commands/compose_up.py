@@ -328,9 +328,22 @@ def cmd_restart(cli: Cli, args: argparse.Namespace) -> int:
 def cmd_kill(cli: Cli, args: argparse.Namespace) -> int:
     from cove.engine.container_types import Status
 
-    return _each(
+    code = _each(
         cli, args, "kill", ("Killing", "Killed"), which=lambda c: c.status is Status.RUNNING, reverse=True
     )
+    if args.remove_orphans:
+        from cove.compose import executor
+        from cove.compose.state import observe
+
+        project = load(cli, args)
+        engine = backend(cli)
+        orphans = observe(engine, project.name).orphans(project.services)
+        progress = _progress(cli)
+        try:
+            executor.for_each(orphans, lambda c: executor.remove_one(engine, c, progress, timeout=0))
+        finally:
+            progress.close()
+    return code
 
 
 def cmd_pause(cli: Cli, args: argparse.Namespace) -> int:
