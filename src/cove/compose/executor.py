@@ -13,6 +13,8 @@ words. ``stop_containers`` is the way back: dependents first, level by level.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -32,6 +34,7 @@ from cove.errors import NotFound
 if TYPE_CHECKING:
     from cove.compose.backend import EngineBackend
     from cove.compose.convert import ServiceContainer
+    from cove.engine.requests import MountSpec
 
 WORKERS = 4
 POLL = 0.05  # seconds between looks at a dependency's health or exit
@@ -52,6 +55,21 @@ class Settings:
 
 def _warn(report: Report, name: str, detail: str) -> None:
     report(Event(Kind.SERVICE, name, "Warning", Phase.WARNING, detail))
+
+
+def _inherit(mounts: Sequence[MountSpec], old: Sequence[tuple[MountSpec, bool]]) -> list[MountSpec]:
+    """``mounts`` where each anonymous volume at a target of an old one is that old one, plus
+    the old ones at the image's VOLUMEs (``old``: (mount, at an image VOLUME)) that ``mounts``
+    leave free (the engine would make new ones there)."""
+    by_target = {m.target.rstrip("/"): (m, from_image) for m, from_image in old}
+    out = []
+    for mount in mounts:
+        before = by_target.pop(mount.target.rstrip("/"), None)
+        if before is not None and mount.type == "volume" and not mount.source:
+            mount = dataclasses.replace(mount, source=before[0].source)  # noqa: PLW2901
+        out.append(mount)
+    taken = {m.target.rstrip("/") for m in mounts}
+    return out + [m for target, (m, from_image) in by_target.items() if from_image and target not in taken]
 
 
 class _Run:
@@ -87,10 +105,11 @@ class _Run:
         self.names[old.id] = old.name
         if action.verb is Verb.RECREATE:
             report(Event(Kind.CONTAINER, old.name, "Recreate", Phase.WORKING))
+            inherited = [] if self.settings.renew_anon_volumes else self.anonymous_volumes(old.id)
             if old.running:
                 backend.stop_container(old.id, timeout=self.settings.timeout)
             backend.remove_container(old.id, force=True, volumes=self.settings.renew_anon_volumes)
-            cid = self.create(service, action.number, quiet=True)
+            cid = self.create(service, action.number, quiet=True, inherit=inherited)
             report(Event(Kind.CONTAINER, self.names[cid], "Recreated"))
             return cid
         if action.verb is Verb.REMOVE:
@@ -111,11 +130,34 @@ class _Run:
             self.start(cid)
         return cid
 
-    def create(self, service: Service, number: int, *, quiet: bool = False) -> str:
+    def anonymous_volumes(self, cid: str) -> list[tuple[MountSpec, bool]]:
+        """The container's anonymous volumes (and whether each is at one of its image's
+        VOLUMEs), which its replacement keeps: Docker Compose's recreate (``-V``: new ones)."""
+        config = self.backend.get_container(cid).record.config
+        image_volumes = {p.rstrip("/") for p in config.image_defaults.get("Volumes") or {}}
+        out = []
+        for mount in config.mounts:
+            if mount.type == "volume" and mount.source:
+                with contextlib.suppress(NotFound):
+                    if self.backend.get_volume(mount.source).anonymous:
+                        out.append((mount, mount.target.rstrip("/") in image_volumes))
+        return out
+
+    def create(
+        self,
+        service: Service,
+        number: int,
+        *,
+        quiet: bool = False,
+        inherit: Sequence[tuple[MountSpec, bool]] = (),
+    ) -> str:
         made = self.make(service, number)
         if not quiet:
             self.report(Event(Kind.CONTAINER, made.name, "Creating", Phase.WORKING))
-        container = self.backend.create_container(made.config, made.name, pull=self.settings.pull)
+        config = made.config
+        if inherit:
+            config = dataclasses.replace(config, mounts=_inherit(config.mounts, inherit))
+        container = self.backend.create_container(config, made.name, pull=self.settings.pull)
         cid = container.record.id
         self.names[cid] = made.name
         for more in made.more_networks:

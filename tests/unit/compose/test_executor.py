@@ -21,7 +21,8 @@ from cove.compose.state import Observed, from_containers
 from cove.containers.state import ContainerState, Health, HealthStatus, Status
 from cove.containers.store import ContainerRecord
 from cove.engine.containers.model import Container
-from cove.engine.requests import ContainerConfig, PullPolicy
+from cove.engine.requests import ContainerConfig, MountSpec, PullPolicy
+from cove.volumes.store import Volume
 
 # What a container does once started: its states over the next looks at it.
 Script = Callable[[int], tuple[Status, HealthStatus | None, int]]
@@ -95,6 +96,9 @@ class FakeBackend:
 
     def connect_container(self, network: str, ref: str, **kw: Any) -> None:
         pass
+
+    def get_volume(self, name: str) -> Volume:
+        return Volume(name, "local", Path("/"), 0.0, anonymous=name.startswith("anon"))
 
 
 def project(*services: Service) -> Project:
@@ -218,7 +222,12 @@ def test_recreate_stops_and_removes_the_old_one_then_makes_the_new() -> None:
     p = project(Service("db", image="b"))
     old = Observed("old-id", "app-db-1", "db", 1, "stale", "img", Status.RUNNING)
     backend = FakeBackend()
+    mounts = [MountSpec("volume", "/data", "anon1"), MountSpec("volume", "/named", "app_named")]
+    config = ContainerConfig(image="b", mounts=mounts, image_defaults={"Volumes": {"/data": {}}})
+    backend.records["old-id"] = ContainerRecord("old-id", "app-db-1", "img", "b", "", 0.0, config, "runc")
     events = run(p, backend, observed=[old])
+    # (its anonymous volume at the image's VOLUME is the new one's: Docker Compose's recreate)
+    assert backend.records["id-app-db-1"].config.mounts == [MountSpec("volume", "/data", "anon1")]
     assert backend.calls == [
         ("stop", "old-id"),
         ("remove", "old-id"),
