@@ -59,12 +59,19 @@ def options_of(
 ) -> Any:
     import os
 
-    from cove.compose.options import MAX_FILE_BYTES, STDIN, ProjectOptions
+    from cove.compose.options import ProjectOptions
 
     files = tuple(getattr(args, "compose_files", ()))
-    stdin = cli.stdin.read(MAX_FILE_BYTES + 1) if STDIN in files else None
+    read: list[str] = []
+
+    def read_stdin(limit: int) -> str:
+        """The standard input's text, read once (a project may be loaded twice)."""
+        if not read:
+            read.append(cli.stdin.read(limit))
+        return read[0]
+
     return ProjectOptions(
-        stdin=stdin,
+        read_stdin=read_stdin,
         files=files,
         project_name=getattr(args, "compose_project_name", None),
         project_directory=getattr(args, "compose_project_directory", None),
