@@ -105,3 +105,18 @@ def test_warnings_for_unset_variables_and_version(tmp_path: Path) -> None:
         "WARN[0000] compose.yaml: the attribute `version` is obsolete, it will be ignored, "
         "please remove it to avoid potential confusion",
     ]
+
+
+def test_hash_prints_each_services_config_hash(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  a:\n    image: a\n  b:\n    image: b\n    scale: 3\n"
+    )
+    code, out, err = run(tmp_path, "config", "--hash", "*")
+    lines = out.splitlines()
+    assert (code, err, [line.split()[0] for line in lines]) == (0, "", ["a", "b"])
+    assert all(len(line.split()[1]) == 64 for line in lines) and lines[0].split()[1] != lines[1].split()[1]
+    # scaling is not part of the hash: up does not recreate a service only for a new replica count
+    (tmp_path / "compose.yaml").write_text("services:\n  a:\n    image: a\n  b:\n    image: b\n")
+    assert run(tmp_path, "config", "--hash", "b") == (0, lines[1] + "\n", "")
+    code, out, err = run(tmp_path, "config", "--hash", "nope")
+    assert (code, out, err.strip()) == (1, "", "Error: no such service: nope")
