@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from cove.engine.requests import (
     Ulimit,
     check_platform,
     go_int,
+    mac_address,
     octal_mode,
     parse_log_opts,
     parse_security_opts,
@@ -379,7 +379,7 @@ def config_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Contai
         network=network,
         network_aliases=args.network_alias,
         ip=args.ip,
-        mac_address=_mac(args.mac_address),
+        mac_address=mac_address(args.mac_address),
         publish=_publish(args.publish),
         publish_all=args.publish_all,
         expose=args.expose,
@@ -418,13 +418,3 @@ def _publish(items: list[str]) -> list[PortSpec]:
     from cove.engine.requests import parse_publish
 
     return [spec for item in items for spec in parse_publish(item)]
-
-
-def _mac(text: str | None) -> str | None:
-    if text is None:
-        return None
-    if not re.fullmatch(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}", text):
-        raise InvalidArgument(f"invalid MAC address {text!r}", hint="use six hex pairs: 92:d0:c6:0a:29:33")
-    if int(text[:2], 16) & 1:
-        raise InvalidArgument(f"invalid MAC address {text!r}: it is a multicast address")
-    return text.lower()

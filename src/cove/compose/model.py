@@ -7,6 +7,7 @@ bytes, file modes integers.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -200,6 +201,8 @@ class Deploy:
     replicas: int | None = None
     limits: Resources = Resources()
     reservations: Resources = Resources()
+    restart_condition: str | None = None  # deploy.restart_policy (Compose applies it as restart:)
+    restart_max_attempts: int | None = None
 
 
 @dataclass(frozen=True)
@@ -332,6 +335,9 @@ class Service:
     profiles: tuple[str, ...] = ()
     links: tuple[str, ...] = ()
     scale: int | None = None
+    # the keys this model does not type (cpuset, gpus, ipc...), as given: the converter turns
+    # each into the engine's option or a clear error, never drops it
+    extras: Mapping[str, Any] = field(default_factory=_empty)
 
     @property
     def replicas(self) -> int:
@@ -401,6 +407,7 @@ def service_of(name: str, d: Mapping[str, Any]) -> Service:
     """One canonical service mapping as a Service."""
     deploy = d.get("deploy") or {}
     resources = deploy.get("resources") or {}
+    restart_policy = deploy.get("restart_policy") or {}
     logging = d.get("logging")
 
     def size(key: str) -> int | None:
@@ -436,6 +443,8 @@ def service_of(name: str, d: Mapping[str, Any]) -> Service:
             replicas=deploy.get("replicas"),
             limits=Resources.of(resources.get("limits")),
             reservations=Resources.of(resources.get("reservations")),
+            restart_condition=restart_policy.get("condition"),
+            restart_max_attempts=restart_policy.get("max_attempts"),
         ),
         mem_limit=size("mem_limit"),
         mem_reservation=size("mem_reservation"),
@@ -478,7 +487,16 @@ def service_of(name: str, d: Mapping[str, Any]) -> Service:
         profiles=_strings(d.get("profiles")),
         links=_strings(d.get("links")),
         scale=d.get("scale"),
+        extras=_frozen({k: v for k, v in d.items() if k not in _TYPED_KEYS and not k.startswith("x-")}),
     )
+
+
+# The service keys service_of reads (or the loader resolved: env_file, extends), or that only the
+# CLI and watch use (attach, develop).
+_TYPED_KEYS = frozenset(
+    {f.name for f in dataclasses.fields(Service)} - {"name", "extras"}
+    | {"env_file", "extends", "attach", "develop"}
+)
 
 
 _RESOURCE_FIELDS = ("name", "external", "driver", "driver_opts", "labels", "file", "environment", "content")

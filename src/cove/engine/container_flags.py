@@ -137,3 +137,14 @@ def check_platform(text: str) -> str:
     if text not in ("linux", f"linux/{arch}"):
         raise InvalidArgument(f"platform {text} is not this host's (linux/{arch})")
     return text
+
+
+def mac_address(text: str | None) -> str | None:
+    """--mac-address: six hex pairs, not a multicast address; in lower case."""
+    if text is None:
+        return None
+    if not re.fullmatch(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}", text):
+        raise InvalidArgument(f"invalid MAC address {text!r}", hint="use six hex pairs: 92:d0:c6:0a:29:33")
+    if int(text[:2], 16) & 1:
+        raise InvalidArgument(f"invalid MAC address {text!r}: it is a multicast address")
+    return text.lower()
