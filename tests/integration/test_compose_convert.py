@@ -117,6 +117,7 @@ def test_a_rich_service_as_its_keys_say(compose: Callable[[str], Compose], tmp_p
             sysctls: {{net.core.somaxconn: "1000"}}
             cap_drop: [NET_RAW]
             extra_hosts: ["db.example:10.1.2.3", "cache.example=10.1.2.4"]
+            shm_size: 8m
           probe:
             image: busybox
             init: true
@@ -124,6 +125,7 @@ def test_a_rich_service_as_its_keys_say(compose: Callable[[str], Compose], tmp_p
             user: "1000:1000"
             working_dir: /tmp
             network_mode: service:app
+            volumes_from: ["app:ro"]
         volumes: {{data: {{}}}}
     """)
     name = c.project.name
@@ -145,7 +147,7 @@ def test_a_rich_service_as_its_keys_say(compose: Callable[[str], Compose], tmp_p
         "grep CapEff /proc/self/status; grep example /etc/hosts; "
         "echo ok > /data/f && echo data-rw; echo x > /www/f 2>/dev/null || echo www-ro; "
         "echo x > /f 2>/dev/null || echo root-ro; echo ok > /scratch/f && echo scratch-rw; "
-        "df -k /scratch | tail -1",
+        "df -k /scratch | tail -1; df -k /dev/shm | tail -1",
     ).split("\n")
     assert out[:5] == ["box", "/data", "1000", "2000", "1000"], out
     capeff = int(out[5].split()[1], 16)
@@ -153,10 +155,14 @@ def test_a_rich_service_as_its_keys_say(compose: Callable[[str], Compose], tmp_p
     assert out[6].split() == ["10.1.2.3", "db.example"] and out[7].split() == ["10.1.2.4", "cache.example"]
     assert out[8:12] == ["data-rw", "www-ro", "root-ro", "scratch-rw"], out
     assert out[12].split()[1] == "1024"  # the tmpfs is 1 MiB
+    assert out[13].split()[1] == "8192"  # shm_size
     # network_mode service:app: the probe shares app's network namespace (its localhost)
     c.run("probe")
     probe = f"{name}-probe-1"
     assert c.sh(probe, "id -u; id -g; pwd").split() == ["1000", "1000", "/tmp"]
+    # volumes_from app:ro: app's volume and bind, read-only here
+    shared = c.sh(probe, "cat /data/f /www/index.html; touch /data/g 2>/dev/null || echo ro")
+    assert shared.split("\n")[:3] == ["ok", "hello from compose", "ro"]
     got = c.sh(probe, 'printf "GET /index.html HTTP/1.0\\r\\n\\r\\n" | nc -w 3 127.0.0.1 8080 | tail -1')
     assert got == "hello from compose\n"
 

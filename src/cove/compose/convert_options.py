@@ -80,6 +80,14 @@ def check_supported(service: Service) -> None:
             raise unsupported(key, service)
     if service.mem_reservation is not None or service.deploy.reservations.memory is not None:
         raise unsupported("mem_reservation", service)
+    for side, given in (("limits", service.deploy.limits), ("reservations", service.deploy.reservations)):
+        other = next(iter(given.extras), None)
+        if other is not None:
+            raise ComposeError(
+                f"services.{service.name}.deploy.resources.{side}.{other}: not supported by cove's engine"
+                + (" (GPUs and other devices)" if other in ("devices", "generic_resources") else ""),
+                hint=f"remove deploy.resources.{side}.{other} from the service",
+            )
     if service.dns_opt:
         raise ComposeError(
             f"services.{service.name}.dns_opt: not supported by cove's engine (resolv.conf options)",

@@ -185,6 +185,7 @@ class Resources:
     cpus: float | None = None
     memory: int | None = None
     pids: int | None = None
+    extras: Mapping[str, Any] = field(default_factory=_empty)  # devices, generic_resources: as given
 
     @classmethod
     def of(cls, d: Mapping[str, Any] | None) -> Resources:
@@ -193,6 +194,7 @@ class Resources:
             cpus=float(d["cpus"]) if "cpus" in d else None,
             memory=int(d["memory"]) if "memory" in d else None,
             pids=d.get("pids"),
+            extras=_frozen({k: v for k, v in d.items() if k not in ("cpus", "memory", "pids")}),
         )
 
 

@@ -377,6 +377,8 @@ ERRORS: list[tuple[str, str]] = [
     ("mem_reservation: 10m", "services.s.mem_reservation"),
     ("deploy: {resources: {reservations: {memory: 10m}}}", "services.s.mem_reservation"),
     ("dns_opt: [ndots:2]", "services.s.dns_opt"),
+    ("deploy: {resources: {reservations: {devices: [{capabilities: [gpu]}]}}}",
+     "services.s.deploy.resources.reservations.devices: not supported"),
     ("volumes: [{type: volume, source: data, target: /d, volume: {subpath: x}}]", "services.s.volumes[0]"),
     ("volumes: [{type: npipe, source: x, target: /d}]", "services.s.volumes[0]"),
     ("ports: ['[::1]:80:80']", "services.s.ports[0]: IPv6"),
