@@ -241,6 +241,20 @@ def platform(service: Service) -> None:
         checked(service, "platform", lambda: check_platform(str(service.platform)))
 
 
+def runtime(service: Service) -> str | None:
+    """``runtime:`` by name only (crun, runc): a compose file is not the user at the terminal,
+    and a path would have cove run a binary of the file's choosing as root (Docker's daemon
+    takes only the runtimes it was configured with)."""
+    name = extra(service, "runtime")
+    if name is None:
+        return None
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ComposeError(
+            f'services.{service.name}.runtime: "{name}" is not a runtime\'s name', hint="use crun or runc"
+        )
+    return name
+
+
 def extra(service: Service, key: str) -> Any:
     value: Mapping[str, Any] = service.extras
     return value.get(key)

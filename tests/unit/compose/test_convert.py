@@ -398,6 +398,7 @@ ERRORS: list[tuple[str, str]] = [
     ("mac_address: ff:ff:ff:ff:ff:ff", "services.s.mac_address"),
     ("devices: ['/dev/null:/dev/x:rwx']", "services.s.devices[0]"),
     ("devices: ['vendor.com/gpu=all']", "services.s.devices[0]: CDI"),
+    ("runtime: /tmp/my-runtime", "services.s.runtime"),
 ]  # fmt: skip
 
 
