@@ -95,17 +95,21 @@ _PULL = {
     ModelPull.MISSING: PullPolicy.MISSING,
     ModelPull.IF_NOT_PRESENT: PullPolicy.MISSING,
     ModelPull.BUILD: PullPolicy.NEVER,  # the image is built first, never pulled
-    # daily, weekly, every_<d>: Docker Compose pulls when its last pull is older; cove keeps no
-    # pull times, so it pulls each time (fresh rather than stale)
-    ModelPull.DAILY: PullPolicy.ALWAYS,
-    ModelPull.WEEKLY: PullPolicy.ALWAYS,
-    ModelPull.REFRESH: PullPolicy.ALWAYS,
+    # daily, weekly, every_<d>: pulled again when the last pull is older, which is the image
+    # step's to judge (it knows when it pulled); the engine then pulls only a missing image
+    ModelPull.DAILY: PullPolicy.MISSING,
+    ModelPull.WEEKLY: PullPolicy.MISSING,
+    ModelPull.REFRESH: PullPolicy.MISSING,
 }
 
 
 def pull_policy(service: Service) -> PullPolicy:
     """The engine's pull policy for the service's image (``pull_policy:``; missing by default)."""
-    return PullPolicy.MISSING if service.pull_policy is None else _PULL[service.pull_policy]
+    return (
+        PullPolicy.MISSING
+        if service.pull_policy is None
+        else _PULL.get(service.pull_policy, PullPolicy.MISSING)
+    )
 
 
 def _unique(items: Iterable[str]) -> list[str]:

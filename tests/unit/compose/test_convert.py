@@ -350,7 +350,7 @@ def test_seccomp_profile_is_read_from_the_project_directory(tmp_path: Path) -> N
         ("pull_policy: missing", PullPolicy.MISSING),
         ("pull_policy: if_not_present", PullPolicy.MISSING),
         ("pull_policy: build", PullPolicy.NEVER),
-        ("pull_policy: daily", PullPolicy.ALWAYS),
+        ("pull_policy: daily", PullPolicy.MISSING),
     ],
 )
 def test_pull_policy(tmp_path: Path, policy: str, expected: PullPolicy) -> None:
