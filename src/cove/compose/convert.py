@@ -187,16 +187,22 @@ def service_container(
     extra_labels: Mapping[str, str] | None = None,
     mounts_of: MountsOf | None = None,
     use_aliases: bool | None = None,
+    container_name: str | None = None,
 ) -> ServiceContainer:
     """Container ``number`` (1-based) of ``service``; ``image``: the image to run (a built
     service's tag) when it is not the service's ``image:``; ``mounts_of(container)``: the
     mounts of another container, for ``volumes_from``; ``use_aliases``: whether the networks
     know the container by its service's name and aliases (default: unless ``oneoff``, as
-    ``docker compose run`` without ``--use-aliases``). Bad or unsupported keys: ComposeError."""
+    ``docker compose run`` without ``--use-aliases``); ``container_name``: the name the caller
+    chose (``run --name``); else the service's ``container_name:``, which a one-off container
+    does not take (Docker Compose's rule), else ``<project>-<service>-<n>``. Bad or unsupported
+    keys: ComposeError."""
     check_supported(service)
     platform(service)
-    name = service.container_name or names.container_name(
-        project.name, service.name, number, oneoff=oneoff, slug=slug
+    name = (
+        container_name
+        or (None if oneoff else service.container_name)
+        or names.container_name(project.name, service.name, number, oneoff=oneoff, slug=slug)
     )
     digest = config_hash(service)
     labels = {k: v or "" for k, v in service.labels.items()}

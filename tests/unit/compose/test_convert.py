@@ -288,6 +288,9 @@ def test_oneoff_has_no_service_aliases_unless_asked(tmp_path: Path) -> None:
     assert sc.config.labels["com.docker.compose.oneoff"] == "True"
     sc = convert(tmp_path, BASE, oneoff=True, slug="abc123", use_aliases=True)
     assert sc.config.network_aliases == ["proj-s-run-abc123", "s"]
+    # a one-off container does not take the service's container_name; run --name's wins
+    assert convert(tmp_path, BASE + "container_name: box", oneoff=True, slug="x1").name == "proj-s-run-x1"
+    assert convert(tmp_path, BASE, oneoff=True, slug="x1", container_name="mine").name == "mine"
 
 
 @pytest.mark.parametrize(
