@@ -133,8 +133,10 @@ def check_platform(text: str) -> str:
     """--platform: only the host's (``linux`` or ``linux/<arch>``) can run here."""
     from cove.oci.platform import host_platform
 
-    arch = host_platform().architecture
-    if text not in ("linux", f"linux/{arch}"):
+    host = host_platform()
+    arch = host.architecture
+    names = {"linux", f"linux/{arch}"} | ({f"linux/{arch}/{host.variant}"} if host.variant else set())
+    if text.lower() not in names:
         raise InvalidArgument(f"platform {text} is not this host's (linux/{arch})")
     return text
 

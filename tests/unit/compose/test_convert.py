@@ -30,6 +30,7 @@ from cove.engine.requests import (
     RestartPolicy,
     Ulimit,
 )
+from cove.oci.platform import host_platform
 
 TOP = """
 volumes: {data: {}, named: {name: custom-name}, outside: {external: true}}
@@ -492,3 +493,14 @@ def test_hash_ignores_what_docker_compose_does(tmp_path: Path, body: str) -> Non
         project = load_project(ProjectOptions(working_dir=str(tmp_path), environ={}, profiles=("p",)))
         services = project.services
     assert config_hash(services["s"]) == before
+
+
+def test_the_hosts_platform_is_taken(tmp_path: Path) -> None:
+    host = host_platform()
+    assert config(tmp_path, BASE + f"platform: linux/{host.architecture}").image == "busybox"
+    if host.variant:
+        assert (
+            config(tmp_path, BASE + f"platform: linux/{host.architecture}/{host.variant}").image == "busybox"
+        )
+    other = "arm64" if host.architecture != "arm64" else "amd64"
+    assert "services.s.platform" in error(tmp_path, BASE + f"platform: linux/{other}")
