@@ -4,6 +4,7 @@ the CLI). What the engine cannot do is an error naming the key, never a silent d
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -230,6 +231,16 @@ def extra_hosts(service: Service) -> list[str]:
         for one in address.split(","):  # (compose-go takes several addresses for one name)
             out.append(f"{name}:{one.strip()}")
     return out
+
+
+def dns(service: Service) -> list[str]:
+    """``dns:`` servers: IP addresses (Docker Compose refuses anything else)."""
+    for i, server in enumerate(service.dns):
+        try:
+            ipaddress.ip_address(server)
+        except ValueError:
+            raise ComposeError(f'services.{service.name}.dns[{i}]: invalid DNS address "{server}"') from None
+    return list(service.dns)
 
 
 def sysctls(service: Service) -> dict[str, str]:

@@ -403,6 +403,7 @@ ERRORS: list[tuple[str, str]] = [
     ("devices: ['/dev/null:/dev/x:rwx']", "services.s.devices[0]"),
     ("devices: ['vendor.com/gpu=all']", "services.s.devices[0]: CDI"),
     ("runtime: /tmp/my-runtime", "services.s.runtime"),
+    ("dns: [dns.example.org]", 'services.s.dns[0]: invalid DNS address "dns.example.org"'),
 ]  # fmt: skip
 
 
