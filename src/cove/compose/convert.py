@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import ipaddress
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, is_dataclass, replace
@@ -142,6 +143,11 @@ def _networks(
         engine_name = resource.name if resource is not None else n.name
         if n.ipv6_address:
             raise ComposeError(f"{where}.ipv6_address: IPv6 is not supported by cove's engine")
+        if n.ipv4_address:
+            try:
+                ipaddress.IPv4Address(n.ipv4_address)
+            except ValueError:
+                raise ComposeError(f'{where}.ipv4_address: invalid IPv4 address "{n.ipv4_address}"') from None
         if n.mac_address and i > 0:
             raise ComposeError(
                 f"{where}.mac_address: cove sets a MAC address on the first network only "

@@ -387,6 +387,7 @@ ERRORS: list[tuple[str, str]] = [
     ("volumes: [{type: npipe, source: x, target: /d}]", "services.s.volumes[0]"),
     ("ports: ['[::1]:80:80']", "services.s.ports[0]: IPv6"),
     ("networks: {front: {ipv6_address: 'fd00::5'}}", "services.s.networks.front.ipv6_address"),
+    ("networks: {front: {ipv4_address: 10.0.0.300}}", "services.s.networks.front.ipv4_address: invalid"),
     ("logging: {driver: syslog}", 'services.s.logging.driver: "syslog"'),
     ("logging: {options: {tag: x}}", "services.s.logging.options"),
     ("restart: sometimes", "services.s.restart"),
