@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cove.compose.convert import service_container
-from cove.compose.images import ensure_images, push_services
+from cove.compose.images import RemoveImages, ensure_images, images_to_remove, push_services
 from cove.compose.loader import load_project
 from cove.compose.model import Project
 from cove.compose.options import ProjectOptions
@@ -122,10 +122,16 @@ def test_build_services_are_named_labelled_and_run(backend: LocalBackend, tmp_pa
     ensure_images(backend, project, ["web"], build=True, report=rebuilt.append)
     assert [(e.name, e.status) for e in rebuilt] == [("imgbuild-web", "Building"), ("imgbuild-web", "Built")]
     assert backend.inspect_image("imgbuild-web").id == first  # the same build, from the cache
-    backend.remove_image("imgbuild-web")
+
+    # down --rmi local: what the project built, found by its labels, and nothing else.
+    doomed = images_to_remove(backend, project, RemoveImages.LOCAL)
+    assert sorted(doomed) == ["imgbuild-inline:latest", "imgbuild-web:latest"]
+    for image in doomed:
+        backend.remove_image(image)
+    assert images_to_remove(backend, project, RemoveImages.ALL) == []
+    assert backend.inspect_image("busybox").repo_tags == ["busybox:latest"]
     with pytest.raises(NotFound, match="service web: its image imgbuild-web is not built"):
         ensure_images(backend, project, ["web"], build=False)
-    backend.remove_image("imgbuild-inline")
 
 
 PULL = """

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from cove.engine.containers.model import Container
     from cove.engine.networks import NetworkRecord
     from cove.engine.requests import ContainerConfig, PullPolicy
-    from cove.engine.types import ImageDetails
+    from cove.engine.types import ImageDetails, ImageSummary
     from cove.engine.volumes import Volume
     from cove.progress import Progress
 
@@ -153,6 +153,10 @@ class EngineBackend(Protocol):
         ...
 
     def remove_image(self, name: str, *, force: bool = False) -> None: ...
+
+    def list_images(self, filters: Filters) -> list[ImageSummary]:
+        """The local images matching Docker's image list filters (``label=K=V``, ``dangling``...)."""
+        ...
 
     # -- secrets and configs: files put into a created container --------------------------------
 

@@ -30,7 +30,8 @@ from cove.compose import names
 from cove.compose.errors import ComposeError
 from cove.compose.model import Build, Project, PullPolicy, Service
 from cove.compose.progress import Event, Kind, Phase, Report, no_report
-from cove.errors import CoveError, ImageNotFound, NotFound
+from cove.errors import CoveError, ImageNotFound, InvalidReference, NotFound
+from cove.oci.reference import parse_reference
 
 if TYPE_CHECKING:
     from cove.compose.backend import EngineBackend
@@ -185,7 +186,8 @@ def ensure_images(
             service, policies[service.name], local[image], now, refresh=refresh
         ):
             to_pull[image] = service
-    failures = pull_images(backend, list(to_pull), report, can_build=buildable)
+    platforms = {image: _platform(project, s) for image, s in to_pull.items()}
+    failures = pull_images(backend, list(to_pull), report, can_build=buildable, platforms=platforms)
     for image in to_pull:
         if image not in failures:
             local[image] = local_image(backend, image)
@@ -217,6 +219,11 @@ def ensure_images(
     return images
 
 
+def _platform(project: Project, service: Service) -> str | None:
+    """The platform to pull: the service's, else DOCKER_DEFAULT_PLATFORM (Docker Compose's rule)."""
+    return service.platform or project.environment.get("DOCKER_DEFAULT_PLATFORM") or None
+
+
 def pull_images(
     backend: EngineBackend,
     images: Sequence[str],
@@ -224,6 +231,7 @@ def pull_images(
     *,
     can_build: set[str] | frozenset[str] = frozenset(),
     ignore_failures: bool = False,
+    platforms: Mapping[str, str | None] | None = None,
 ) -> dict[str, CoveError]:
     """Pull ``images`` side by side; the failures, by image. A failure of an image that can be
     built instead, or with ``ignore_failures``, is a warning; any other is raised (after the
@@ -233,7 +241,7 @@ def pull_images(
     def one(image: str) -> None:
         report(Event(Kind.IMAGE, image, "Pulling", Phase.WORKING))
         try:
-            backend.pull_image(image)
+            backend.pull_image(image, platform=(platforms or {}).get(image))
         except CoveError as exc:
             failures[image] = exc
             tolerated = image in can_build or ignore_failures
@@ -328,7 +336,7 @@ def build_service(
             no_cache=options.no_cache or spec.no_cache,
             pull=options.pull or spec.pull,
             network=spec.network,
-            platform=service.platform,
+            platform=_platform(project, service),
             report=log,
         )
 
@@ -418,6 +426,52 @@ def push_services(
     _run_parallel(one, tags, MAX_PULLS)
     if failures and not ignore_failures:
         raise failures[0]
+
+
+class RemoveImages(enum.Enum):
+    """``down --rmi``."""
+
+    LOCAL = "local"  # the images the project built (those without an image: of their own)
+    ALL = "all"  # and every image a service names
+
+    @classmethod
+    def parse(cls, text: str) -> RemoveImages:
+        for member in cls:
+            if member.value == text:
+                return member
+        raise ComposeError(f'invalid --rmi option "{text}": use local or all')
+
+
+def images_to_remove(
+    backend: EngineBackend, project: Project, mode: RemoveImages, *, remove_orphans: bool = False
+) -> list[str]:
+    """What ``down --rmi`` removes, as Docker Compose v5 finds it: with ``all`` the images the
+    services name; the images labelled as the project's (built by it) of its services (of any
+    service with ``remove_orphans``); and ``<project>-<service>`` of services without image:.
+    Only what is there, each once."""
+    wanted: list[str] = []
+    if mode is RemoveImages.ALL:
+        wanted += [s.image for s in project.services.values() if s.image]
+    for summary in backend.list_images({"label": [f"{names.PROJECT}={project.name}"], "dangling": ["false"]}):
+        if summary.repo_tags and (remove_orphans or summary.labels.get(names.SERVICE) in project.services):
+            wanted.append(summary.repo_tags[0])
+    wanted += [image_name(project, s) for s in project.services.values() if not s.image]
+    out: list[str] = []
+    seen: set[str] = set()
+    for image in wanted:
+        key = _normalized(image)
+        if key not in seen and local_image(backend, image) is not None:
+            seen.add(key)
+            out.append(image)
+    return out
+
+
+def _normalized(image: str) -> str:
+    """``busybox`` and ``docker.io/library/busybox:latest`` as one name."""
+    try:
+        return str(parse_reference(image).tagged_or_latest())
+    except InvalidReference:
+        return image
 
 
 def _run_parallel(work: Callable[[_T], None], items: Sequence[_T], limit: int) -> None:

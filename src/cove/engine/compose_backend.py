@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from cove.engine.containers.model import Container
     from cove.engine.networks import NetworkRecord
     from cove.engine.requests import ContainerConfig, PullPolicy
-    from cove.engine.types import ImageDetails
+    from cove.engine.types import ImageDetails, ImageSummary
     from cove.engine.volumes import Volume
     from cove.progress import Progress
 
@@ -206,6 +206,9 @@ class LocalBackend:
         [result] = self.engine.images.remove([name], force=force)
         if result.error is not None:
             raise result.error
+
+    def list_images(self, filters: Filters) -> list[ImageSummary]:
+        return self.engine.images.list_images(filters=dict(filters))
 
     # -- secrets and configs: files put into a created container --------------------------------
 

@@ -13,9 +13,11 @@ import pytest
 from cove.compose.errors import ComposeError
 from cove.compose.images import (
     LocalImage,
+    RemoveImages,
     effective_policy,
     ensure_images,
     image_name,
+    images_to_remove,
     must_build,
     must_pull,
     push_services,
@@ -183,6 +185,7 @@ class FakeBackend:
     unpullable: set[str] = field(default_factory=set)
     calls: list[tuple[str, str]] = field(default_factory=list)
     builds: list[dict[str, Any]] = field(default_factory=list)
+    summaries: list[Any] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def inspect_image(self, name: str) -> Details:
@@ -205,6 +208,10 @@ class FakeBackend:
         for tag in kw["tags"]:
             self.images[tag] = Details("sha256:built", NOW, NOW)
         return "sha256:built"
+
+    def list_images(self, filters: dict[str, list[str]]) -> list[Any]:
+        assert filters == {"label": ["com.docker.compose.project=app"], "dangling": ["false"]}
+        return [s for s in self.summaries if s.labels.get("com.docker.compose.project") == "app"]
 
     def push_image(self, name: str, **kw: Any) -> None:
         with self.lock:
@@ -326,3 +333,41 @@ def test_push_skips_services_without_both_build_and_image_and_reports_failures()
     assert ("c", "Skipped") in [(e.name, e.status) for e in events]
     with pytest.raises(NotFound, match="push to reg/b:1 denied"):
         push_services(backend, project, ["b"])  # type: ignore[arg-type]
+
+
+@dataclass
+class Summary:
+    repo_tags: list[str]
+    labels: dict[str, str]
+
+
+@pytest.mark.parametrize(
+    ("mode", "orphans", "removed"),
+    [
+        (RemoveImages.LOCAL, False, ["app-web", "app-job"]),
+        (RemoveImages.LOCAL, True, ["app-web", "app-gone", "app-job"]),
+        (RemoveImages.ALL, False, ["busybox", "app-web", "app-job"]),
+    ],
+)
+def test_down_rmi_finds_what_the_project_built_and_with_all_what_it_names(
+    mode: RemoveImages, orphans: bool, removed: list[str]
+) -> None:
+    here = Details("sha256:x", NOW, NOW)
+    backend = FakeBackend(
+        images={"busybox": here, "busybox:latest": here, "app-web": here, "app-gone": here, "app-job": here},
+        summaries=[
+            Summary(["app-web"], {"com.docker.compose.project": "app", "com.docker.compose.service": "web"}),
+            Summary(
+                ["app-gone"], {"com.docker.compose.project": "app", "com.docker.compose.service": "gone"}
+            ),
+            Summary([], {"com.docker.compose.project": "app", "com.docker.compose.service": "web"}),
+        ],
+    )
+    project = project_of(
+        db=Service("db", image="busybox"),
+        db2=Service("db2", image="busybox:latest"),  # the same image, removed once
+        web=Service("web", build=Build(context="/w")),
+        job=Service("job", build=Build(context="/j")),  # built, but not labelled: by its name
+        missing=Service("missing", image="nowhere:1"),
+    )
+    assert images_to_remove(backend, project, mode, remove_orphans=orphans) == removed  # type: ignore[arg-type]

@@ -149,6 +149,7 @@ def cmd_pull(cli: Cli, args: argparse.Namespace) -> int:
     backend = compose.backend(cli)
     now = time.time()
     wanted: list[str] = []
+    platforms: dict[str, str | None] = {}
     buildable: set[str] = set()
     for name in names:
         service = project.services[name]
@@ -169,8 +170,14 @@ def cmd_pull(cli: Cli, args: argparse.Namespace) -> int:
             buildable.add(image)
         if image not in wanted:
             wanted.append(image)
+            platforms[image] = service.platform or project.environment.get("DOCKER_DEFAULT_PLATFORM")
     failures = pull_images(
-        backend, wanted, report, can_build=buildable, ignore_failures=args.ignore_pull_failures
+        backend,
+        wanted,
+        report,
+        can_build=buildable,
+        ignore_failures=args.ignore_pull_failures,
+        platforms=platforms,
     )
     must_build = [n for n in names if image_name(project, project.services[n]) in failures.keys() & buildable]
     if must_build:
