@@ -228,7 +228,8 @@ def test_build_pull_and_push_commands(cove_busybox: CoveRunner, registry: Regist
     (tmp_path / "compose.yaml").write_text(text)
     compose = ("compose", "-f", str(tmp_path / "compose.yaml"))
 
-    built = cove(*compose, "build", "--build-arg", "WORD=cli", "app")
+    cove.env["WORD"] = "cli"  # a bare --build-arg takes it from the project's environment
+    built = cove(*compose, "build", "--build-arg", "WORD", "app")
     assert f" ✔ Image {image} Built\n" in built.err
     assert "RUN echo $WORD > /version" in built.err  # the build's own steps
     ran = cove.proc("run", "--rm", image, "cat", "/version")

@@ -264,7 +264,7 @@ class BuildOptions:
 
     no_cache: bool = False
     pull: bool = False
-    build_args: Mapping[str, str] | None = None  # --build-arg, over the file's
+    build_args: Mapping[str, str | None] | None = None  # --build-arg, over the file's
 
 
 def build_services(
@@ -306,8 +306,7 @@ def build_service(
 ) -> str:
     """Build one service's image, named as Docker Compose names it and labelled as its own."""
     spec = _check_buildable(project, service)
-    args = {k: v for k, v in spec.args.items()}
-    args.update(options.build_args or {})
+    args = {**spec.args, **(options.build_args or {})}
     resolved: dict[str, str] = {}
     for key, given in args.items():
         # a bare key takes its value from the project's environment, and is left out without one

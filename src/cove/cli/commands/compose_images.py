@@ -58,17 +58,15 @@ def _selected(project: Project, services: Sequence[str], with_dependencies: bool
 # -- build ----------------------------------------------------------------------------------
 
 
-def _build_args(values: list[str] | None, env: dict[str, str]) -> dict[str, str]:
-    out: dict[str, str] = {}
+def _build_args(values: list[str] | None) -> dict[str, str | None]:
+    """--build-arg KEY=VALUE; a bare KEY takes its value from the project's environment (or is
+    left out without one), as a build arg without a value in the file does."""
+    out: dict[str, str | None] = {}
     for item in values or []:
         key, eq, value = item.partition("=")
         if not key:
             raise UsageError(f"invalid --build-arg {item!r}: use KEY=VALUE", "cove compose build")
-        if not eq:
-            if key not in env:
-                continue  # a bare KEY the environment lacks is left out, as Docker does
-            value = env[key]
-        out[key] = value
+        out[key] = value if eq else None
     return out
 
 
@@ -102,9 +100,7 @@ def cmd_build(cli: Cli, args: argparse.Namespace) -> int:
     if not services:
         cli.err.write("WARN[0000] No services to build\n")
         return exitcodes.OK
-    options = BuildOptions(
-        no_cache=args.no_cache, pull=args.pull, build_args=_build_args(args.build_arg, dict(cli.env))
-    )
+    options = BuildOptions(no_cache=args.no_cache, pull=args.pull, build_args=_build_args(args.build_arg))
     report = _quiet if args.quiet else plain_report(cli.err)
     build_services(
         compose.backend(cli),
