@@ -255,3 +255,22 @@ def test_build_pull_and_push_commands(cove_busybox: CoveRunner, registry: Regist
 
     bad = cove(*compose, "pull", "--policy", "never", check=False)
     assert bad.rc != 0 and 'invalid --policy option "never"' in bad.err
+
+
+def test_build_secrets_from_a_file_and_the_environment(backend: LocalBackend, tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(
+        "FROM busybox\n"
+        "RUN --mount=type=secret,id=tok --mount=type=secret,id=filed "
+        "cat /run/secrets/tok /run/secrets/filed > /seen\n"
+    )
+    (tmp_path / "filed.txt").write_text("+file")
+    text = (
+        "services:\n  app:\n    build:\n      context: .\n      secrets:\n"
+        "        - source: token\n          target: tok\n        - filed\n"
+        "    command: [cat, /seen]\n"
+        "secrets:\n  token: {environment: TOKEN}\n  filed: {file: ./filed.txt}\n"
+    )
+    project = load(tmp_path, text, "imgsecret", {"TOKEN": "env"})
+    images = ensure_images(backend, project, ["app"])
+    assert run_service(backend, project, "app", images["app"]) == "env+file"
+    backend.remove_image(images["app"])
