@@ -260,8 +260,8 @@ def enabled_services(services: dict[str, Any], profiles: set[str], named: tuple[
 
 def load_project(options: ProjectOptions) -> Project:
     """The project, typed (cove.compose.model)."""
-    tree, directory, files = _load(options)
-    return project_of(tree, directory, tuple(files))
+    tree, directory, files, env = _load(options)
+    return project_of(tree, directory, tuple(files), env)
 
 
 def load_tree(options: ProjectOptions) -> dict[str, Any]:
@@ -269,7 +269,7 @@ def load_tree(options: ProjectOptions) -> dict[str, Any]:
     return _load(options)[0]
 
 
-def _load(options: ProjectOptions) -> tuple[dict[str, Any], Path, list[str]]:
+def _load(options: ProjectOptions) -> tuple[dict[str, Any], Path, list[str], dict[str, str]]:
     loader = _Loader(options)
     # COMPOSE_FILE (and its separator) may come from the .env of the directory Compose starts in.
     if not options.files and "COMPOSE_FILE" not in options.environ:
@@ -313,7 +313,7 @@ def _load(options: ProjectOptions) -> tuple[dict[str, Any], Path, list[str]]:
             out[kind] = normalize.resources(kind, entries, name, directory)
     out.update({k: v for k, v in tree.items() if k.startswith("x-")})
     check_references(out, first, disabled=set(services) - on)
-    return out, directory, files
+    return out, directory, files, env
 
 
 def _env_reader(env: dict[str, str]) -> Callable[[Path, bool], dict[str, str]]:
