@@ -79,7 +79,8 @@ def _plain(value: Any) -> Any:
 
 # What Docker Compose leaves out of the hash: how the image is made or fetched, how many
 # containers there are and what starts before them do not make a container out of date.
-_NOT_HASHED = {"build": None, "pull_policy": None, "scale": None, "depends_on": (), "profiles": ()}
+_NOT_HASHED = {"build": None, "pull_policy": None, "pull_refresh": None, "scale": None, "depends_on": (),
+               "profiles": ()}  # fmt: skip
 
 
 def config_hash(service: Service) -> str:

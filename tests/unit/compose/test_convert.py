@@ -355,6 +355,7 @@ def test_seccomp_profile_is_read_from_the_project_directory(tmp_path: Path) -> N
         ("pull_policy: if_not_present", PullPolicy.MISSING),
         ("pull_policy: build", PullPolicy.NEVER),
         ("pull_policy: daily", PullPolicy.MISSING),
+        ("pull_policy: every_12h", PullPolicy.MISSING),
     ],
 )
 def test_pull_policy(tmp_path: Path, policy: str, expected: PullPolicy) -> None:
@@ -482,6 +483,7 @@ def test_hash_changes_with_the_container(tmp_path: Path, body: str) -> None:
         "scale: 3",
         "deploy: {replicas: 2}",
         "pull_policy: always",
+        "pull_policy: every_2h",
         "profiles: [p]",
         "build: .",
         "depends_on: [plain]",
