@@ -215,6 +215,7 @@ def container_inspect(d: ContainerDetails) -> dict[str, Any]:
             "CapDrop": config.cap_drop or None,
             "Dns": config.dns,
             "DnsSearch": config.dns_search,
+            "DnsOptions": config.dns_options,
             "ExtraHosts": config.extra_hosts or None,
             "Privileged": config.privileged,
             "ReadonlyRootfs": config.read_only,

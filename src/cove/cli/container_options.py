@@ -117,6 +117,7 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
     add("--expose", action="append", default=[], help="expose a port or a range of ports")
     add("--dns", action="append", default=[], help="set custom DNS servers")
     add("--dns-search", action="append", default=[], help="set custom DNS search domains")
+    add("--dns-option", "--dns-opt", action="append", default=[], help="set DNS resolver options")
     add("--add-host", action="append", default=[], metavar="HOST:IP", help="add a custom host-to-IP mapping")
     add(
         "--init", action="store_true", help="run an init inside the container that forwards signals and reaps"
@@ -385,6 +386,7 @@ def config_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Contai
         expose=args.expose,
         dns=args.dns,
         dns_search=args.dns_search,
+        dns_options=args.dns_option,
         extra_hosts=args.add_host,
         resources=Resources(
             memory=parse_bytes(args.memory, "memory") if args.memory else None,
