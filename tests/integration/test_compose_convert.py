@@ -118,6 +118,7 @@ def test_a_rich_service_as_its_keys_say(compose: Callable[[str], Compose], tmp_p
             cap_drop: [NET_RAW]
             extra_hosts: ["db.example:10.1.2.3", "cache.example=10.1.2.4"]
             shm_size: 8m
+            dns_opt: ["ndots:2", "timeout:1"]
           probe:
             image: busybox
             init: true
@@ -147,7 +148,7 @@ def test_a_rich_service_as_its_keys_say(compose: Callable[[str], Compose], tmp_p
         "grep CapEff /proc/self/status; grep example /etc/hosts; "
         "echo ok > /data/f && echo data-rw; echo x > /www/f 2>/dev/null || echo www-ro; "
         "echo x > /f 2>/dev/null || echo root-ro; echo ok > /scratch/f && echo scratch-rw; "
-        "df -k /scratch | tail -1; df -k /dev/shm | tail -1",
+        "df -k /scratch | tail -1; df -k /dev/shm | tail -1; grep ^options /etc/resolv.conf",
     ).split("\n")
     assert out[:5] == ["box", "/data", "1000", "2000", "1000"], out
     capeff = int(out[5].split()[1], 16)
@@ -156,6 +157,7 @@ def test_a_rich_service_as_its_keys_say(compose: Callable[[str], Compose], tmp_p
     assert out[8:12] == ["data-rw", "www-ro", "root-ro", "scratch-rw"], out
     assert out[12].split()[1] == "1024"  # the tmpfs is 1 MiB
     assert out[13].split()[1] == "8192"  # shm_size
+    assert out[14] == "options ndots:2 timeout:1"  # dns_opt
     # network_mode service:app: the probe shares app's network namespace (its localhost)
     c.run("probe")
     probe = f"{name}-probe-1"

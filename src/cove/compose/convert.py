@@ -257,6 +257,7 @@ def service_container(
         expose=exposed_ports(service),
         dns=dns(service),
         dns_search=list(service.dns_search),
+        dns_options=list(service.dns_opt),
         extra_hosts=extra_hosts(service),
         resources=resources(service),
         ulimits=ulimits(service),

@@ -89,11 +89,6 @@ def check_supported(service: Service) -> None:
                 + (" (GPUs and other devices)" if other in ("devices", "generic_resources") else ""),
                 hint=f"remove deploy.resources.{side}.{other} from the service",
             )
-    if service.dns_opt:
-        raise ComposeError(
-            f"services.{service.name}.dns_opt: not supported by cove's engine (resolv.conf options)",
-            hint="remove dns_opt from the service",
-        )
 
 
 def checked(service: Service, key: str, parse: Callable[[], T]) -> T:
