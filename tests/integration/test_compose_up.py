@@ -323,3 +323,154 @@ def test_a_disabled_services_containers_are_no_orphans(cove_busybox: CoveRunner,
     assert sorted(c.containers()) == [f"{c.name}-debug-1", f"{c.name}-web-1"]
     c("--profile", "debug", "down")
     assert c.containers() == {}
+
+
+# -- conditions (the engine runs the health checks; start_interval makes them quick) -----------
+
+HEALTHY_DB = """
+          db:
+            image: busybox
+            init: true
+            command: ["sh", "-c", "sleep 0.3; touch /tmp/ready; exec sleep 600"]
+            healthcheck:
+              test: ["CMD", "test", "-f", "/tmp/ready"]
+              interval: 30s
+              start_period: 30s
+              start_interval: 0.1s
+"""
+
+
+def test_a_healthy_dependency_and_a_completed_one_are_waited_for(
+    cove_busybox: CoveRunner, tmp_path: Path
+) -> None:
+    c = compose(
+        cove_busybox,
+        tmp_path,
+        f"""
+        services:
+          web:
+            image: busybox
+            init: true
+            command: ["sleep", "600"]
+            depends_on:
+              db: {{condition: service_healthy}}
+              migrate: {{condition: service_completed_successfully}}
+          migrate:
+            image: busybox
+            command: ["sh", "-c", "sleep 0.2; exit 0"]
+        {HEALTHY_DB}
+        """,
+    )
+    up = c("up", "-d")
+    lines = up.err.splitlines()
+    assert lines.index(f" Container {c.name}-db-1  Healthy") < lines.index(
+        f" Container {c.name}-web-1  Creating"
+    )
+    assert lines.index(f" Container {c.name}-migrate-1  Exited") < lines.index(
+        f" Container {c.name}-web-1  Creating"
+    )
+    found = c.containers()
+    assert found[f"{c.name}-web-1"]["state"] == "running"
+    assert found[f"{c.name}-migrate-1"]["state"] == "exited"
+    c("down")
+
+
+def test_a_failing_dependency_stops_up_at_once_and_its_dependent_is_never_made(
+    cove_busybox: CoveRunner, tmp_path: Path
+) -> None:
+    c = compose(
+        cove_busybox,
+        tmp_path,
+        """
+        services:
+          web:
+            image: busybox
+            depends_on:
+              migrate: {condition: service_completed_successfully}
+          migrate:
+            image: busybox
+            command: ["sh", "-c", "exit 3"]
+          sick:
+            image: busybox
+            init: true
+            command: ["sleep", "600"]
+            healthcheck: {test: ["CMD", "false"], interval: 0.2s, retries: 1}
+          app:
+            image: busybox
+            depends_on:
+              sick: {condition: service_healthy}
+        """,
+    )
+    failed = c("up", "-d", "web", check=False)
+    assert failed.rc == 1
+    assert (
+        failed.err.strip().splitlines()[-1]
+        == 'Error: service "migrate" didn\'t complete successfully: exit 3'
+    )
+    assert f"{c.name}-web-1" not in c.containers()
+    failed = c("up", "-d", "app", check=False)
+    assert failed.rc == 1
+    assert failed.err.strip().splitlines()[-1] == (
+        f"Error: dependency failed to start: container {c.name}-sick-1 is unhealthy"
+    )
+    assert f"{c.name}-app-1" not in c.containers()
+    c("down")
+
+
+def test_wait_waits_for_health(cove_busybox: CoveRunner, tmp_path: Path) -> None:
+    c = compose(cove_busybox, tmp_path, f"services:\n{HEALTHY_DB}")
+    up = c("up", "--wait")
+    assert f" Container {c.name}-db-1  Healthy" in up.err
+    inspect = json.loads(cove_busybox("inspect", f"{c.name}-db-1").out)[0]
+    assert inspect["State"]["Health"]["Status"] == "healthy"
+    c("down")
+
+
+def test_wait_on_an_unhealthy_service_fails_with_its_name(cove_busybox: CoveRunner, tmp_path: Path) -> None:
+    c = compose(
+        cove_busybox,
+        tmp_path,
+        """
+        services:
+          sick:
+            image: busybox
+            init: true
+            command: ["sleep", "600"]
+            healthcheck: {test: ["CMD", "false"], interval: 0.2s, retries: 1}
+        """,
+    )
+    failed = c("up", "--wait", "--wait-timeout", "20", check=False)
+    assert failed.rc == 1
+    assert failed.err.strip().splitlines()[-1] == f"Error: container {c.name}-sick-1 is unhealthy"
+    c("down")
+
+
+def test_recreate_keeps_anonymous_volumes_and_renew_makes_new_ones(
+    cove_busybox: CoveRunner, tmp_path: Path
+) -> None:
+    text = """
+        services:
+          db:
+            image: busybox
+            init: true
+            command: ["sh", "-c", "test -f /data/mark || echo MODE > /data/mark; exec sleep 600"]
+            environment: {MODE: "one"}
+            volumes: ["/data"]
+        """
+    c = compose(cove_busybox, tmp_path, text)
+    c("up", "-d")
+    db = f"{c.name}-db-1"
+
+    def anonymous() -> str:
+        mounts = json.loads(cove_busybox("inspect", db).out)[0]["Mounts"]
+        return next(m["Name"] for m in mounts if m["Destination"] == "/data")
+
+    first = anonymous()
+    write(tmp_path, text.replace('"one"', '"two"'))
+    c("up", "-d")
+    assert anonymous() == first
+    write(tmp_path, text.replace('"one"', '"three"'))
+    c("up", "-d", "-V")
+    assert anonymous() != first
+    assert first not in cove_busybox("volume", "ls", "-q").out.split()
+    c("down", "-v")

@@ -5,25 +5,30 @@ the backend; ``up`` and ``down`` hold the project's lock, so two at once do not 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from cove.compose import executor, graph, resources
+from cove.compose import executor, graph, resources, secrets
 from cove.compose.convert import ServiceContainer, config_hash, service_container
 from cove.compose.errors import ComposeError
 from cove.compose.executor import Settings
+from cove.compose.images import RemoveImages, ensure_images, images_to_remove
 from cove.compose.model import Condition, Project, Service
 from cove.compose.plan import Action, Options, Plan, Recreate, Verb, make_plan
 from cove.compose.progress import Event, Kind, Phase, Report
 from cove.compose.state import Observed, ProjectState, observe
 from cove.engine.container_types import HealthStatus, Status
 from cove.engine.requests import PullPolicy
+from cove.errors import CoveError, NotFound
 
 if TYPE_CHECKING:
     from cove.compose.backend import EngineBackend
+    from cove.compose.secrets import InjectedFile
+    from cove.engine.requests import MountSpec
 
 
 @dataclass(frozen=True)
@@ -50,13 +55,6 @@ class UpResult:
     containers: Mapping[str, list[str]]  # each planned service's container IDs
 
 
-def _ensure_images(
-    backend: EngineBackend, project: Project, services: Collection[str], report: Report
-) -> dict[str, str]:
-    """Each service's image reference (the engine's create pulls a missing one)."""
-    return {name: project.services[name].image or f"{project.name}-{name}" for name in services}
-
-
 def _image_ids(backend: EngineBackend, images: Mapping[str, str]) -> dict[str, str]:
     out = {}
     for service, ref in images.items():
@@ -66,11 +64,41 @@ def _image_ids(backend: EngineBackend, images: Mapping[str, str]) -> dict[str, s
     return out
 
 
-def _maker(project: Project, images: Mapping[str, str]) -> executor.Make:
+def _maker(
+    backend: EngineBackend, project: Project, images: Mapping[str, str], report: Report
+) -> executor.Make:
+    """Each container's config (convert.py), with another container's mounts for volumes_from;
+    what the engine does not do as Docker's would is said once per service."""
+    warned: set[str] = set()
+    lock = threading.Lock()
+
+    def mounts_of(name: str) -> list[MountSpec]:
+        return list(backend.get_container(name).record.config.mounts)
+
     def make(service: Service, number: int) -> ServiceContainer:
-        return service_container(project, service, number, image=images.get(service.name))
+        made = service_container(
+            project, service, number, image=images.get(service.name), mounts_of=mounts_of
+        )
+        with lock:
+            if service.name not in warned:
+                warned.add(service.name)
+                for warning in made.warnings:
+                    report(Event(Kind.SERVICE, service.name, "Warning", Phase.WARNING, warning))
+        return made
 
     return make
+
+
+def _before_start(backend: EngineBackend, project: Project) -> executor.BeforeStart:
+    """Secrets and configs into each created container, before it starts."""
+    cache: dict[str, list[InjectedFile]] = {}
+
+    def inject(service: Service, cid: str) -> None:
+        if service.name not in cache:
+            cache[service.name] = secrets.service_files(project, service)
+        secrets.inject(backend, cid, cache[service.name])
+
+    return inject
 
 
 def up(
@@ -96,7 +124,9 @@ def up(
         state = observe(backend, project.name)
         hashes = {name: config_hash(s) for name, s in project.services.items()}
         first = make_plan(project, state, options, hashes=hashes)  # (checks the options early)
-        images = _ensure_images(backend, project, first.services, report)
+        images = ensure_images(
+            backend, project, first.services, pull=request.pull, build=request.build, report=report
+        )
         known = None
         if state.orphans(project.services) and every_service is not None:
             known = {*every_service(), *project.services}
@@ -112,7 +142,9 @@ def up(
             workers=request.workers,
             renew_anon_volumes=request.renew_anon_volumes,
         )
-        ids = executor.run_plan(backend, project, plan, _maker(project, images), report, settings)
+        make = _maker(backend, project, images, report)
+        before = _before_start(backend, project)
+        ids = executor.run_plan(backend, project, plan, make, report, settings, before_start=before)
     if request.wait and request.start:
         wait_ready(backend, project, ids, report, timeout=request.wait_timeout)
     return UpResult(plan, ids)
@@ -186,12 +218,14 @@ def down(
     volumes: bool = False,
     timeout: int | None = None,
     services: Collection[str] = (),
+    rmi: str | None = None,
     workers: int = executor.WORKERS,
 ) -> None:
     """Remove the project's containers (orphans too with ``remove_orphans``), its networks and,
     with ``volumes``, its volumes (the named ones it made and its containers' anonymous ones).
     ``project``: the model when there is one (``down -p NAME`` works without files);
-    ``services``: only these services' containers (the networks and volumes stay)."""
+    ``services``: only these services' containers (the networks and volumes stay); ``rmi``:
+    ``local`` or ``all``, the images to remove too."""
     with backend.project_lock(name):
         state = observe(backend, name)
         known = set(project.services) if project is not None else set(state.containers)
@@ -224,8 +258,28 @@ def down(
         if services:
             return
         resources.remove_networks(backend, name, report)
+        if rmi is not None and project is not None:
+            _remove_images(backend, project, RemoveImages.parse(rmi), report, remove_orphans=remove_orphans)
         if volumes:
             resources.remove_volumes(backend, name, report)
+
+
+def _remove_images(
+    backend: EngineBackend, project: Project, mode: RemoveImages, report: Report, *, remove_orphans: bool
+) -> None:
+    for image in images_to_remove(backend, project, mode, remove_orphans=remove_orphans):
+        report(Event(Kind.IMAGE, image, "Removing", Phase.WORKING))
+        try:
+            backend.remove_image(image)
+        except NotFound:
+            pass
+        except CoveError as exc:  # (another container uses it)
+            report(Event(Kind.IMAGE, image, "Error", Phase.ERROR))
+            report(
+                Event(Kind.SERVICE, project.name, "Warning", Phase.WARNING, f"image {image}: {exc.message}")
+            )
+            continue
+        report(Event(Kind.IMAGE, image, "Removed"))
 
 
 def selected(state: ProjectState, project: Project, services: Collection[str]) -> dict[str, list[Observed]]:
@@ -252,7 +306,8 @@ def start(
     }
     levels = tuple(tuple(level) for level in graph.levels(project, found))
     plan = Plan(levels, MappingProxyType(actions))
-    return executor.run_plan(backend, project, plan, _maker(project, {}), report, Settings(workers=workers))
+    make = _maker(backend, project, {}, report)
+    return executor.run_plan(backend, project, plan, make, report, Settings(workers=workers))
 
 
 def stop(

@@ -263,6 +263,7 @@ def cmd_down(cli: Cli, args: argparse.Namespace) -> int:
             volumes=args.volumes,
             timeout=args.timeout,
             services=args.services,
+            rmi=args.rmi,
         )
     finally:
         progress.close()
