@@ -474,3 +474,27 @@ def test_recreate_keeps_anonymous_volumes_and_renew_makes_new_ones(
     assert anonymous() != first
     assert first not in cove_busybox("volume", "ls", "-q").out.split()
     c("down", "-v")
+
+
+def test_secrets_are_in_the_container_with_their_owner_and_mode_before_it_starts(
+    cove_busybox: CoveRunner, tmp_path: Path
+) -> None:
+    (tmp_path / "token.txt").write_text("s3cret\n")
+    c = compose(
+        cove_busybox,
+        tmp_path,
+        """
+        services:
+          app:
+            image: busybox
+            command: ["sh", "-c", "stat -c '%u:%g %a' /run/secrets/token; cat /run/secrets/token"]
+            secrets: [{source: token, uid: "1000", gid: "1001", mode: 0440}]
+        secrets:
+          token: {file: ./token.txt}
+        """,
+    )
+    c("up", "-d")
+    app = f"{c.name}-app-1"
+    wait_until(lambda: c.containers()[app]["state"] == "exited")
+    assert cove_busybox("logs", app).out.splitlines() == ["1000:1001 440", "s3cret"]
+    c("down")
