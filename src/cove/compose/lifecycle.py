@@ -243,7 +243,7 @@ def down(
             for s, cs in state.containers.items()
             if s in known or (remove_orphans and not services and s not in known)
         }
-        if state.oneoffs and not services:
+        if state.oneoffs and remove_orphans and not services:  # (run's: only then, as Docker Compose)
             doomed["\0run"] = list(state.oneoffs)  # (one-off containers: of no level, first)
         executor.stop_containers(
             backend,
