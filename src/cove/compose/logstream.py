@@ -160,7 +160,7 @@ class LogStream:
         self._closed = threading.Event()
         self._lock = threading.Lock()
         self._followers: dict[str, threading.Thread] = {}  # container ID -> its reader
-        self._seen: set[str] = set()  # every container followed once (a restart reads from its start)
+        self._runs: dict[str, str] = {}  # container ID -> the start of the run last followed
         self._watcher: threading.Thread | None = None
         self._started = False
 
@@ -224,20 +224,27 @@ class LogStream:
                 continue
         return False
 
-    def _follow(self, container: Container, *, tail: int | None, since: float | None) -> None:
+    def _follow(
+        self, container: Container, *, tail: int | None, since: float | None, joined: bool = False
+    ) -> None:
         cid = container.record.id
         with self._lock:
             running = self._followers.get(cid)
             if running is not None and running.is_alive():
                 return
-            self._seen.add(cid)
+            self._runs[cid] = container.status.started_at
             thread = threading.Thread(
-                target=self._read, args=(container, tail, since), name=f"compose-logs-{cid[:12]}", daemon=True
+                target=self._read,
+                args=(container, tail, since, joined or container.status.running),
+                name=f"compose-logs-{cid[:12]}",
+                daemon=True,
             )
             self._followers[cid] = thread
         thread.start()
 
-    def _read(self, container: Container, tail: int | None, since: float | None) -> None:
+    def _read(self, container: Container, tail: int | None, since: float | None, announce: bool) -> None:
+        """Queue the container's lines, then its exit when it ``announce``s one (it was running
+        when the stream took it, or started since: not one that had stopped before)."""
         try:
             lines = _lines(self.backend, container, follow=True, tail=tail, since=since, until=self._until)
             for line in lines:
@@ -245,7 +252,7 @@ class LogStream:
                     return
         except CoveError:
             pass  # the container went (removed while followed): its lines end here
-        if self._closed.is_set():
+        if self._closed.is_set() or not announce:
             return
         try:
             now = self.backend.get_container(container.record.id)
@@ -262,18 +269,25 @@ class LogStream:
                 except CoveError:
                     found = []
                 for container in found:
-                    if not container.status.running or container.status.status == Status.RESTARTING:
-                        continue
-                    with self._lock:
-                        reader = self._followers.get(container.record.id)
-                        seen = container.record.id in self._seen
-                    if reader is not None and reader.is_alive():
-                        continue
-                    # A container seen before (restarted) is read from its new start; a new one whole.
-                    since = _started(container) if seen else None
-                    self._follow(container, tail=None, since=since)
+                    self._maybe_follow(container)
             if self._stop_when_idle and self._idle():
                 return
+
+    def _maybe_follow(self, container: Container) -> None:
+        """Follow a container that started since the last look: a new one from its first
+        line (it may have ended already), one that ran before from its new start."""
+        cid, started = container.record.id, container.status.started_at
+        if not started:
+            return  # created, not started yet
+        with self._lock:
+            reader = self._followers.get(cid)
+            if reader is not None and reader.is_alive():
+                return
+            before = self._runs.get(cid)
+        if before == started:
+            return  # this run was read already
+        since = None if before is None else _started(container)
+        self._follow(container, tail=None, since=since, joined=True)
 
     def _idle(self) -> bool:
         with self._lock:

@@ -218,3 +218,27 @@ def test_exited_container_gets_no_exit_line_when_the_stream_was_closed() -> None
     stream.close()
     backend.finish(web.record.id)
     assert list(stream) == []
+
+
+def test_a_container_that_ran_and_ended_between_two_looks_is_read_with_its_exit() -> None:
+    web = container("app", "web")
+    backend = FakeBackend(web)
+    got: list[LogLine] = []
+    stream = LogStream(backend, [web], discover=lambda: project_containers(backend, "app"), poll=0.05)
+    thread = collect(stream, got)
+    quick = container("app", "job", status=Status.EXITED, exit_code=2)
+    backend.add(quick)
+    backend.write(quick.record.id, "stdout", 1.0, "done quickly\n")
+    wait_for(lambda: any(g.name == "job-1" and g.stream == EXIT for g in got))
+    assert [g.text for g in got if g.name == "job-1"] == ["done quickly", "exited with code 2"]
+    stream.close()
+    thread.join(2)
+    backend.finish(web.record.id)
+
+
+def test_containers_stopped_before_the_stream_get_no_exit_line() -> None:
+    old = container("app", "old", status=Status.EXITED, exit_code=1)
+    backend = FakeBackend(old)
+    backend.write(old.record.id, "stdout", 1.0, "from before\n")
+    got = list(LogStream(backend, [old], poll=0.01))
+    assert [(g.stream, g.text) for g in got] == [("stdout", "from before")]
