@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import select
 import subprocess
@@ -28,6 +29,7 @@ from cove.engine.compose_backend import LocalBackend
 from cove.engine.requests import PullPolicy, parse_publish
 from tests.conftest import CoveRunner, Result
 from tests.helpers.containers import wait_until
+from tests.helpers.terminal import pty_session, read_until
 
 pytestmark = pytest.mark.slow
 
@@ -277,7 +279,7 @@ def test_logs_follow_takes_new_containers_and_ends_when_all_exited(
     lines: list[str] = []
     assert follower.stdout is not None
 
-    def read_until(text: str) -> None:
+    def read_to(text: str) -> None:
         assert follower.stdout is not None
         deadline = time.monotonic() + 20
         while not any(text in line for line in lines):
@@ -288,12 +290,12 @@ def test_logs_follow_takes_new_containers_and_ends_when_all_exited(
             assert line, f"the stream ended before {text!r}: {lines}"
             lines.append(line.rstrip("\n"))
 
-    read_until("a-start")
+    read_to("a-start")
     app.start("b")  # joins while following
-    read_until("b-says-hi")
-    read_until("b-1 exited with code 2")
+    read_to("b-says-hi")
+    read_to("b-1 exited with code 2")
     assert app.proc("exec", "-T", "a", "touch", "/tmp/stop").returncode == 0
-    read_until("a-end")
+    read_to("a-end")
     follower.wait(timeout=30)  # every container stopped: the stream ends
     assert follower.returncode == 0
     rest = follower.stdout.read().decode().splitlines()
@@ -335,3 +337,23 @@ def test_version(cove: CoveRunner) -> None:
     assert cove("compose", "version", "--short").out == "5.6.1\n"
     assert cove("compose", "version").out.startswith("cove compose version ")
     assert json.loads(cove("compose", "version", "--format", "json").out)["version"] == "v5.6.1"
+
+
+def test_exec_and_run_on_a_terminal_and_with_piped_input(app_factory: Factory, tmp_path: Path) -> None:
+    name = project_name(tmp_path)
+    app: App = app_factory(f"name: {name}\nservices:\n  web:\n    image: busybox\n    command: sleep 60\n")
+    app.start("web")
+    assert app.proc("exec", "-T", "web", "cat", input=b"fed to exec\n").stdout == b"fed to exec\n"
+    ran = app.proc("run", "--rm", "-T", "web", "cat", input=b"fed to run\n")
+    assert ran.returncode == 0 and ran.stdout == b"fed to run\n", ran.stderr
+    for verb in (("exec",), ("run", "--rm")):
+        pid, master = pty_session(
+            app.cove.env, "compose", "-f", str(app.file), *verb, "web", "sh", "-c", "tty; exit 3"
+        )
+        try:
+            assert b"/dev/pts/" in read_until(master, b"/dev/pts/")
+            _, status = os.waitpid(pid, 0)
+            assert os.WEXITSTATUS(status) == 3, verb
+        finally:
+            os.close(master)
+    assert app.backend.list_containers(names.project_filter(name, oneoff="True"), all=True) == []
