@@ -24,8 +24,6 @@ if TYPE_CHECKING:
     from cove.compose.summary import ContainerSummary
     from cove.engine.containers.model import Container
 
-# (what `compose version` says it is compatible with: the Compose whose behaviour cove follows)
-COMPOSE_VERSION = "5.6.1"
 SERVICE = "com.docker.compose.service"  # (cove.compose.names.SERVICE, without importing compose)
 
 
@@ -749,6 +747,10 @@ def cmd_events(cli: Cli, args: argparse.Namespace) -> int:
 
 
 def cmd_version(cli: Cli, args: argparse.Namespace) -> int:
+    """The machine-readable forms (``--short``, JSON's ``version``) give the Docker Compose version
+    whose behaviour cove follows, since scripts compare them with Compose's feature versions
+    (``--short`` >= 2.20...); the line for people names cove's own version first."""
+    from cove.compose.names import COMPOSE_VERSION
     from cove.version import __version__
 
     if args.short:
