@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import sys
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from cove.cli import exitcodes
 from cove.cli.app import Cli
 from cove.cli.parser import GoBool, UsageError
-from cove.errors import CoveError
+from cove.errors import CoveError, NotFound
 
 if TYPE_CHECKING:
     from cove.compose.backend import EngineBackend
@@ -563,7 +564,7 @@ def cmd_port(cli: Cli, args: argparse.Namespace) -> int:
             cli.print(f"{b.host_ip or '0.0.0.0'}:{b.host_port}")
             return exitcodes.OK
     ports = ", ".join(f"{b.container_port}/{b.protocol}" for b in bindings)
-    raise CoveError(f"no port {port}/{protocol} for container {container.record.name}: {ports}")
+    raise NotFound(f"no port {port}/{protocol} for container {container.record.name}: {ports}")
 
 
 # --- ls ---------------------------------------------------------------------------------------
@@ -620,7 +621,7 @@ def cmd_wait(cli: Cli, args: argparse.Namespace) -> int:
     backend = _backend(cli)
     containers = [c for c in _containers(backend, name, all=False) if label(c, SERVICE) in args.services]
     if not containers:
-        raise CoveError(f'no containers for project "{name}"')
+        raise NotFound(f'no containers for project "{name}"')
     lock = threading.Lock()
     last: list[int] = []
     failed: list[CoveError] = []
@@ -677,9 +678,9 @@ def cmd_cp(cli: Cli, args: argparse.Namespace) -> int:
     if args.index:
         candidates = [c for c in candidates if number_of(c) == args.index and not is_oneoff(c)]
         if not candidates:
-            raise CoveError(f'service "{service}" is not running container #{args.index}')
+            raise NotFound(f'service "{service}" is not running container #{args.index}')
     if not candidates:
-        raise CoveError(f'no container found for service "{service}"')
+        raise NotFound(f'no container found for service "{service}"')
     candidates.sort(key=lambda c: (is_oneoff(c), number_of(c)))
     if src is not None:  # from the service's first container
         cid = candidates[0].record.id
@@ -693,8 +694,6 @@ def cmd_cp(cli: Cli, args: argparse.Namespace) -> int:
     assert dest is not None
     if args.src == "-":  # one stream: it can be read once
         data = sys.stdin.buffer.read()
-        import io
-
         for c in candidates:
             backend.copy_to(c.record.id, dest[1], io.BytesIO(data))
         return exitcodes.OK
