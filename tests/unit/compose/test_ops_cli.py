@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import re
 
 import pytest
 
 from cove.cli.app import Cli
+from cove.cli.commands.compose_ops import event_json, event_text
 from cove.cli.main import build_parser, main
+from cove.compose.events import Event
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -78,3 +81,14 @@ def test_bad_input_is_one_line_and_exit_125(argv: tuple[str, ...], message: str)
     code, out, err = run_cli(*argv)
     assert code == 125 and out == ""
     assert err.count("\n") == 1 and message in err
+
+
+def test_event_lines_as_docker_compose_prints_them() -> None:
+    event = Event(0.5, "web", "abc", "die", {"name": "app-web-1", "image": "busybox", "exitCode": "1"})
+    text = event_text(event)
+    assert text.endswith(" container die abc (exitCode=1, image=busybox, name=app-web-1)\n")
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.500000 container", text)
+    shaped = json.loads(event_json(event))
+    assert list(shaped) == ["action", "attributes", "id", "service", "time", "type"]
+    assert shaped["type"] == "container" and shaped["id"] == "abc" and shaped["service"] == "web"
+    assert shaped["time"].startswith("1970-01-01") or shaped["time"].startswith("1969-12-31")

@@ -204,9 +204,12 @@ def cmd_ps(cli: Cli, args: argparse.Namespace) -> int:
         if key != "status":
             raise UsageError(f"unknown filter {key}", "cove compose ps")
         statuses.append(value)
-    name, _project = _target(cli, args, args.services)
+    name, project = _target(cli, args, args.services)
+    services = list(args.services)
+    if not services and project is not None and args.orphans.lower() == "false":
+        services = list(project.services)  # (--orphans=false: only the services the files declare)
     backend = _backend(cli)
-    chosen = ps_selection(_containers(backend, name), services=args.services, all=args.all, statuses=statuses)
+    chosen = ps_selection(_containers(backend, name), services=services, all=args.all, statuses=statuses)
     if args.quiet:
         for c in chosen:
             cli.print(c.record.id)
@@ -780,7 +783,7 @@ def register(group: Any) -> None:
     p.add_argument("--filter", help="filter services by a property (status=...)")
     p.add_argument("--format", help="'table', 'json' or a Go template")
     p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
-    p.add_argument("--orphans", default="true", help="(accepted) include orphaned services")
+    p.add_argument("--orphans", default="true", help="include orphaned services (default true)")
     p.set_defaults(handler=cmd_ps)
 
     p = group.add_parser(
