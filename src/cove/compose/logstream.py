@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from cove.compose import names
 from cove.engine.container_types import Status
-from cove.errors import CoveError
+from cove.errors import CoveError, NotFound
 from cove.oci.timestamps import timestamp
 
 if TYPE_CHECKING:
@@ -124,9 +124,17 @@ def merged(
     since: float | None = None,
     until: float | None = None,
 ) -> Iterator[LogLine]:
-    """The containers' logs as they are now, merged in time order (each log is in order)."""
-    sources = [_lines(backend, c, tail=tail, since=since, until=until) for c in containers]
+    """The containers' logs as they are now, merged in time order (each log is in order); a
+    container removed meanwhile has no lines."""
+    sources = [_quietly(_lines(backend, c, tail=tail, since=since, until=until)) for c in containers]
     return heapq.merge(*sources, key=lambda line: line.time)
+
+
+def _quietly(lines: Iterator[LogLine]) -> Iterator[LogLine]:
+    try:
+        yield from lines
+    except NotFound:
+        return
 
 
 class LogStream:

@@ -113,6 +113,8 @@ class FakeBackend:
     ) -> Iterator[tuple[str, float, str]]:
         self.calls.append(("logs", {"ref": ref, "follow": follow, "tail": tail, "since": since}))
         sent = 0
+        if ref not in self.containers:
+            raise NotFound(f"No such container: {ref}")
         while True:
             with self.cond:
                 pending = self.lines[ref][sent:]

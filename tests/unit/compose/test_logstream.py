@@ -242,3 +242,11 @@ def test_containers_stopped_before_the_stream_get_no_exit_line() -> None:
     backend.write(old.record.id, "stdout", 1.0, "from before\n")
     got = list(LogStream(backend, [old], poll=0.01))
     assert [(g.stream, g.text) for g in got] == [("stdout", "from before")]
+
+
+def test_merged_skips_a_container_removed_meanwhile() -> None:
+    web, gone = container("app", "web"), container("app", "gone")
+    backend = FakeBackend(web)
+    backend.write(web.record.id, "stdout", 1.0, "still here\n")
+    backend.lines[gone.record.id] = []
+    assert [g.text for g in merged(backend, [gone, web])] == ["still here"]
