@@ -101,7 +101,9 @@ def app_factory(cove_busybox: CoveRunner, tmp_path: Path) -> Iterator[Factory]:
     made: list[App] = []
 
     def make(text: str) -> App:
-        app = App(cove_busybox, tmp_path, text)
+        directory = tmp_path / f"app{len(made)}"
+        directory.mkdir()
+        app = App(cove_busybox, directory, text)
         made.append(app)
         app.networks()
         return app
@@ -166,13 +168,21 @@ def test_ps_logs_ls_images_top_port(app_factory: Factory, tmp_path: Path) -> Non
     assert re.fullmatch(r"worker-1  \| \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z working\n", stamped)
     assert app("logs", "--no-color", "--index", "1", "worker").out == "worker-1  | working\n"
 
+    # Another project with the same service names, side by side: each command sees its own.
+    other: App = app_factory(f"name: {name}x\nservices:\n  web:\n    image: busybox\n    command: sleep 60\n")
+    other_web = other.start("web")
+    assert other("ps", "-q").out.split() == [other_web] and app("ps", "-q").out.split() == [web]
+    assert "hello" not in other("logs").out
+
     ls = app("ls", "-a").out.splitlines()
     assert ls[0].split() == ["NAME", "STATUS", "CONFIG", "FILES"]
     assert ls[1].split() == [name, "exited(1),", "running(1)", str(app.file)]
+    assert ls[2].split() == [f"{name}x", "running(1)", str(other.file)]
     assert json.loads(app("ls", "--format", "json").out) == [
-        {"Name": name, "Status": "running(1)", "ConfigFiles": str(app.file)}
+        {"Name": name, "Status": "running(1)", "ConfigFiles": str(app.file)},
+        {"Name": f"{name}x", "Status": "running(1)", "ConfigFiles": str(other.file)},
     ]
-    assert app("ls", "-q", "--filter", f"name={name[:5]}").out == f"{name}\n"
+    assert app("ls", "-q", "--filter", f"name={name}$").out == f"{name}\n"
     assert app("ls", "-q", "--filter", "name=^nomatch$").out == ""
 
     images = app("images").out.splitlines()
