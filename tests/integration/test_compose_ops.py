@@ -249,6 +249,18 @@ def test_exec_run_cp_and_wait(app_factory: Factory, tmp_path: Path) -> None:
     assert app.backend.get_container("custom-run").record.id == cid
     entry = app.proc("run", "--rm", "-T", "--entrypoint", "echo", "web", "via", "entrypoint")
     assert entry.stdout == b"via entrypoint\n"
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "note").write_text("from the host\n")
+    mounted = app.proc(
+        "run", "--rm", "-T", "-v", f"{shared}:/mnt:ro", "-u", "nobody", "-w", "/mnt", "web",
+        "sh", "-c", "cat note; pwd; id -u",
+    )  # fmt: skip
+    assert mounted.stdout == b"from the host\n/mnt\n65534\n", mounted.stderr
+    published = app.proc("run", "-d", "-p", "127.0.0.1::80", "web", "sleep", "30").stdout.decode().strip()
+    bindings = app.backend.published_ports(published)
+    assert [(b.container_port, b.host_ip) for b in bindings] == [(80, "127.0.0.1")]
+    assert app.backend.published_ports(cid) == []  # (the service publishes nothing without -p)
 
     source = tmp_path / "in.txt"
     source.write_text("copied in\n")
