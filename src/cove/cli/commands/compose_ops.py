@@ -501,7 +501,7 @@ def cmd_images(cli: Cli, args: argparse.Namespace) -> int:
         repository, tag = _image_parts(c.record.image_ref)
         image_id, size, created, platform = c.record.image_id, 0, None, ""
         with contextlib.suppress(CoveError):  # (removed since: what the container knows)
-            details = backend.image_details(c.record.image_id)
+            details = backend.inspect_image(c.record.image_id)
             image_id, size = str(details.id), details.size
             created = timestamp(details.config.get("created")) or None
             os_name, arch = details.config.get("os", ""), details.config.get("architecture", "")
