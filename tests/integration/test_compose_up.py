@@ -6,10 +6,17 @@ stopping them is quick without an init."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import textwrap
+import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import CoveRunner, Result
 from tests.helpers.containers import wait_until
@@ -497,4 +504,115 @@ def test_secrets_are_in_the_container_with_their_owner_and_mode_before_it_starts
     app = f"{c.name}-app-1"
     wait_until(lambda: c.containers()[app]["state"] == "exited")
     assert cove_busybox("logs", app).out.splitlines() == ["1000:1001 440", "s3cret"]
+    c("down")
+
+
+# -- attached up ----------------------------------------------------------------------------------
+
+
+def test_attached_up_prints_each_services_log_and_returns_when_all_exited(
+    cove_busybox: CoveRunner, tmp_path: Path
+) -> None:
+    c = compose(
+        cove_busybox,
+        tmp_path,
+        """
+        services:
+          one: {image: busybox, command: ["sh", "-c", "sleep 0.3; echo hello from one"]}
+          two: {image: busybox, command: ["sh", "-c", "sleep 0.3; echo hello from two; exit 2"]}
+        """,
+    )
+    up = c("up")
+    assert up.rc == 0
+    assert "Attaching to one-1, two-1" in up.out
+    assert "one-1  | hello from one" in up.out
+    assert "two-1  | hello from two" in up.out
+    assert "two-1 exited with code 2" in up.out
+    c("down")
+
+
+def test_exit_code_from_stops_the_rest_and_exits_with_that_services_code(
+    cove_busybox: CoveRunner, tmp_path: Path
+) -> None:
+    c = compose(
+        cove_busybox,
+        tmp_path,
+        f"""
+        services:
+          server: {{image: busybox, command: {LIVES}}}
+          tests: {{image: busybox, command: ["sh", "-c", "sleep 0.3; echo failing; exit 3"]}}
+        """,
+    )
+    up = c("up", "--exit-code-from", "tests", check=False)
+    assert up.rc == 3
+    assert "Aborting on container exit..." in up.err
+    assert c.containers()[f"{c.name}-server-1"]["state"] == "exited"
+    c("down")
+
+
+def test_ctrl_c_stops_an_attached_up_gracefully(cove_busybox: CoveRunner, tmp_path: Path) -> None:
+    c = compose(cove_busybox, tmp_path, f"services: {{web: {{image: busybox, command: {LIVES}}}}}\n")
+    proc = cove_busybox.popen(
+        "compose", "-f", str(c.file), "-p", c.name, "up", stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        wait_until(lambda: c.containers().get(f"{c.name}-web-1", {}).get("state") == "running", timeout=30)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err.decode()
+    assert "Gracefully Stopping... press Ctrl+C again to force" in err.decode()
+    assert c.containers()[f"{c.name}-web-1"]["state"] == "exited"
+    c("down")
+
+
+def test_attached_up_of_containers_already_done_prints_their_logs_and_ends(
+    cove_busybox: CoveRunner, tmp_path: Path
+) -> None:
+    c = compose(
+        cove_busybox, tmp_path, 'services: {once: {image: busybox, command: ["echo", "done once"]}}\n'
+    )
+    c("up", "-d")
+    wait_until(lambda: c.containers()[f"{c.name}-once-1"]["state"] == "exited")
+    up = c("up", "--no-recreate")
+    assert "once-1  | done once" in up.out
+    c("down")
+
+
+@pytest.fixture(params=["0", "1"], ids=["own-process", "command-server"])
+def either(request: pytest.FixtureRequest, cove_busybox: CoveRunner) -> Iterator[CoveRunner]:
+    """The store, its commands run by themselves or by a command server."""
+    cove = cove_busybox
+    cove.env["COVE_COMMAND_SERVER"] = request.param
+    if request.param == "0":
+        yield cove
+        return
+    cove.proc("version")  # (starts the server in the background)
+    wait_until(lambda: bool(list(cove.runtime_dir.glob("cmd-*.sock"))), timeout=30)
+    yield cove
+    for path in cove.runtime_dir.glob("cmd-*.pid"):
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(path.read_text()), signal.SIGTERM)
+
+
+def test_ctrl_c_stops_an_attached_up_and_a_second_one_kills(either: CoveRunner, tmp_path: Path) -> None:
+    # (a container that ignores SIGTERM: the first Ctrl-C's stop waits, the second kills it)
+    c = compose(either, tmp_path, 'services: {web: {image: busybox, command: ["sleep", "600"]}}\n')
+    proc = either.popen(
+        "compose", "-f", str(c.file), "-p", c.name, "up", stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        wait_until(lambda: c.containers().get(f"{c.name}-web-1", {}).get("state") == "running", timeout=30)
+        time.sleep(0.3)  # (attached)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err.decode()
+    assert "Gracefully Stopping... press Ctrl+C again to force" in err.decode()
+    assert f"Container {c.name}-web-1  Killed" in err.decode()
+    assert c.containers()[f"{c.name}-web-1"]["state"] == "exited"
     c("down")
