@@ -147,6 +147,7 @@ def ps_row(
     row: dict[str, Any] = {
         "Command": json.dumps(command, ensure_ascii=False),
         "CreatedAt": _go_time(summary.created),
+        "Engine": summary.labels.get("com.docker.compose.engine", ""),
         "ExitCode": summary.exit_code,
         "Health": summary.health,
         "ID": summary.id[:12] if truncate else summary.id,
