@@ -35,6 +35,7 @@ from cove.cli.main import main
         (["up", "-d", "nope"], "no such service: nope"),
         (["up", "--exit-code-from", "nope"], "no such service: nope"),
         (["create", "--scale", "nope=2"], "no such service: nope"),
+        (["up", "--attach", "nope"], "cannot attach to services not included in up: nope"),
     ],
 )
 def test_bad_flags_are_one_line_and_exit_1(tmp_path: Path, argv: list[str], message: str) -> None:

@@ -181,6 +181,13 @@ def cmd_up(cli: Cli, args: argparse.Namespace) -> int:
     project = _load_for(cli, args, request)
     if args.exit_code_from and args.exit_code_from not in project.services:
         raise InvalidArgument(f"no such service: {args.exit_code_from}")
+    if args.attach:
+        from cove.compose.plan import Options, targets
+
+        included = targets(project, Options(services=tuple(args.services), no_deps=args.no_deps))
+        outside = [s for s in args.attach if s not in included]
+        if outside:
+            raise InvalidArgument(f"cannot attach to services not included in up: {', '.join(outside)}")
     engine = backend(cli)
     progress = _progress(cli)
     try:
