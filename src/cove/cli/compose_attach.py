@@ -26,6 +26,28 @@ def _attached_services(args: argparse.Namespace, project: Project) -> list[str]:
 def attached(
     cli: Cli, args: argparse.Namespace, engine: EngineBackend, project: Project, result: UpResult
 ) -> int:
+    try:
+        return _follow(cli, args, engine, project, result)
+    except KeyboardInterrupt:
+        return interrupted(cli, args, engine, project, list(result.containers))
+
+
+def interrupted(
+    cli: Cli, args: argparse.Namespace, engine: EngineBackend, project: Project, services: list[str]
+) -> int:
+    """Ctrl-C of an attached ``up`` (while it follows the logs, or still starting): stop the
+    project's services gracefully; a second Ctrl-C kills them."""
+    try:
+        cli.err.write("Gracefully Stopping... press Ctrl+C again to force\n")
+        _stop(cli, engine, project, services, args.timeout)
+    except KeyboardInterrupt:
+        _kill(cli, engine, project, services)
+    return exitcodes.INTERRUPTED
+
+
+def _follow(
+    cli: Cli, args: argparse.Namespace, engine: EngineBackend, project: Project, result: UpResult
+) -> int:
     from cove.cli.compose_logs import LogPrinter
     from cove.compose.logstream import EXIT, LogStream, display_name, project_containers
 
@@ -50,40 +72,28 @@ def attached(
         if live
         else LogStream(engine, first)
     )
-    stopping = list(result.containers)
-
-    def stop(words: str) -> None:
-        cli.err.write(words + "\n")
-        _stop(cli, engine, project, stopping, args.timeout)
-
     try:
-        try:
-            for line in stream:
-                printer.write(line)
-                if line.stream != EXIT:
-                    continue
-                if "(restarting)" in line.text or line.container_id not in live:
-                    continue  # (restarting, or one that had exited before: not news)
-                live.discard(line.container_id)
-                if args.exit_code_from and line.service == args.exit_code_from and code == exitcodes.OK:
+        for line in stream:
+            printer.write(line)
+            if line.stream != EXIT:
+                continue
+            if "(restarting)" in line.text or line.container_id not in live:
+                continue  # (restarting, or one that had exited before: not news)
+            live.discard(line.container_id)
+            if args.exit_code_from and line.service == args.exit_code_from and code == exitcodes.OK:
+                code = line.exit_code or 0
+            if abort and not (only_failures and line.exit_code == 0):
+                if not args.exit_code_from:
                     code = line.exit_code or 0
-                if abort and not (only_failures and line.exit_code == 0):
-                    if not args.exit_code_from:
-                        code = line.exit_code or 0
-                    stream.close()
-                    stop("Aborting on container exit...")
-                    break
-                live &= {c.record.id for c in discover()}  # (the ones gone meanwhile)
-                if not live:
-                    break
-        finally:
-            stream.close()
-    except KeyboardInterrupt:
-        try:
-            stop("Gracefully Stopping... press Ctrl+C again to force")
-        except KeyboardInterrupt:
-            _kill(cli, engine, project, stopping)
-        return exitcodes.INTERRUPTED
+                stream.close()
+                cli.err.write("Aborting on container exit...\n")
+                _stop(cli, engine, project, list(result.containers), args.timeout)
+                break
+            live &= {c.record.id for c in discover()}  # (the ones gone meanwhile)
+            if not live:
+                break
+    finally:
+        stream.close()
     return code
 
 

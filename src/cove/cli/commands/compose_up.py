@@ -192,6 +192,13 @@ def cmd_up(cli: Cli, args: argparse.Namespace) -> int:
     progress = _progress(cli)
     try:
         result = lifecycle.up(engine, project, request, progress, every_service=_every_service(cli, args))
+    except KeyboardInterrupt:
+        if args.detach or args.no_start:
+            raise
+        progress.close()  # (Ctrl-C while an attached up starts: stopped as once it follows)
+        from cove.cli.compose_attach import interrupted
+
+        return interrupted(cli, args, engine, project, list(args.services))
     finally:
         progress.close()
     if args.detach or args.no_start:
