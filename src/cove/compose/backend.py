@@ -13,7 +13,7 @@ compose's own (labels, names: ``cove.compose.names``).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 if TYPE_CHECKING:
     from cove.engine.containers.model import Container
@@ -113,6 +113,27 @@ class EngineBackend(Protocol):
     # -- the lifecycle verbs up and down need beyond these (restart, pause, wait...) ---------
 
     # -- exec, copying files, processes and ports (the commands on running containers) -------
+
+    def copy_to_container(self, ref: str, path: str, archive: BinaryIO) -> None:
+        """Unpack a tar stream into directory ``path`` of the container, through the engine's
+        safe helpers (owners and modes as the archive says; missing parents made)."""
+        ...
+
+    def run_in_container(
+        self,
+        ref: str,
+        argv: list[str],
+        *,
+        env: list[str] | None = None,
+        user: str | None = None,
+        workdir: str | None = None,
+        privileged: bool = False,
+        stdout: int = 1,
+        stderr: int = 2,
+    ) -> int:
+        """Run a command in a running container to its end (no stdin, output to these
+        descriptors): its exit code."""
+        ...
 
     # -- images: build, pull, push, remove --------------------------------------------------
 

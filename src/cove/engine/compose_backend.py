@@ -4,7 +4,7 @@ hands one compose verb to the engine's services in this process."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from cove.errors import ImageNotFound
 
@@ -125,6 +125,34 @@ class LocalBackend:
     # -- the lifecycle verbs up and down need beyond these (restart, pause, wait...) ---------
 
     # -- exec, copying files, processes and ports (the commands on running containers) -------
+
+    def copy_to_container(self, ref: str, path: str, archive: BinaryIO) -> None:
+        self.engine.container_io.copy_to(ref, path, archive)
+
+    def run_in_container(
+        self,
+        ref: str,
+        argv: list[str],
+        *,
+        env: list[str] | None = None,
+        user: str | None = None,
+        workdir: str | None = None,
+        privileged: bool = False,
+        stdout: int = 1,
+        stderr: int = 2,
+    ) -> int:
+        session = self.engine.container_io.exec(
+            ref,
+            argv,
+            env=env,
+            user=user,
+            workdir=workdir,
+            privileged=privileged,
+            stdout=stdout,
+            stderr=stderr,
+        )
+        assert session is not None  # not detached
+        return session.wait()
 
     # -- images: build, pull, push, remove --------------------------------------------------
 

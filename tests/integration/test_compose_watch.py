@@ -1,0 +1,167 @@
+"""`cove compose watch --no-up` for real: a busybox service's container gets the files saved under
+its develop.watch paths (within a second), loses the deleted ones, never gets the ignored ones,
+and is restarted by sync+restart."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from cove.compose.convert import service_container
+from cove.compose.loader import load_project
+from cove.compose.options import ProjectOptions
+from cove.engine.compose_backend import LocalBackend
+from cove.errors import Conflict
+from cove.policies import PullPolicy
+from tests.conftest import CoveRunner
+
+DEADLINE = 5.0  # seconds: generous; the measured latency is printed
+
+COMPOSE = """
+name: {name}
+services:
+  web:
+    image: busybox
+    network_mode: none
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"]
+    develop:
+      watch:
+        - action: sync
+          path: ./src
+          target: /app
+          ignore: ["*.tmp"]
+        - action: sync+restart
+          path: ./conf
+          target: /etc/web
+"""
+
+
+def wait_for(check: Callable[[], bool], what: str, deadline: float = DEADLINE) -> float:
+    """Seconds until ``check()`` held (polled); fails naming ``what`` at the deadline."""
+    start = time.monotonic()
+    while not check():
+        if time.monotonic() - start > deadline:
+            raise AssertionError(f"not within {deadline} s: {what}")
+        time.sleep(0.02)
+    return time.monotonic() - start
+
+
+class Lines:
+    """A process's output lines, read as they come."""
+
+    def __init__(self, stream: object) -> None:
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream: object) -> None:
+        for raw in iter(stream.readline, b""):  # type: ignore[attr-defined]
+            self._queue.put(raw.decode(errors="replace").rstrip("\n"))
+
+    def has(self, line: str) -> bool:
+        while not self._queue.empty():
+            self.lines.append(self._queue.get())
+        return line in self.lines
+
+
+@pytest.fixture
+def watched(
+    cove_busybox: CoveRunner, tmp_path: Path
+) -> Iterator[tuple[LocalBackend, str, Path, subprocess.Popen[bytes], Lines]]:
+    directory = tmp_path / "app"
+    (directory / "src").mkdir(parents=True)
+    (directory / "conf").mkdir()
+    (directory / "compose.yaml").write_text(
+        COMPOSE.format(name=f"watch{os.getpid()}{tmp_path.name[-6:]}".lower())
+    )
+    project = load_project(ProjectOptions(working_dir=str(directory), environ={}))
+    engine = cove_busybox.engine()
+    backend = LocalBackend(engine)
+    made = service_container(project, project.services["web"], 1)
+    ref = backend.create_container(made.config, made.name, pull=PullPolicy.NEVER).record.id
+    backend.start_container(ref)
+    proc = cove_busybox.popen(
+        "compose", "watch", "--no-up", cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    out = Lines(proc.stdout)
+    try:
+        wait_for(lambda: out.has("Watch enabled") or proc.poll() is not None, "watch started", 30)
+        assert proc.poll() is None, proc.stderr.read().decode()  # type: ignore[union-attr]
+        yield backend, ref, directory, proc, out
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+        for stream in (proc.stdout, proc.stderr):
+            stream.close()  # type: ignore[union-attr]
+        engine.close()
+
+
+PAUSED = "(paused)"
+
+
+def cat(backend: LocalBackend, ref: str, path: str) -> str | None:
+    """The file's text in the container, None when there is no such file (PAUSED: the engine
+    pauses the container while it copies files in, as Docker does for cp)."""
+    read, write = os.pipe()
+    try:
+        with open(os.devnull, "wb") as devnull:
+            code = backend.run_in_container(ref, ["cat", path], stdout=write, stderr=devnull.fileno())
+    except Conflict:
+        os.close(read)
+        return PAUSED
+    finally:
+        os.close(write)
+    with os.fdopen(read, "rb") as f:
+        data = f.read()
+    return data.decode() if code == 0 else None
+
+
+def test_saved_files_land_deleted_ones_go_and_ignored_ones_stay_out(watched, capsys) -> None:  # type: ignore[no-untyped-def]
+    backend, ref, directory, proc, out = watched
+    page = directory / "src" / "index.html"
+    start = time.monotonic()
+    page.write_text("<h1>one</h1>")
+    wait_for(lambda: cat(backend, ref, "/app/index.html") == "<h1>one</h1>", "the new file synced")
+    first = time.monotonic() - start
+    start = time.monotonic()
+    page.write_text("<h1>two</h1>")  # saving again: the new content replaces the old
+    wait_for(lambda: cat(backend, ref, "/app/index.html") == "<h1>two</h1>", "the changed file synced")
+    second = time.monotonic() - start
+    with capsys.disabled():
+        print(f"\ncompose watch: a saved file was in the container after {first:.2f} s and {second:.2f} s")
+    assert (
+        wait_for(lambda: out.has('Syncing service "web" after 1 changes were detected'), "the sync line") >= 0
+    )
+
+    (directory / "src" / "deep" / "er").mkdir(parents=True)  # a directory made while watching
+    (directory / "src" / "deep" / "er" / "f.txt").write_text("deep")
+    (directory / "src" / "scratch.tmp").write_text("ignored")
+    wait_for(lambda: cat(backend, ref, "/app/deep/er/f.txt") == "deep", "a file of a new directory synced")
+    assert cat(backend, ref, "/app/scratch.tmp") is None
+
+    page.unlink()
+    wait_for(lambda: cat(backend, ref, "/app/index.html") is None, "the deleted file removed")
+    assert cat(backend, ref, "/app/deep/er/f.txt") == "deep"
+
+    os.kill(proc.pid, signal.SIGINT)  # Ctrl-C ends it
+    assert proc.wait(timeout=10) == 130
+
+
+def test_sync_restart_syncs_then_restarts(watched) -> None:  # type: ignore[no-untyped-def]
+    backend, ref, directory, _proc, out = watched
+    before = backend.get_container(ref).status.started_at
+    (directory / "conf" / "web.conf").write_text("port=80")
+    wait_for(lambda: backend.get_container(ref).status.started_at != before, "the container restarted", 15)
+    wait_for(lambda: backend.get_container(ref).status.running, "the container running again")
+    assert cat(backend, ref, "/etc/web/web.conf") == "port=80"
+    wait_for(lambda: out.has('service(s) ["web"] restarted'), "the restart line")
+    assert out.has('Syncing service "web" after 1 changes were detected')
