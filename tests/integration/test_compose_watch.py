@@ -19,6 +19,7 @@ from cove.compose.convert import service_container
 from cove.compose.loader import load_project
 from cove.compose.options import ProjectOptions
 from cove.engine.compose_backend import LocalBackend
+from cove.engine.containers.model import ContainerStartError
 from cove.errors import Conflict
 from cove.policies import PullPolicy
 from tests.conftest import CoveRunner
@@ -37,7 +38,7 @@ services:
         - action: sync
           path: ./src
           target: /app
-          ignore: ["*.tmp"]
+          ignore: ["**/*.tmp"]
         - action: sync+restart
           path: ./conf
           target: /etc/web
@@ -105,24 +106,27 @@ def watched(
         engine.close()
 
 
-PAUSED = "(paused)"
-
-
 def cat(backend: LocalBackend, ref: str, path: str) -> str | None:
-    """The file's text in the container, None when there is no such file (PAUSED: the engine
-    pauses the container while it copies files in, as Docker does for cp)."""
-    read, write = os.pipe()
-    try:
-        with open(os.devnull, "wb") as devnull:
-            code = backend.run_in_container(ref, ["cat", path], stdout=write, stderr=devnull.fileno())
-    except Conflict:
-        os.close(read)
-        return PAUSED
-    finally:
-        os.close(write)
-    with os.fdopen(read, "rb") as f:
-        data = f.read()
-    return data.decode() if code == 0 else None
+    """The file's text in the container, None when there is no such file. (The engine pauses
+    the container while it copies files in, as Docker does for cp: an exec meeting that pause
+    is tried again.)"""
+    end = time.monotonic() + DEADLINE
+    while True:
+        read, write = os.pipe()
+        try:
+            with open(os.devnull, "wb") as devnull:
+                code = backend.run_in_container(ref, ["cat", path], stdout=write, stderr=devnull.fileno())
+        except (Conflict, ContainerStartError) as e:
+            os.close(read)
+            if "paused" not in str(e) or time.monotonic() > end:
+                raise
+            time.sleep(0.01)
+            continue
+        finally:
+            os.close(write)
+        with os.fdopen(read, "rb") as f:
+            data = f.read()
+        return data.decode() if code == 0 else None
 
 
 def test_saved_files_land_deleted_ones_go_and_ignored_ones_stay_out(watched, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -144,9 +148,11 @@ def test_saved_files_land_deleted_ones_go_and_ignored_ones_stay_out(watched, cap
 
     (directory / "src" / "deep" / "er").mkdir(parents=True)  # a directory made while watching
     (directory / "src" / "deep" / "er" / "f.txt").write_text("deep")
+    (directory / "src" / "deep" / "er" / "also.tmp").write_text("ignored")
     (directory / "src" / "scratch.tmp").write_text("ignored")
     wait_for(lambda: cat(backend, ref, "/app/deep/er/f.txt") == "deep", "a file of a new directory synced")
     assert cat(backend, ref, "/app/scratch.tmp") is None
+    assert cat(backend, ref, "/app/deep/er/also.tmp") is None  # ignored inside a new directory too
 
     page.unlink()
     wait_for(lambda: cat(backend, ref, "/app/index.html") is None, "the deleted file removed")

@@ -150,3 +150,11 @@ def test_close_releases_the_descriptor_and_is_idempotent(tmp_path: Path) -> None
     with pytest.raises(OSError):
         os.fstat(fd)
     assert watcher.watched == 0
+
+
+def test_a_root_that_is_a_link_to_a_directory_is_watched_through_it(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to("real")
+    with TreeWatcher([tmp_path / "link"]) as watcher:
+        (tmp_path / "real" / "f").write_text("x")
+        assert str(tmp_path / "link" / "f") in changes(watcher, {str(tmp_path / "link" / "f")})

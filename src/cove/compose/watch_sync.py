@@ -6,11 +6,10 @@ helpers resolve every path inside the container), the ones that are gone are rem
 from __future__ import annotations
 
 import os
-import posixpath
 import stat
 import tarfile
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING
 
 from cove.compose import names
@@ -42,28 +41,19 @@ def _owner(container: Container) -> tuple[int, int]:
     return 0, 0
 
 
-def _entries(mapping: PathMapping) -> Iterator[tuple[str, str]]:
-    """(host path, name in the tar) for a mapping: a directory with everything under it."""
-    assert mapping.container_path is not None
-    top = mapping.container_path.strip("/")
-    yield mapping.host_path, top
-    if os.path.isdir(mapping.host_path) and not os.path.islink(mapping.host_path):
-        for directory, dirs, files in os.walk(mapping.host_path):
-            dirs.sort()
-            rel_dir = os.path.relpath(directory, mapping.host_path)
-            for name in (*dirs, *sorted(files)):
-                rel = name if rel_dir == "." else posixpath.join(rel_dir, name)
-                yield os.path.join(directory, name), posixpath.join(top, rel)
-
-
 def write_tar(out: IO[bytes], mappings: Sequence[PathMapping], owner: tuple[int, int] = (0, 0)) -> int:
     """A tar of the mappings' host files at their container paths (relative to ``/``); later
-    entries for the same name win. The number of entries written."""
+    entries for the same name win. The number of entries written.
+
+    A directory is its own entry only, not what it holds: the watcher reports each file of a
+    new directory by itself, so that every file goes through the rules' ignores (Docker
+    Compose copies a new directory whole, ignored files included)."""
     entries: dict[str, str] = {}
     for mapping in mappings:
-        for host, name in _entries(mapping):
-            entries.pop(name, None)
-            entries[name] = host
+        assert mapping.container_path is not None
+        name = mapping.container_path.strip("/")
+        entries.pop(name, None)
+        entries[name] = mapping.host_path
     written = 0
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name, host in entries.items():

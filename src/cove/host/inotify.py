@@ -152,8 +152,10 @@ class TreeWatcher:
                     errno.ENOSPC,
                     f"watching {directory}: more than {self.max_directories} directories to watch",
                 )
+            # A root may be a link to its directory; nothing under it is followed.
+            follow = 0 if directory in self.roots else IN_DONT_FOLLOW
             wd = libc().inotify_add_watch(
-                self.fd, os.fsencode(directory), TREE_EVENTS | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK
+                self.fd, os.fsencode(directory), TREE_EVENTS | IN_ONLYDIR | IN_EXCL_UNLINK | follow
             )
             if wd < 0:
                 code = ctypes.get_errno()
@@ -175,7 +177,7 @@ class TreeWatcher:
             for entry in entries:
                 path = os.path.join(directory, entry.name)
                 try:
-                    is_dir = entry.is_dir(follow_symlinks=False)
+                    is_dir = entry.is_dir(follow_symlinks=path in self.roots)
                 except OSError:
                     continue
                 if is_dir:

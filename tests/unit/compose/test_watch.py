@@ -10,6 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from cove.cli.app import Cli
+from cove.cli.main import main
 from cove.compose.errors import ComposeError
 from cove.compose.loader import load_project
 from cove.compose.model import Hook, WatchAction
@@ -182,14 +184,17 @@ def test_the_tar_holds_files_at_their_container_paths(tmp_path: Path) -> None:
     out = io.BytesIO()
     mappings = [
         PathMapping(str(tmp_path / "one"), "/app/one"),
-        PathMapping(str(tmp_path / "d"), "/app/d"),
+        PathMapping(str(tmp_path / "d"), "/app/d"),  # the directory only: its files come by themselves
+        PathMapping(str(tmp_path / "d" / "sub" / "f"), "/app/d/sub/f"),
+        PathMapping(str(tmp_path / "d" / "link"), "/app/d/link"),
         PathMapping(str(tmp_path / "gone"), "/app/gone"),
+        PathMapping(str(tmp_path / "one"), "/app/one"),  # twice: once in the tar
     ]
-    assert write_tar(out, mappings, owner=(1000, 1000)) == 5
+    assert write_tar(out, mappings, owner=(1000, 1000)) == 4
     out.seek(0)
     with tarfile.open(fileobj=out) as tar:
         members = {m.name: m for m in tar.getmembers()}
-        assert sorted(members) == ["app/d", "app/d/link", "app/d/sub", "app/d/sub/f", "app/one"]
+        assert sorted(members) == ["app/d", "app/d/link", "app/d/sub/f", "app/one"]
         assert tar.extractfile("app/d/sub/f").read() == b"deep"  # type: ignore[union-attr]
         assert members["app/d/link"].issym() and members["app/d/link"].linkname == "sub/f"
         assert {(m.uid, m.gid) for m in members.values()} == {(1000, 1000)}
@@ -356,3 +361,14 @@ def test_initial_sync_copies_what_the_rule_watches_but_its_ignores(tmp_path: Pat
     s, _ = session(tmp_path)
     s.initial_sync()
     assert s.backend.copied == {"etc/web/a.conf": b"a"}  # include "*.conf" is relative to the rule's path
+
+
+def test_the_command_refuses_a_project_without_develop_before_opening_the_engine(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text("services: {web: {image: busybox}}")
+    out, err = io.StringIO(), io.StringIO()
+    code = main(
+        ["compose", "-f", str(tmp_path / "compose.yaml"), "watch", "--no-up"],
+        cli=Cli(stdout=out, stderr=err, env={}),
+    )
+    assert code == 1
+    assert "none of the selected services is configured for watch" in err.getvalue()

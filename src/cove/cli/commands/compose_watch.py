@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from cove.cli import exitcodes
 from cove.cli.parser import GoBool
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from cove.cli.app import Cli
+    from cove.compose.backend import EngineBackend
 
 
 def register(group: Any) -> None:
@@ -20,7 +23,6 @@ def register(group: Any) -> None:
     p.add_argument("--no-up", action="store_true", help="Do not build & start services before watching")
     p.add_argument("--prune", action=GoBool, default=True, help="Prune dangling images on rebuild")
     p.add_argument("--quiet", action="store_true", help="hide build output")
-    p.add_argument("--dry-run", action="store_true", help="Execute command in dry run mode")
     p.set_defaults(handler=cmd_watch)
 
 
@@ -32,6 +34,22 @@ def _writer(stream: TextIO, prefix: str = "") -> Any:
     return write
 
 
+class _Lazy:
+    """The engine backend, made on first use."""
+
+    def __init__(self, make: Callable[[], EngineBackend]) -> None:
+        self._make = make
+        self._made: EngineBackend | None = None
+
+    def made(self) -> EngineBackend:
+        if self._made is None:
+            self._made = self._make()
+        return self._made
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.made(), name)
+
+
 def cmd_watch(cli: Cli, args: argparse.Namespace) -> int:
     import signal
     import threading
@@ -40,7 +58,9 @@ def cmd_watch(cli: Cli, args: argparse.Namespace) -> int:
     from cove.compose.watch_session import Session
 
     project = load(cli, args, args.services)
-    engine = backend(cli)
+    # The engine is opened when the watch starts: bad input fails without it.
+    lazy = _Lazy(lambda: backend(cli))
+    engine = cast("EngineBackend", lazy)
     if not args.no_up:
         # `watch` brings the project up first (Docker Compose's up: build, create, start).
         from cove.errors import Unavailable
@@ -56,13 +76,12 @@ def cmd_watch(cli: Cli, args: argparse.Namespace) -> int:
         log=_writer(cli.out),
         warn=_writer(cli.err, "WARN[0000] "),
     )
-    if args.dry_run:
-        return exitcodes.OK
     if threading.current_thread() is threading.main_thread():
         # SIGTERM ends the watch as Ctrl-C does (Docker Compose cancels on both).
         def interrupted(_signum: int, _frame: object) -> None:
             raise KeyboardInterrupt
 
         signal.signal(signal.SIGTERM, interrupted)
+    lazy.made()  # opened before watching, so that the first sync does not wait for it
     session.run()
     return exitcodes.OK
