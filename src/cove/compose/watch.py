@@ -20,14 +20,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
 from cove.compose.errors import ComposeError
-from cove.compose.model import Hook, Service, WatchAction, WatchRule
+from cove.compose.model import Hook, MountType, Service, WatchAction, WatchRule
+from cove.engine.dockerignore import Matcher, parse
 from cove.errors import CoveError
-
-if TYPE_CHECKING:
-    from cove.engine.dockerignore import Matcher
 
 # Seconds without a new change before a batch is handled (Docker Compose waits 500 ms; shorter
 # here so that a saved file is in the container well within a second), and the longest a batch
@@ -56,10 +53,8 @@ class Patterns:
     matches when it or one of its parents does; a path outside the root never does)."""
 
     def __init__(self, root: str, patterns: Iterable[str]) -> None:
-        from cove.engine.dockerignore import Matcher, parse  # noqa: PLC0415 - only watch needs it
-
         self.root = os.path.abspath(root)
-        self.matcher: Matcher = Matcher(parse(patterns))
+        self.matcher = Matcher(parse(patterns))
 
     def __bool__(self) -> bool:
         return bool(self.matcher.patterns)
@@ -174,8 +169,6 @@ def check_service(service: Service, *, build: bool = True) -> None:
 
 def bind_mounted(path: str, service: Service) -> bool:
     """Is ``path`` inside one of the service's bind mounts? (Then syncing it is pointless.)"""
-    from cove.compose.model import MountType  # noqa: PLC0415
-
     for mount in service.volumes:
         if mount.type is MountType.BIND and mount.source:
             source = mount.source.rstrip("/") or "/"
