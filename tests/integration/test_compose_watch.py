@@ -42,6 +42,13 @@ services:
         - action: sync+restart
           path: ./conf
           target: /etc/web
+          initial_sync: true
+        - action: sync+exec
+          path: ./hooks
+          target: /hooks
+          exec:
+            command: ["sh", "-c", "echo $$GREETING > /hooks/ran"]
+            environment: [GREETING=hello]
 """
 
 
@@ -80,6 +87,8 @@ def watched(
     directory = tmp_path / "app"
     (directory / "src").mkdir(parents=True)
     (directory / "conf").mkdir()
+    (directory / "hooks").mkdir()
+    (directory / "conf" / "early.conf").write_text("there before the watch")
     (directory / "compose.yaml").write_text(
         COMPOSE.format(name=f"watch{os.getpid()}{tmp_path.name[-6:]}".lower())
     )
@@ -164,6 +173,9 @@ def test_saved_files_land_deleted_ones_go_and_ignored_ones_stay_out(watched, cap
 
 def test_sync_restart_syncs_then_restarts(watched) -> None:  # type: ignore[no-untyped-def]
     backend, ref, directory, _proc, out = watched
+    assert (
+        cat(backend, ref, "/etc/web/early.conf") == "there before the watch"
+    )  # initial_sync, before watching
     before = backend.get_container(ref).status.started_at
     (directory / "conf" / "web.conf").write_text("port=80")
     wait_for(lambda: backend.get_container(ref).status.started_at != before, "the container restarted", 15)
@@ -171,3 +183,11 @@ def test_sync_restart_syncs_then_restarts(watched) -> None:  # type: ignore[no-u
     assert cat(backend, ref, "/etc/web/web.conf") == "port=80"
     wait_for(lambda: out.has('service(s) ["web"] restarted'), "the restart line")
     assert out.has('Syncing service "web" after 1 changes were detected')
+
+
+def test_sync_exec_runs_its_command_after_the_sync(watched) -> None:  # type: ignore[no-untyped-def]
+    backend, ref, directory, _proc, _out = watched
+    assert cat(backend, ref, "/hooks/ran") is None
+    (directory / "hooks" / "late.sh").write_text("new")
+    wait_for(lambda: cat(backend, ref, "/hooks/ran") == "hello\n", "the command ran")
+    assert cat(backend, ref, "/hooks/late.sh") == "new"
