@@ -6,6 +6,7 @@ helpers resolve every path inside the container), the ones that are gone are rem
 from __future__ import annotations
 
 import os
+import posixpath
 import stat
 import tarfile
 import tempfile
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from cove.engine.containers.model import Container
 
 SPOOL_IN_MEMORY = 8 << 20  # bytes of tar kept in memory before it spills to a temporary file
+WHITEOUT = ".wh."
 
 
 def service_containers(
@@ -52,6 +54,8 @@ def write_tar(out: IO[bytes], mappings: Sequence[PathMapping], owner: tuple[int,
     for mapping in mappings:
         assert mapping.container_path is not None
         name = mapping.container_path.strip("/")
+        if posixpath.basename(name).startswith(WHITEOUT):
+            continue  # the engine's unpacking would take it for a deletion of its namesake
         entries.pop(name, None)
         entries[name] = mapping.host_path
     written = 0

@@ -189,6 +189,7 @@ def test_the_tar_holds_files_at_their_container_paths(tmp_path: Path) -> None:
         PathMapping(str(tmp_path / "d" / "link"), "/app/d/link"),
         PathMapping(str(tmp_path / "gone"), "/app/gone"),
         PathMapping(str(tmp_path / "one"), "/app/one"),  # twice: once in the tar
+        PathMapping(str(tmp_path / "one"), "/app/.wh.one"),  # never a layer's whiteout
     ]
     assert write_tar(out, mappings, owner=(1000, 1000)) == 4
     out.seek(0)
