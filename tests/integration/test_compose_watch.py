@@ -124,7 +124,7 @@ def cat(backend: LocalBackend, ref: str, path: str) -> str | None:
         read, write = os.pipe()
         try:
             with open(os.devnull, "wb") as devnull:
-                code = backend.run_in_container(ref, ["cat", path], stdout=write, stderr=devnull.fileno())
+                code = backend.exec_process(ref, ["cat", path], stdout=write, stderr=devnull.fileno())
         except (Conflict, ContainerStartError) as e:
             os.close(read)
             if "paused" not in str(e) or time.monotonic() > end:

@@ -179,7 +179,7 @@ class Session:
     def _exec(self, service: str, hook: Hook) -> None:
         env = [f"{k}={v}" for k, v in hook.environment.items() if v is not None]
         for container in service_containers(self.backend, self.project.name, service, all=False):
-            code = self.backend.run_in_container(
+            code = self.backend.exec_process(
                 container.record.id,
                 list(hook.command),
                 env=env,

@@ -124,7 +124,7 @@ class Syncer:
             try:
                 if gone and container.status.running:
                     with open(os.devnull, "wb") as devnull:
-                        code = self.backend.run_in_container(
+                        code = self.backend.exec_process(
                             ref, ["rm", "-rf", *gone], stdout=devnull.fileno(), stderr=devnull.fileno()
                         )
                     if code != 0:
@@ -133,7 +133,7 @@ class Syncer:
                     with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
                         write_tar(spool, existing, _owner(container))
                         spool.seek(0)
-                        self.backend.copy_to_container(ref, "/", spool)  # type: ignore[arg-type]
+                        self.backend.copy_to(ref, "/", spool)  # type: ignore[arg-type]
             except (CoveError, OSError) as e:  # one container's failure does not stop the others
                 errors.append(f"copying files to {container.record.name}: {e}")
         if errors:

@@ -220,14 +220,14 @@ class RecordingBackend:
         self.calls.append(("list", tuple(filters["label"]), all))
         return [c for c in self.containers if all or c.status.running]
 
-    def copy_to_container(self, ref, path, archive):  # type: ignore[no-untyped-def]
+    def copy_to(self, ref, path, archive):  # type: ignore[no-untyped-def]
         with tarfile.open(fileobj=io.BytesIO(archive.read())) as tar:
             for m in tar.getmembers():
                 f = tar.extractfile(m)
                 self.copied[m.name] = f.read() if f else b""
         self.calls.append(("copy", ref, path))
 
-    def run_in_container(self, ref, argv, **kw):  # type: ignore[no-untyped-def]
+    def exec_process(self, ref, argv, **kw):  # type: ignore[no-untyped-def]
         self.calls.append(("run", ref, tuple(argv), kw.get("user"), tuple(kw.get("env") or ())))
         return self.exit_code
 

@@ -1,0 +1,121 @@
+"""``compose run``: a one-off container of a service, ``<project>-<service>-run-<12 hex>``, with
+the label ``com.docker.compose.oneoff=True`` and the command line's overrides.
+
+Docker Compose's rules: the service's container as ``up`` would make it, then the command,
+entrypoint, user, working directory, environment, labels, volumes and terminal of the command
+line; no restart policy; the service's published ports only with ``--service-ports`` (or
+those ``-p`` gives); the container is never scaled or recreated by ``up`` (the one-off label
+keeps it out of the service's containers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from cove.compose import names
+from cove.compose.convert import ServiceContainer, service_container
+from cove.compose.errors import ComposeError
+from cove.engine.requests import VOLUME, MountSpec, PortSpec, RestartPolicy
+from cove.errors import AlreadyExists, NotFound
+
+if TYPE_CHECKING:
+    from cove.compose.backend import EngineBackend
+    from cove.compose.model import Project, Service
+
+SLUG = names.PREFIX + "slug"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the command line changes of the service's container."""
+
+    command: tuple[str, ...] | None = None  # None: the service's
+    entrypoint: tuple[str, ...] | None = None
+    env: tuple[str, ...] = ()  # KEY=VALUE (KEY alone: unset in the container's)
+    volumes: tuple[MountSpec, ...] = ()
+    publish: tuple[PortSpec, ...] = ()
+    service_ports: bool = False
+    user: str | None = None
+    workdir: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    name: str | None = None
+    tty: bool = False
+    stdin: bool = False
+    remove: bool = False
+
+
+def new_slug() -> str:
+    """Docker Compose's one-off slug: 64 random hex digits (12 of them name the container)."""
+    return secrets.token_hex(32)
+
+
+def oneoff_container(project: Project, service: Service, options: RunOptions, slug: str) -> ServiceContainer:
+    """The one-off container to create (pure)."""
+    if options.service_ports and options.publish:
+        raise ComposeError("--service-ports and --publish are incompatible")
+    base = service_container(
+        project, service, 1, oneoff=True, slug=slug[:12], extra_labels={SLUG: slug, **options.labels}
+    )
+    config = base.config
+    env = _merged_env(config.env, options.env)
+    # Mounts named again on the command line replace the service's at the same target.
+    targets = {m.target for m in options.volumes}
+    mounts = [m for m in config.mounts if m.target not in targets] + [
+        _project_volume(project, m) for m in options.volumes
+    ]
+    config = replace(
+        config,
+        cmd=list(options.command) if options.command is not None else config.cmd,
+        entrypoint=list(options.entrypoint) if options.entrypoint is not None else config.entrypoint,
+        env=env,
+        mounts=mounts,
+        publish=list(config.publish) if options.service_ports else list(options.publish),
+        user=options.user or config.user,
+        workdir=options.workdir or config.workdir,
+        tty=options.tty,
+        open_stdin=options.stdin,
+        stdin_once=options.stdin,
+        restart=RestartPolicy(),
+        auto_remove=options.remove,
+    )
+    name = options.name or names.container_name(project.name, service.name, 1, oneoff=True, slug=slug[:12])
+    return replace(base, name=name, config=config)
+
+
+def _merged_env(base: Sequence[str], extra: Sequence[str]) -> list[str]:
+    merged = {e.partition("=")[0]: e for e in base}
+    for item in extra:
+        merged[item.partition("=")[0]] = item
+    return list(merged.values())
+
+
+def _project_volume(project: Project, mount: MountSpec) -> MountSpec:
+    """``-v data:/x`` names the project's volume ``data`` when it declares one."""
+    if mount.type == VOLUME and mount.source in project.volumes:
+        return replace(mount, source=project.volumes[mount.source].name)
+    return mount
+
+
+def ensure_networks(backend: EngineBackend, project: Project, services: Sequence[str]) -> None:
+    """The declared networks ``services`` join, made when missing (with the project's labels);
+    an external one must exist."""
+    used = {n.name for s in services for n in project.services[s].networks}
+    for key, network in project.networks.items():
+        if key not in used:
+            continue
+        try:
+            backend.get_network(network.name)
+            continue
+        except NotFound:
+            if network.external:
+                raise ComposeError(
+                    f"network {network.name} declared as external, but could not be found"
+                ) from None
+        labels = {k: v or "" for k, v in network.labels.items()}
+        labels.update({names.PROJECT: project.name, names.NETWORK: key, names.VERSION: names.COMPOSE_VERSION})
+        with contextlib.suppress(AlreadyExists):  # (another command made it meanwhile)
+            backend.create_network(network.name, driver=network.driver or "bridge", labels=labels)
