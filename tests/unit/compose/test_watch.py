@@ -373,3 +373,29 @@ def test_the_command_refuses_a_project_without_develop_before_opening_the_engine
     )
     assert code == 1
     assert "none of the selected services is configured for watch" in err.getvalue()
+
+
+def test_prune_removes_the_project_s_dangling_images_but_the_new_ones(tmp_path: Path) -> None:
+    from cove.compose.watch_rebuild import ProjectRebuilder  # noqa: PLC0415 - imports the images module
+    from cove.errors import Conflict  # noqa: PLC0415
+
+    class Images:
+        def __init__(self) -> None:
+            self.filters: list[dict] = []
+            self.removed: list[str] = []
+
+        def list_images(self, filters):  # type: ignore[no-untyped-def]
+            self.filters.append(dict(filters))
+            return [SimpleNamespace(id=i) for i in ("sha256:old", "sha256:new", "sha256:used")]
+
+        def remove_image(self, name, *, force=False):  # type: ignore[no-untyped-def]
+            if name == "sha256:used":
+                raise Conflict("image is in use by a container")
+            self.removed.append(name)
+
+    backend = Images()
+    ProjectRebuilder(
+        backend, project(tmp_path, "services: {web: {build: .}}"), lambda s: None
+    ).prune_dangling(["sha256:new"])
+    assert backend.filters == [{"label": ["com.docker.compose.project=app"], "dangling": ["true"]}]
+    assert backend.removed == ["sha256:old"]
