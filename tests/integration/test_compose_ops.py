@@ -217,6 +217,12 @@ def test_exec_run_cp_and_wait(app_factory: Factory, tmp_path: Path) -> None:
         "  job:\n"
         "    image: busybox\n"
         "    command: sh -c 'while [ ! -e /tmp/go ]; do sleep 0.05; done; exit 5'\n"
+        "  tool:\n"
+        "    image: busybox\n"
+        "    secrets: [{source: token, uid: '1000', mode: 0400}]\n"
+        "secrets:\n"
+        "  token:\n"
+        "    file: ./token.txt\n"
     )
     app.start("web")
     job = app.start("job")
@@ -261,6 +267,10 @@ def test_exec_run_cp_and_wait(app_factory: Factory, tmp_path: Path) -> None:
     bindings = app.backend.published_ports(published)
     assert [(b.container_port, b.host_ip) for b in bindings] == [(80, "127.0.0.1")]
     assert app.backend.published_ports(cid) == []  # (the service publishes nothing without -p)
+
+    (app.file.parent / "token.txt").write_text("s3cret")
+    secret = app.proc("run", "--rm", "-T", "tool", "stat", "-c", "%u %a %n", "/run/secrets/token")
+    assert secret.stdout == b"1000 400 /run/secrets/token\n", secret.stderr
 
     source = tmp_path / "in.txt"
     source.write_text("copied in\n")

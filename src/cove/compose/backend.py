@@ -13,6 +13,7 @@ compose's own (labels, names: ``cove.compose.names``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
@@ -118,6 +119,17 @@ class EngineBackend(Protocol):
 
     # -- the lifecycle verbs up and down need beyond these (restart, pause, wait...) ---------
 
+    def restart_container(self, ref: str, *, timeout: int | None = None) -> Container: ...
+
+    def pause_container(self, ref: str) -> None: ...
+
+    def unpause_container(self, ref: str) -> None: ...
+
+    def project_lock(self, project: str) -> AbstractContextManager[None]:
+        """Held while ``up`` or ``down`` changes the project, so that two at once do not both
+        create its containers (the second waits, then finds the first's work done)."""
+        ...
+
     # -- exec, copying files, processes and ports (the commands on running containers) -------
 
     def exec_process(
@@ -177,10 +189,6 @@ class EngineBackend(Protocol):
 
     def container_details(self, ref: str) -> ContainerDetails:
         """What inspect shows: the command, mounts, networks and ports among it."""
-        ...
-
-    def image_details(self, ref: str) -> ImageDetails:
-        """The local image ``ref`` (a name or an ID): its ID, tags, size and config."""
         ...
 
     # -- images: build, pull, push, remove --------------------------------------------------

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from cove.compose import names
 from cove.compose.convert import ServiceContainer, service_container
+from cove.compose.convert_mounts import MountsOf
 from cove.compose.errors import ComposeError
 from cove.engine.requests import VOLUME, MountSpec, PortSpec, RestartPolicy
 from cove.errors import AlreadyExists, NotFound
@@ -46,6 +47,7 @@ class RunOptions:
     tty: bool = False
     stdin: bool = False
     remove: bool = False
+    use_aliases: bool = False  # --use-aliases: the networks know it by its service's name too
 
 
 def new_slug() -> str:
@@ -53,12 +55,30 @@ def new_slug() -> str:
     return secrets.token_hex(32)
 
 
-def oneoff_container(project: Project, service: Service, options: RunOptions, slug: str) -> ServiceContainer:
-    """The one-off container to create (pure)."""
+def oneoff_container(
+    project: Project,
+    service: Service,
+    options: RunOptions,
+    slug: str,
+    *,
+    image: str | None = None,
+    mounts_of: MountsOf | None = None,
+) -> ServiceContainer:
+    """The one-off container to create (pure, but for ``mounts_of``: another container's
+    mounts, for ``volumes_from``); ``image``: the image to run when not the service's."""
     if options.service_ports and options.publish:
         raise ComposeError("--service-ports and --publish are incompatible")
     base = service_container(
-        project, service, 1, oneoff=True, slug=slug[:12], extra_labels={SLUG: slug, **options.labels}
+        project,
+        service,
+        1,
+        image=image,
+        oneoff=True,
+        slug=slug[:12],
+        extra_labels={SLUG: slug, **options.labels},
+        mounts_of=mounts_of,
+        use_aliases=options.use_aliases,
+        container_name=options.name,
     )
     config = base.config
     env = _merged_env(config.env, options.env)
@@ -82,8 +102,7 @@ def oneoff_container(project: Project, service: Service, options: RunOptions, sl
         restart=RestartPolicy(),
         auto_remove=options.remove,
     )
-    name = options.name or names.container_name(project.name, service.name, 1, oneoff=True, slug=slug[:12])
-    return replace(base, name=name, config=config)
+    return replace(base, config=config)
 
 
 def _merged_env(base: Sequence[str], extra: Sequence[str]) -> list[str]:

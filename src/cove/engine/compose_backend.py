@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -131,6 +132,26 @@ class LocalBackend:
 
     # -- the lifecycle verbs up and down need beyond these (restart, pause, wait...) ---------
 
+    def restart_container(self, ref: str, *, timeout: int | None = None) -> Container:
+        return self.engine.containers.restart(ref, timeout=timeout)
+
+    def pause_container(self, ref: str) -> None:
+        self.engine.containers.pause(ref)
+
+    def unpause_container(self, ref: str) -> None:
+        self.engine.containers.unpause(ref)
+
+    def project_lock(self, project: str) -> AbstractContextManager[None]:
+        import re
+
+        from cove.host.locks import FileLock
+
+        # (a flock: released by the kernel if cove dies, kill -9 included; a project's name is
+        # Docker Compose's [a-z0-9][a-z0-9_-]*, a safe file name, which is checked all the same)
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", project):
+            raise ValueError(f"invalid project name: {project!r}")
+        return FileLock(self.engine.store.root / "locks" / f"compose-{project}.lock").exclusive()
+
     # -- exec, copying files, processes and ports (the commands on running containers) -------
 
     def exec_process(
@@ -185,9 +206,6 @@ class LocalBackend:
 
     def container_details(self, ref: str) -> ContainerDetails:
         return self.engine.containers.details(ref)
-
-    def image_details(self, ref: str) -> ImageDetails:
-        return self.engine.images.inspect(ref)
 
     # -- images: build, pull, push, remove --------------------------------------------------
     # Logins are the user's, from DOCKER_CONFIG or ~/.docker, as `cove pull` reads them.

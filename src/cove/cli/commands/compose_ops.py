@@ -323,16 +323,35 @@ def cmd_exec(cli: Cli, args: argparse.Namespace) -> int:
 # --- run --------------------------------------------------------------------------------------
 
 
-def start_dependencies(cli: Cli, backend: EngineBackend, project: Project, service: str) -> None:
+def _report(cli: Cli, quiet: bool = False) -> Any:
+    """Progress on stderr, as the lifecycle commands print it."""
+    from cove.cli.commands.compose_images import plain_report
+    from cove.compose.progress import no_report
+
+    return no_report if quiet else plain_report(cli.err)
+
+
+def start_dependencies(
+    cli: Cli, backend: EngineBackend, project: Project, service: str, args: argparse.Namespace
+) -> None:
     """``run`` without ``--no-deps``: the service's dependencies up, as ``up`` starts them.
     (The seam for the executor of ``up``; until it is there, a run starts no dependency.)"""
 
 
-def prepare_project(cli: Cli, backend: EngineBackend, project: Project, service: str) -> None:
-    """What a one-off container needs of the project before it is created: its networks."""
+def prepare_project(
+    cli: Cli, backend: EngineBackend, project: Project, service: str, args: argparse.Namespace
+) -> str:
+    """What a one-off container needs of the project before it is created: its networks, and
+    its image (pulled or built as ``up`` would); the image reference to run."""
+    from cove.compose.images import ensure_images
     from cove.compose.oneoff import ensure_networks
 
     ensure_networks(backend, project, [service])
+    pull = None if args.pull in (None, "policy") else args.pull
+    build = True if args.build else None
+    return ensure_images(
+        backend, project, [service], pull=pull, build=build, report=_report(cli, args.quiet_pull)
+    )[service]
 
 
 def _split_words(text: str) -> tuple[str, ...]:
@@ -348,7 +367,8 @@ def cmd_run(cli: Cli, args: argparse.Namespace) -> int:
     from cove.cli.attach import StreamCut, stream
     from cove.cli.container_options import environment, parse_volume
     from cove.compose.oneoff import RunOptions, new_slug, oneoff_container
-    from cove.engine.requests import PullPolicy, parse_publish
+    from cove.compose.secrets import inject, service_files
+    from cove.engine.requests import parse_publish
 
     if args.service_ports and args.publish:
         raise UsageError("--service-ports and --publish are incompatible", "cove compose run")
@@ -364,8 +384,8 @@ def cmd_run(cli: Cli, args: argparse.Namespace) -> int:
     service = project.services[args.service]
     backend = _backend(cli)
     if not args.no_deps:
-        start_dependencies(cli, backend, project, args.service)
-    prepare_project(cli, backend, project, args.service)
+        start_dependencies(cli, backend, project, args.service, args)
+    image = prepare_project(cli, backend, project, args.service, args)
     tty = not args.no_tty and _is_terminal(0) and _is_terminal(1)
     interactive = args.interactive and not args.detach
     options = RunOptions(
@@ -382,13 +402,21 @@ def cmd_run(cli: Cli, args: argparse.Namespace) -> int:
         tty=tty,
         stdin=interactive,
         remove=args.rm,
+        use_aliases=args.use_aliases,
     )
-    one = oneoff_container(project, service, options, new_slug())
-    created = backend.create_container(one.config, one.name, pull=PullPolicy.MISSING)
+
+    def mounts_of(ref: str) -> list[Any]:
+        return list(backend.get_container(ref).record.config.mounts)
+
+    one = oneoff_container(project, service, options, new_slug(), image=image, mounts_of=mounts_of)
+    for warning in one.warnings:
+        cli.err.write(f"WARN[0000] service {service.name}: {warning}\n")
+    created = backend.create_container(one.config, one.name, pull=one.pull)
     cid = created.record.id
     try:
         for more in one.more_networks:
             backend.connect_container(more.network, cid, aliases=list(more.aliases), ip=more.ipv4_address)
+        inject(backend, cid, service_files(project, service))
     except CoveError:
         with contextlib.suppress(CoveError):
             backend.remove_container(cid, force=True)
@@ -501,7 +529,7 @@ def cmd_images(cli: Cli, args: argparse.Namespace) -> int:
         repository, tag = _image_parts(c.record.image_ref)
         image_id, size, created, platform = c.record.image_id, 0, None, ""
         with contextlib.suppress(CoveError):  # (removed since: what the container knows)
-            details = backend.image_details(c.record.image_id)
+            details = backend.inspect_image(c.record.image_id)
             image_id, size = str(details.id), details.size
             created = timestamp(details.config.get("created")) or None
             os_name, arch = details.config.get("os", ""), details.config.get("architecture", "")
@@ -854,8 +882,10 @@ def register(group: Any) -> None:
     p.add_argument("-u", "--user", help="run as this user")
     p.add_argument("-w", "--workdir", help="working directory inside the container")
     p.add_argument("-l", "--label", action="append", default=[], help="add or override a label")
-    p.add_argument("--pull", default="policy", help="(accepted) pull the image before running")
-    p.add_argument("--quiet-pull", action="store_true", help="(accepted) pull without printing progress")
+    p.add_argument("--pull", default="policy", help="pull the image before running: always, missing, never")
+    p.add_argument("--quiet-pull", action="store_true", help="pull without printing progress")
+    p.add_argument("--build", action="store_true", help="build the image before starting the container")
+    p.add_argument("--use-aliases", action="store_true", help="the networks know it by its service's name")
     p.add_argument("service", metavar="SERVICE")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
     p.set_defaults(handler=cmd_run)
