@@ -20,7 +20,7 @@ from cove.compose.loader import load_project
 from cove.compose.options import ProjectOptions
 from cove.engine.compose_backend import LocalBackend
 from cove.engine.containers.model import ContainerStartError
-from cove.errors import Conflict
+from cove.errors import Conflict, CoveError
 from cove.policies import PullPolicy
 from tests.conftest import CoveRunner
 
@@ -191,3 +191,62 @@ def test_sync_exec_runs_its_command_after_the_sync(watched) -> None:  # type: ig
     (directory / "hooks" / "late.sh").write_text("new")
     wait_for(lambda: cat(backend, ref, "/hooks/ran") == "hello\n", "the command ran")
     assert cat(backend, ref, "/hooks/late.sh") == "new"
+
+
+REBUILD = """
+name: {name}
+services:
+  app:
+    build: .
+    network_mode: none
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"]
+    develop:
+      watch:
+        - action: rebuild
+          path: ./version
+"""
+
+
+def test_watch_brings_the_project_up_and_rebuild_recreates_from_the_new_image(
+    cove_busybox: CoveRunner, tmp_path: Path
+) -> None:
+    from cove.compose.names import project_filter  # noqa: PLC0415
+
+    directory = tmp_path / "app"
+    directory.mkdir()
+    name = f"rebuild{os.getpid()}{tmp_path.name[-6:]}".lower()
+    (directory / "compose.yaml").write_text(REBUILD.format(name=name))
+    (directory / "Dockerfile").write_text("FROM busybox\nCOPY version /version\n")
+    (directory / "version").write_text("1")
+    engine = cove_busybox.engine()
+    backend = LocalBackend(engine)
+    proc = cove_busybox.popen(
+        "compose", "watch", cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    out = Lines(proc.stdout)
+
+    def running_version() -> str | None:
+        found = [c for c in backend.list_containers(project_filter(name, service="app")) if c.status.running]
+        try:
+            return cat(backend, found[0].record.id, "/version") if len(found) == 1 else None
+        except CoveError:  # being recreated meanwhile
+            return None
+
+    try:
+        wait_for(lambda: out.has("Watch enabled") or proc.poll() is not None, "watch started (after up)", 120)
+        assert proc.poll() is None, proc.stderr.read().decode()  # type: ignore[union-attr]
+        assert running_version() == "1"  # built and started by watch's up
+        (first,) = backend.list_containers(project_filter(name, service="app"))
+        (directory / "version").write_text("2")
+        wait_for(lambda: out.has('service(s) ["app"] successfully built'), "the rebuild", 120)
+        wait_for(lambda: running_version() == "2", "the container recreated from the new image", 60)
+        assert out.has('Rebuilding service(s) ["app"] after changes were detected...')
+        (now,) = backend.list_containers(project_filter(name, service="app"))
+        assert now.record.id != first.record.id
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+        for stream in (proc.stdout, proc.stderr):
+            stream.close()  # type: ignore[union-attr]
+        engine.close()

@@ -1,6 +1,7 @@
 """The rebuild action of `compose watch`, as Docker Compose does it: build the services' images
 (only theirs, not their dependencies'), prune the project's images that the build left dangling
-(``--prune``), then recreate the services' containers from the new images and start them."""
+(``--prune``), then recreate the services' containers from the new images and start them (up's
+own plan and executor, forced for those services only)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from cove.compose import names
+from cove.compose import lifecycle, names
 from cove.compose.images import build_services
 from cove.compose.model import Project
+from cove.compose.plan import Recreate
 from cove.compose.progress import Report, no_report
 from cove.errors import CoveError
 
@@ -24,7 +26,7 @@ class ProjectRebuilder:
         self,
         backend: EngineBackend,
         project: Project,
-        recreate: Callable[[Sequence[str]], None],
+        recreate: Callable[[Sequence[str]], None] | None = None,
         *,
         prune: bool = True,
         report: Report = no_report,
@@ -46,7 +48,13 @@ class ProjectRebuilder:
             self.prune_dangling(built.values())
 
     def recreate(self, services: Sequence[str]) -> None:
-        self._recreate(services)
+        if self._recreate is not None:
+            self._recreate(services)
+            return
+        request = lifecycle.UpRequest(
+            services=tuple(services), no_deps=True, recreate=Recreate.FORCE, build=False
+        )
+        lifecycle.up(self.backend, self.project, request, self.report)
 
     def prune_dangling(self, keep: Iterable[str]) -> None:
         """Remove the project's dangling images (what a rebuild untagged) but ``keep``; one still

@@ -172,9 +172,7 @@ class Session:
     def _restart(self, service: Service) -> None:
         timeout = int(service.stop_grace_period) if service.stop_grace_period is not None else None
         for container in service_containers(self.backend, self.project.name, service.name):
-            if container.status.running:
-                self.backend.stop_container(container.record.id, timeout=timeout)
-            self.backend.start_container(container.record.id)
+            self.backend.restart_container(container.record.id, timeout=timeout)
 
     def _exec(self, service: str, hook: Hook) -> None:
         env = [f"{k}={v}" for k, v in hook.environment.items() if v is not None]

@@ -231,11 +231,8 @@ class RecordingBackend:
         self.calls.append(("run", ref, tuple(argv), kw.get("user"), tuple(kw.get("env") or ())))
         return self.exit_code
 
-    def stop_container(self, ref, *, timeout=None):  # type: ignore[no-untyped-def]
-        self.calls.append(("stop", ref))
-
-    def start_container(self, ref):  # type: ignore[no-untyped-def]
-        self.calls.append(("start", ref))
+    def restart_container(self, ref, *, timeout=None):  # type: ignore[no-untyped-def]
+        self.calls.append(("restart", ref))
 
 
 def session(tmp_path: Path, text: str = WEB, backend: RecordingBackend | None = None, **kw):  # type: ignore[no-untyped-def]
@@ -288,7 +285,7 @@ def test_sync_restart_restarts_and_sync_exec_runs_its_command_once(tmp_path: Pat
         [str(tmp_path / "conf" / "a.conf"), str(tmp_path / "hooks" / "1"), str(tmp_path / "hooks" / "2")]
     )
     kinds = [c[0] for c in s.backend.calls if c[0] != "list"]
-    assert kinds == ["copy", "stop", "start", "run"]  # sync, then restart, then the command
+    assert kinds == ["copy", "restart", "run"]  # sync, then restart, then the command
     assert ("run", "c1", ("touch", "/ran"), "root", ("A=1",)) in s.backend.calls
     assert lines == ['Syncing service "web" after 3 changes were detected', 'service(s) ["web"] restarted']
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from cove.cli.app import Cli
     from cove.compose.backend import EngineBackend
+    from cove.compose.model import Project
 
 
 def register(group: Any) -> None:
@@ -50,29 +51,53 @@ class _Lazy:
         return getattr(self.made(), name)
 
 
+def with_build_policy(project: Project) -> Project:
+    """Services with a build and a develop section are always built by watch's up (Docker
+    Compose gives them the build pull policy)."""
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    from cove.compose.model import PullPolicy
+
+    services = {
+        name: replace(s, pull_policy=PullPolicy.BUILD) if s.build is not None and s.develop is not None else s
+        for name, s in project.services.items()
+    }
+    return replace(project, services=MappingProxyType(services))
+
+
 def cmd_watch(cli: Cli, args: argparse.Namespace) -> int:
     import signal
     import threading
 
     from cove.cli.commands.compose import backend, load
+    from cove.cli.commands.compose_images import _build_log
+    from cove.cli.compose_progress import ComposeProgress
+    from cove.compose.watch_rebuild import ProjectRebuilder
     from cove.compose.watch_session import Session
 
-    project = load(cli, args, args.services)
-    # The engine is opened when the watch starts: bad input fails without it.
+    project = with_build_policy(load(cli, args, args.services))
+    # The engine is opened once the project is checked: bad input fails without it.
     lazy = _Lazy(lambda: backend(cli))
     engine = cast("EngineBackend", lazy)
-    if not args.no_up:
-        # `watch` brings the project up first (Docker Compose's up: build, create, start).
-        from cove.errors import Unavailable
 
-        raise Unavailable(
-            "compose watch needs --no-up here: start the project with `cove compose up -d` first"
-        )
+    def quiet(_event: object) -> None:
+        pass
+
+    # A rebuild's progress is plain lines among the watch's own (Docker Compose's plain mode).
+    report = quiet if args.quiet else ComposeProgress(cli.err, tty=False)
+    rebuilder = ProjectRebuilder(
+        engine,
+        project,
+        prune=args.prune,
+        report=report,
+        build_log=None if args.quiet else _build_log(cli.err),
+    )
     session = Session(
         project,
         engine,
         services=args.services,
-        rebuilder=None,
+        rebuilder=rebuilder,
         log=_writer(cli.out),
         warn=_writer(cli.err, "WARN[0000] "),
     )
@@ -82,6 +107,26 @@ def cmd_watch(cli: Cli, args: argparse.Namespace) -> int:
             raise KeyboardInterrupt
 
         signal.signal(signal.SIGTERM, interrupted)
+    if not args.no_up:
+        up(lazy.made(), project, args.services, quiet if args.quiet else None, cli)
     lazy.made()  # opened before watching, so that the first sync does not wait for it
     session.run()
     return exitcodes.OK
+
+
+def up(engine: EngineBackend, project: Project, services: list[str], report: Any, cli: Cli) -> None:
+    """Build and start the services before watching, as Docker Compose's watch does: like
+    ``up -d`` but for containers of the services' dependencies, which are not recreated."""
+    from cove.cli.compose_progress import ComposeProgress
+    from cove.compose import lifecycle
+    from cove.compose.plan import Recreate
+
+    request = lifecycle.UpRequest(
+        services=tuple(services), recreate=Recreate.DIVERGED, recreate_dependencies=Recreate.NEVER
+    )
+    progress = ComposeProgress(cli.err) if report is None else None
+    try:
+        lifecycle.up(engine, project, request, progress or report)
+    finally:
+        if progress is not None:
+            progress.close()
