@@ -282,13 +282,17 @@ def test_exec_run_cp_and_wait(app_factory: Factory, tmp_path: Path) -> None:
     bad = app("cp", "nosuch:/x", str(out), check=False)
     assert bad.rc == 1 and 'no container found for service "nosuch"' in bad.err
 
-    waiting = app.popen("wait", "job")
+    for detached_one in (cid, published):  # (busybox sleeping as PID 1 would take down's 10 s)
+        app.backend.remove_container(detached_one, force=True)
+    waiting = app.popen("wait", "--down-project", "job")
     app.closing.append(waiting)
     time.sleep(0.3)  # (it waits whether or not this sleep is long enough: the job waits for /tmp/go)
     assert app.proc("exec", "-T", "job", "touch", "/tmp/go").returncode == 0
     out_bytes, err_bytes = waiting.communicate(timeout=30)
     assert waiting.returncode == 5, err_bytes
     assert out_bytes.decode() == f'container "{job}" exited with status code 5\n'
+    assert app.backend.list_containers(names.project_filter(name), all=True) == []  # --down-project
+    assert app.backend.list_networks(names.project_filter(name)) == []
 
 
 def test_logs_follow_takes_new_containers_and_ends_when_all_exited(
@@ -389,3 +393,47 @@ def test_exec_and_run_on_a_terminal_and_with_piped_input(app_factory: Factory, t
         finally:
             os.close(master)
     assert app.backend.list_containers(names.project_filter(name, oneoff="True"), all=True) == []
+
+
+def test_run_starts_its_dependencies_and_waits_for_their_conditions(
+    app_factory: Factory, tmp_path: Path
+) -> None:
+    name = project_name(tmp_path)
+    app: App = app_factory(
+        f"name: {name}\n"
+        "services:\n"
+        "  db:\n"
+        "    image: busybox\n"
+        "    command: sleep 60\n"
+        "    init: true\n"
+        "    healthcheck: {test: [CMD, 'true'], interval: 30s, start_period: 10s, start_interval: 0.2s}\n"
+        "  migrate:\n"
+        "    image: busybox\n"
+        "    command: sh -c 'sleep 0.3; exit 0'\n"
+        "  broken:\n"
+        "    image: busybox\n"
+        "    command: sh -c 'exit 4'\n"
+        "  web:\n"
+        "    image: busybox\n"
+        "    depends_on:\n"
+        "      db: {condition: service_healthy}\n"
+        "      migrate: {condition: service_completed_successfully}\n"
+        "  bad:\n"
+        "    image: busybox\n"
+        "    depends_on: {broken: {condition: service_completed_successfully}}\n"
+    )
+    alone = app.proc("run", "--rm", "-T", "--no-deps", "web", "echo", "alone")
+    assert alone.returncode == 0 and alone.stdout == b"alone\n"
+    assert app("ps", "-a", "-q").out == ""  # --no-deps: nothing else made
+
+    ran = app.proc("run", "--rm", "-T", "web", "echo", "after deps")
+    assert ran.returncode == 0 and ran.stdout == b"after deps\n", ran.stderr
+    states = {c.record.config.labels[names.SERVICE]: c.status for c in app.backend.list_containers(
+        names.project_filter(name), all=True)}  # fmt: skip
+    assert states["db"].health is not None and states["db"].health.status.value == "healthy"
+    assert states["migrate"].status.value == "exited" and states["migrate"].exit_code == 0
+    assert "web" not in states  # (the one-off is gone, and run made no service container)
+
+    failed = app.proc("run", "--rm", "-T", "bad", "echo", "never")
+    assert failed.returncode == 1 and failed.stdout == b""
+    assert b'service "broken" didn\'t complete successfully: exit 4' in failed.stderr

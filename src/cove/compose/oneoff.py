@@ -10,8 +10,8 @@ keeps it out of the service's containers).
 
 from __future__ import annotations
 
-import contextlib
 import secrets
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -20,8 +20,11 @@ from cove.compose import names
 from cove.compose.convert import ServiceContainer, service_container
 from cove.compose.convert_mounts import MountsOf
 from cove.compose.errors import ComposeError
+from cove.compose.model import Condition, Dependency
+from cove.compose.progress import Event, Kind, Phase, Report
+from cove.compose.state import Observed
+from cove.engine.container_types import HealthStatus, Status
 from cove.engine.requests import VOLUME, MountSpec, PortSpec, RestartPolicy
-from cove.errors import AlreadyExists, NotFound
 
 if TYPE_CHECKING:
     from cove.compose.backend import EngineBackend
@@ -119,22 +122,71 @@ def _project_volume(project: Project, mount: MountSpec) -> MountSpec:
     return mount
 
 
-def ensure_networks(backend: EngineBackend, project: Project, services: Sequence[str]) -> None:
-    """The declared networks ``services`` join, made when missing (with the project's labels);
-    an external one must exist."""
-    used = {n.name for s in services for n in project.services[s].networks}
-    for key, network in project.networks.items():
-        if key not in used:
-            continue
-        try:
-            backend.get_network(network.name)
-            continue
-        except NotFound:
-            if network.external:
-                raise ComposeError(
-                    f"network {network.name} declared as external, but could not be found"
-                ) from None
-        labels = {k: v or "" for k, v in network.labels.items()}
-        labels.update({names.PROJECT: project.name, names.NETWORK: key, names.VERSION: names.COMPOSE_VERSION})
-        with contextlib.suppress(AlreadyExists):  # (another command made it meanwhile)
-            backend.create_network(network.name, driver=network.driver or "bridge", labels=labels)
+def dependency_services(project: Project, service: Service) -> list[str]:
+    """The services ``run`` brings up first: the service's dependencies the project enables (a
+    missing one that is not ``required`` is left out, as Docker Compose does)."""
+    return [d.service for d in service.depends_on if d.service in project.services]
+
+
+def wait_dependencies(
+    backend: EngineBackend,
+    service: Service,
+    ids: Mapping[str, Sequence[str]],
+    report: Report,
+    *,
+    poll: float = 0.05,
+    timeout: float | None = None,
+) -> None:
+    """Until each dependency of ``service`` meets its ``depends_on`` condition (healthy, or
+    exited 0), as ``up`` waits before it starts a dependent; ComposeError naming the one that
+    failed. ``ids``: the dependencies' containers (what ``up`` made or kept)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    waiting = [
+        (d, cid)
+        for d in service.depends_on
+        if d.condition is not Condition.STARTED
+        for cid in ids.get(d.service, ())
+    ]
+    said: set[str] = set()
+    while waiting:
+        left = []
+        for dep, cid in waiting:
+            c = Observed.of(backend.get_container(cid))
+            if c.name not in said:
+                said.add(c.name)
+                report(Event(Kind.CONTAINER, c.name, "Waiting", Phase.WORKING))
+            if _met(dep, c):
+                report(
+                    Event(
+                        Kind.CONTAINER, c.name, "Healthy" if dep.condition is Condition.HEALTHY else "Exited"
+                    )
+                )
+            else:
+                left.append((dep, cid))
+        waiting = left
+        if waiting:
+            if deadline is not None and time.monotonic() > deadline:
+                raise ComposeError(f"dependencies of {service.name} not ready after {timeout:g}s")
+            time.sleep(poll)
+
+
+def _met(dep: Dependency, c: Observed) -> bool:
+    """Whether ``c`` meets ``dep``'s condition yet; ComposeError when it never will."""
+    stopped = c.status in (Status.EXITED, Status.DEAD)
+    if dep.condition is Condition.HEALTHY:
+        if c.health is HealthStatus.HEALTHY:
+            return True
+        if stopped:
+            raise ComposeError(f"dependency failed to start: container {c.name} exited ({c.exit_code})")
+        if c.health is HealthStatus.UNHEALTHY:
+            raise ComposeError(f"dependency failed to start: container {c.name} is unhealthy")
+        if c.health is None and c.running:
+            raise ComposeError(
+                f"dependency failed to start: container {c.name} has no healthcheck configured"
+            )
+        return False
+    if not stopped:
+        return False
+    if c.exit_code != 0:
+        raise ComposeError(f'service "{dep.service}" didn\'t complete successfully: exit {c.exit_code}')
+    return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,18 @@ from cove.compose import names
 from cove.compose.errors import ComposeError
 from cove.compose.loader import load_project
 from cove.compose.model import Project
-from cove.compose.oneoff import SLUG, RunOptions, new_slug, oneoff_container
+from cove.compose.oneoff import (
+    SLUG,
+    RunOptions,
+    dependency_services,
+    new_slug,
+    oneoff_container,
+    wait_dependencies,
+)
 from cove.compose.options import ProjectOptions
+from cove.engine.container_types import HealthStatus, Status
 from cove.engine.requests import VOLUME, MountSpec, PortSpec
+from tests.unit.compose.fakes import FakeBackend, container
 
 
 def project(tmp_path: Path, text: str) -> Project:
@@ -76,3 +86,65 @@ def test_ports_only_with_service_ports_or_publish(tmp_path: Path) -> None:
     assert oneoff_container(p, web, RunOptions(publish=(spec,)), "a" * 64).config.publish == [spec]
     with pytest.raises(ComposeError, match="--service-ports and --publish are incompatible"):
         oneoff_container(p, web, RunOptions(publish=(spec,), service_ports=True), "a" * 64)
+
+
+DEPS = (
+    "name: app\n"
+    "services:\n"
+    "  db: {image: busybox}\n"
+    "  job: {image: busybox}\n"
+    "  web:\n"
+    "    image: busybox\n"
+    "    depends_on:\n"
+    "      db: {condition: service_healthy}\n"
+    "      job: {condition: service_completed_successfully}\n"
+)
+
+
+def test_dependencies_are_waited_on_for_their_conditions(tmp_path: Path) -> None:
+    p = project(tmp_path, DEPS)
+    web = p.services["web"]
+    assert dependency_services(p, web) == ["db", "job"]
+    db = container("app", "db", health=HealthStatus.STARTING)
+    job = container("app", "job")
+    backend = FakeBackend(db, job)
+    looks = {"n": 0}
+    plain_get = backend.get_container
+
+    def get_container(ref: str) -> object:
+        looks["n"] += 1
+        if looks["n"] == 5:  # after a few looks, both get where they were going
+            backend.add(container("app", "db", health=HealthStatus.HEALTHY))
+            backend.finish(job.record.id, 0)
+        return plain_get(ref)
+
+    backend.get_container = get_container  # type: ignore[method-assign,assignment]
+    events: list[str] = []
+
+    def progress(event: object) -> None:
+        events.append(f"{event.name} {event.status}")  # type: ignore[attr-defined]
+
+    ids = {"db": [db.record.id], "job": [job.record.id]}
+    wait_dependencies(backend, web, ids, progress, poll=0.001, timeout=5)  # type: ignore[arg-type]
+    assert events == ["app-db-1 Waiting", "app-job-1 Waiting", "app-db-1 Healthy", "app-job-1 Exited"]
+    assert looks["n"] > 5
+
+
+@pytest.mark.parametrize(
+    ("db_health", "job_exit", "message"),
+    [
+        (HealthStatus.UNHEALTHY, None, "dependency failed to start: container app-db-1 is unhealthy"),
+        (None, None, "container app-db-1 has no healthcheck configured"),
+        (HealthStatus.HEALTHY, 3, 'service "job" didn\'t complete successfully: exit 3'),
+    ],
+)
+def test_a_dependency_that_fails_its_condition_is_named(
+    tmp_path: Path, db_health: HealthStatus | None, job_exit: int | None, message: str
+) -> None:
+    p = project(tmp_path, DEPS)
+    db = container("app", "db", health=db_health)
+    job = container("app", "job", status=Status.EXITED, exit_code=job_exit or 0)
+    backend = FakeBackend(db, job)
+    ids = {"db": [db.record.id], "job": [job.record.id]}
+    with pytest.raises(ComposeError, match=re.escape(message)):
+        wait_dependencies(backend, p.services["web"], ids, lambda _: None, poll=0.001, timeout=5)  # type: ignore[arg-type]

@@ -95,7 +95,7 @@ def test_ps_row_has_docker_compose_json_keys_and_values() -> None:
     row = ps_row(summary, "Up 2 seconds (healthy)", now=c.record.created + 2)
     assert list(row) == sorted(row)  # Go marshals the map with its keys sorted
     assert set(row) == {
-        "Command", "CreatedAt", "ExitCode", "Health", "ID", "Image", "Labels", "LocalVolumes",
+        "Command", "CreatedAt", "Engine", "ExitCode", "Health", "ID", "Image", "Labels", "LocalVolumes",
         "Mounts", "Name", "Names", "Networks", "Ports", "Project", "Publishers", "RunningFor",
         "Service", "Size", "State", "Status",
     }  # fmt: skip

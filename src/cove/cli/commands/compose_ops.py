@@ -147,6 +147,7 @@ def ps_row(
     row: dict[str, Any] = {
         "Command": json.dumps(command, ensure_ascii=False),
         "CreatedAt": _go_time(summary.created),
+        "Engine": summary.labels.get("com.docker.compose.engine", ""),
         "ExitCode": summary.exit_code,
         "Health": summary.health,
         "ID": summary.id[:12] if truncate else summary.id,
@@ -323,35 +324,52 @@ def cmd_exec(cli: Cli, args: argparse.Namespace) -> int:
 # --- run --------------------------------------------------------------------------------------
 
 
-def _report(cli: Cli, quiet: bool = False) -> Any:
-    """Progress on stderr, as the lifecycle commands print it."""
-    from cove.cli.commands.compose_images import plain_report
-    from cove.compose.progress import no_report
+def _progress(cli: Cli, quiet: bool = False) -> Any:
+    """Progress on stderr as the lifecycle commands print it (close it when done)."""
+    from cove.cli.compose_progress import ComposeProgress
 
-    return no_report if quiet else plain_report(cli.err)
+    return ComposeProgress(io.StringIO() if quiet else cli.err)
 
 
 def start_dependencies(
     cli: Cli, backend: EngineBackend, project: Project, service: str, args: argparse.Namespace
 ) -> None:
-    """``run`` without ``--no-deps``: the service's dependencies up, as ``up`` starts them.
-    (The seam for the executor of ``up``; until it is there, a run starts no dependency.)"""
+    """``run`` without ``--no-deps``: the service's dependencies up as ``up`` brings them (created,
+    recreated when changed, started in order), then waited on for the conditions the service's
+    ``depends_on`` sets (healthy, completed), as Docker Compose does before it runs."""
+    from cove.compose import lifecycle
+    from cove.compose.oneoff import dependency_services, wait_dependencies
+
+    dependencies = dependency_services(project, project.services[service])
+    if not dependencies:
+        return
+    progress = _progress(cli, args.quiet_pull)
+    try:
+        pull = None if args.pull in (None, "policy") else args.pull
+        request = lifecycle.UpRequest(services=tuple(dependencies), pull=pull)
+        result = lifecycle.up(backend, project, request, progress)
+        wait_dependencies(backend, project.services[service], result.containers, progress)
+    finally:
+        progress.close()
 
 
 def prepare_project(
     cli: Cli, backend: EngineBackend, project: Project, service: str, args: argparse.Namespace
 ) -> str:
-    """What a one-off container needs of the project before it is created: its networks, and
-    its image (pulled or built as ``up`` would); the image reference to run."""
+    """What a one-off container needs of the project before it is created: its networks and
+    volumes, and its image (pulled or built as ``up`` would); the image reference to run."""
+    from cove.compose import resources
     from cove.compose.images import ensure_images
-    from cove.compose.oneoff import ensure_networks
 
-    ensure_networks(backend, project, [service])
-    pull = None if args.pull in (None, "policy") else args.pull
-    build = True if args.build else None
-    return ensure_images(
-        backend, project, [service], pull=pull, build=build, report=_report(cli, args.quiet_pull)
-    )[service]
+    progress = _progress(cli, args.quiet_pull)
+    try:
+        resources.ensure_networks(backend, project, [service], progress)
+        resources.ensure_volumes(backend, project, [service], progress)
+        pull = None if args.pull in (None, "policy") else args.pull
+        build = True if args.build else None
+        return ensure_images(backend, project, [service], pull=pull, build=build, report=progress)[service]
+    finally:
+        progress.close()
 
 
 def _split_words(text: str) -> tuple[str, ...]:
@@ -631,16 +649,15 @@ def cmd_ls(cli: Cli, args: argparse.Namespace) -> int:
 # --- wait, cp ---------------------------------------------------------------------------------
 
 
-def down_project(cli: Cli, backend: EngineBackend, project: str) -> None:
-    """``wait --down-project``: the project's containers and networks removed, as ``down`` does."""
-    from cove.compose.names import project_filter
+def down_project(cli: Cli, backend: EngineBackend, name: str, project: Project | None) -> None:
+    """``wait --down-project``: the project down as ``down --remove-orphans`` takes it."""
+    from cove.compose import lifecycle
 
-    for c in backend.list_containers(project_filter(project), all=True):
-        with contextlib.suppress(CoveError):
-            backend.remove_container(c.record.id, force=True)
-    for n in backend.list_networks(project_filter(project)):
-        with contextlib.suppress(CoveError):
-            backend.remove_network(n.name)
+    progress = _progress(cli)
+    try:
+        lifecycle.down(backend, name, project, progress, remove_orphans=True)
+    finally:
+        progress.close()
 
 
 def cmd_wait(cli: Cli, args: argparse.Namespace) -> int:
@@ -648,7 +665,7 @@ def cmd_wait(cli: Cli, args: argparse.Namespace) -> int:
 
     from cove.compose.summary import label
 
-    name, _ = _target(cli, args, args.services)
+    name, project = _target(cli, args, args.services)
     backend = _backend(cli)
     containers = [c for c in _containers(backend, name, all=False) if label(c, SERVICE) in args.services]
     if not containers:
@@ -678,7 +695,7 @@ def cmd_wait(cli: Cli, args: argparse.Namespace) -> int:
         cli.err.write(exitcodes.describe(failed[0]) + "\n")
         return 42  # Docker Compose's, when a wait failed
     if args.down_project:
-        down_project(cli, backend, name)
+        down_project(cli, backend, name, project)
     return last[-1] if last else exitcodes.OK
 
 
