@@ -60,6 +60,8 @@ here, under the kind it has)::
     |                                           for Docker's 126/127, INTERNAL for 125; the run
     |                                           command exits with that code)
     |-- RunFailed                               build/backend.py (INTERNAL: a RUN step failed)
+    |-- WatchActionFailed                       compose/watch.py (INTERNAL: compose watch could not
+    |                                           sync, or a sync+exec command failed)
     `-- _Stopped                                build/executor.py (INTERNAL: a build stopped)
 
 Exit codes are Docker's CLI's: every error the engine reports exits 1 (``docker run``'s

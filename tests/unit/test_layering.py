@@ -72,6 +72,8 @@ FRONT_END_MAY_IMPORT = {"engine"} | FRONT_ENDS | {part for part, layer in LAYERS
 FRONT_END_ALLOWLIST: dict[str, frozenset[str] | None] = {
     # the user's terminal: raw mode and window size, for attach, run -it and exec -it
     "cove.host.terminal": None,
+    # compose watch's file watching: the user's own directories, watched while the command runs
+    "cove.host.inotify": frozenset({"TreeWatcher"}),
     # the command server's forked workers die with it (the CLI's own processes, not the engine's)
     "cove.host.process": frozenset({"die_with_parent"}),
 }

@@ -233,6 +233,12 @@ def _rebase(tree: dict[str, Any], directory: Path) -> None:
                 volumes.append(v)
         if "volumes" in svc:
             svc["volumes"] = volumes
+        develop = svc.get("develop")
+        if isinstance(develop, dict) and isinstance(develop.get("watch"), list):
+            develop["watch"] = [
+                {**w, "path": absolute(w["path"])} if isinstance(w, dict) and "path" in w else w
+                for w in develop["watch"]
+            ]
     for kind in ("secrets", "configs"):
         for res in (tree.get(kind) or {}).values():
             if isinstance(res, dict) and "file" in res:

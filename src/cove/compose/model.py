@@ -307,6 +307,70 @@ class Build:
         )
 
 
+class WatchAction(enum.Enum):
+    SYNC = "sync"
+    REBUILD = "rebuild"
+    RESTART = "restart"
+    SYNC_RESTART = "sync+restart"
+    SYNC_EXEC = "sync+exec"
+
+    @property
+    def syncs(self) -> bool:
+        """Does the action copy the changed files into the containers?"""
+        return self in (WatchAction.SYNC, WatchAction.SYNC_RESTART, WatchAction.SYNC_EXEC)
+
+
+@dataclass(frozen=True)
+class Hook:
+    """A command run in each of the service's containers (develop.watch's ``exec``)."""
+
+    command: tuple[str, ...]
+    user: str | None = None
+    privileged: bool = False
+    working_dir: str | None = None
+    environment: Mapping[str, str | None] = field(default_factory=_empty)
+
+    @classmethod
+    def of(cls, d: Mapping[str, Any]) -> Hook:
+        return cls(
+            command=tuple(d.get("command") or ()),
+            user=d.get("user"),
+            privileged=bool(d.get("privileged")),
+            working_dir=d.get("working_dir"),
+            environment=_frozen(d.get("environment")),
+        )
+
+
+@dataclass(frozen=True)
+class WatchRule:
+    """One develop.watch trigger: what changes under ``path`` (absolute) make happen."""
+
+    path: str
+    action: WatchAction
+    target: str | None = None  # where ``path`` is in the container (the sync actions)
+    ignore: tuple[str, ...] = ()  # .dockerignore patterns, relative to ``path``
+    include: tuple[str, ...] = ()  # when given, only what matches these counts
+    initial_sync: bool = False
+    exec: Hook | None = None  # sync+exec
+
+    @classmethod
+    def of(cls, d: Mapping[str, Any]) -> WatchRule:
+        return cls(
+            path=d["path"],
+            action=WatchAction(d["action"]),
+            target=d.get("target"),
+            ignore=_strings(d.get("ignore")),
+            include=_strings(d.get("include")),
+            initial_sync=bool(d.get("initial_sync")),
+            exec=Hook.of(d["exec"]) if d.get("exec") else None,
+        )
+
+
+@dataclass(frozen=True)
+class Develop:
+    watch: tuple[WatchRule, ...] = ()
+
+
 @dataclass(frozen=True)
 class Service:
     name: str
@@ -366,6 +430,7 @@ class Service:
     profiles: tuple[str, ...] = ()
     links: tuple[str, ...] = ()
     scale: int | None = None
+    develop: Develop | None = None
     # the keys this model does not type (cpuset, gpus, ipc...), as given: the converter turns
     # each into the engine's option or a clear error, never drops it
     extras: Mapping[str, Any] = field(default_factory=_empty)
@@ -522,6 +587,9 @@ def service_of(name: str, d: Mapping[str, Any]) -> Service:
         profiles=_strings(d.get("profiles")),
         links=_strings(d.get("links")),
         scale=d.get("scale"),
+        develop=Develop(tuple(WatchRule.of(w) for w in (d["develop"] or {}).get("watch") or ()))
+        if "develop" in d
+        else None,
         extras=_frozen({k: v for k, v in d.items() if k not in _TYPED_KEYS and not k.startswith("x-")}),
     )
 

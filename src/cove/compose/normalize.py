@@ -249,6 +249,41 @@ def _mounts(value: list[Any], default_dir: str | None, where: str) -> list[dict[
     return out
 
 
+_WATCH_KEYS = ("path", "action", "target", "exec", "include", "ignore", "initial_sync")
+_HOOK_KEYS = ("command", "user", "privileged", "working_dir", "environment")
+_TARGETLESS = ("rebuild", "restart")  # the watch actions that copy nothing in
+
+
+def _develop(value: Any, directory: Path, where: str) -> dict[str, Any]:
+    """develop.watch as Compose prints it: absolute paths, lists for patterns, keys in its order
+    (extension keys last), ``initial_sync`` only when true, an empty ``watch`` left out."""
+    develop = {k: v for k, v in dict(value or {}).items() if k != "watch"}
+    rules = []
+    for rule in (value or {}).get("watch") or ():
+        entry = dict(rule)
+        if entry.get("action") not in _TARGETLESS and not entry.get("target"):
+            raise ComposeError(f"{where}.develop.watch: target is required for non-rebuild actions")
+        entry["path"] = _abs(str(entry["path"]), directory)
+        for key in ("include", "ignore"):
+            if isinstance(entry.get(key), str):
+                entry[key] = [entry[key]]
+        if not entry.get("initial_sync"):
+            entry.pop("initial_sync", None)
+        if "exec" in entry:
+            hook = dict(entry["exec"])
+            hook["command"] = _command(hook.get("command"))
+            if "environment" in hook:
+                given = as_mapping(hook["environment"])  # a name without a value stays null
+                hook["environment"] = {k: None if v is None else scalar_text(v) for k, v in given.items()}
+            if hook.get("privileged") is False:
+                del hook["privileged"]
+            entry["exec"] = {k: hook[k] for k in (*_HOOK_KEYS, *sorted(hook)) if k in hook}
+        rules.append({k: entry[k] for k in (*_WATCH_KEYS, *sorted(entry)) if k in entry})
+    if rules:
+        develop["watch"] = rules
+    return develop
+
+
 def _command(value: Any) -> Any:
     if isinstance(value, str):
         return shlex.split(value)
@@ -271,6 +306,8 @@ def service(name: str, svc: dict[str, Any], ctx: ServiceContext) -> dict[str, An
     for key in ("command", "entrypoint"):
         if key in out:
             out[key] = _command(out[key])
+    if "develop" in out:
+        out["develop"] = _develop(out["develop"], ctx.directory, where)
     environment: dict[str, str | None] = {}
     env_files = out.get("env_file") or []
     for item in [env_files] if isinstance(env_files, str) else env_files:
