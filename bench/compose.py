@@ -21,12 +21,14 @@ podman-compose (Debian's) on podman 4.3. A tool that is missing or fails is repo
 with the reason, and the others still run. Peers are found on PATH, Docker Compose v5 also at
 .cache/compose-v5 (where `make bench` installs it) or --compose-v5.
 
-dockerd ignores start_interval (it probes every `interval`), and podman runs healthchecks from
-systemd timers (without systemd they never run). docker-compose 1.29's schema predates
-start_interval and rejects it: it is given the same project without that key, which changes
-nothing for dockerd 20.10. The host's firewall is put back afterwards: the iptables chains and
-rules dockerd and CNI add (DOCKER*, CNI-*), the FORWARD policy dockerd sets to DROP, and the
-bridges they leave.
+dockerd ignores start_interval (it probes every `interval`); podman runs healthchecks from
+systemd timers (without systemd they never run); podman-compose 1.0.3 starts dependents without
+waiting for their service_healthy condition, and sleeps a second after each container it runs.
+docker-compose 1.29's schema predates start_interval and rejects it: it is given the same
+project without that key, which changes nothing for dockerd 20.10.
+
+The host's firewall is put back afterwards: the iptables chains and rules dockerd and CNI add
+(DOCKER*, CNI-*), the FORWARD policy dockerd sets to DROP, and the bridges they leave.
 
     .venv/bin/python bench/compose.py [--runs 5] [--quick] [--only cove,v5,1.29,podman]
                                       [--compose-v5 PATH] [--health-timeout 150]
@@ -302,13 +304,17 @@ def compose_v5(given: str | None) -> str | None:
 
 
 def version_of(argv: Sequence[str]) -> str:
-    """The first version number in a command's output ("" when it does not run)."""
+    """A tool's version number from its `version` output ("" when it does not run)."""
     try:
         done = subprocess.run(list(argv), capture_output=True, check=False, timeout=30)
     except OSError:
         return ""
-    found = re.search(r"v?\d+\.\d+\.\d+", done.stdout.decode(errors="replace"))
-    return found.group(0) if found else ""
+    out = done.stdout.decode(errors="replace")
+    # podman-compose prints podman's version before its own ("podman-composer version 1.0.3")
+    found = re.search(r"compose\S* version:?\s+(v?\d+\.\d+\.\d+)", out, re.I) or re.search(
+        r"(v?\d+\.\d+\.\d+)", out
+    )
+    return found.group(1) if found else ""
 
 
 def free_port() -> int:
