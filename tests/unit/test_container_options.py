@@ -161,9 +161,11 @@ def test_capabilities() -> None:
 
 def test_dns_and_hosts() -> None:
     c = config(
-        "--dns", "1.1.1.1", "--dns", "8.8.8.8", "--dns-search", "corp", "--add-host", "db:10.0.0.2", "alpine"
-    )
+        "--dns", "1.1.1.1", "--dns", "8.8.8.8", "--dns-search", "corp", "--add-host", "db:10.0.0.2",
+        "--dns-option", "ndots:2", "--dns-opt", "timeout:1", "alpine",
+    )  # fmt: skip
     assert c.dns == ["1.1.1.1", "8.8.8.8"]
+    assert c.dns_options == ["ndots:2", "timeout:1"]
     assert c.dns_search == ["corp"]
     assert c.extra_hosts == ["db:10.0.0.2"]
 

@@ -193,6 +193,12 @@ def test_later_user_env_wins_and_values_keep_their_equals_signs() -> None:
     assert env["EMPTY"] == ""
 
 
+def test_a_name_without_a_value_unsets_it() -> None:
+    env = environment(cfg(env=["PGDATA", "A=1", "A", "NEVER"]), POSTGRES)
+    assert "PGDATA" not in env and "A" not in env and "NEVER" not in env
+    assert env["LANG"] == "en_US.utf8"
+
+
 def test_hostname_variable_can_be_overridden() -> None:
     assert environment(cfg(env=["HOSTNAME=db"]), {})["HOSTNAME"] == "db"
     assert environment(cfg(), {"Env": ["HOSTNAME=img"]})["HOSTNAME"] == "img"

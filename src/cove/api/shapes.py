@@ -70,7 +70,7 @@ def image_inspect(d: ImageDetails) -> dict[str, Any]:
         "VirtualSize": d.size,
         "GraphDriver": {"Data": graph_data or None, "Name": d.driver},
         "RootFS": {"Type": "layers", "Layers": list(raw.get("rootfs", {}).get("diff_ids", []))},
-        "Metadata": {"LastTagTime": format_rfc3339(d.added)},
+        "Metadata": {"LastTagTime": format_rfc3339(d.tagged if d.tagged is not None else d.added)},
         "Descriptor": {"mediaType": d.manifest_media_type, "digest": d.manifest_digest},
     }
     if raw.get("variant"):
@@ -215,6 +215,7 @@ def container_inspect(d: ContainerDetails) -> dict[str, Any]:
             "CapDrop": config.cap_drop or None,
             "Dns": config.dns,
             "DnsSearch": config.dns_search,
+            "DnsOptions": config.dns_options,
             "ExtraHosts": config.extra_hosts or None,
             "Privileged": config.privileged,
             "ReadonlyRootfs": config.read_only,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -23,6 +22,13 @@ from cove.engine.requests import (
     Resources,
     RestartPolicy,
     Ulimit,
+    check_platform,
+    go_int,
+    mac_address,
+    octal_mode,
+    parse_log_opts,
+    parse_security_opts,
+    parse_tmpfs,
 )
 from cove.errors import InvalidArgument
 from cove.units import parse_bytes, parse_duration
@@ -32,14 +38,6 @@ IGNORED_VOLUME_OPTIONS = ("z", "Z", "consistent", "cached", "delegated", "rw")
 BARE_MOUNT_KEYS = ("readonly", "ro", "volume-nocopy")  # the --mount keys Docker takes without =value
 # Other spellings of a --mount key; as in Docker, the last of them given wins.
 MOUNT_KEY_ALIASES = {"ro": "readonly", "src": "source", "dst": "target", "destination": "target"}
-# The --tmpfs options Docker's daemon accepts (moby/sys/mount) besides size, mode, ro and rw.
-TMPFS_FLAGS = frozenset(
-    "suid nosuid dev nodev exec noexec sync async dirsync mand nomand atime noatime diratime"
-    " nodiratime relatime norelatime strictatime nostrictatime private rprivate shared rshared"
-    " slave rslave unbindable runbindable".split()
-)
-TMPFS_DATA = ("uid", "gid", "nr_inodes", "nr_blocks", "mpol")
-_GO_INT = re.compile(r"[+-]?\d+")
 
 
 def add_create_flags(p: argparse.ArgumentParser) -> None:
@@ -119,6 +117,7 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
     add("--expose", action="append", default=[], help="expose a port or a range of ports")
     add("--dns", action="append", default=[], help="set custom DNS servers")
     add("--dns-search", action="append", default=[], help="set custom DNS search domains")
+    add("--dns-option", "--dns-opt", action="append", default=[], help="set DNS resolver options")
     add("--add-host", action="append", default=[], metavar="HOST:IP", help="add a custom host-to-IP mapping")
     add(
         "--init", action="store_true", help="run an init inside the container that forwards signals and reaps"
@@ -154,11 +153,6 @@ def _go_bool(value: str, what: str) -> bool:
         return go_bool(value)
     except argparse.ArgumentTypeError:
         raise InvalidArgument(f"invalid value for {what}: {value}", hint="use true or false") from None
-
-
-def _go_int(text: str) -> int | None:
-    """Go's strconv.Atoi: optional sign and digits only (Python's int() also takes 1_000)."""
-    return int(text) if _GO_INT.fullmatch(text) else None
 
 
 def _env_item(item: str, env: Mapping[str, str]) -> str | None:
@@ -293,45 +287,7 @@ def _tmpfs_mount(spec: str, target: str, source: str, fields: dict[str, str]) ->
         TMPFS,
         target,
         tmpfs_size=None if size is None else parse_bytes(size),
-        tmpfs_mode=None if mode is None else _octal_mode(mode, "tmpfs-mode"),
-    )
-
-
-def _octal_mode(text: str, what: str) -> int:
-    if not re.fullmatch(r"[0-7]+", text) or int(text, 8) > 0o7777:
-        raise InvalidArgument(f"invalid value for {what}: {text}", hint="use an octal mode such as 1777")
-    return int(text, 8)
-
-
-def parse_tmpfs(spec: str) -> MountSpec:
-    """--tmpfs PATH[:OPTIONS]: mount(8) options, as Docker's daemon takes them. size and mode
-    are read, ro and rw set readonly (the last wins), and the others are kept in order, to be
-    put after the defaults they may override (exec after noexec)."""
-    target, _, options = spec.partition(":")
-    readonly, size, mode, kept = False, None, None, []
-    for option in filter(None, options.split(",")):
-        key, eq, value = option.partition("=")
-        if option in ("ro", "rw"):
-            readonly = option == "ro"
-        elif eq and key == "size":
-            size = parse_bytes(value)
-        elif eq and key == "mode":
-            mode = _octal_mode(value, "tmpfs mode")
-        elif option in TMPFS_FLAGS or (eq and key in TMPFS_DATA):
-            kept.append(option)
-        elif option != "defaults":
-            raise InvalidArgument(
-                f"invalid tmpfs option {option!r}",
-                hint="use mount(8) options such as size=64m,mode=1777,exec",
-            )
-    return MountSpec(
-        TMPFS,
-        target,
-        readonly=readonly,
-        propagation="flag",
-        tmpfs_size=size,
-        tmpfs_mode=mode,
-        tmpfs_options=tuple(kept),
+        tmpfs_mode=None if mode is None else octal_mode(mode, "tmpfs-mode"),
     )
 
 
@@ -342,8 +298,8 @@ def parse_ulimit(spec: str) -> Ulimit:
             f"invalid ulimit argument: {spec}", hint="use NAME=SOFT[:HARD], e.g. nofile=1024:2048"
         )
     soft_text, colon, hard_text = values.partition(":")
-    soft = _go_int(soft_text)
-    hard = _go_int(hard_text) if colon else soft  # "nofile=1:" has an empty hard limit: an error
+    soft = go_int(soft_text)
+    hard = go_int(hard_text) if colon else soft  # "nofile=1:" has an empty hard limit: an error
     if soft is None or hard is None:
         raise InvalidArgument(f"invalid ulimit argument: {spec}")
     return Ulimit(name, soft, hard)
@@ -370,35 +326,6 @@ def parse_label(item: str) -> tuple[str, str]:
     return key, value
 
 
-def _seccomp_profile(path: Path) -> str:
-    from cove.engine.requests import check_seccomp_profile
-
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise InvalidArgument(f"cannot read seccomp profile {path}: {exc.strerror}") from None
-    return check_seccomp_profile(text, str(path))
-
-
-def parse_security_opts(opts: list[str]) -> tuple[bool, str]:
-    """--security-opt: (no_new_privileges, seccomp) from no-new-privileges[=BOOL] and
-    seccomp=unconfined|FILE; the old ':' separator is accepted too."""
-    no_new_privileges = False
-    seccomp = "default"
-    for opt in opts:
-        key, sep, value = re.split(r"([=:])", opt, maxsplit=1) if re.search(r"[=:]", opt) else (opt, "", "")
-        if key == "no-new-privileges":
-            no_new_privileges = _go_bool(value, "--security-opt no-new-privileges") if sep else True
-        elif key == "seccomp":
-            seccomp = "unconfined" if value == "unconfined" else _seccomp_profile(Path(value))
-        elif (key, value) in (("apparmor", "unconfined"), ("label", "disable")):
-            pass  # cove sets neither AppArmor nor SELinux labels
-        else:
-            raise InvalidArgument(f"invalid --security-opt: {opt!r}",
-                                  hint="use no-new-privileges or seccomp=unconfined|FILE")  # fmt: skip
-    return no_new_privileges, seccomp
-
-
 def parse_health(args: argparse.Namespace) -> HealthConfig | None:
     """As docker/cli: any --health-* option makes a HealthConfig. Without --health-cmd its test
     is empty, and the engine keeps the image's HEALTHCHECK command with these settings."""
@@ -422,26 +349,6 @@ def _optional_duration(text: str | None) -> float:
     return parse_duration(text) if text else 0.0
 
 
-def parse_log_opts(opts: list[str]) -> tuple[int | None, int | None]:
-    """--log-opt for the json-file driver: (max-size in bytes, max-file)."""
-    log_size = log_files = None
-    for opt in opts:
-        key, _, value = opt.partition("=")
-        if key == "max-size":
-            log_size = parse_bytes(value, "log max-size")
-        elif key == "max-file":
-            log_files = _go_int(value)
-            if log_files is None or log_files < 1:
-                raise InvalidArgument(
-                    f"invalid log max-file: {value!r}", hint="use a whole number, 1 or more"
-                )
-        else:
-            raise InvalidArgument(
-                f"unknown log opt {key!r} for json-file log driver", hint="use max-size or max-file"
-            )
-    return log_size, log_files
-
-
 def config_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> ContainerConfig:
     """The flags, checked; env is the caller's environment, for KEY given without a value."""
     mounts = [parse_volume(v) for v in args.volume] + [parse_mount(m) for m in args.mount]
@@ -453,8 +360,8 @@ def config_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Contai
     swap = None
     if args.memory_swap:
         swap = -1 if args.memory_swap == "-1" else parse_bytes(args.memory_swap, "memory-swap")
-    if args.platform and args.platform not in ("linux", f"linux/{_host_arch()}"):
-        raise InvalidArgument(f"platform {args.platform} is not this host's (linux/{_host_arch()})")
+    if args.platform:
+        check_platform(args.platform)
     entrypoint = None if args.entrypoint is None else ([args.entrypoint] if args.entrypoint else [])
     return ContainerConfig(
         image=args.image,
@@ -473,12 +380,13 @@ def config_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Contai
         network=network,
         network_aliases=args.network_alias,
         ip=args.ip,
-        mac_address=_mac(args.mac_address),
+        mac_address=mac_address(args.mac_address),
         publish=_publish(args.publish),
         publish_all=args.publish_all,
         expose=args.expose,
         dns=args.dns,
         dns_search=args.dns_search,
+        dns_options=args.dns_option,
         extra_hosts=args.add_host,
         resources=Resources(
             memory=parse_bytes(args.memory, "memory") if args.memory else None,
@@ -508,23 +416,7 @@ def config_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Contai
     )
 
 
-def _host_arch() -> str:
-    from cove.oci.platform import host_platform
-
-    return host_platform().architecture
-
-
 def _publish(items: list[str]) -> list[PortSpec]:
     from cove.engine.requests import parse_publish
 
     return [spec for item in items for spec in parse_publish(item)]
-
-
-def _mac(text: str | None) -> str | None:
-    if text is None:
-        return None
-    if not re.fullmatch(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}", text):
-        raise InvalidArgument(f"invalid MAC address {text!r}", hint="use six hex pairs: 92:d0:c6:0a:29:33")
-    if int(text[:2], 16) & 1:
-        raise InvalidArgument(f"invalid MAC address {text!r}: it is a multicast address")
-    return text.lower()

@@ -12,14 +12,18 @@ compose's own (labels, names: ``cove.compose.names``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 if TYPE_CHECKING:
+    from cove.engine.build import BuildEvent
     from cove.engine.containers.model import Container
     from cove.engine.networks import NetworkRecord
     from cove.engine.requests import ContainerConfig, PullPolicy
+    from cove.engine.types import ImageDetails, ImageSummary
     from cove.engine.volumes import Volume
+    from cove.progress import Progress
 
 Filters = Mapping[str, list[str]]
 
@@ -116,4 +120,47 @@ class EngineBackend(Protocol):
 
     # -- images: build, pull, push, remove --------------------------------------------------
 
+    def inspect_image(self, name: str) -> ImageDetails:
+        """The local image (its labels in ``config``; ``tagged``: when its name last moved to it,
+        else None), ImageNotFound when there is none."""
+        ...
+
+    def pull_image(self, name: str, *, platform: str | None = None, progress: Progress | None = None) -> str:
+        """Pull with the user's registry logins; the image's ID."""
+        ...
+
+    def push_image(self, name: str, *, progress: Progress | None = None) -> None: ...
+
+    def build_image(
+        self,
+        context: Path,
+        *,
+        dockerfile: str | None = None,
+        dockerfile_text: str | None = None,
+        tags: list[str],
+        build_args: Mapping[str, str] | None = None,
+        target: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        secrets: Mapping[str, Path] | None = None,
+        no_cache: bool = False,
+        pull: bool = False,
+        network: str | None = None,
+        platform: str | None = None,
+        report: Callable[[BuildEvent], None] | None = None,
+    ) -> str:
+        """Build from a context directory (``dockerfile``: a path relative to it, or absolute;
+        ``dockerfile_text``: the Dockerfile itself) and name the image ``tags``; its ID."""
+        ...
+
+    def remove_image(self, name: str, *, force: bool = False) -> None: ...
+
+    def list_images(self, filters: Filters) -> list[ImageSummary]:
+        """The local images matching Docker's image list filters (``label=K=V``, ``dangling``...)."""
+        ...
+
     # -- secrets and configs: files put into a created container --------------------------------
+
+    def inject_archive(self, ref: str, archive: BinaryIO) -> None:
+        """Unpack a tar at the root of a container (created or running), every path resolved
+        inside it, owners and modes as the tar's headers give them."""
+        ...

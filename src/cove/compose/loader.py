@@ -9,7 +9,6 @@ the canonical tree ``docker compose config`` prints; ``cove.compose.model`` type
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -19,7 +18,7 @@ from cove.compose import merge as merging
 from cove.compose import normalize
 from cove.compose.casts import cast_typed
 from cove.compose.checks import check_references
-from cove.compose.dotenv import read_dotenv
+from cove.compose.dotenv import read_dotenv, read_dotenv_files
 from cove.compose.errors import ComposeError
 from cove.compose.interpolation import InterpolationError, interpolate
 from cove.compose.model import Project, project_of
@@ -39,10 +38,12 @@ KINDS = ("networks", "volumes", "secrets", "configs")
 Lookup = Callable[[str], str | None]
 
 
-def _read(path: str, stdin: str | None, limit: int) -> tuple[str, str]:
-    """(display name, text) of one file, bounded in size."""
+def _read(path: str, stdin: Callable[[int], str] | None, limit: int) -> tuple[str, str]:
+    """(display name, text) of one file, bounded in size; ``stdin`` reads ``-`` (up to a size)."""
     if path == STDIN:
-        text = stdin if stdin is not None else sys.stdin.read(limit + 1)
+        if stdin is None:
+            raise ComposeError("-: no standard input to read the compose file from")
+        text = stdin(limit + 1)
         name = "-"
     else:
         name = Path(path).name
@@ -96,9 +97,8 @@ class _Loader:
         environ = dict(self.options.environ)
         values: dict[str, str] = {}
         if env_files:
-            for name in env_files:
-                path = Path(name) if Path(name).is_absolute() else directory / name
-                values.update(read_dotenv(path, lookup=lambda k: environ.get(k, values.get(k))))
+            paths = [Path(name) if Path(name).is_absolute() else directory / name for name in env_files]
+            values = read_dotenv_files(paths, lookup=environ.get)
         elif (directory / ".env").is_file():
             values.update(read_dotenv(directory / ".env", lookup=environ.get))
         return {**values, **environ}
@@ -109,7 +109,7 @@ class _Loader:
         """One file's tree: parsed, interpolated, checked, its extends and includes resolved."""
         if len(chain) > MAX_DEPTH:
             raise ComposeError(f"include nested deeper than {MAX_DEPTH}: {' -> '.join(chain)}")
-        name, text = _read(path, self.options.stdin, self.options.max_file_bytes)
+        name, text = _read(path, self.options.read_stdin, self.options.max_file_bytes)
         loaded = load_yaml(text, name)
         if loaded is not None and not isinstance(loaded, dict):
             raise ComposeError(f"{name}: the top level must be a mapping")
@@ -260,8 +260,8 @@ def enabled_services(services: dict[str, Any], profiles: set[str], named: tuple[
 
 def load_project(options: ProjectOptions) -> Project:
     """The project, typed (cove.compose.model)."""
-    tree, directory, files = _load(options)
-    return project_of(tree, directory, tuple(files))
+    tree, directory, files, env = _load(options)
+    return project_of(tree, directory, tuple(files), env)
 
 
 def load_tree(options: ProjectOptions) -> dict[str, Any]:
@@ -269,7 +269,7 @@ def load_tree(options: ProjectOptions) -> dict[str, Any]:
     return _load(options)[0]
 
 
-def _load(options: ProjectOptions) -> tuple[dict[str, Any], Path, list[str]]:
+def _load(options: ProjectOptions) -> tuple[dict[str, Any], Path, list[str], dict[str, str]]:
     loader = _Loader(options)
     # COMPOSE_FILE (and its separator) may come from the .env of the directory Compose starts in.
     if not options.files and "COMPOSE_FILE" not in options.environ:
@@ -313,7 +313,7 @@ def _load(options: ProjectOptions) -> tuple[dict[str, Any], Path, list[str]]:
             out[kind] = normalize.resources(kind, entries, name, directory)
     out.update({k: v for k, v in tree.items() if k.startswith("x-")})
     check_references(out, first, disabled=set(services) - on)
-    return out, directory, files
+    return out, directory, files, env
 
 
 def _env_reader(env: dict[str, str]) -> Callable[[Path, bool], dict[str, str]]:

@@ -7,7 +7,9 @@ bytes, file modes integers.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,7 +61,26 @@ class PullPolicy(enum.Enum):
         for member in cls:
             if member.value == text:
                 return member
-        return cls.ALWAYS if text.startswith("every_") else cls.MISSING
+        # every_<duration>: refreshed when older than that (Service.pull_refresh)
+        return cls.REFRESH if text.startswith("every_") else cls.MISSING
+
+
+_DURATION_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def pull_refresh_of(text: str | None) -> float | None:
+    """The age in seconds after which a daily, weekly or every_<duration> pull policy pulls
+    again (every_1w2d, every_12h, every_30m...); None for the other policies."""
+    if text == "daily":
+        return 86400.0
+    if text == "weekly":
+        return 604800.0
+    if not text or not text.startswith("every_"):
+        return None
+    parts = re.findall(r"([0-9]+)([wdhms])", text[6:])
+    if not parts or "".join(n + u for n, u in parts) != text[6:]:
+        return None
+    return float(sum(int(n) * _DURATION_UNITS[u] for n, u in parts))
 
 
 @dataclass(frozen=True)
@@ -184,6 +205,7 @@ class Resources:
     cpus: float | None = None
     memory: int | None = None
     pids: int | None = None
+    extras: Mapping[str, Any] = field(default_factory=_empty)  # devices, generic_resources: as given
 
     @classmethod
     def of(cls, d: Mapping[str, Any] | None) -> Resources:
@@ -192,6 +214,7 @@ class Resources:
             cpus=float(d["cpus"]) if "cpus" in d else None,
             memory=int(d["memory"]) if "memory" in d else None,
             pids=d.get("pids"),
+            extras=_frozen({k: v for k, v in d.items() if k not in ("cpus", "memory", "pids")}),
         )
 
 
@@ -200,6 +223,8 @@ class Deploy:
     replicas: int | None = None
     limits: Resources = Resources()
     reservations: Resources = Resources()
+    restart_condition: str | None = None  # deploy.restart_policy (Compose applies it as restart:)
+    restart_max_attempts: int | None = None
 
 
 @dataclass(frozen=True)
@@ -254,6 +279,10 @@ class Build:
     labels: Mapping[str, str | None] = field(default_factory=_empty)
     secrets: tuple[FileReference, ...] = ()
     ssh: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()  # more names for the built image
+    no_cache: bool = False
+    pull: bool = False  # pull the base images even when present
+    network: str | None = None  # of the RUN steps
 
     @classmethod
     def of(cls, d: Mapping[str, Any]) -> Build:
@@ -271,6 +300,10 @@ class Build:
             ssh=tuple(ssh)
             if isinstance(ssh, list)
             else tuple(f"{k}={v}" if v else k for k, v in dict(ssh).items()),
+            tags=_strings(d.get("tags")),
+            no_cache=bool(d.get("no_cache")),
+            pull=bool(d.get("pull")),
+            network=d.get("network"),
         )
 
 
@@ -325,6 +358,7 @@ class Service:
     tty: bool = False
     stdin_open: bool = False
     pull_policy: PullPolicy | None = None
+    pull_refresh: float | None = None  # seconds, for daily, weekly and every_<duration>
     container_name: str | None = None
     platform: str | None = None
     secrets: tuple[FileReference, ...] = ()
@@ -332,6 +366,9 @@ class Service:
     profiles: tuple[str, ...] = ()
     links: tuple[str, ...] = ()
     scale: int | None = None
+    # the keys this model does not type (cpuset, gpus, ipc...), as given: the converter turns
+    # each into the engine's option or a clear error, never drops it
+    extras: Mapping[str, Any] = field(default_factory=_empty)
 
     @property
     def replicas(self) -> int:
@@ -379,6 +416,9 @@ class Project:
     configs: Mapping[str, Resource] = field(default_factory=_empty)
     config_files: tuple[str, ...] = ()
     extensions: Mapping[str, Any] = field(default_factory=_empty)
+    # What interpolation saw (the process's environment over .env / --env-file): build args
+    # given without a value and secrets from `environment:` read it, as Docker Compose does.
+    environment: Mapping[str, str] = field(default_factory=_empty)
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -401,6 +441,7 @@ def service_of(name: str, d: Mapping[str, Any]) -> Service:
     """One canonical service mapping as a Service."""
     deploy = d.get("deploy") or {}
     resources = deploy.get("resources") or {}
+    restart_policy = deploy.get("restart_policy") or {}
     logging = d.get("logging")
 
     def size(key: str) -> int | None:
@@ -436,6 +477,8 @@ def service_of(name: str, d: Mapping[str, Any]) -> Service:
             replicas=deploy.get("replicas"),
             limits=Resources.of(resources.get("limits")),
             reservations=Resources.of(resources.get("reservations")),
+            restart_condition=restart_policy.get("condition"),
+            restart_max_attempts=restart_policy.get("max_attempts"),
         ),
         mem_limit=size("mem_limit"),
         mem_reservation=size("mem_reservation"),
@@ -471,6 +514,7 @@ def service_of(name: str, d: Mapping[str, Any]) -> Service:
         tty=bool(d.get("tty")),
         stdin_open=bool(d.get("stdin_open")),
         pull_policy=PullPolicy.parse(d.get("pull_policy")),
+        pull_refresh=pull_refresh_of(d.get("pull_policy")),
         container_name=d.get("container_name"),
         platform=d.get("platform"),
         secrets=tuple(FileReference.of(s) for s in d.get("secrets") or ()),
@@ -478,7 +522,16 @@ def service_of(name: str, d: Mapping[str, Any]) -> Service:
         profiles=_strings(d.get("profiles")),
         links=_strings(d.get("links")),
         scale=d.get("scale"),
+        extras=_frozen({k: v for k, v in d.items() if k not in _TYPED_KEYS and not k.startswith("x-")}),
     )
+
+
+# The service keys service_of reads (or the loader resolved: env_file, extends), or that only the
+# CLI and watch use (attach, develop).
+_TYPED_KEYS = frozenset(
+    {f.name for f in dataclasses.fields(Service)} - {"name", "extras"}
+    | {"env_file", "extends", "attach", "develop"}
+)
 
 
 _RESOURCE_FIELDS = ("name", "external", "driver", "driver_opts", "labels", "file", "environment", "content")
@@ -502,7 +555,12 @@ def _resources(entries: Mapping[str, Any] | None) -> Mapping[str, Resource]:
     return MappingProxyType(out)
 
 
-def project_of(tree: Mapping[str, Any], working_dir: Path, config_files: tuple[str, ...] = ()) -> Project:
+def project_of(
+    tree: Mapping[str, Any],
+    working_dir: Path,
+    config_files: tuple[str, ...] = (),
+    environment: Mapping[str, str] | None = None,
+) -> Project:
     """The canonical tree (loader.load_tree) as a Project."""
     return Project(
         name=tree["name"],
@@ -514,4 +572,5 @@ def project_of(tree: Mapping[str, Any], working_dir: Path, config_files: tuple[s
         configs=_resources(tree.get("configs")),
         config_files=config_files,
         extensions=_frozen({k: v for k, v in tree.items() if k.startswith("x-")}),
+        environment=_frozen(environment),
     )

@@ -29,7 +29,8 @@ class ProjectOptions:
     interpolate: bool = True
     working_dir: str = "."
     environ: Mapping[str, str] = field(default_factory=dict)
-    stdin: str | None = None  # the text of `-f -`
+    # reads `-` (a `-f -` or a `-` in COMPOSE_FILE) up to a size; None: there is no input to read
+    read_stdin: Callable[[int], str] | None = None
     max_file_bytes: int = MAX_FILE_BYTES
     warn: Callable[[str], None] | None = None  # told each warning, one line
 

@@ -42,9 +42,12 @@ def resolv_conf(
     host_network: bool,
     dns: list[str],
     dns_search: list[str],
+    dns_options: list[str] | None = None,
     host_resolv: Path = Path("/etc/resolv.conf"),
 ) -> str:
-    """The host's resolver settings, without loopback servers a private namespace cannot reach."""
+    """The host's resolver settings, without loopback servers a private namespace cannot reach;
+    ``dns`` / ``dns_search`` / ``dns_options`` replace the host's servers, search list and
+    options lines, as Docker's do."""
     try:
         lines = host_resolv.read_text().splitlines()
     except OSError:
@@ -70,5 +73,8 @@ def resolv_conf(
     out = [f"nameserver {ns}" for ns in nameservers]
     if search:
         out.append("search " + " ".join(search))
+    if dns_options:
+        other = [line for line in other if line.split()[0] != "options"]
+        other.append("options " + " ".join(dns_options))
     out += other
     return "\n".join(out) + "\n" if out else ""

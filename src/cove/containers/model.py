@@ -185,6 +185,7 @@ class ContainerConfig:
     expose: list[str] = field(default_factory=list)  # --expose 80, 8000-8010/udp
     dns: list[str] = field(default_factory=list)
     dns_search: list[str] = field(default_factory=list)
+    dns_options: list[str] = field(default_factory=list)  # resolv.conf "options" (--dns-option)
     extra_hosts: list[str] = field(default_factory=list)
     resources: Resources = field(default_factory=Resources)
     ulimits: list[Ulimit] = field(default_factory=list)

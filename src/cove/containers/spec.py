@@ -56,9 +56,15 @@ def environment(
     config: ContainerConfig, image: dict[str, Any], hostname: str, user: ResolvedUser
 ) -> list[str]:
     merged: dict[str, str] = {}
-    for item in list(image.get("Env") or []) + list(config.env):
+    for item in image.get("Env") or []:
         key, _, value = item.partition("=")
         merged[key] = value
+    for item in config.env:
+        key, eq, value = item.partition("=")
+        if eq:
+            merged[key] = value
+        else:  # a name alone unsets it, the image's value too (Docker's daemon; compose sends these)
+            merged.pop(key, None)
     env = {"PATH": DEFAULT_PATH.split("=", 1)[1], "HOSTNAME": hostname}
     env.update(merged)
     if config.tty:

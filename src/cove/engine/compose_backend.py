@@ -3,17 +3,22 @@ hands one compose verb to the engine's services in this process."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING
+import os
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 from cove.errors import ImageNotFound
 
 if TYPE_CHECKING:
     from cove.engine.bootstrap import Engine
+    from cove.engine.build import BuildEvent
     from cove.engine.containers.model import Container
     from cove.engine.networks import NetworkRecord
     from cove.engine.requests import ContainerConfig, PullPolicy
+    from cove.engine.types import ImageDetails, ImageSummary
     from cove.engine.volumes import Volume
+    from cove.progress import Progress
 
 Filters = Mapping[str, list[str]]
 
@@ -127,5 +132,85 @@ class LocalBackend:
     # -- exec, copying files, processes and ports (the commands on running containers) -------
 
     # -- images: build, pull, push, remove --------------------------------------------------
+    # Logins are the user's, from DOCKER_CONFIG or ~/.docker, as `cove pull` reads them.
+
+    def inspect_image(self, name: str) -> ImageDetails:
+        return self.engine.images.inspect(name)
+
+    def pull_image(self, name: str, *, platform: str | None = None, progress: Progress | None = None) -> str:
+        from cove.config import docker_config_dir
+        from cove.progress import no_progress
+
+        [result] = self.engine.registries.pull(
+            name,
+            docker_config=docker_config_dir(os.environ),
+            platform=platform,
+            progress=progress or no_progress,
+        )
+        return str(result.image_id)
+
+    def push_image(self, name: str, *, progress: Progress | None = None) -> None:
+        from cove.config import docker_config_dir
+        from cove.progress import no_progress
+
+        self.engine.registries.push(
+            name, docker_config=docker_config_dir(os.environ), progress=progress or no_progress
+        )
+
+    def build_image(
+        self,
+        context: Path,
+        *,
+        dockerfile: str | None = None,
+        dockerfile_text: str | None = None,
+        tags: list[str],
+        build_args: Mapping[str, str] | None = None,
+        target: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        secrets: Mapping[str, Path] | None = None,
+        no_cache: bool = False,
+        pull: bool = False,
+        network: str | None = None,
+        platform: str | None = None,
+        report: Callable[[BuildEvent], None] | None = None,
+    ) -> str:
+        from cove.config import docker_config_dir
+        from cove.engine.build import BuildRequest, find_ignore_file
+        from cove.engine.build_context import resolve_context
+
+        build = self.engine.build
+        if dockerfile is not None and not os.path.isabs(dockerfile):
+            dockerfile = str(Path(context, dockerfile))
+        with resolve_context(
+            build, str(context), dockerfile=dockerfile, dockerfile_text=dockerfile_text
+        ) as resolved:
+            request = BuildRequest(
+                dockerfile=resolved.dockerfile,
+                context=resolved.root,
+                ignore_file=find_ignore_file(resolved.dockerfile_path),
+                tags=list(tags),
+                build_args=dict(build_args or {}),
+                target=target,
+                no_cache=no_cache,
+                pull=pull,
+                labels=dict(labels or {}),
+                platform=platform,
+                network=network or "default",
+                secrets=dict(secrets or {}),
+                docker_config=docker_config_dir(os.environ),
+            )
+            result = build.build(request, report or (lambda event: None))
+        return result.image_id
+
+    def remove_image(self, name: str, *, force: bool = False) -> None:
+        [result] = self.engine.images.remove([name], force=force)
+        if result.error is not None:
+            raise result.error
+
+    def list_images(self, filters: Filters) -> list[ImageSummary]:
+        return self.engine.images.list_images(filters=dict(filters))
 
     # -- secrets and configs: files put into a created container --------------------------------
+
+    def inject_archive(self, ref: str, archive: BinaryIO) -> None:
+        self.engine.container_io.copy_to(ref, "/", archive)

@@ -107,7 +107,7 @@ class ImageService:
         return summaries
 
     def inspect(self, name: str) -> ImageDetails:
-        record = self.images.resolve(name)
+        record, ref = self.images.lookup(name)
         config = self.images.config(record)
         paths = []
         snapshots = self.store.snapshotter
@@ -127,6 +127,7 @@ class ImageService:
             added=record.added,
             driver=snapshots.driver,
             layer_paths=paths,
+            tagged=None if ref is None else self.images.tag_time(ref),
         )
 
     def history(self, name: str) -> list[HistoryRow]:

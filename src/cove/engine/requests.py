@@ -22,6 +22,16 @@ from cove.containers.model import (
     Resources,
     Ulimit,
 )
+from cove.engine.container_flags import (
+    check_platform,
+    go_bool,
+    go_int,
+    mac_address,
+    octal_mode,
+    parse_log_opts,
+    parse_security_opts,
+    parse_tmpfs,
+)
 from cove.network.ports import Binding, PortSpec, format_binding, parse_expose, parse_publish
 from cove.policies import PullPolicy, RestartName, RestartPolicy
 
@@ -42,10 +52,18 @@ __all__ = [
     "RestartName",
     "RestartPolicy",
     "Ulimit",
+    "check_platform",
     "check_seccomp_profile",
     "format_binding",
+    "go_bool",
+    "go_int",
+    "mac_address",
+    "octal_mode",
     "parse_expose",
+    "parse_log_opts",
     "parse_publish",
+    "parse_security_opts",
+    "parse_tmpfs",
 ]
 
 

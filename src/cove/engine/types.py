@@ -31,6 +31,7 @@ class ImageDetails:
     added: float
     driver: str
     layer_paths: list[str]  # snapshot directories, top first
+    tagged: float | None = None  # when the name it was found by last pointed at it (pull, tag, build)
 
 
 @dataclass(frozen=True)

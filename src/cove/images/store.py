@@ -70,6 +70,12 @@ class ImageStore:
             raise ImageNotFound(image_id)
         return found[0]
 
+    def tag_time(self, ref: Reference) -> float | None:
+        """When the tag was last pointed at its image (pulled, tagged or built), None if there is
+        no such tag."""
+        row = self.db.query_one("SELECT tagged FROM tags WHERE name = ?", (str(ref),))
+        return None if row is None else float(row["tagged"])
+
     def lookup_tag(self, ref: Reference) -> Digest | None:
         row = self.db.query_one("SELECT image_id FROM tags WHERE name = ?", (str(ref),))
         return None if row is None else Digest(row["image_id"])

@@ -72,6 +72,28 @@ def test_file_from_stdin(tmp_path: Path) -> None:
     assert (code, out.getvalue(), err.getvalue()) == (0, "x\n", "")
 
 
+def test_stdin_named_by_compose_file_is_the_commands_input(tmp_path: Path) -> None:
+    # `-` in COMPOSE_FILE reads the command's input, as `-f -` does (not the process's own stdin).
+    out, err = io.StringIO(), io.StringIO()
+    cli = Cli(
+        stdout=out,
+        stderr=err,
+        stdin=io.StringIO("services:\n  s:\n    image: y\n"),
+        env={"COMPOSE_FILE": "-"},
+    )
+    code = main(["compose", "--project-directory", str(tmp_path), "config", "--images"], cli=cli)
+    assert (code, out.getvalue(), err.getvalue()) == (0, "y\n", "")
+
+
+def test_several_env_files_are_read_in_order_as_compose_go_does(tmp_path: Path) -> None:
+    # A later file overrides an earlier one, and expands names from the earlier ones.
+    (tmp_path / "a.env").write_text("TAG=1\nBASE=img\n")
+    (tmp_path / "b.env").write_text("TAG=2-${BASE}\n")
+    (tmp_path / "compose.yaml").write_text("services:\n  s:\n    image: x:${TAG}\n")
+    code, out, err = run(tmp_path, "--env-file", "a.env", "--env-file", "b.env", "config", "--images")
+    assert (code, out, err) == (0, "x:2-img\n", "")
+
+
 def test_warnings_for_unset_variables_and_version(tmp_path: Path) -> None:
     (tmp_path / "compose.yaml").write_text(
         'version: "3"\nservices:\n  a:\n    image: x$NOPE\n    user: $NOPE\n'
@@ -83,3 +105,18 @@ def test_warnings_for_unset_variables_and_version(tmp_path: Path) -> None:
         "WARN[0000] compose.yaml: the attribute `version` is obsolete, it will be ignored, "
         "please remove it to avoid potential confusion",
     ]
+
+
+def test_hash_prints_each_services_config_hash(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  a:\n    image: a\n  b:\n    image: b\n    scale: 3\n"
+    )
+    code, out, err = run(tmp_path, "config", "--hash", "*")
+    lines = out.splitlines()
+    assert (code, err, [line.split()[0] for line in lines]) == (0, "", ["a", "b"])
+    assert all(len(line.split()[1]) == 64 for line in lines) and lines[0].split()[1] != lines[1].split()[1]
+    # scaling is not part of the hash: up does not recreate a service only for a new replica count
+    (tmp_path / "compose.yaml").write_text("services:\n  a:\n    image: a\n  b:\n    image: b\n")
+    assert run(tmp_path, "config", "--hash", "b") == (0, lines[1] + "\n", "")
+    code, out, err = run(tmp_path, "config", "--hash", "nope")
+    assert (code, out, err.strip()) == (1, "", "Error: no such service: nope")

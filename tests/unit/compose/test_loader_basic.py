@@ -313,7 +313,10 @@ def test_stdin_and_compose_file_with_separator(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text("services:\n  web:\n    image: a\n")
     (tmp_path / "b.yaml").write_text("services:\n  web:\n    image: b\n")
     stdin = "services:\n  web:\n    image: c\n"
-    assert load(tmp_path, {}, files=("a.yaml", "-"), stdin=stdin)["services"]["web"]["image"] == "c"
+    read = lambda limit: stdin[:limit]  # noqa: E731
+    assert load(tmp_path, {}, files=("a.yaml", "-"), read_stdin=read)["services"]["web"]["image"] == "c"
+    with pytest.raises(ComposeError, match=r"^-: no standard input"):
+        load(tmp_path, {}, files=("-",))
     env = {"COMPOSE_FILE": "a.yaml;b.yaml", "COMPOSE_PATH_SEPARATOR": ";"}
     assert load(tmp_path, {}, environ=env)["services"]["web"]["image"] == "b"
     with pytest.raises(ComposeError, match=r"^open .*missing.yaml: no such file or directory$"):

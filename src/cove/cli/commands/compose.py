@@ -49,6 +49,7 @@ def register_config(group: Any) -> None:
     p.add_argument("--volumes", dest="list_volumes", action="store_true", help="print the volume names")
     p.add_argument("--profiles", dest="list_profiles", action="store_true", help="print the profile names")
     p.add_argument("--images", dest="list_images", action="store_true", help="print the image names")
+    p.add_argument("--hash", metavar="SERVICES", help='print the config hash of these services ("*": all)')
     p.add_argument("--no-interpolate", action="store_true", help="do not interpolate environment variables")
     p.add_argument("-o", "--output", metavar="PATH", help="save to this file")
     p.set_defaults(handler=cmd_config)
@@ -59,12 +60,19 @@ def options_of(
 ) -> Any:
     import os
 
-    from cove.compose.options import MAX_FILE_BYTES, STDIN, ProjectOptions
+    from cove.compose.options import ProjectOptions
 
     files = tuple(getattr(args, "compose_files", ()))
-    stdin = cli.stdin.read(MAX_FILE_BYTES + 1) if STDIN in files else None
+    read: list[str] = []
+
+    def read_stdin(limit: int) -> str:
+        """The standard input's text, read once (a project may be loaded twice)."""
+        if not read:
+            read.append(cli.stdin.read(limit))
+        return read[0]
+
     return ProjectOptions(
-        stdin=stdin,
+        read_stdin=read_stdin,
         files=files,
         project_name=getattr(args, "compose_project_name", None),
         project_directory=getattr(args, "compose_project_directory", None),
@@ -92,6 +100,22 @@ def backend(cli: Cli) -> EngineBackend:
     return LocalBackend(cli.engine())
 
 
+def _print_hashes(cli: Cli, options: Any, wanted: str) -> int:
+    """``config --hash``: ``<service> <config hash>`` per line, the hash ``up`` labels containers with."""
+    from cove.compose.convert import config_hash
+    from cove.compose.loader import load_project
+    from cove.errors import NotFound
+
+    project = load_project(options)
+    names = list(project.services) if wanted == "*" else [n.strip() for n in wanted.split(",") if n.strip()]
+    for name in names:
+        if name not in project.services:
+            raise NotFound(f"no such service: {name}")
+    for name in names:
+        cli.out.write(f"{name} {config_hash(project.services[name])}\n")
+    return exitcodes.OK
+
+
 def cmd_config(cli: Cli, args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -108,6 +132,8 @@ def cmd_config(cli: Cli, args: argparse.Namespace) -> int:
     if args.quiet:
         return exitcodes.OK
     services: dict[str, Any] = tree["services"]
+    if args.hash is not None:
+        return _print_hashes(cli, options, args.hash)
     if args.list_services:
         text = "\n".join(services)
     elif args.list_volumes:

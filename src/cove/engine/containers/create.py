@@ -196,5 +196,10 @@ class Creator:
         (directory / "hostname").write_text(hostname + "\n")
         (directory / "hosts").write_text(etcfiles.hosts_file(extra, host_network))
         (directory / "resolv.conf").write_text(
-            etcfiles.resolv_conf(host_network=host_network, dns=config.dns, dns_search=config.dns_search)
+            etcfiles.resolv_conf(
+                host_network=host_network,
+                dns=config.dns,
+                dns_search=config.dns_search,
+                dns_options=config.dns_options,
+            )
         )
