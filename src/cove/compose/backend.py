@@ -13,6 +13,7 @@ compose's own (labels, names: ``cove.compose.names``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
@@ -115,6 +116,17 @@ class EngineBackend(Protocol):
         ...
 
     # -- the lifecycle verbs up and down need beyond these (restart, pause, wait...) ---------
+
+    def restart_container(self, ref: str, *, timeout: int | None = None) -> Container: ...
+
+    def pause_container(self, ref: str) -> None: ...
+
+    def unpause_container(self, ref: str) -> None: ...
+
+    def project_lock(self, project: str) -> AbstractContextManager[None]:
+        """Held while ``up`` or ``down`` changes the project, so that two at once do not both
+        create its containers (the second waits, then finds the first's work done)."""
+        ...
 
     # -- exec, copying files, processes and ports (the commands on running containers) -------
 

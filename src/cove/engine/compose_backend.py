@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -128,6 +129,26 @@ class LocalBackend:
             yield entry.stream, timestamp(entry.time), entry.text
 
     # -- the lifecycle verbs up and down need beyond these (restart, pause, wait...) ---------
+
+    def restart_container(self, ref: str, *, timeout: int | None = None) -> Container:
+        return self.engine.containers.restart(ref, timeout=timeout)
+
+    def pause_container(self, ref: str) -> None:
+        self.engine.containers.pause(ref)
+
+    def unpause_container(self, ref: str) -> None:
+        self.engine.containers.unpause(ref)
+
+    def project_lock(self, project: str) -> AbstractContextManager[None]:
+        import re
+
+        from cove.host.locks import FileLock
+
+        # (a flock: released by the kernel if cove dies, kill -9 included; a project's name is
+        # Docker Compose's [a-z0-9][a-z0-9_-]*, a safe file name, which is checked all the same)
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", project):
+            raise ValueError(f"invalid project name: {project!r}")
+        return FileLock(self.engine.store.root / "locks" / f"compose-{project}.lock").exclusive()
 
     # -- exec, copying files, processes and ports (the commands on running containers) -------
 
