@@ -33,6 +33,7 @@ here, under the kind it has)::
     |   |-- TemplateError                       cli/template.py
     |   |   `-- TemplateParseError              cli/template.py
     |   |-- ComposeError                        compose/errors.py
+    |   |   |-- NoConfigFile                    compose/options.py
     |   |   |-- InterpolationError              compose/interpolation.py
     |   |   `-- DotenvError                     compose/dotenv.py
     |   `-- BadRequest                          registry/errors.py (also a RegistryError)

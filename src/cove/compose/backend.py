@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 if TYPE_CHECKING:
+    from cove.engine.attach import AttachStream
     from cove.engine.build import BuildEvent
+    from cove.engine.container_types import ContainerDetails
     from cove.engine.containers.model import Container
     from cove.engine.networks import NetworkRecord
-    from cove.engine.requests import ContainerConfig, PullPolicy
+    from cove.engine.requests import Binding, ContainerConfig, PullPolicy
     from cove.engine.types import ImageDetails, ImageSummary
     from cove.engine.volumes import Volume
     from cove.progress import Progress
@@ -129,6 +131,65 @@ class EngineBackend(Protocol):
         ...
 
     # -- exec, copying files, processes and ports (the commands on running containers) -------
+
+    def exec_process(
+        self,
+        ref: str,
+        argv: list[str],
+        *,
+        tty: bool = False,
+        env: list[str] | None = None,
+        user: str | None = None,
+        workdir: str | None = None,
+        privileged: bool = False,
+        detach: bool = False,
+        stdin: int | None = None,
+        stdout: int = 1,
+        stderr: int = 2,
+    ) -> int | None:
+        """Run ``argv`` in the running container with these file descriptors as its stdio (a
+        terminal's when ``tty``), and wait for its exit code; None when ``detach``."""
+        ...
+
+    def start_attachable(self, ref: str, *, tty_size: tuple[int, int] | None = None) -> Container:
+        """Start a container whose output is held until a client attaches (``run``)."""
+        ...
+
+    def attach(
+        self, ref: str, *, stdin: bool, tty_size: tuple[int, int] | None = None, remove: bool = False
+    ) -> AttachStream:
+        """The container's stdio as a stream (``remove``: the engine removes it when it ends)."""
+        ...
+
+    def wait_container(self, ref: str) -> int:
+        """Block until the container stops: its exit code."""
+        ...
+
+    def top(self, ref: str, ps_args: list[str] | None = None) -> tuple[list[str], list[list[str]]]:
+        """The running container's processes: ``ps``'s titles and rows."""
+        ...
+
+    def copy_in(self, ref: str, source: Path, path: str) -> None:
+        """Copy a host file or directory into the container (docker cp semantics)."""
+        ...
+
+    def copy_out(self, ref: str, path: str, dest: Path, *, follow: bool = False) -> None: ...
+
+    def copy_to(self, ref: str, path: str, archive: BinaryIO) -> None:
+        """Unpack a tar stream into the container's ``path``."""
+        ...
+
+    def copy_from(self, ref: str, path: str, out: BinaryIO, *, follow: bool = False) -> None:
+        """Write the container's ``path`` as a tar stream."""
+        ...
+
+    def published_ports(self, ref: str) -> list[Binding]:
+        """The running container's published ports (none once it stopped)."""
+        ...
+
+    def container_details(self, ref: str) -> ContainerDetails:
+        """What inspect shows: the command, mounts, networks and ports among it."""
+        ...
 
     # -- images: build, pull, push, remove --------------------------------------------------
 

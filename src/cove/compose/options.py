@@ -16,6 +16,11 @@ STDIN = "-"
 MAX_FILE_BYTES = 8 << 20  # one compose file, stdin included
 
 
+class NoConfigFile(ComposeError):
+    """No compose file was named or found: commands that need only the project's name (``ps
+    -p NAME``, ``logs -p NAME``) go on with it, as Docker Compose's do."""
+
+
 @dataclass(frozen=True)
 class ProjectOptions:
     """What the command line and the environment say; ``environ`` is the process environment."""
@@ -79,7 +84,7 @@ def find_files(options: ProjectOptions) -> list[str]:
                         break
                 return files
         if directory.parent == directory:
-            raise ComposeError("no configuration file provided: not found")
+            raise NoConfigFile("no configuration file provided: not found")
         directory = directory.parent
 
 

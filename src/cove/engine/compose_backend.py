@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, BinaryIO
 from cove.errors import ImageNotFound
 
 if TYPE_CHECKING:
+    from cove.engine.attach import AttachStream
     from cove.engine.bootstrap import Engine
     from cove.engine.build import BuildEvent
+    from cove.engine.container_types import ContainerDetails
     from cove.engine.containers.model import Container
     from cove.engine.networks import NetworkRecord
-    from cove.engine.requests import ContainerConfig, PullPolicy
+    from cove.engine.requests import Binding, ContainerConfig, PullPolicy
     from cove.engine.types import ImageDetails, ImageSummary
     from cove.engine.volumes import Volume
     from cove.progress import Progress
@@ -151,6 +153,59 @@ class LocalBackend:
         return FileLock(self.engine.store.root / "locks" / f"compose-{project}.lock").exclusive()
 
     # -- exec, copying files, processes and ports (the commands on running containers) -------
+
+    def exec_process(
+        self,
+        ref: str,
+        argv: list[str],
+        *,
+        tty: bool = False,
+        env: list[str] | None = None,
+        user: str | None = None,
+        workdir: str | None = None,
+        privileged: bool = False,
+        detach: bool = False,
+        stdin: int | None = None,
+        stdout: int = 1,
+        stderr: int = 2,
+    ) -> int | None:
+        session = self.engine.container_io.exec(
+            ref, argv, tty=tty, env=env, user=user, workdir=workdir, privileged=privileged,
+            detach=detach, stdin=stdin, stdout=stdout, stderr=stderr,
+        )  # fmt: skip
+        return None if session is None else session.wait()
+
+    def start_attachable(self, ref: str, *, tty_size: tuple[int, int] | None = None) -> Container:
+        return self.engine.containers.start(ref, hold_output=True, tty_size=tty_size)
+
+    def attach(
+        self, ref: str, *, stdin: bool, tty_size: tuple[int, int] | None = None, remove: bool = False
+    ) -> AttachStream:
+        return self.engine.containers.attach(ref, stdin=stdin, tty_size=tty_size, remove=remove)
+
+    def wait_container(self, ref: str) -> int:
+        return self.engine.containers.wait(ref)
+
+    def top(self, ref: str, ps_args: list[str] | None = None) -> tuple[list[str], list[list[str]]]:
+        return self.engine.container_io.top(ref, ps_args)
+
+    def copy_in(self, ref: str, source: Path, path: str) -> None:
+        self.engine.container_io.copy_in(ref, source, path)
+
+    def copy_out(self, ref: str, path: str, dest: Path, *, follow: bool = False) -> None:
+        self.engine.container_io.copy_out(ref, path, dest, follow=follow)
+
+    def copy_to(self, ref: str, path: str, archive: BinaryIO) -> None:
+        self.engine.container_io.copy_to(ref, path, archive)
+
+    def copy_from(self, ref: str, path: str, out: BinaryIO, *, follow: bool = False) -> None:
+        self.engine.container_io.copy_from(ref, path, out, follow=follow)
+
+    def published_ports(self, ref: str) -> list[Binding]:
+        return self.engine.containers.ports(ref)
+
+    def container_details(self, ref: str) -> ContainerDetails:
+        return self.engine.containers.details(ref)
 
     # -- images: build, pull, push, remove --------------------------------------------------
     # Logins are the user's, from DOCKER_CONFIG or ~/.docker, as `cove pull` reads them.
