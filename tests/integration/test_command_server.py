@@ -185,6 +185,27 @@ def test_signals_reach_the_command(served: CoveRunner) -> None:
         cove.proc("rm", "-f", cid)
 
 
+def test_a_signal_the_client_was_started_ignoring_is_not_forwarded(served: CoveRunner) -> None:
+    # `trap '' INT` (or nohup's SIGHUP) before cove: the caller asked not to be cut short by it,
+    # as a command run in the client's own process would not be.
+    cove = served
+    cid = cove.proc("run", "-d", "--init", "busybox", "sleep", "60").stdout.decode().strip()
+    try:
+        argv = " ".join(_cove_argv())
+        waiter = subprocess.Popen(
+            ["sh", "-c", f"trap '' INT; exec {argv} wait {cid}"], env=cove.env, stdout=subprocess.PIPE
+        )
+        time.sleep(0.5)
+        waiter.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        assert waiter.poll() is None  # still waiting
+        cove.proc("kill", cid)
+        out, _ = waiter.communicate(timeout=30)
+        assert (waiter.returncode, out) == (0, b"137\n")
+    finally:
+        cove.proc("rm", "-f", cid)
+
+
 def test_a_terminal_through_the_server(served: CoveRunner) -> None:
     pid, master = pty_session(served.env, "run", "-it", "--rm", "busybox", "sh")
     try:

@@ -136,9 +136,13 @@ def _await_exit(
         os.kill(os.getpid(), _signal.SIGTSTP)
         _signal.signal(_signal.SIGTSTP, suspend)
 
+    # A signal this process was started with ignored (a shell's `trap '' INT`, nohup's SIGHUP)
+    # stays ignored, as it would for the command run here: the caller asked not to be cut short.
     for signum in FORWARDED:
-        _signal.signal(signum, forward)
-    _signal.signal(_signal.SIGTSTP, suspend)
+        if _signal.getsignal(signum) != _signal.SIG_IGN:
+            _signal.signal(signum, forward)
+    if _signal.getsignal(_signal.SIGTSTP) != _signal.SIG_IGN:
+        _signal.signal(_signal.SIGTSTP, suspend)
 
     buffer = b""
     while True:
