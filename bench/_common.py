@@ -198,14 +198,44 @@ def stop_command_servers(base: Path) -> None:
         subprocess.run(["pkill", "-F", str(pid_file)], capture_output=True, check=False)
 
 
+_RELEASE_HOST = """
+import os
+from cove.config import load_config
+from cove.engine.bootstrap import open_engine
+engine = open_engine(load_config(os.environ))
+engine.networks.release_host()
+engine.close()
+"""
+
+
+def release_cove_host(env: dict[str, str]) -> None:
+    """Remove what the store of ``env`` made on the host (its bridges, namespaces, rules, DNS
+    server), by the store's own names: a store's directory going does not take them with it."""
+    if Path(env["COVE_ROOT"]).exists():
+        python = COVE.parent / "python"
+        subprocess.run([str(python), "-c", _RELEASE_HOST], env=env, capture_output=True, check=False)
+
+
+def close_cove_env(base: Path) -> None:
+    """Stop a cove environment's command servers and release what its store made on the host,
+    before its directory goes."""
+    stop_command_servers(base)
+    release_cove_host(cove_env_of(base))
+
+
+def cove_env_of(base: Path) -> dict[str, str]:
+    """The environment of a cove store kept under ``base``."""
+    return {**os.environ, "COVE_ROOT": str(base / "root"), "COVE_RUNTIME_DIR": str(base / "run"),
+            "COVE_CONFIG": str(base / "cove.toml")}  # fmt: skip
+
+
 def fresh_cove_env(base: Path) -> dict[str, str]:
     stop_command_servers(base)
+    release_cove_host(cove_env_of(base))  # (an earlier run's store, if one is left)
     shutil.rmtree(base, ignore_errors=True)
     base.mkdir(parents=True)
-    config = base / "cove.toml"
-    config.write_text("")
-    return {**os.environ, "COVE_ROOT": str(base / "root"), "COVE_RUNTIME_DIR": str(base / "run"),
-            "COVE_CONFIG": str(config)}  # fmt: skip
+    (base / "cove.toml").write_text("")
+    return cove_env_of(base)
 
 
 def workdir() -> Path:

@@ -35,11 +35,11 @@ from _common import (
     Dockerd,
     Podman,
     Timings,
+    close_cove_env,
     fresh_cove_env,
     inputs_dir,
     quiesce,
     run,
-    stop_command_servers,
     workdir,
 )
 
@@ -162,7 +162,7 @@ def main() -> None:
             docker.stop()
         if podman is not None:
             podman.reset()
-        stop_command_servers(base / "cove")
+        close_cove_env(base / "cove")
         subprocess.run(["rm", "-rf", str(inputs)], check=False)
         subprocess.run([str(COVE), "system", "prune", "-af"], env=cold_env, capture_output=True, check=False)
         subprocess.run(["rm", "-rf", str(base)], check=False)

@@ -50,7 +50,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _common import COVE, REPO, Dockerd, Timings, fresh_cove_env, inputs_dir, quiesce, run, workdir
+from _common import (
+    COVE,
+    REPO,
+    Dockerd,
+    Timings,
+    close_cove_env,
+    fresh_cove_env,
+    inputs_dir,
+    quiesce,
+    run,
+    workdir,
+)
 
 GOALS = {"3 services up -d": 0.5, "3 services down": 0.5, "10 services up -d": 0.5, "10 services down": 0.5}
 POLL = 0.1
@@ -465,8 +476,7 @@ def cove_cleanup(env: dict[str, str], base: Path) -> None:
             [*cove, "rm", "-f", *(i.decode() for i in ids)], env=env, capture_output=True, check=False
         )
     subprocess.run([*cove, "network", "prune", "-f"], env=env, capture_output=True, check=False)
-    for pid_file in (base / "cove" / "run").glob("cmd-*.pid"):
-        subprocess.run(["pkill", "-F", str(pid_file)], capture_output=True, check=False)
+    close_cove_env(base / "cove")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from _common import COVE, Dockerd, Podman, Timings, fresh_cove_env, inputs_dir, run, workdir
+from _common import COVE, Dockerd, Podman, Timings, close_cove_env, fresh_cove_env, inputs_dir, run, workdir
 
 GOALS = {"run --rm true": 1 / 3}
 SLEEPER = ("busybox", "sleep", "600")
@@ -211,8 +211,7 @@ def main() -> None:
             docker.stop()
         if podman:
             podman.reset()
-        for pid_file in cove_run.glob("cmd-*.pid"):  # cove's command server
-            subprocess.run(["pkill", "-F", str(pid_file)], capture_output=True, check=False)
+        close_cove_env(base / "cove")  # its command server, and what its store made on the host
         subprocess.run(["umount", "-R", str(base)], capture_output=True, check=False)
         shutil.rmtree(base, ignore_errors=True)
         shutil.rmtree(inputs, ignore_errors=True)

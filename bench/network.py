@@ -31,7 +31,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from _common import COVE, Dockerd, Podman, fresh_cove_env, inputs_dir, run, stop_command_servers, workdir
+from _common import COVE, Dockerd, Podman, close_cove_env, fresh_cove_env, inputs_dir, run, workdir
 
 GIB = 1 << 30
 CONNECTIONS = 1000
@@ -254,7 +254,7 @@ def main() -> None:
                     subprocess.run(["ip", "link", "delete", "docker0"], capture_output=True, check=False)
                     subprocess.run(["iptables-restore"], input=saved_rules, check=False)
     finally:
-        stop_command_servers(base / "cove")
+        close_cove_env(base / "cove")
         subprocess.run(["pkill", "-f", f"network/dns.py {base}"], check=False)
         subprocess.run(["iptables-restore"], input=saved_rules, check=False)
         run(["rm", "-rf", str(base), str(inputs)])

@@ -36,10 +36,10 @@ from _common import (
     LocalRegistry,
     Podman,
     Timings,
+    close_cove_env,
     fresh_cove_env,
     inputs_dir,
     run,
-    stop_command_servers,
     timed,
     workdir,
 )
@@ -137,7 +137,7 @@ def main() -> None:
                 copy_out.append(f"docker://{pushed}")
                 timings.add("push", "skopeo", timed(run, copy_out))
     finally:
-        stop_command_servers(base / "cove")
+        close_cove_env(base / "cove")
         if docker:
             docker.stop()
         if podman:
