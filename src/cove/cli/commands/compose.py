@@ -23,11 +23,44 @@ if TYPE_CHECKING:
 
 def register_options(group: Any) -> None:
     """The options of `cove compose` itself, given before the command as Docker Compose takes them."""
-    group.add_argument("-f", "--file", dest="compose_files", action="append", default=[], metavar="FILE")
-    group.add_argument("-p", "--project-name", dest="compose_project_name", metavar="NAME")
-    group.add_argument("--project-directory", dest="compose_project_directory", metavar="DIR")
-    group.add_argument("--env-file", dest="compose_env_files", action="append", default=[], metavar="FILE")
-    group.add_argument("--profile", dest="compose_profiles", action="append", default=[], metavar="PROFILE")
+    group.add_argument(
+        "-f",
+        "--file",
+        dest="compose_files",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a compose file (several merge in order; - reads standard input)",
+    )
+    group.add_argument(
+        "-p",
+        "--project-name",
+        dest="compose_project_name",
+        metavar="NAME",
+        help="the project name (default: the top-level name:, else the directory's)",
+    )
+    group.add_argument(
+        "--project-directory",
+        dest="compose_project_directory",
+        metavar="DIR",
+        help="the project's working directory (default: the first compose file's)",
+    )
+    group.add_argument(
+        "--env-file",
+        dest="compose_env_files",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="an environment file for interpolation (default: .env)",
+    )
+    group.add_argument(
+        "--profile",
+        dest="compose_profiles",
+        action="append",
+        default=[],
+        metavar="PROFILE",
+        help="a profile to enable (also COMPOSE_PROFILES)",
+    )
 
 
 def register(group: Any) -> None:
