@@ -73,7 +73,9 @@ def find_files(options: ProjectOptions) -> list[str]:
                 raise ComposeError(f"open {path}: no such file or directory")
             out.append(str(path))
         return out
-    directory = cwd
+    # Without files, they are looked for from --project-directory when it is given (compose-go's
+    # working directory), else from the current one, walking up.
+    directory = cwd / options.project_directory if options.project_directory else cwd
     while True:
         for candidate in DEFAULT_FILES:
             if (directory / candidate).is_file():

@@ -411,3 +411,10 @@ def test_compose_file_from_dotenv(tmp_path: Path) -> None:
     }
     assert load(tmp_path, files)["services"]["web"]["image"] == "b"
     assert load(tmp_path, files, environ={"COMPOSE_FILE": "one.yaml"})["services"]["web"]["image"] == "a"
+
+
+def test_project_directory_is_where_the_files_are_found_when_none_are_named(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "compose.yaml").write_text("services:\n  web:\n    image: a\n")
+    tree = load(tmp_path, {}, project_directory="app")
+    assert (tree["name"], tree["services"]["web"]["image"]) == ("app", "a")
